@@ -1,0 +1,173 @@
+"""Telemetry events: batched idempotent inserts and the write-behind writer.
+
+Clients retry; (user_id, client_event_id) is unique, so a retried event is stored once and
+reported as a duplicate. The writer buffers events from many connections and writes them
+in large batches; a submitter gets a future that resolves only once its events are
+committed, which is when the session may acknowledge them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .models import TelemetryEvent
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]  # the TelemetryEvent columns, minus id
+
+
+class TelemetryRepo:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def insert(self, events: list[Event]) -> set[tuple[str, str]]:
+        """Store events in one transaction; returns the (user, client id) keys that already existed."""
+        keys = {(e["user_id"], e["client_event_id"]) for e in events if e.get("client_event_id")}
+        async with self._sessions() as s, s.begin():
+            existing: set[tuple[str, str]] = set()
+            key_list = list(keys)
+            for i in range(0, len(key_list), 400):  # stay under SQLite's variable limit
+                part = key_list[i:i + 400]
+                q = select(TelemetryEvent.user_id, TelemetryEvent.client_event_id).where(
+                    tuple_(TelemetryEvent.user_id, TelemetryEvent.client_event_id).in_(part))
+                existing.update((u, c) for u, c in (await s.execute(q)).all())
+            fresh, seen = [], set(existing)
+            for e in events:
+                key = (e["user_id"], e.get("client_event_id"))
+                if key[1]:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                fresh.append(e)
+            if fresh:
+                dialect = s.bind.dialect.name
+                ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TelemetryEvent)
+                # A concurrent writer (another node) may have stored the same key meanwhile.
+                await s.execute(ins.on_conflict_do_nothing(), fresh)
+        return existing
+
+    async def for_user(self, user_id: str, limit: int) -> list[TelemetryEvent]:
+        async with self._sessions() as s:
+            q = (select(TelemetryEvent).where(TelemetryEvent.user_id == user_id)
+                 .order_by(TelemetryEvent.timestamp.desc(), TelemetryEvent.id.desc()).limit(limit))
+            return list(await s.scalars(q))
+
+    async def count(self, user_id: str | None = None) -> int:
+        from sqlalchemy import func
+
+        async with self._sessions() as s:
+            q = select(func.count()).select_from(TelemetryEvent)
+            if user_id is not None:
+                q = q.where(TelemetryEvent.user_id == user_id)
+            return int(await s.scalar(q) or 0)
+
+
+@dataclass
+class _Pending:
+    events: list[Event]
+    done: asyncio.Future[set[tuple[str, str]]]
+
+
+@dataclass
+class WriterStats:
+    flushes: int = 0
+    events_written: int = 0
+    last_flush_ms: float = 0.0
+    failures: int = 0
+    flush_ms: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+
+
+class TelemetryWriter:
+    """Bounded write-behind buffer in front of TelemetryRepo.
+
+    `submit` waits while the buffer is full (the caller stops reading its socket: that is
+    the backpressure), then returns a future of the duplicate keys, resolved once durable.
+    """
+
+    def __init__(self, repo: TelemetryRepo, *, capacity: int, batch: int, flush_ms: float) -> None:
+        self._repo = repo
+        self._capacity = capacity
+        self._batch = batch
+        self._flush_s = flush_ms / 1000
+        self._queue: deque[_Pending] = deque()
+        self._buffered = 0
+        self._wakeup = asyncio.Event()
+        self._room = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.stats = WriterStats()
+
+    @property
+    def depth(self) -> int:
+        return self._buffered
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="telemetry-writer")
+
+    async def submit(self, events: list[Event]) -> asyncio.Future[set[tuple[str, str]]]:
+        if self._closing:
+            raise RuntimeError("telemetry writer is closed")
+        async with self._room:
+            await self._room.wait_for(lambda: self._buffered + len(events) <= self._capacity
+                                      or self._buffered == 0)
+            fut: asyncio.Future[set[tuple[str, str]]] = asyncio.get_running_loop().create_future()
+            self._queue.append(_Pending(events, fut))
+            self._buffered += len(events)
+        self._wakeup.set()
+        return fut
+
+    async def close(self) -> None:
+        """Flush everything buffered, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if self._buffered < self._batch and not self._closing:
+                await asyncio.sleep(self._flush_s)  # let a batch form
+            await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        taken: list[_Pending] = []
+        count = 0
+        while self._queue and (count == 0 or count + len(self._queue[0].events) <= self._batch):
+            item = self._queue.popleft()
+            taken.append(item)
+            count += len(item.events)
+        started = time.perf_counter()
+        try:
+            duplicates = await self._repo.insert([e for p in taken for e in p.events])
+        except Exception as exc:  # the store failed: every submitter learns it, none is acked
+            log.exception("telemetry flush of %d events failed", count)
+            self.stats.failures += 1
+            for p in taken:
+                if not p.done.done():
+                    p.done.set_exception(exc)
+        else:
+            for p in taken:
+                if not p.done.done():
+                    p.done.set_result(duplicates)
+            self.stats.events_written += count
+        self.stats.flushes += 1
+        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.stats.flush_ms.append(self.stats.last_flush_ms)
+        async with self._room:
+            self._buffered -= count
+            self._room.notify_all()

@@ -1,0 +1,84 @@
+"""Accounts and revoked sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .clock import utcnow
+from .errors import Conflict
+from .models import RevokedSession, User
+
+
+class UserRepo:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def get(self, user_id: str) -> User | None:
+        async with self._sessions() as s:
+            return await s.get(User, user_id)
+
+    async def get_many(self, user_ids: list[str]) -> dict[str, User]:
+        async with self._sessions() as s:
+            rows = await s.scalars(select(User).where(User.id.in_(user_ids)))
+            return {u.id: u for u in rows}
+
+    async def ensure_guest(self, user_id: str) -> User:
+        """The guest account `user_id`, created on first use. Conflict if it has a password."""
+        async with self._sessions() as s:
+            user = await s.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, display_name=user_id, kind="guest", password_hash=None,
+                            created_at=utcnow())
+                s.add(user)
+                try:
+                    await s.commit()
+                except IntegrityError:  # created concurrently by another request
+                    await s.rollback()
+                    user = await s.get(User, user_id)
+                    assert user is not None
+            if user.kind != "guest":
+                raise Conflict("this account requires a password")
+            return user
+
+    async def create_password_user(self, username: str, password_hash: str, display_name: str) -> User:
+        async with self._sessions() as s:
+            user = User(id=username, display_name=display_name, kind="password",
+                        password_hash=password_hash, created_at=utcnow())
+            s.add(user)
+            try:
+                await s.commit()
+            except IntegrityError:
+                raise Conflict("username already taken") from None
+            return user
+
+    async def revoke_session(self, session_id: str, user_id: str, expires_at: datetime) -> None:
+        async with self._sessions() as s:
+            if await s.get(RevokedSession, session_id) is None:
+                s.add(RevokedSession(session_id=session_id, user_id=user_id, revoked_at=utcnow(),
+                                     expires_at=expires_at))
+                try:
+                    await s.commit()
+                except IntegrityError:  # revoked concurrently: same outcome
+                    await s.rollback()
+
+    async def revoked_since(self, since: datetime | None) -> list[tuple[str, datetime]]:
+        """(session_id, revoked_at) of revocations at or after `since` (all when None)."""
+        async with self._sessions() as s:
+            q = select(RevokedSession.session_id, RevokedSession.revoked_at)
+            if since is not None:
+                q = q.where(RevokedSession.revoked_at >= since)
+            return [(sid, at) for sid, at in (await s.execute(q)).all()]
+
+    async def is_revoked(self, session_id: str) -> bool:
+        async with self._sessions() as s:
+            return await s.get(RevokedSession, session_id) is not None
+
+    async def purge_expired_revocations(self) -> int:
+        async with self._sessions() as s:
+            result = await s.execute(delete(RevokedSession).where(RevokedSession.expires_at < utcnow()))
+            await s.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]

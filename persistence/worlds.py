@@ -1,0 +1,143 @@
+"""Worlds, their instances, members and visibility.
+
+A world row is written (status `generating`) before its first instance, instances are
+appended chunk by chunk in stream order, and the status becomes `complete` (or
+`partial` / `failed`) last: a crash can leave a prefix of the stream, never an unmarked
+half-world. `mark_interrupted` turns left-over `generating` rows into `partial` at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .clock import utcnow
+from .errors import NotFound
+from .models import World, WorldInstance, WorldMember
+
+ROLES = ("owner", "editor", "viewer")
+
+
+def instance_row(world_id: str, ord_: int, inst: Any) -> dict[str, Any]:
+    """Column values for a generator Instance (or anything with its attributes)."""
+    px, py, pz = inst.position
+    rx, ry, rz, rw = inst.rotation
+    sx, sy, sz = inst.scale
+    return {"world_id": world_id, "id": inst.id, "ord": ord_, "prefab_id": inst.prefab_id,
+            "prefab_type": inst.prefab_type, "px": px, "py": py, "pz": pz, "rx": rx, "ry": ry,
+            "rz": rz, "rw": rw, "sx": sx, "sy": sy, "sz": sz, "props": dict(inst.properties)}
+
+
+class WorldRepo:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, **fields: Any) -> World:
+        now = utcnow()
+        world = World(created_at=now, updated_at=now, status="generating", seq=0,
+                      instance_count=0, **fields)
+        async with self._sessions() as s, s.begin():
+            s.add(world)
+        return world
+
+    async def append_instances(self, world_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        async with self._sessions() as s, s.begin():
+            await s.execute(insert(WorldInstance), list(rows))
+            await s.execute(update(World).where(World.id == world_id).values(
+                instance_count=World.instance_count + len(rows), updated_at=utcnow()))
+
+    async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
+        async with self._sessions() as s, s.begin():
+            await s.execute(update(World).where(World.id == world_id).values(
+                status=status, processing_time_ms=processing_time_ms, updated_at=utcnow()))
+
+    async def mark_interrupted(self) -> int:
+        """Worlds a dead process left `generating` become `partial`; returns how many."""
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(update(World).where(World.status == "generating")
+                                     .values(status="partial", updated_at=utcnow()))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def get(self, world_id: str) -> World | None:
+        async with self._sessions() as s:
+            return await s.get(World, world_id)
+
+    async def require(self, world_id: str) -> World:
+        world = await self.get(world_id)
+        if world is None:
+            raise NotFound(f"world {world_id} not found")
+        return world
+
+    async def instances(self, world_id: str) -> list[WorldInstance]:
+        async with self._sessions() as s:
+            q = select(WorldInstance).where(WorldInstance.world_id == world_id).order_by(WorldInstance.ord)
+            return list(await s.scalars(q))
+
+    async def count_owned(self, owner_id: str) -> int:
+        async with self._sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(World)
+                                      .where(World.owner_id == owner_id)) or 0)
+
+    async def list_for_user(self, user_id: str, limit: int, offset: int) -> tuple[list[tuple[World, str]], int]:
+        """Worlds the user owns or was invited to, newest first, with the user's role."""
+        async with self._sessions() as s:
+            invited = select(WorldMember.world_id).where(WorldMember.user_id == user_id)
+            cond = or_(World.owner_id == user_id, World.id.in_(invited))
+            total = int(await s.scalar(select(func.count()).select_from(World).where(cond)) or 0)
+            worlds = list(await s.scalars(select(World).where(cond)
+                                          .order_by(World.created_at.desc(), World.id)
+                                          .limit(limit).offset(offset)))
+            roles = {m.world_id: m.role for m in await s.scalars(
+                select(WorldMember).where(WorldMember.user_id == user_id,
+                                          WorldMember.world_id.in_([w.id for w in worlds])))}
+        return [(w, "owner" if w.owner_id == user_id else roles.get(w.id, "viewer")) for w in worlds], total
+
+    async def role_of(self, world: World, user_id: str) -> str | None:
+        """owner / editor / viewer, "public" for a stranger to a public world, else None."""
+        if world.owner_id == user_id:
+            return "owner"
+        async with self._sessions() as s:
+            member = await s.get(WorldMember, (world.id, user_id))
+        if member is not None:
+            return member.role
+        return "public" if world.visibility == "public" else None
+
+    async def members(self, world_id: str) -> list[WorldMember]:
+        async with self._sessions() as s:
+            return list(await s.scalars(select(WorldMember).where(WorldMember.world_id == world_id)
+                                        .order_by(WorldMember.user_id)))
+
+    async def share(self, world_id: str, user_id: str, role: str | None) -> None:
+        """Invite `user_id` as editor/viewer, or remove the invitation when role is None."""
+        async with self._sessions() as s, s.begin():
+            member = await s.get(WorldMember, (world_id, user_id))
+            if role is None:
+                if member is not None:
+                    await s.delete(member)
+            elif member is None:
+                s.add(WorldMember(world_id=world_id, user_id=user_id, role=role))
+            else:
+                member.role = role
+
+    async def set_visibility(self, world_id: str, visibility: str) -> None:
+        async with self._sessions() as s, s.begin():
+            await s.execute(update(World).where(World.id == world_id)
+                            .values(visibility=visibility, updated_at=utcnow()))
+
+    async def delete(self, world_id: str) -> bool:
+        async with self._sessions() as s, s.begin():
+            # Children first: SQLite enforces ON DELETE CASCADE only with foreign_keys on,
+            # and an operator's tool may not set it.
+            await s.execute(delete(WorldInstance).where(WorldInstance.world_id == world_id))
+            await s.execute(delete(WorldMember).where(WorldMember.world_id == world_id))
+            from .models import Experience, WorldOp
+
+            await s.execute(delete(WorldOp).where(WorldOp.world_id == world_id))
+            await s.execute(delete(Experience).where(Experience.world_id == world_id))
+            result = await s.execute(delete(World).where(World.id == world_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]

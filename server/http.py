@@ -1,0 +1,102 @@
+"""REST plumbing: the error/request-id middleware, JSON in and out, bearer auth."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .auth import AuthError, Identity
+from .context import SERVICES
+from .errors import ApiError, bad_request, unauthorized
+
+log = logging.getLogger("immersiverse.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = web.RequestKey("request_id", str)
+IDENTITY = web.RequestKey("identity", Identity)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+               429: "rate_limited"}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(data, separators=(",", ":"), allow_nan=False).encode(),
+                        status=status, content_type="application/json", headers=headers)
+
+
+def error_response(err: ApiError, request_id: str) -> web.Response:
+    headers = {"X-Request-Id": request_id, **err.headers}
+    return json_response(err.body(), status=err.status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON error body; a bug is a 500 that leaks nothing."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except ApiError as err:
+        return error_response(err, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 404 else f"no route for {request.method} {request.path}"
+        if exc.status == 413:
+            limit = request.app[SERVICES].settings.max_body_bytes
+            message = f"request body exceeds {limit} bytes"
+        err = ApiError(exc.status, code, message)
+        if exc.status == 405 and "Allow" in exc.headers:
+            err.headers["Allow"] = exc.headers["Allow"]
+        return error_response(err, request_id)
+    except Exception:
+        log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
+        err = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
+        return error_response(err, request_id)
+    if not response.prepared:
+        response.headers.setdefault("X-Request-Id", request_id)
+    return response
+
+
+async def read_json(request: web.Request) -> Any:
+    """The parsed body: 413 past the limit (aiohttp's client_max_size), 400 if not JSON."""
+    raw = await request.read()
+    if not raw:
+        raise bad_request("request body must be JSON")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"malformed JSON: {exc}") from None
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def identity(request: web.Request) -> Identity:
+    """The caller's verified, unrevoked identity, or 401."""
+    cached = request.get(IDENTITY)
+    if cached is not None:
+        return cached
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized()
+    services = request.app[SERVICES]
+    try:
+        ident = services.tokens.decode(token)
+    except AuthError as exc:
+        raise unauthorized(exc.message, exc.code) from None
+    if services.revocations.is_revoked(ident.session_id):
+        raise unauthorized("token has been revoked", "token_revoked")
+    request[IDENTITY] = ident
+    return ident

@@ -1,0 +1,48 @@
+"""Logging set-up: plain text or one JSON object per line, never a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+# Bearer tokens and passwords must never reach a log line, whoever formats it.
+_SECRETS = re.compile(r"(eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)|(\"?password\"?\s*[:=]\s*\"?)[^\s\",}]+")
+
+
+def scrub(text: str) -> str:
+    return _SECRETS.sub(lambda m: "<token>" if m.group(1) else f"{m.group(2)}<redacted>", text)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname,
+                               "logger": record.name, "msg": scrub(record.getMessage())}
+        for key in ("session_id", "request_id", "user_id", "world_id"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(out)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def setup(level: str, json_lines: bool) -> None:
+    handler = logging.StreamHandler()
+    if json_lines:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        fmt = _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        fmt.converter = time.gmtime
+        handler.setFormatter(fmt)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,39 @@
+"""Liveness and readiness: no token needed."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ..context import SERVICES
+from ..http import json_response
+from ..version import SERVER_VERSION
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.Response:
+    return json_response({"name": "ImmersiVerse world session server", "version": SERVER_VERSION,
+                          "docs": "/docs", "openapi": "/api/v1/openapi.json", "websocket": "/ws"})
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "healthy", "version": SERVER_VERSION})
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        await services.store.ping()
+    except Exception:
+        log.exception("readiness check: store unreachable")
+        return json_response({"status": "unavailable", "store": "unreachable"}, status=503)
+    if services.extras.get("draining"):
+        return json_response({"status": "draining", "store": "ok"}, status=503)
+    return json_response({"status": "ready", "store": "ok", "catalog_version": services.catalog.version,
+                          "prefabs": len(services.catalog.prefabs)})

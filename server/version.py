@@ -1,0 +1,1 @@
+SERVER_VERSION = "0.1.0"
