@@ -1,0 +1,219 @@
+"""Field-level decoders of client messages, one per `type` (docs/protocol.md §7).
+
+Each decoder takes the already-walked top-level map and returns a typed message, or raises
+ProtocolError listing every invalid field. Unknown extra fields are ignored on purpose: a newer
+client may send fields this server does not know yet (forward compatibility, §2.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from . import messages as m
+from . import values as val
+from ._reader import FieldErrors, Reader
+from .codes import ErrorCode
+from .limits import Limits
+
+__all__ = ["CLIENT_DECODERS", "MAX_RID", "read_op"]
+
+#: Request ids are int32-safe so any client language can hold them (docs/protocol.md §4).
+MAX_RID = 2**31 - 1
+_MAX_INT64 = 2**63 - 1
+_OPS = ("add", "move", "set", "remove")
+
+
+def _rid(r: Reader) -> int:
+    return r.req_int("rid", 0, MAX_RID)
+
+
+def _hello(r: Reader, lim: Limits) -> m.Hello:
+    v = r.req_int("v", 1, MAX_RID)
+    token = r.opt_str("token", lim.max_token_chars)
+    client = None
+    raw = r.obj.get("client")
+    if raw is not None:
+        sub = r.sub("client", raw)
+        if sub is not None:
+            client = val.ClientInfo(
+                name=sub.opt_str("name", lim.max_id_chars),
+                version=sub.opt_str("version", lim.max_id_chars),
+            )
+    r.errors.raise_if_any("hello")
+    return m.Hello(v=v, token=token, client=client)
+
+
+def _auth_refresh(r: Reader, lim: Limits) -> m.AuthRefresh:
+    msg = m.AuthRefresh(rid=_rid(r), token=r.req_str("token", lim.max_token_chars))
+    r.errors.raise_if_any("auth.refresh")
+    return msg
+
+
+def _ping(r: Reader, lim: Limits) -> m.Ping:
+    msg = m.Ping(rid=_rid(r))
+    r.errors.raise_if_any("ping")
+    return msg
+
+
+def _prompt(r: Reader, lim: Limits) -> m.Prompt:
+    rid = _rid(r)
+    text = r.req_str("prompt", lim.max_prompt_chars)
+    if text and not text.strip():
+        r.errors.add("prompt", ErrorCode.INVALID_VALUE, "must not be blank")
+    world_type = r.opt_choice("world_type", val.WORLD_TYPES)
+    seed = r.opt_int("seed", 0, _MAX_INT64)
+    max_instances = r.opt_int("max_instances", 1, lim.max_instances)
+    room = r.opt_bool("room")
+    r.errors.raise_if_any("prompt")
+    return m.Prompt(
+        rid=rid,
+        prompt=text,
+        world_type=cast(val.WorldType | None, world_type),
+        seed=seed,
+        max_instances=max_instances,
+        room=True if room is None else room,
+    )
+
+
+def _cancel(r: Reader, lim: Limits) -> m.Cancel:
+    msg = m.Cancel(rid=_rid(r), target=r.req_int("target", 0, MAX_RID))
+    r.errors.raise_if_any("cancel")
+    return msg
+
+
+def _telemetry(r: Reader, lim: Limits) -> m.Telemetry:
+    rid = _rid(r)
+    raw = r.opt_list("events", lim.max_telemetry_events, 1, required=True) or []
+    events: list[val.TelemetryEvent] = []
+    rejected: list[val.TelemetryRejection] = []
+    for i, item in enumerate(raw):
+        sub = _event_reader(r, i, item)
+        if sub is None:
+            continue
+        # An event needs a valid id to be acked or rejected; without one the frame is invalid.
+        event_id = sub.opt_str("id", lim.max_id_chars, required=True)
+        if event_id is None:
+            continue
+        own = FieldErrors()
+        ev = Reader(item, own, sub.prefix)
+        event = val.TelemetryEvent(
+            id=event_id,
+            type=ev.req_str("type", lim.max_id_chars),
+            ts=ev.opt_number("ts", 0.0, 1e11),
+            world_id=ev.opt_str("world_id", lim.max_id_chars),
+            experience_id=ev.opt_str("experience_id", lim.max_id_chars),
+            data=ev.opt_map("data", lim.max_event_data_bytes),
+        )
+        if own.items:
+            # One bad event must not poison the batch: set it aside for telemetry.ack (§7.3).
+            code, _ = next(iter(own.items.values()))
+            detail = "; ".join(f"{p}: {reason}" for p, (_, reason) in own.items.items())
+            rejected.append(val.TelemetryRejection(id=event_id, code=int(code), message=detail))
+        else:
+            events.append(event)
+    r.errors.raise_if_any("telemetry")
+    return m.Telemetry(rid=rid, events=tuple(events), rejected=tuple(rejected))
+
+
+def _event_reader(r: Reader, i: int, item: Any) -> Reader | None:
+    if type(item) is not dict:
+        r.errors.add(f"events[{i}]", ErrorCode.WRONG_TYPE, "expected map")
+        return None
+    return Reader(item, r.errors, f"events[{i}]")
+
+
+def _join(r: Reader, lim: Limits) -> m.Join:
+    msg = m.Join(
+        rid=_rid(r),
+        world_id=r.req_str("world_id", lim.max_id_chars),
+        since_seq=r.opt_int("since_seq", 0, _MAX_INT64),
+    )
+    r.errors.raise_if_any("join")
+    return msg
+
+
+def _leave(r: Reader, lim: Limits) -> m.Leave:
+    msg = m.Leave(rid=_rid(r), world_id=r.req_str("world_id", lim.max_id_chars))
+    r.errors.raise_if_any("leave")
+    return msg
+
+
+def _edit(r: Reader, lim: Limits) -> m.Edit:
+    rid = _rid(r)
+    world_id = r.req_str("world_id", lim.max_id_chars)
+    raw = r.opt_list("ops", lim.max_ops_per_edit, 1, required=True) or []
+    ops = [op for i, item in enumerate(raw) if (op := read_op(r, f"ops[{i}]", item, lim))]
+    r.errors.raise_if_any("edit")
+    return m.Edit(rid=rid, world_id=world_id, ops=tuple(ops))
+
+
+def read_op(parent: Reader, path: str, item: Any, lim: Limits) -> val.EditOp | None:
+    """Decode one edit op map (docs/protocol.md §7.4); errors go to ``parent.errors``."""
+    if type(item) is not dict:
+        parent.errors.add(path, ErrorCode.WRONG_TYPE, "expected map")
+        return None
+    r = Reader(item, parent.errors, path)
+    kind = r._get("op", True)
+    if kind is None:
+        return None
+    if kind not in _OPS:
+        r._bad("op", "must be one of " + ", ".join(_OPS))
+        return None
+    if kind == "remove":
+        return val.RemoveOp(id=r.req_str("id", lim.max_id_chars))
+    if kind == "set":
+        props = r.opt_map("props", lim.max_props_bytes, required=True)
+        return val.SetOp(id=r.req_str("id", lim.max_id_chars), props=props or {})
+    pos = r.opt_vector("pos", 3, required=(kind == "add"))
+    rot = r.opt_vector("rot", 4)
+    scale = r.opt_vector("scale", 3)
+    if rot is not None and sum(x * x for x in rot) < 1e-12:
+        r._bad("rot", "quaternion must not be zero")
+    if kind == "move":
+        if all(item.get(k) is None for k in ("pos", "rot", "scale")):
+            r.errors.add(path, ErrorCode.MISSING_FIELD, "move needs pos, rot or scale")
+        return val.MoveOp(
+            id=r.req_str("id", lim.max_id_chars),
+            pos=cast(val.Vec3 | None, pos),
+            rot=cast(val.Quat | None, rot),
+            scale=cast(val.Vec3 | None, scale),
+        )
+    return val.AddOp(
+        prefab_id=r.req_str("prefab_id", lim.max_prefab_id_chars),
+        pos=cast(val.Vec3, pos or (0.0, 0.0, 0.0)),
+        id=r.opt_str("id", lim.max_id_chars),
+        rot=cast(val.Quat | None, rot),
+        scale=cast(val.Vec3 | None, scale),
+        props=r.opt_map("props", lim.max_props_bytes),
+    )
+
+
+def _presence(r: Reader, lim: Limits) -> m.Presence:
+    world_id = r.req_str("world_id", lim.max_id_chars)
+    cursor = r.opt_vector("cursor", 3)
+    raw = r.opt_list("selection", lim.max_selection)
+    selection: tuple[str, ...] | None = None
+    if raw is not None:
+        for i, x in enumerate(raw):
+            if type(x) is not str:
+                r.errors.add(f"selection[{i}]", ErrorCode.WRONG_TYPE, "expected string")
+            elif not 1 <= len(x) <= lim.max_id_chars:
+                r.errors.add(f"selection[{i}]", ErrorCode.INVALID_VALUE, "bad id length")
+        selection = tuple(raw)
+    r.errors.raise_if_any("presence")
+    return m.Presence(world_id=world_id, cursor=cast(val.Vec3 | None, cursor), selection=selection)
+
+
+CLIENT_DECODERS: dict[str, Callable[[Reader, Limits], m.ClientMessage]] = {
+    m.Hello.TYPE: _hello,
+    m.AuthRefresh.TYPE: _auth_refresh,
+    m.Ping.TYPE: _ping,
+    m.Prompt.TYPE: _prompt,
+    m.Cancel.TYPE: _cancel,
+    m.Telemetry.TYPE: _telemetry,
+    m.Join.TYPE: _join,
+    m.Leave.TYPE: _leave,
+    m.Edit.TYPE: _edit,
+    m.Presence.TYPE: _presence,
+}
