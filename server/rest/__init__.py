@@ -1,5 +1,6 @@
 """REST handlers, one module per area of the seed's /api/v1 surface."""
 
-from . import auth, catalog, health, publish, telemetry
+from . import auth, catalog, health, prompt2world, publish, telemetry, worlds
 
-ROUTE_TABLES = [health.routes, auth.routes, catalog.routes, publish.routes, telemetry.routes]
+ROUTE_TABLES = [health.routes, auth.routes, catalog.routes, publish.routes, telemetry.routes,
+                prompt2world.routes, worlds.routes]

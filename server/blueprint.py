@@ -1,0 +1,47 @@
+"""World → the seed's `world_blueprint` JSON (rest-contract.md, Prompt to world)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from persistence.clock import iso
+
+
+def instance_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "prefab_id": row.prefab_id, "prefab_type": row.prefab_type,
+            "position": {"x": row.px, "y": row.py, "z": row.pz},
+            "rotation": {"x": row.rx, "y": row.ry, "z": row.rz, "w": row.rw},
+            "scale": {"x": row.sx, "y": row.sy, "z": row.sz}, "properties": row.props}
+
+
+def instance_wire(row: Any) -> dict[str, Any]:
+    """A stored instance in the session protocol's compact shape (docs/protocol.md §6.1)."""
+    return {"id": row.id, "prefab_id": row.prefab_id, "prefab_type": row.prefab_type,
+            "pos": [row.px, row.py, row.pz], "rot": [row.rx, row.ry, row.rz, row.rw],
+            "scale": [row.sx, row.sy, row.sz], "props": row.props}
+
+
+def world_summary(world: Any, role: str | None = None) -> dict[str, Any]:
+    out = {"id": world.id, "title": world.title, "prompt": world.prompt, "world_type": world.world_type,
+           "status": world.status, "visibility": world.visibility, "owner_id": world.owner_id,
+           "instance_count": world.instance_count, "seq": world.seq,
+           "created_at": iso(world.created_at), "updated_at": iso(world.updated_at)}
+    if role is not None:
+        out["role"] = role
+    return out
+
+
+def blueprint(world: Any, instances: list[dict[str, Any]]) -> dict[str, Any]:
+    h = world.header or {}
+    return {
+        "id": world.id, "prompt": world.prompt, "world_type": world.world_type, "title": world.title,
+        "description": world.description, "environment_settings": h.get("environment_settings", {}),
+        "prefab_instances": instances, "spawn_points": h.get("spawn_points", []),
+        "created_at": iso(world.created_at), "updated_at": iso(world.updated_at),
+        "processing_time_ms": round(world.processing_time_ms, 3),
+        # Added beyond the seed (new fields only, never renamed):
+        "status": world.status, "owner_id": world.owner_id, "visibility": world.visibility,
+        "seq": world.seq, "seed": world.seed, "bounds": h.get("bounds"), "terrain": h.get("terrain"),
+        "warnings": h.get("warnings", []), "trace": h.get("trace", []),
+        "generator_version": h.get("generator_version"), "catalog_version": h.get("catalog_version"),
+    }

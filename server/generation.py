@@ -1,0 +1,146 @@
+"""Generation as the server runs it: plan and chunks off the event loop, persisted in order.
+
+`stream_world` is an async generator shared by the WebSocket session and the REST
+fallback. It writes the world row (status `generating`) before the first chunk, appends
+instances in stream order, and marks the world `complete` — or `partial` when cancelled
+or abandoned — before it yields the final `Done`. A consumer that stops iterating (client
+gone) leaves a consistent prefix: see docs/protocol.md, "Partial worlds".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from persistence.worlds import instance_row
+
+from .context import Services
+
+# CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
+# one huge world must not queue every other generation behind it.
+_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="generator")
+_PERSIST_BATCH = 2000  # instances per INSERT transaction
+
+
+class GenerationRefused(Exception):
+    """The request is valid but may not run now (a limit); `code` names the limit."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class GenRequest:
+    owner_id: str
+    prompt: str
+    world_type: str | None = None
+    seed: int | None = None
+    max_instances: int | None = None
+    chunk_size: int = 128
+
+
+@dataclass(slots=True)
+class Started:
+    world_id: str
+    header: dict[str, Any]
+    seed: int
+
+
+@dataclass(slots=True)
+class Chunk:
+    index: int
+    instances: list[Any]  # generator.Instance
+
+
+@dataclass(slots=True)
+class Done:
+    world_id: str
+    status: str  # complete | cancelled
+    instances: int
+    chunks: int
+    plan_ms: float
+    total_ms: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def wire_instance(inst: Any) -> dict[str, Any]:
+    """docs/protocol.md §6.1: compact arrays for Unity."""
+    return {"id": inst.id, "prefab_id": inst.prefab_id, "prefab_type": inst.prefab_type,
+            "pos": list(inst.position), "rot": list(inst.rotation), "scale": list(inst.scale),
+            "props": inst.properties}
+
+
+def budget_for(services: Services, requested: int | None) -> int:
+    budget = requested or services.settings.default_instances
+    return max(10, min(budget, services.settings.max_instances))
+
+
+async def check_quota(services: Services, owner_id: str) -> None:
+    owned = await services.store.worlds.count_owned(owner_id)
+    if owned >= services.settings.max_worlds_per_user:
+        raise GenerationRefused("limit_exceeded",
+                                f"you own {owned} worlds; the limit is {services.settings.max_worlds_per_user}")
+
+
+async def stream_world(services: Services, req: GenRequest,
+                       cancel: asyncio.Event | None = None) -> AsyncIterator[Started | Chunk | Done]:
+    """Started, then Chunk after Chunk, then Done (after everything is durable)."""
+    from generator import plan
+
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    seed = req.seed if req.seed is not None else secrets.randbits(31)
+    catalog = services.catalog.generator_catalog()
+    wp = await loop.run_in_executor(_EXECUTOR, lambda: plan(
+        req.prompt, seed=seed, catalog=catalog, budget=budget_for(services, req.max_instances),
+        world_type=req.world_type))
+    plan_ms = (time.perf_counter() - started) * 1000
+    header = wp.header.to_dict()
+    world_id = secrets.token_hex(12)
+    await services.store.worlds.create(
+        id=world_id, owner_id=req.owner_id, prompt=req.prompt, world_type=header["world_type"],
+        title=header["title"][:200], description=header["description"], header=header, seed=seed)
+    yield Started(world_id, header, seed)
+
+    chunks = wp.chunks(req.chunk_size)
+    pending: list[dict[str, Any]] = []
+    count = index = 0
+    status = "complete"
+    exhausted = False
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                status = "cancelled"
+                break
+            batch = await loop.run_in_executor(_EXECUTOR, next, chunks, None)
+            if batch is None:
+                exhausted = True
+                break
+            pending.extend(instance_row(world_id, count + i, inst) for i, inst in enumerate(batch))
+            count += len(batch)
+            yield Chunk(index, batch)
+            index += 1
+            if len(pending) >= _PERSIST_BATCH:
+                await services.store.worlds.append_instances(world_id, pending)
+                pending = []
+    finally:
+        # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
+        # the persisted prefix is always followed by a status that names it.
+        await asyncio.shield(_settle(services, world_id, pending,
+                                     "complete" if exhausted else "partial",
+                                     (time.perf_counter() - started) * 1000))
+    yield Done(world_id, status, count, index, round(plan_ms, 3),
+               round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])))
+
+
+async def _settle(services: Services, world_id: str, pending: list[dict[str, Any]], status: str,
+                  total_ms: float) -> None:
+    await services.store.worlds.append_instances(world_id, pending)
+    await services.store.worlds.finish(world_id, status, total_ms)

@@ -1,0 +1,62 @@
+"""POST /api/v1/prompt2world/: the seed's request/response generation, for clients
+without a socket. Same generator and persistence as the streamed path."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from aiohttp import web
+
+from persistence.catalog import WORLD_TYPES
+
+from ..blueprint import blueprint
+from ..context import SERVICES
+from ..errors import ApiError, forbidden
+from ..generation import Chunk, Done, GenerationRefused, GenRequest, Started, check_quota, stream_world
+from ..http import identity, json_response, read_json
+from ..validate import F, validate
+
+routes = web.RouteTableDef()
+
+
+def _fields(max_prompt: int, max_instances: int) -> tuple[F, ...]:
+    return (F("prompt", "str", min=1, max=max_prompt),
+            F("world_type", "str", required=False, choices=WORLD_TYPES, nullable=True),
+            F("user_id", "str", required=False, max=128, nullable=True),
+            F("seed", "int", required=False, min=0, max=2**63 - 1, nullable=True),
+            F("max_instances", "int", required=False, min=10, max=max_instances, nullable=True))
+
+
+@routes.post("/api/v1/prompt2world/")
+async def prompt2world(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    ident = identity(request)
+    s = services.settings
+    data = validate(await read_json(request), _fields(s.max_prompt_chars, s.max_instances))
+    if not data["prompt"].strip():
+        raise ApiError(422, "validation_error", "invalid fields: prompt", {"prompt": "must not be blank"})
+    if data["user_id"] not in (None, ident.user_id):
+        raise forbidden("worlds can only be generated for the authenticated user")
+    started = time.perf_counter()
+    try:
+        await check_quota(services, ident.user_id)
+    except GenerationRefused as exc:
+        raise ApiError(429, exc.code, exc.message) from None
+    req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
+                     seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
+    world_id = ""
+    instances = []
+    async with contextlib.aclosing(stream_world(services, req)) as events:
+        async for event in events:
+            if isinstance(event, Started):
+                world_id = event.world_id
+            elif isinstance(event, Chunk):
+                instances.extend(inst.to_dict() for inst in event.instances)
+            elif isinstance(event, Done):
+                break
+    world = await services.store.worlds.require(world_id)
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return json_response({"success": True, "world_blueprint": blueprint(world, instances),
+                          "message": f"World generated with {len(instances)} instances",
+                          "processing_time_ms": elapsed})
