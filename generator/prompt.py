@@ -1,0 +1,288 @@
+"""Rule-based prompt understanding: text -> ``Intent`` (the typed plan in intent.py).
+
+Deliberately simple and total: every token is classified (count, attribute, object kind,
+relation, environment, terrain feature, size, or ignored), noun phrases are grouped from runs of
+attributes + kind words, then relation words are resolved to the phrases around them. Unknown
+words are ignored, never an error. A future LLM planner replaces this module, not the layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .catalog import Catalog
+from .errors import GeneratorError
+from .intent import (EnvironmentIntent, Intent, KindRequest, Relation, RelationKind,
+                     TerrainIntent)
+from .lexicon import (ATTRIBUTES, FEATURES, MAX_COUNT, NUMBER_WORDS, SEASON_WORDS,
+                      SETTLEMENT_NOUNS, SIZE_WORDS, STOP_WORDS, TIME_WORDS, VAGUE_COUNTS,
+                      WEATHER_WORDS, WORLD_KEYWORDS, WORLD_TYPES, lemma, tokenize)
+
+COLLECTIVE = frozenset(
+    "forest woods grove jungle orchard garden meadow field village town hamlet city settlement "
+    "camp colony".split())
+ENV_WORDS = frozenset(TIME_WORDS) | frozenset(WEATHER_WORDS) | frozenset(SEASON_WORDS)
+NOT_KINDS = frozenset("space world scene land realm kingdom landscape view".split())
+AROUND = frozenset("around surrounding encircling circling round".split())
+SURROUNDED = frozenset("surrounded ringed encircled flanked".split())
+ALONG = frozenset("along alongside lining following".split())
+NEAR = frozenset("near beside nearby overlooking close next by behind".split())
+SCATTER = frozenset("scattered everywhere dotted strewn scatter sprinkled".split())
+CENTER = frozenset("center centre middle".split())
+SHAPES = {"circle": "ring", "ring": "ring", "row": "line", "line": "line"}
+DIRECTION_WORDS = {"north": "north", "south": "south", "east": "east", "west": "west",
+                   "northern": "north", "southern": "south", "eastern": "east", "western": "west"}
+COUNT_WINDOW = 4  # a count word applies to a phrase starting at most this many tokens later
+
+
+@dataclass
+class _Phrase:
+    start: int
+    end: int
+    words: list[str]
+    attributes: list[str]
+    count: int | None = None
+    exact: bool = False
+
+
+@dataclass
+class _Parse:
+    tokens: list[str]
+    phrases: list[_Phrase] = field(default_factory=list)
+    features: dict[int, str] = field(default_factory=dict)  # token position -> feature
+    relations: list[tuple[str, int, str | None]] = field(default_factory=list)
+
+
+def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -> Intent:
+    """Understand a prompt. Raises GeneratorError only for an empty prompt or bad world_type."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise GeneratorError("prompt must be a non-empty string")
+    if world_type is not None and world_type not in WORLD_TYPES:
+        raise GeneratorError(f"unknown world_type {world_type!r}; expected one of {WORLD_TYPES}")
+    tokens = tokenize(prompt)[:200]  # bound the work on absurdly long prompts
+    index = catalog.retrieval
+    state = _Parse(tokens)
+    _group_phrases(state, index.is_kind_word, catalog)
+    _find_relations(state)
+    warnings: list[str] = []
+    requests = []
+    for ph in state.phrases:
+        count = ph.count
+        if count is not None and count > MAX_COUNT:
+            warnings.append(f"count {count} for {' '.join(ph.words)!r} capped at {MAX_COUNT}")
+            count = MAX_COUNT
+        plural = count != 1 and (count is not None or ph.words[-1] in COLLECTIVE
+                                 or lemma(ph.words[-1]) != ph.words[-1])
+        requests.append(KindRequest(
+            phrase=" ".join(ph.attributes + ph.words), terms=tuple(ph.words),
+            attributes=tuple(ph.attributes), count=count, exact=ph.exact and count is not None,
+            plural=plural))
+    relations = _resolve_relations(state)
+    chosen, explicit = _world_type(tokens, world_type, requests, catalog)
+    return Intent(
+        prompt=prompt.strip(), world_type=chosen, world_type_explicit=explicit,
+        requests=tuple(requests), relations=tuple(relations),
+        environment=_environment(tokens), terrain=_terrain(tokens, state),
+        size_factor=_size_factor(tokens), warnings=tuple(warnings))
+
+
+def _count_at(tokens: list[str], i: int) -> tuple[int, bool, int] | None:
+    """(value, exact, tokens consumed) if a count starts at position i."""
+    t = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if t.isdigit():
+        return (min(int(t[:7]), 10**6), True, 1) if int(t[:7]) > 0 else None
+    if t in ("a", "an"):
+        if nxt in VAGUE_COUNTS or nxt in ("few", "lot", "couple", "dozen", "pair", "handful"):
+            sub = _count_at(tokens, i + 1)
+            return (sub[0], sub[1], sub[2] + 1) if sub else None
+        return (1, False, 1)
+    if t == "handful":
+        return (4, False, 1)
+    if t in NUMBER_WORDS:
+        value = NUMBER_WORDS[t]
+        if nxt in ("hundred", "dozen") and t != nxt:
+            return (value * NUMBER_WORDS[nxt], True, 2)
+        return (value, True, 1)
+    if t in VAGUE_COUNTS:
+        return (VAGUE_COUNTS[t], False, 1)
+    return None
+
+
+def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
+    """Group tokens into noun phrases with their counts and attributes."""
+    tokens = state.tokens
+    kind = is_kind  # type: ignore[assignment]
+    pending_count: tuple[int, bool, int] | None = None  # value, exact, position
+    attrs: list[str] = []
+    current: _Phrase | None = None
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if t in FEATURES and not (current and _cooccur(catalog, current.words[-1], t)):
+            state.features[i] = FEATURES[t]
+            current, attrs = None, []
+            i += 1
+            continue
+        is_kind_word = (kind(t) and t not in NOT_KINDS and t not in STOP_WORDS  # type: ignore[operator]
+                        and t not in ENV_WORDS)
+        if t in ATTRIBUTES and (not is_kind_word or (nxt and kind(nxt))):  # type: ignore[operator]
+            attrs.append(t)
+            current = None
+            i += 1
+            continue
+        if is_kind_word and t not in SHAPES:
+            if current is not None and _cooccur(catalog, current.words[-1], t):
+                current.words.append(t)
+                current.end = i
+            else:
+                current = _Phrase(i, i, [t], attrs)
+                if pending_count is not None and i - pending_count[2] <= COUNT_WINDOW:
+                    current.count, current.exact = pending_count[0], pending_count[1]
+                    if current.count == 1 and not current.exact and t in COLLECTIVE:
+                        current.count = None
+                pending_count = None
+                state.phrases.append(current)
+            attrs = []
+            i += 1
+            continue
+        current = None
+        found = _count_at(tokens, i)
+        if found is not None:
+            pending_count = (found[0], found[1], i + found[2] - 1)
+            attrs = []
+            i += found[2]
+            continue
+        i += 1
+
+
+def _cooccur(catalog: Catalog, a: str, b: str) -> bool:
+    """Do two adjacent words name one prefab ("space station", "street lamp")?"""
+    la, lb = lemma(a), lemma(b)
+    return any(la in w and lb in w for w in catalog.retrieval.primary)
+
+
+def _find_relations(state: _Parse) -> None:
+    tokens = state.tokens
+    for i, t in enumerate(tokens):
+        prev = tokens[i - 1] if i > 0 else ""
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if t in SURROUNDED:
+            state.relations.append(("surrounded", i, None))
+        elif t in AROUND:
+            state.relations.append(("around", i, None))
+        elif t in ALONG or (t == "lined" and nxt == "with"):
+            state.relations.append(("lined" if t == "lined" else "along", i, None))
+        elif t in NEAR and not (t == "by" and prev in SURROUNDED):
+            if t == "next" and nxt != "to":
+                continue
+            state.relations.append(("near", i, None))
+        elif t in SCATTER:
+            state.relations.append(("scatter", i, None))
+        elif t in CENTER:
+            state.relations.append(("center", i, None))
+        elif t in SHAPES and prev in ("a", "the") and i >= 2:
+            state.relations.append((SHAPES[t], i, None))
+        elif t in DIRECTION_WORDS:
+            state.relations.append(("direction", i, DIRECTION_WORDS[t]))
+
+
+def _resolve_relations(state: _Parse) -> list[Relation]:
+    """Attach each relation word to the phrase before it and the phrase/feature after it."""
+    out: list[Relation] = []
+    phrases = state.phrases
+    for word, pos, direction in state.relations:
+        before = [k for k, ph in enumerate(phrases) if ph.end < pos]
+        after = [k for k, ph in enumerate(phrases) if ph.start > pos]
+        prev_i = before[-1] if before else None
+        next_i = after[0] if after else None
+        feat_pos = [p for p in state.features if p > pos and p - pos <= 4]
+        feature = state.features[feat_pos[0]] if feat_pos else None
+        if feature not in ("lake", "river", "road", "coast"):
+            feature = None
+        if (word in ("around", "along", "near") and next_i is not None and feat_pos
+                and phrases[next_i].start > feat_pos[0]):
+            next_i = None  # "around the lake ... towers": the anchor is the lake
+        rel: Relation | None = None
+        kind: RelationKind
+        if word == "surrounded" or word == "lined":
+            if next_i is not None and (prev_i is not None or feature is None):
+                kind = "around" if word == "surrounded" else "along"
+                anchor = prev_i
+                feat = None
+                if anchor is None or (word == "lined"):
+                    before_feats = [p for p in state.features if p < pos]
+                    if word == "lined" and before_feats:
+                        feat = state.features[before_feats[-1]]
+                        feat = feat if feat in ("lake", "river", "road", "coast") else None
+                        anchor = None if feat else anchor
+                rel = Relation(kind, next_i, anchor=anchor, feature=feat)  # type: ignore[arg-type]
+        elif word in ("around", "along", "near"):
+            subject = prev_i if prev_i is not None else None
+            if subject is not None:
+                kind = word  # type: ignore[assignment]
+                if feature is not None:
+                    rel = Relation(kind, subject, feature=feature)  # type: ignore[arg-type]
+                elif next_i is not None and next_i != subject:
+                    rel = Relation(kind, subject, anchor=next_i)
+                elif kind == "around":
+                    rel = Relation("ring", subject)
+        elif word in ("scatter", "center", "ring", "line"):
+            subject = prev_i if prev_i is not None and pos - phrases[prev_i].end <= 5 else next_i
+            if subject is not None:
+                rel = Relation(word, subject)  # type: ignore[arg-type]
+        elif word == "direction" and prev_i is not None:
+            anchor = next_i if next_i is not None and phrases[next_i].start - pos <= 4 else None
+            rel = Relation("direction", prev_i, anchor=anchor, direction=direction)  # type: ignore[arg-type]
+        if rel is not None and rel.subject != rel.anchor:
+            out.append(rel)
+    # one relation per subject: the first one wins (layout places each object once)
+    seen: set[int] = set()
+    unique = []
+    for rel in out:
+        if rel.subject not in seen:
+            seen.add(rel.subject)
+            unique.append(rel)
+    return unique
+
+
+def _world_type(tokens: list[str], explicit: str | None, requests: list[KindRequest],
+                catalog: Catalog) -> tuple[str, bool]:
+    if explicit is not None:
+        return explicit, True
+    scores = dict.fromkeys(WORLD_TYPES, 0.0)
+    for t in tokens:
+        for wt, table in WORLD_KEYWORDS.items():
+            scores[wt] += table.get(t, 0.0) or table.get(lemma(t), 0.0)
+    # matched prefabs vote weakly, so "knights and a castle" leans fantasy/historical
+    for req in requests:
+        match = catalog.retrieval.match(req.terms, req.attributes, "", single=True)
+        if match is not None:
+            for wt in catalog.prefabs[catalog.index[match.prefab_ids[0]]].world_types:
+                scores[wt] += 0.3
+    best = max(WORLD_TYPES, key=lambda w: (scores[w], -WORLD_TYPES.index(w)))
+    return (best if scores[best] > 0 else "nature"), False
+
+
+def _environment(tokens: list[str]) -> EnvironmentIntent:
+    time = next((TIME_WORDS[t] for t in tokens if t in TIME_WORDS), None)
+    weather = next((WEATHER_WORDS[t] for t in tokens if t in WEATHER_WORDS), None)
+    season = next((SEASON_WORDS[t] for t in tokens if t in SEASON_WORDS), None)
+    if weather is None and season == "winter" and "snowy" in tokens:
+        weather = "snow"
+    return EnvironmentIntent(time_of_day=time or "noon", weather=weather or "clear",  # type: ignore[arg-type]
+                             season=season or ("winter" if weather == "snow" else "summer"))  # type: ignore[arg-type]
+
+
+def _terrain(tokens: list[str], state: _Parse) -> TerrainIntent:
+    feats = set(state.features.values())
+    hills = 2.0 if "hills" in feats else (0.3 if "flat" in feats else 1.0)
+    return TerrainIntent(lake="lake" in feats, river="river" in feats, road="road" in feats,
+                         coast="coast" in feats, hilliness=hills)
+
+
+def _size_factor(tokens: list[str]) -> float:
+    for i, t in enumerate(tokens):
+        if t in SIZE_WORDS and any(lemma(n) in SETTLEMENT_NOUNS for n in tokens[i + 1:i + 3]):
+            return SIZE_WORDS[t]
+    return 1.0
