@@ -1,0 +1,97 @@
+"""Renders the parts of docs/protocol.md that must agree with the code.
+
+Used by test_protocol_docs.py (doc and code must agree) and by hand when the code changes:
+``python tests/protocol/protocol_docgen.py`` prints the tables and hex blocks to paste.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from protocol import messages as m
+from protocol import values as val
+from protocol.codec import encode
+from protocol.codes import (
+    CLOSE_EXPLANATIONS,
+    ERROR_EXPLANATIONS,
+    RETRYABLE_ERRORS,
+    CloseCode,
+    ErrorCode,
+)
+
+#: Frames shown byte for byte in docs/protocol.md §10, by block name.
+HEX_EXAMPLES: dict[str, m.ClientMessage | m.ServerMessage] = {
+    "hello": m.Hello(v=1, token="eyJhbGciOiJIUzI1NiJ9.e30.sig"),
+    "gen.chunk": m.GenChunk(
+        rid=7,
+        world_id="w_3f2a",
+        index=0,
+        instances=(
+            val.Instance(
+                id="i_0001",
+                prefab_id="tree_oak_01",
+                prefab_type="tree",
+                pos=[1.5, 0.0, -2.0],
+                rot=[0.0, 0.0, 0.0, 1.0],
+                scale=[1.0, 1.0, 1.0],
+                props={},
+            ),
+        ),
+    ),
+    "error": m.Error(
+        rid=7, code=1012, name="invalid_value", message="invalid prompt",
+        fields={"prompt": "length must be between 1 and 1000"},
+    ),
+}
+
+
+def field_spec(cls: type) -> list[str]:
+    """Wire fields of ``cls`` with ``?`` marking the ones that may be absent."""
+    out = []
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("wire", True):
+            continue
+        optional = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        out.append(f.name + ("?" if optional else ""))
+    return out
+
+
+def message_rows() -> list[str]:
+    rows = []
+    for direction, registry in (("C→S", m.CLIENT_MESSAGES), ("S→C", m.SERVER_MESSAGES)):
+        for kind, cls in registry.items():
+            cells = ", ".join(f"`{name}`" for name in field_spec(cls))
+            rows.append(f"| `{kind}` | {direction} | {cells} |")
+    return rows
+
+
+def error_rows() -> list[str]:
+    return [
+        f"| {int(code)} | `{code.wire_name}` | {'yes' if code in RETRYABLE_ERRORS else 'no'} "
+        f"| {ERROR_EXPLANATIONS[code]} |"
+        for code in ErrorCode
+    ]
+
+
+def close_rows() -> list[str]:
+    return [
+        f"| {int(code)} | `{code.wire_name}` | {'yes' if code.reconnect else 'no'} "
+        f"| {CLOSE_EXPLANATIONS[code]} |"
+        for code in CloseCode
+    ]
+
+
+def hex_block(name: str) -> str:
+    data = encode(HEX_EXAMPLES[name])
+    lines = [
+        " ".join(f"{b:02x}" for b in data[i : i + 16]) for i in range(0, len(data), 16)
+    ]
+    return "```hex " + name + "\n" + "\n".join(lines) + "\n```"
+
+
+if __name__ == "__main__":
+    print("\n".join(message_rows()), end="\n\n")
+    print("\n".join(error_rows()), end="\n\n")
+    print("\n".join(close_rows()), end="\n\n")
+    for name in HEX_EXAMPLES:
+        print(f"{hex_block(name)}  ({len(encode(HEX_EXAMPLES[name]))} bytes)\n")
