@@ -149,6 +149,9 @@ class CatalogRepo:
                     prefab.updated_at = now
             stamp = version or now.strftime("import-%Y%m%dT%H%M%S.%f")
             meta = await s.get(Meta, _META_VERSION)
+            if meta is not None and meta.value == stamp:
+                # Same label, new rows: caches and ETags on every node key on this value.
+                stamp = f"{version}+{now.strftime('%Y%m%dT%H%M%S.%f')}"
             if meta is None:
                 s.add(Meta(key=_META_VERSION, value=stamp))
             else:
