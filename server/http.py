@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,9 +71,23 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise bad_request("request body must be JSON")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError:
+        raise bad_request("malformed JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"malformed JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    # NaN and Infinity are not JSON; stored, they would break every later read (allow_nan=False).
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
 
 
 def bearer_token(request: web.Request) -> str | None:
