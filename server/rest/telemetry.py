@@ -29,7 +29,8 @@ def _timestamp(raw: str | None) -> datetime:
     if raw is None:
         return utcnow()
     stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    # Stored as UTC: SQLite keeps no offset, so "12:00+02:00" must become "10:00Z" first.
+    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> dict[str, Any]:
