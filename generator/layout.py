@@ -1,0 +1,305 @@
+"""Layout: turn an Intent plus matched prefabs into a placed world (column arrays).
+
+Order (each step can only use space the previous steps left free):
+1. landmarks (exact counts) -> 2. spawn point, and walk corridors from it to every landmark,
+reserved so nothing solid can block them later -> 3. requested kinds, anchors before the things
+related to them, exact counts honoured with retry rounds and a final exhaustive scan ->
+4. road pieces -> 5. the world type's palette scattered to fill the budget.
+Hard constraints are enforced by PlacementEngine; this module only decides *where to try*.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import samplers
+from .catalog import Catalog
+from .intent import Intent
+from .placement import PlacementEngine
+from .retrieval import Match
+from .terrain import OCC, PATH, RES, WATER, Terrain
+from .walk import reserve_corridors
+
+PALETTE_TYPE_WEIGHT = {"environment": 6.0, "prop": 1.2, "character": 1.0, "lighting": 0.6,
+                       "effect": 0.4, "vehicle": 0.4, "building": 0.5, "ui": 0.1}
+ROUNDS = 6
+
+
+def sub_rng(key: bytes, *labels: object) -> np.random.Generator:
+    """A generator seeded from blake2b(key, labels): independent of PYTHONHASHSEED and order."""
+    h = hashlib.blake2b(key, digest_size=16)
+    for label in labels:
+        h.update(b"\x1f" + str(label).encode())
+    return np.random.Generator(np.random.PCG64(int.from_bytes(h.digest(), "little")))
+
+
+@dataclass
+class Request:
+    """A matched KindRequest as layout sees it."""
+
+    index: int
+    match: Match
+    pidx: np.ndarray  # prefab numbers of the match
+    weights: np.ndarray
+    count: int | None
+    exact: bool
+    attributes: tuple[str, ...]
+    landmark: bool
+    placed: int = 0
+    anchor_xz: tuple[float, float] | None = None
+    anchor_extent: float = 0.0
+
+
+@dataclass
+class LayoutResult:
+    columns: dict[str, np.ndarray]
+    spawn: tuple[float, float]
+    warnings: list[str] = field(default_factory=list)
+    relation_checks: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: int = 0
+
+
+class Layout:
+    def __init__(self, catalog: Catalog, terrain: Terrain, intent: Intent, key: bytes,
+                 budget: int) -> None:
+        self.cat, self.ter, self.intent, self.key = catalog, terrain, intent, key
+        self.eng = PlacementEngine(catalog, terrain, budget)
+        self.warnings: list[str] = []
+        self.relation_checks: list[dict[str, Any]] = []
+
+    # -- helpers -------------------------------------------------------------------------
+    def _extent(self, pidx: np.ndarray) -> float:
+        p = pidx[0] if pidx.size else 0
+        return 0.5 * float(max(self.cat.width[pidx].max(), self.cat.depth[pidx].max())) \
+            * float(self.cat.scale_max[p])
+
+    def _scales(self, rng: np.random.Generator, pidx: np.ndarray,
+                attributes: tuple[str, ...]) -> np.ndarray:
+        lo, hi = 0.0, 1.0
+        if any(a in ("giant", "huge", "massive", "towering", "big", "large", "tall")
+               for a in attributes):
+            lo = 0.6
+        if any(a in ("small", "tiny", "little", "short") for a in attributes):
+            hi = 0.4
+        u = rng.uniform(lo, hi, pidx.size)
+        smin, smax = self.cat.scale_min[pidx], self.cat.scale_max[pidx]
+        return np.round(smin + (smax - smin) * u, 2)
+
+    def _choose(self, rng: np.random.Generator, req: Request, n: int) -> np.ndarray:
+        if req.pidx.size == 1:
+            return np.full(n, req.pidx[0])
+        return req.pidx[rng.choice(req.pidx.size, n, p=req.weights)]
+
+    # -- steps ---------------------------------------------------------------------------
+    def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool) -> int:
+        """Retry rounds with a widening sampler, then (for exact counts) an exhaustive scan."""
+        placed = 0
+        for rnd in range(ROUNDS):
+            need = target - placed
+            if need <= 0 or self.eng.room <= 0:
+                break
+            rng = sub_rng(self.key, "req", req.index, rnd)
+            n = need * 3 + 6 if rnd < ROUNDS - 1 else need * 8 + 16
+            x, z, yaw = sampler_for(rng, n, rnd)
+            pidx = self._choose(rng, req, x.size)
+            yaw = self._snap(pidx, yaw)
+            placed += self.eng.try_place(pidx, x, z, yaw, self._scales(rng, pidx, req.attributes),
+                                         target=need, group=req.index, landmark=req.landmark)
+        if exact and placed < target and self.eng.room > 0:
+            placed += self._scan(req, target - placed)
+        return placed
+
+    def _snap(self, pidx: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+        """Buildings face a cardinal direction (streets look planned); the rest keep their yaw."""
+        building = np.array([self.cat.prefabs[p].type == "building" for p in pidx], dtype=bool)
+        return np.where(building, (np.round(yaw / 90.0) * 90) % 360, yaw).astype(np.int64)
+
+    def _scan(self, req: Request, need: int) -> int:
+        """Last resort for exact counts: try a grid of positions covering the whole world."""
+        rng = sub_rng(self.key, "scan", req.index)
+        step = max(self.ter.cell, 2 * self._extent(req.pidx) + 0.5)
+        g = np.arange(-self.ter.half + step / 2, self.ter.half, step)
+        x, z = np.meshgrid(g, g, indexing="ij")
+        order = rng.permutation(x.size)
+        x, z = x.ravel()[order], z.ravel()[order]
+        pidx = np.full(x.size, req.pidx[0])
+        yaw = np.zeros(x.size, dtype=np.int64)
+        scale = np.round(self.cat.scale_min[pidx], 2)
+        got = self.eng.try_place(pidx, x, z, yaw, scale, target=need, group=req.index,
+                                 landmark=req.landmark)
+        if got < need:
+            self.warnings.append(f"only {got + req.placed} of the requested "
+                                 f"{req.count} could be placed for {req.match.prefab_ids[0]}")
+        return got
+
+    def anchor_of(self, req: Request) -> tuple[float, float, float]:
+        """Centre and radius of a placed request (its first instance), for relations."""
+        if req.anchor_xz is not None:
+            return req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent
+        return 0.0, 0.0, 0.0
+
+    def sampler_for(self, req: Request, rel: Any, requests: list[Request]) -> Any:
+        """Pick the candidate sampler for a request from its relation, else its pattern."""
+        ter, ext = self.ter, self._extent(req.pidx)
+        n_hint = req.count or 8
+        kind = rel.kind if rel is not None else None
+        anchor = requests[rel.anchor] if rel is not None and rel.anchor is not None else None
+        feature = rel.feature if rel is not None else None
+        if feature == "lake" and ter.lake is None or feature == "river" and ter.river is None:
+            feature = None
+        if feature == "road" and not ter.roads or feature == "coast" and ter.coast is None:
+            feature = None
+        relaxed = ROUNDS - 2  # the last rounds ignore the relation (warned about below)
+
+        def fallback(rng: np.random.Generator, n: int, rnd: int) -> samplers.Samples:
+            pattern = self.cat.prefabs[int(req.pidx[0])].pattern
+            surf = self.cat.surface[int(req.pidx[0])]
+            if surf == "water" and ter.lake is not None:
+                cx, cz, rx, rz, *_ = ter.lake
+                return samplers.annulus(rng, n, cx, cz, 0.0, min(rx, rz) * 0.9)
+            if pattern == "cluster" and rnd < 3:
+                return samplers.cluster(rng, ter, n, ext, rnd)
+            if pattern == "line" and ter.roads and rnd < 3:
+                return samplers.along(rng, ter, ter.roads[0], n, ter.roads[0].width / 2 + ext, rnd)
+            return samplers.uniform(rng, ter, n, ext)
+
+        if kind in ("around", "near", "along") and feature in ("river", "road", "coast"):
+            road = {"river": ter.river, "road": ter.roads[0] if ter.roads else None,
+                    "coast": ter.coast}[feature]
+            off = (road.width / 2 if road is not None else 0.0) + ext
+            return lambda rng, n, rnd: (samplers.along(rng, ter, road, n, off, rnd)
+                                        if rnd < relaxed else fallback(rng, n, rnd))
+        if kind in ("around", "along", "near", "ring", "center") and (feature == "lake"):
+            cx, cz, rx, rz, *_ = ter.lake  # type: ignore[misc]
+            r = max(rx, rz) * 1.25 + ext + 2
+            if kind == "center":
+                return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, 2 + 4 * rnd)
+            return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
+                                        if rnd < relaxed else fallback(rng, n, rnd))
+        if kind in ("around", "near", "ring", "direction", "line", "center"):
+            if anchor is not None and anchor.anchor_xz is None:
+                anchor = None
+            cx, cz, aext = self.anchor_of(anchor) if anchor is not None else (0.0, 0.0, 0.0)
+            if kind in ("around", "ring"):
+                r = max(aext + ext + 2.0, ext * 2.2 * n_hint / (2 * math.pi) + 4)
+                return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
+                                            if rnd < relaxed else fallback(rng, n, rnd))
+            if kind == "near":
+                r0 = aext + ext + 1.0
+                return lambda rng, n, rnd: (samplers.annulus(rng, n, cx, cz, r0,
+                                                             r0 + 15 + 10 * rnd)
+                                            if rnd < relaxed else fallback(rng, n, rnd))
+            if kind == "direction":
+                return lambda rng, n, rnd: (samplers.direction(rng, ter, n, cx, cz,
+                                                               aext + ext + 1, rel.direction, rnd)
+                                            if rnd < relaxed else fallback(rng, n, rnd))
+            if kind == "line":
+                return lambda rng, n, rnd: samplers.line(rng, n, cx, cz, 2.2 * ext + 1, rnd)
+            return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, ext + 3 + 8 * rnd)
+        return fallback
+
+    def place_landmark(self, req: Request, rel: Any, requests: list[Request], slot: int) -> None:
+        """Landmarks: the first at the centre, the rest on a wide ring, unless a relation says."""
+        target = req.count or 1
+        if rel is not None:
+            sampler = self.sampler_for(req, rel, requests)
+        else:
+            lake = self.ter.lake
+            r = 0.0 if slot == 0 and not (lake and abs(lake[0]) < 1) else 0.3 * self.ter.half
+            phase = slot * 2.39996  # golden angle: successive landmarks spread out
+
+            def sampler(rng: np.random.Generator, n: int, rnd: int) -> samplers.Samples:
+                if r == 0.0 and rnd == 0:
+                    return samplers.annulus(rng, n, 0.0, 0.0, 0.0, 1.0 + 4 * rnd)
+                x, z, yaw = samplers.ring(rng, n, 0.0, 0.0, max(r, 20.0), rnd)
+                c, s = math.cos(phase), math.sin(phase)
+                return x * c - z * s, x * s + z * c, yaw
+        req.placed += self.place_request(req, target, sampler, exact=True)
+
+    def place_spawn(self) -> tuple[float, float]:
+        """A free, dry 8 m square south of the centre (or anywhere), reserved for arrivals."""
+        ter = self.ter
+        rng = sub_rng(self.key, "spawn")
+        d = np.linspace(0.35, 0.9, 12) * ter.half
+        xs = np.concatenate([rng.normal(0, 4, 12), rng.uniform(-0.9, 0.9, 200) * ter.half])
+        zs = np.concatenate([-d, rng.uniform(-0.9, 0.9, 200) * ter.half])
+        half = 4.0
+        for x, z in zip(xs, zs):
+            i0, i1 = ter.index(np.array([x - half, x + half]))
+            j0, j1 = ter.index(np.array([z - half, z + half]))
+            if i0 < 0 or j0 < 0 or i1 >= ter.n or j1 >= ter.n:
+                continue
+            block = ter.flags[i0:i1 + 1, j0:j1 + 1]
+            if not (block & (WATER | OCC)).any():
+                block |= RES
+                return float(round(x, 3)), float(round(z, 3))
+        self.warnings.append("no free spawn area found; spawning at the origin")
+        return 0.0, 0.0
+
+    def place_roads(self, match: Match | None, limit: int) -> None:
+        """Road/path pieces end to end along every road centreline (non-solid decals)."""
+        if match is None or not self.ter.roads or limit <= 0:
+            return
+        p = self.cat.index[match.prefab_ids[0]]
+        for k, road in enumerate(self.ter.roads):
+            step = max(float(self.cat.depth[p]), self.ter.size / max(1, limit // len(self.ter.roads)))
+            t = np.arange(-self.ter.half + step / 2, self.ter.half - step / 2, step)
+            c, s = road.centre(t), road.slope(t)
+            x, z = (c, t) if road.axis == "z" else (t, c)
+            yaw = np.degrees(np.arctan2(s, 1.0)) if road.axis == "z" else np.degrees(np.arctan2(1.0, s))
+            keep = ~self.ter.water_at(x, z)
+            # road pieces may lie on the path raster (PATH forbids other ground objects only)
+            saved = self.ter.flags & PATH
+            self.ter.flags &= ~np.uint8(PATH)
+            self.eng.try_place(np.full(int(keep.sum()), p), x[keep], z[keep],
+                               np.round(yaw[keep]).astype(np.int64) % 360,
+                               np.ones(int(keep.sum())), target=limit, group=-2)
+            self.ter.flags |= saved
+
+    def place_palette(self, world_type: str, target: int, has_water: bool) -> None:
+        """Fill the rest of the budget with the world type's everyday prefabs."""
+        env = self.intent.environment
+        ids, weights = [], []
+        for i, p in enumerate(self.cat.prefabs):
+            if world_type not in p.world_types or p.landmark or p.surface == "wall":
+                continue
+            if p.pattern == "line" and p.type == "environment":
+                continue  # roads/rails are laid by place_roads
+            if p.surface == "water" and not has_water:
+                continue
+            w = PALETTE_TYPE_WEIGHT[p.type] / max(1.0, p.width * p.depth) ** 0.35
+            snowy = "snowy" in p.tags or "snow" in p.tags
+            w *= 4.0 if snowy and env.season == "winter" else (0.1 if snowy else 1.0)
+            if p.type == "lighting" and env.time_of_day in ("night", "sunset"):
+                w *= 3.0
+            if "fog" in p.tags and env.weather != "fog":
+                w *= 0.1
+            ids.append(i)
+            weights.append(w)
+        if not ids or target <= 0:
+            return
+        wv = np.array(weights) / sum(weights)
+        counts = np.floor(wv * target).astype(np.int64)
+        rest = target - int(counts.sum())
+        counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
+        for i, n in zip(ids, counts):
+            if n <= 0:
+                continue
+            rng = sub_rng(self.key, "palette", self.cat.prefabs[i].id)
+            ext = 0.5 * max(self.cat.width[i], self.cat.depth[i])
+            pattern = self.cat.prefabs[i].pattern
+            m = int(n * 1.6) + 4
+            if self.cat.surface[i] == "water" and self.ter.lake is not None:
+                cx, cz, rx, rz, *_ = self.ter.lake
+                x, z, yaw = samplers.annulus(rng, m, cx, cz, 0.0, max(rx, rz))
+            elif pattern == "cluster":
+                x, z, yaw = samplers.cluster(rng, self.ter, m, ext)
+            else:
+                x, z, yaw = samplers.uniform(rng, self.ter, m, ext)
+            pidx = np.full(m, i)
+            self.eng.try_place(pidx, x, z, self._snap(pidx, yaw), self._scales(rng, pidx, ()),
+                               target=int(n), group=-1)

@@ -1,0 +1,162 @@
+"""The vectorised placement engine: accept candidate instances without breaking hard constraints.
+
+Candidates arrive as numpy arrays (prefab number, x, z, yaw, scale). One call checks them all at
+once against the terrain's flag raster (water, paths, occupancy, reservations) by gathering every
+candidate's covering cells, then resolves conflicts *between* candidates with the phase-group
+parallel Poisson-disk scheme (Wei 2008, "Parallel Poisson Disk Sampling"): candidates are
+bucketed into a grid whose cell is the largest footprint, buckets are split into four parity
+phases, and within one phase at most one candidate per bucket survives, so survivors of one phase
+cannot overlap each other; each phase is then checked against what earlier phases marked.
+The raster check is conservative (covering cells), so accepted solid footprints never overlap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .catalog import Catalog
+from .geometry import half_extents
+from .terrain import OCC, PATH, RES, WATER, Terrain
+
+SURFACE_CODE = {"ground": 0, "water": 1, "wall": 2, "air": 3}
+_GATHER_LIMIT = 1_500_000  # cells gathered per numpy call; keeps memory bounded
+
+
+@dataclass
+class Columns:
+    """The placed world, column-wise (one entry per instance, in placement order)."""
+
+    pidx: list[np.ndarray] = field(default_factory=list)
+    x: list[np.ndarray] = field(default_factory=list)
+    z: list[np.ndarray] = field(default_factory=list)
+    yaw: list[np.ndarray] = field(default_factory=list)
+    scale: list[np.ndarray] = field(default_factory=list)
+    group: list[np.ndarray] = field(default_factory=list)
+    landmark: list[np.ndarray] = field(default_factory=list)
+
+    def concat(self) -> dict[str, np.ndarray]:
+        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+        return {"pidx": cat(self.pidx, np.int64), "x": cat(self.x, np.float64),
+                "z": cat(self.z, np.float64), "yaw": cat(self.yaw, np.int64),
+                "scale": cat(self.scale, np.float64), "group": cat(self.group, np.int64),
+                "landmark": cat(self.landmark, bool)}
+
+
+class PlacementEngine:
+    def __init__(self, catalog: Catalog, terrain: Terrain, budget: int) -> None:
+        self.cat = catalog
+        self.ter = terrain
+        self.budget = budget
+        self.count = 0
+        self.cols = Columns()
+        self.surface = np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64)
+
+    @property
+    def room(self) -> int:
+        return self.budget - self.count
+
+    def _cells(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
+               scale: np.ndarray) -> tuple[np.ndarray, ...]:
+        hx, hz = half_extents(self.cat.width[pidx], self.cat.depth[pidx], scale, yaw)
+        t, n = self.ter, self.ter.n
+        h = t.half
+        inb = (x - hx >= -h) & (x + hx <= h) & (z - hz >= -h) & (z + hz <= h)
+        clip = lambda v: np.clip(t.index(v), 0, n - 1)  # noqa: E731
+        return hx, hz, clip(x - hx), clip(x + hx), clip(z - hz), clip(z + hz), inb
+
+    def _gather(self, sel: np.ndarray, i0: np.ndarray, i1: np.ndarray, j0: np.ndarray,
+                j1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ki = int((i1[sel] - i0[sel]).max()) + 1
+        kj = int((j1[sel] - j0[sel]).max()) + 1
+        ii = np.minimum(i0[sel, None] + np.arange(ki), i1[sel, None])[:, :, None]
+        jj = np.minimum(j0[sel, None] + np.arange(kj), j1[sel, None])[:, None, :]
+        return ii, jj
+
+    def conflicts(self, sel: np.ndarray, cells: tuple[np.ndarray, ...], forbid: np.ndarray,
+                  need_water: np.ndarray) -> np.ndarray:
+        """Bool per selected candidate: touches a forbidden flag (or dry land when it needs water)."""
+        if sel.size == 0:
+            return np.zeros(0, dtype=bool)
+        _, _, i0, i1, j0, j1, _ = cells
+        span = int((i1[sel] - i0[sel]).max() + 1) * int((j1[sel] - j0[sel]).max() + 1)
+        step = max(1, _GATHER_LIMIT // span)
+        out = np.empty(sel.size, dtype=bool)
+        for a in range(0, sel.size, step):
+            part = sel[a:a + step]
+            ii, jj = self._gather(part, i0, i1, j0, j1)
+            g = self.ter.flags[ii, jj]
+            bad = ((g & forbid[part, None, None]) != 0).any(axis=(1, 2))
+            bad |= need_water[part] & ((g & WATER) == 0).any(axis=(1, 2))
+            out[a:a + step] = bad
+        return out
+
+    def mark(self, sel: np.ndarray, cells: tuple[np.ndarray, ...], bit: int = OCC) -> None:
+        if sel.size == 0:
+            return
+        _, _, i0, i1, j0, j1, _ = cells
+        ii, jj = self._gather(sel, i0, i1, j0, j1)
+        self.ter.flags[ii, jj] |= bit
+
+    def try_place(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
+                  scale: np.ndarray, *, target: int, group: int, landmark: bool = False) -> int:
+        """Accept up to ``target`` candidates (in candidate order); returns how many were placed."""
+        target = min(target, self.room)
+        if target <= 0 or x.size == 0:
+            return 0
+        cells = self._cells(pidx, x, z, yaw, scale)
+        hx, hz, *_, inb = cells
+        solid = self.cat.solid[pidx]
+        surf = self.surface[pidx]
+        forbid = np.where(surf == 0, WATER | PATH, 0) | np.where(surf == 2, WATER, 0)
+        forbid = forbid | np.where(solid, OCC | RES, 0)
+        need_water = surf == 1
+        cand = np.nonzero(inb)[0]
+        cand = cand[~self.conflicts(cand, cells, forbid, need_water)]
+        hard = cand[solid[cand]]
+        soft = cand[~solid[cand]]
+        accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target)
+        accepted = np.concatenate([accepted, soft[:target - accepted.size]])
+        if accepted.size == 0:
+            return 0
+        accepted.sort(kind="stable")
+        c = self.cols
+        c.pidx.append(pidx[accepted])
+        c.x.append(x[accepted])
+        c.z.append(z[accepted])
+        c.yaw.append(yaw[accepted])
+        c.scale.append(scale[accepted])
+        c.group.append(np.full(accepted.size, group))
+        c.landmark.append(np.full(accepted.size, landmark))
+        self.count += int(accepted.size)
+        return int(accepted.size)
+
+    def _phases(self, cand: np.ndarray, x: np.ndarray, z: np.ndarray, hx: np.ndarray,
+                hz: np.ndarray, cells: tuple[np.ndarray, ...], forbid: np.ndarray,
+                need_water: np.ndarray, target: int) -> np.ndarray:
+        if cand.size == 0:
+            return cand
+        size = 2.0 * float(max(hx[cand].max(), hz[cand].max())) + 1e-6
+        h = self.ter.half
+        ci = np.floor((x[cand] + h) / size).astype(np.int64)
+        cj = np.floor((z[cand] + h) / size).astype(np.int64)
+        phase = (ci & 1) * 2 + (cj & 1)
+        key = ci * 1_000_003 + cj
+        out: list[np.ndarray] = []
+        remaining = target
+        for p in range(4):
+            local = np.nonzero(phase == p)[0]
+            if local.size == 0:
+                continue
+            _, first = np.unique(key[local], return_index=True)
+            sel = cand[local[np.sort(first)]]
+            if out:  # phase 0 was already checked against the raster by the caller
+                sel = sel[~self.conflicts(sel, cells, forbid, need_water)]
+            sel = sel[:remaining]
+            self.mark(sel, cells)
+            out.append(sel)
+            remaining -= sel.size
+            if remaining == 0:
+                break
+        return np.concatenate(out) if out else cand[:0]

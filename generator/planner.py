@@ -1,0 +1,247 @@
+"""``plan()``: the public entry point, prompt -> WorldPlan (header + streamable instances).
+
+Everything random flows from one key, blake2b(generator version, catalog version, seed, intent),
+split into named sub-streams (layout.sub_rng), so the output depends on nothing else: not on
+PYTHONHASHSEED, set order, or the process. Floats are rounded before they leave, so the same
+inputs give byte-identical JSON.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from .catalog import Catalog
+from .environment import environment_settings
+from .errors import GeneratorError
+from .intent import Intent
+from .layout import Layout, LayoutResult, Request, sub_rng
+from .lexicon import WORLD_TYPES
+from .prompt import parse_prompt
+from .stream import WorldHeader, WorldPlan
+from .terrain import WATER_LEVEL, Terrain, build_terrain
+from .walk import reserve_corridors
+
+GENERATOR_VERSION = "1.0.0"
+MIN_BUDGET, MAX_BUDGET = 10, 20_000
+MAX_ROAD_SHARE = 0.15
+
+
+def plan(prompt: str, *, seed: int, catalog: Catalog, budget: int,
+         world_type: str | None = None) -> WorldPlan:
+    """Understand ``prompt`` and lay out a world of at most ``budget`` instances."""
+    _check_args(seed, catalog, budget)
+    intent = parse_prompt(prompt, catalog, world_type)
+    return plan_from_intent(intent, seed=seed, catalog=catalog, budget=budget)
+
+
+def _check_args(seed: int, catalog: Catalog, budget: int) -> None:
+    if not isinstance(catalog, Catalog):
+        raise GeneratorError("catalog must be a generator.Catalog")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise GeneratorError("seed must be an integer")
+    if not isinstance(budget, int) or isinstance(budget, bool) \
+            or not MIN_BUDGET <= budget <= MAX_BUDGET:
+        raise GeneratorError(f"budget must be an integer in [{MIN_BUDGET}, {MAX_BUDGET}]")
+
+
+def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int) -> WorldPlan:
+    """Lay out an already-understood Intent (the seam for a future LLM planner)."""
+    _check_args(seed, catalog, budget)
+    intent.validate()
+    key = hashlib.blake2b(json.dumps([GENERATOR_VERSION, catalog.version, seed, intent.to_dict()],
+                                     sort_keys=True).encode(), digest_size=32).digest()
+    warnings = list(intent.warnings)
+    requests = _match(intent, catalog, warnings)
+    needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
+    ter_i = intent.terrain
+    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
+    lake_central = any(rel.feature == "lake" for rel in intent.relations)
+    size = _world_size(intent, catalog, requests, budget)
+    terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
+                            hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
+                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast)
+    lay = Layout(catalog, terrain, intent, key, budget)
+    result = _lay_out(lay, intent, requests, budget, warnings)
+    return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
+
+
+def _match(intent: Intent, catalog: Catalog, warnings: list[str]) -> list[Request | None]:
+    out: list[Request | None] = []
+    for i, kr in enumerate(intent.requests):
+        m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
+                                    single=not kr.plural)
+        if m is None:
+            warnings.append(f"no prefab matches {kr.phrase!r}; ignored")
+            out.append(None)
+            continue
+        pidx = np.array([catalog.index[p] for p in m.prefab_ids])
+        first = catalog.prefabs[int(pidx[0])]
+        out.append(Request(i, m, pidx, np.array(m.weights), kr.count, kr.exact, kr.attributes,
+                           landmark=first.landmark and (kr.count or (1 if not kr.plural else 99)) <= 5))
+    if intent.requests and not any(out):
+        warnings.append("nothing in the prompt matched the catalog; generated a default "
+                        f"{intent.world_type} world")
+    if not intent.requests:
+        warnings.append(f"no objects recognised in the prompt; generated a default "
+                        f"{intent.world_type} world")
+    return out
+
+
+def _world_size(intent: Intent, catalog: Catalog, requests: list[Request | None],
+                budget: int) -> float:
+    """Square side in metres: room for the budget at a comfortable density, and for requests."""
+    need = 0.0
+    for r in requests:
+        if r is not None:
+            p = int(r.pidx[0])
+            area = catalog.width[p] * catalog.depth[p] * catalog.scale_max[p] ** 2
+            need += (r.count or 1) * area
+    side = max(math.sqrt(budget * 36.0), math.sqrt(need * 8.0), 72.0) * intent.size_factor
+    return float(min(2400.0, max(64.0, math.ceil(side / 8.0) * 8.0)))
+
+
+def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget: int,
+             warnings: list[str]) -> LayoutResult:
+    rel_of = {rel.subject: rel for rel in intent.relations}
+    live = [r for r in requests if r is not None]
+    landmarks = [r for r in live if r.landmark]
+    if not live:
+        wanted = [i for i in lay.cat.for_world(intent.world_type)
+                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"]
+        if wanted and budget >= 20:
+            pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
+            from .retrieval import Match
+            landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),
+                                 np.array([pick]), np.array([1.0]), 1, False, (), True)]
+    for slot, req in enumerate(landmarks):
+        _place(lay, req, lambda r=req, s=slot: lay.place_landmark(r, rel_of.get(r.index),
+                                                                   requests, s))  # type: ignore[arg-type]
+    spawn = lay.place_spawn()
+    boxes = _landmark_boxes(lay)
+    unreachable = reserve_corridors(lay.ter, spawn, boxes)
+    if unreachable:
+        warnings.append(f"{unreachable} landmark(s) not reachable on foot from the spawn")
+    counted = sum((r.count or 1) for r in live if not r.landmark and (r.count or not
+                                                                     _plural(intent, r)))
+    road_match = lay.cat.retrieval.match(("road",), (), intent.world_type, True)
+    road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
+    uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
+    rest = max(0, budget - lay.eng.count - counted - road_budget)
+    share = int(rest * 0.6 / len(uncounted)) if uncounted else 0
+    for req in _anchors_first(live, rel_of):
+        if req.landmark:
+            continue
+        target = req.count or (max(1, share) if req in uncounted else 1)
+        exact = req.count is not None or req not in uncounted
+        sampler = lay.sampler_for(req, rel_of.get(req.index), requests)  # type: ignore[arg-type]
+        _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
+               setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
+    lay.place_roads(road_match, min(road_budget, lay.eng.room))
+    has_water = bool((lay.ter.flags & 1).any())
+    lay.place_palette(intent.world_type, lay.eng.room, has_water)
+    if requests and any(r is not None and r.placed < (r.count or 1) for r in requests):
+        short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
+        warnings.append(f"budget or space too small for all requested objects: {short}")
+    return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+
+
+def _plural(intent: Intent, req: Request) -> bool:
+    return intent.requests[req.index].plural if req.index >= 0 else False
+
+
+def _place(lay: Layout, req: Request, action: Any) -> None:
+    """Run a placement and remember the request's first instance as its relation anchor."""
+    before = len(lay.eng.cols.x)
+    action()
+    if len(lay.eng.cols.x) > before and req.anchor_xz is None:
+        c = lay.eng.cols
+        p = int(c.pidx[before][0])
+        req.anchor_xz = (float(c.x[before][0]), float(c.z[before][0]))
+        req.anchor_extent = 0.5 * float(max(lay.cat.width[p], lay.cat.depth[p])
+                                        * c.scale[before][0])
+
+
+def _anchors_first(live: list[Request], rel_of: dict[int, Any]) -> list[Request]:
+    """Order requests so that a relation's anchor is placed before its subject."""
+    order, seen = [], set()
+
+    def visit(r: Request, depth: int = 0) -> None:
+        if r.index in seen or depth > len(live):
+            return
+        rel = rel_of.get(r.index)
+        if rel is not None and rel.anchor is not None:
+            for a in live:
+                if a.index == rel.anchor:
+                    visit(a, depth + 1)
+        seen.add(r.index)
+        order.append(r)
+    for r in live:
+        visit(r)
+    return order
+
+
+def _landmark_boxes(lay: Layout) -> list[tuple[float, float, float, float]]:
+    from .geometry import half_extents
+    cols = lay.eng.cols.concat()
+    boxes = []
+    for k in np.nonzero(cols["landmark"])[0]:
+        p = int(cols["pidx"][k])
+        if lay.cat.surface[p] != "ground":
+            continue
+        hx, hz = half_extents(lay.cat.width[p], lay.cat.depth[p], cols["scale"][k], cols["yaw"][k])
+        x, z = cols["x"][k], cols["z"][k]
+        boxes.append((float(x - hx), float(z - hz), float(x + hx), float(z + hz)))
+    return boxes
+
+
+def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, result: LayoutResult,
+              requests: list[Request | None], warnings: list[str]) -> WorldPlan:
+    c = result.columns
+    surf = np.array([catalog.surface[p] for p in c["pidx"]], dtype=object)
+    ground = terrain.height_at(c["x"], c["z"])
+    height = catalog.height[c["pidx"]]
+    y = np.where(surf == "water", WATER_LEVEL,
+                 np.where(surf == "air", ground + 8.0 + height,
+                          np.where(surf == "wall", ground + 2.0, ground)))
+    c["x"], c["z"], c["y"] = np.round(c["x"], 3), np.round(c["z"], 3), np.round(y, 3)
+    sx, sz = result.spawn
+    dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)
+    order = np.lexsort((np.arange(dist.size), dist, ~c["landmark"]))
+    cols = {k: v[order] for k, v in c.items()}
+    placed = np.bincount(cols["group"][cols["group"] >= 0],
+                         minlength=len(intent.requests)) if intent.requests else np.zeros(0)
+    trace = []
+    for i, kr in enumerate(intent.requests):
+        r = requests[i]
+        trace.append({"phrase": kr.phrase, "matched": r is not None,
+                      "prefab_ids": list(r.match.prefab_ids) if r else [],
+                      "requested": kr.count, "placed": int(placed[i]) if r else 0})
+    group_props: dict[int, dict[str, Any]] = {
+        i: {"attributes": list(kr.attributes)} for i, kr in enumerate(intent.requests)
+        if kr.attributes}
+    sy = float(np.round(terrain.height_at(np.array([sx]), np.array([sz]))[0], 3))
+    spawns = tuple({"x": round(sx + dx, 3), "y": sy, "z": round(sz + dz, 3)}
+                   for dx, dz in ((0, 0), (2, 0), (-2, 0), (0, 2)))
+    h = terrain.half
+    bounds = {"min": {"x": -h, "y": round(min(float(terrain.heights.min()), -3.0) - 1, 3),
+                      "z": -h},
+              "max": {"x": h, "y": round(float(terrain.heights.max()) + 250.0, 3), "z": h}}
+    words = intent.prompt.split()
+    title = " ".join(words[:8]).strip(" .,;:!?").capitalize() or "Untitled world"
+    env = environment_settings(intent.environment, intent.world_type)
+    header = WorldHeader(
+        title=title[:120],
+        description=(f"A {intent.world_type.replace('_', '-')} world, {int(terrain.size)} m "
+                     f"across, {env['time_of_day']}, {env['weather']}: {intent.prompt}")[:500],
+        world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
+        bounds=bounds, spawn_points=spawns, trace=tuple(trace),
+        warnings=tuple(dict.fromkeys(warnings + result.warnings)),
+        instance_count=int(dist.size), seed=seed, generator_version=GENERATOR_VERSION,
+        catalog_version=catalog.version)
+    extras = {"terrain": terrain, "intent": intent, "unreachable": result.unreachable,
+              "requests": requests}
+    return WorldPlan(header, catalog, cols, group_props, extras)

@@ -1,0 +1,116 @@
+"""The generated world as the server consumes it: a header plus instances in streaming order.
+
+Placement (numpy columns) is computed eagerly in ``plan()``; ``Instance`` objects are only
+materialised when a chunk is requested, which is where most per-instance Python cost lives, so
+the first chunk is ready long before the whole world would be.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from .catalog import Catalog
+from .errors import GeneratorError
+from .geometry import yaw_quaternion
+
+_QUATS = [yaw_quaternion(d) for d in range(360)]
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    id: str
+    prefab_id: str
+    prefab_type: str
+    position: tuple[float, float, float]
+    rotation: tuple[float, float, float, float]
+    scale: tuple[float, float, float]
+    properties: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        p, r, s = self.position, self.rotation, self.scale
+        return {"id": self.id, "prefab_id": self.prefab_id, "prefab_type": self.prefab_type,
+                "position": {"x": p[0], "y": p[1], "z": p[2]},
+                "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]},
+                "scale": {"x": s[0], "y": s[1], "z": s[2]},
+                "properties": copy.deepcopy(self.properties)}
+
+
+@dataclass(frozen=True, slots=True)
+class WorldHeader:
+    title: str
+    description: str
+    world_type: str
+    environment_settings: dict[str, Any]
+    terrain: dict[str, Any]
+    bounds: dict[str, dict[str, float]]
+    spawn_points: tuple[dict[str, float], ...]
+    trace: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+    instance_count: int
+    seed: int
+    generator_version: str
+    catalog_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "description": self.description,
+                "world_type": self.world_type,
+                "environment_settings": copy.deepcopy(self.environment_settings),
+                "terrain": copy.deepcopy(self.terrain), "bounds": copy.deepcopy(self.bounds),
+                "spawn_points": [dict(p) for p in self.spawn_points],
+                "trace": copy.deepcopy(list(self.trace)), "warnings": list(self.warnings),
+                "instance_count": self.instance_count, "seed": self.seed,
+                "generator_version": self.generator_version,
+                "catalog_version": self.catalog_version}
+
+
+class WorldPlan:
+    """Header plus ordered placement columns; ``chunks()`` materialises instances lazily."""
+
+    def __init__(self, header: WorldHeader, catalog: Catalog, columns: dict[str, np.ndarray],
+                 group_props: dict[int, dict[str, Any]], extras: dict[str, Any]) -> None:
+        self.header = header
+        self.catalog = catalog
+        self.columns = columns  # already in streaming order
+        self._group_props = group_props
+        self.extras = extras  # terrain, intent, relation info: for evaluate/render, not the wire
+        self._ids = [p.id for p in catalog.prefabs]
+        self._types = [p.type for p in catalog.prefabs]
+        self._cache: list[Instance] | None = None
+
+    def __len__(self) -> int:
+        return int(self.columns["x"].size)
+
+    def _build(self, a: int, b: int) -> list[Instance]:
+        c = self.columns
+        pidx = c["pidx"][a:b].tolist()
+        xs, ys, zs = c["x"][a:b].tolist(), c["y"][a:b].tolist(), c["z"][a:b].tolist()
+        yaws, scales, groups = c["yaw"][a:b].tolist(), c["scale"][a:b].tolist(), c["group"][a:b].tolist()
+        ids, types, quats, props = self._ids, self._types, _QUATS, self._group_props
+        out = []
+        for k in range(b - a):
+            p, s, g = pidx[k], scales[k], groups[k]
+            gp = props.get(g)
+            out.append(Instance(f"i{a + k + 1:05d}", ids[p], types[p], (xs[k], ys[k], zs[k]),
+                                quats[yaws[k]], (s, s, s), copy.deepcopy(gp) if gp else {}))
+        return out
+
+    def chunks(self, size: int) -> Iterator[list[Instance]]:
+        """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first)."""
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise GeneratorError("chunk size must be a positive integer")
+        n = len(self)
+        for a in range(0, n, size):
+            if self._cache is not None:
+                yield self._cache[a:a + size]
+            else:
+                yield self._build(a, min(n, a + size))
+
+    @property
+    def instances(self) -> list[Instance]:
+        """The whole world, same order and same objects' values as ``chunks()``."""
+        if self._cache is None:
+            self._cache = self._build(0, len(self))
+        return list(self._cache)

@@ -1,0 +1,189 @@
+"""Seeded terrain: a height field plus region rasters (water, paths, occupancy, reservations).
+
+Regions are analytic shapes (an ellipse-ish lake, a sine river, sine roads, a coast line) so that
+layout and the evaluator can ask "is this point water?" exactly, and a fine raster (``flags``)
+caches them per cell for vectorised footprint checks. Unity conventions: x east, z north, y up,
+metres; the world is the square [-size/2, size/2]^2 centred on the origin.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+WATER, PATH, OCC, RES = 1, 2, 4, 8  # flag bits of Terrain.flags
+WATER_LEVEL = 0.0
+RELIEF = {"fantasy": 5.0, "sci_fi": 1.5, "realistic": 3.0, "surreal": 7.0, "historical": 2.5,
+          "urban": 0.6, "nature": 6.0, "space": 4.0}
+
+
+@dataclass
+class Road:
+    """x = x0 + amp*sin(freq*z + phase) (axis "z", runs north-south) or the transpose ("x")."""
+
+    axis: str
+    c0: float
+    amp: float
+    freq: float
+    phase: float
+    width: float
+
+    def centre(self, t: np.ndarray) -> np.ndarray:
+        return self.c0 + self.amp * np.sin(self.freq * t + self.phase)
+
+    def slope(self, t: np.ndarray) -> np.ndarray:
+        return self.amp * self.freq * np.cos(self.freq * t + self.phase)
+
+    def distance(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Approximate distance to the centreline (exact for straight roads)."""
+        along, across = (z, x) if self.axis == "z" else (x, z)
+        return np.abs(across - self.centre(along)) / np.sqrt(1 + self.slope(along) ** 2)
+
+
+@dataclass
+class Terrain:
+    size: float
+    cell: float
+    n: int
+    heights: np.ndarray  # coarse height grid, spacing ``hstep``
+    hstep: float
+    flags: np.ndarray  # uint8 (n, n), index [i along x, j along z]
+    lake: tuple[float, float, float, float, float, float] | None = None  # cx, cz, rx, rz, p1, p2
+    river: Road | None = None  # axis "x": z = f(x)
+    ford: tuple[float, float] | None = None  # (x_min, x_max) where the river is dry land
+    roads: list[Road] = field(default_factory=list)
+    coast: Road | None = None  # water where z < f(x)
+
+    # -- queries ---------------------------------------------------------------------------
+    @property
+    def half(self) -> float:
+        return self.size / 2
+
+    def index(self, v: np.ndarray) -> np.ndarray:
+        """Raster cell index of a coordinate (same formula on both axes)."""
+        return np.floor((v + self.half) / self.cell).astype(np.int64)
+
+    def water_at(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Analytic water test (lake, river minus ford, coast)."""
+        x = np.asarray(x, dtype=np.float64)
+        z = np.asarray(z, dtype=np.float64)
+        out = np.zeros(np.broadcast(x, z).shape, dtype=bool)
+        if self.lake is not None:
+            cx, cz, rx, rz, p1, p2 = self.lake
+            dx, dz = (x - cx) / rx, (z - cz) / rz
+            theta = np.arctan2(dz, dx)
+            rmod = 1 + 0.12 * np.sin(3 * theta + p1) + 0.06 * np.sin(5 * theta + p2)
+            out |= dx * dx + dz * dz < rmod * rmod
+        if self.river is not None:
+            wet = self.river.distance(x, z) < self.river.width / 2
+            if self.ford is not None:
+                wet &= ~((x > self.ford[0]) & (x < self.ford[1]))
+            out |= wet
+        if self.coast is not None:
+            out |= z < self.coast.centre(x)
+        return out
+
+    def path_at(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.broadcast(x, z).shape, dtype=bool)
+        for road in self.roads:
+            out |= road.distance(x, z) < road.width / 2
+        return out
+
+    def height_at(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Bilinear terrain height; dry land is kept at least 0.3 m above the water."""
+        x = np.asarray(x, dtype=np.float64)
+        z = np.asarray(z, dtype=np.float64)
+        g = self.heights.shape[0] - 1
+        fx = np.clip((x + self.half) / self.hstep, 0, g - 1e-9)
+        fz = np.clip((z + self.half) / self.hstep, 0, g - 1e-9)
+        i, j = fx.astype(np.int64), fz.astype(np.int64)
+        tx, tz = fx - i, fz - j
+        h = self.heights
+        y = ((h[i, j] * (1 - tx) + h[i + 1, j] * tx) * (1 - tz)
+             + (h[i, j + 1] * (1 - tx) + h[i + 1, j + 1] * tx) * tz)
+        ii = np.clip(self.index(x), 0, self.n - 1)
+        jj = np.clip(self.index(z), 0, self.n - 1)
+        wet = (self.flags[ii, jj] & WATER) != 0
+        return np.where(wet, np.minimum(y, WATER_LEVEL - 0.5), np.maximum(y, WATER_LEVEL + 0.3))
+
+    def summary(self) -> dict[str, Any]:
+        wet = float(((self.flags & WATER) != 0).mean())
+        paths = float(((self.flags & PATH) != 0).mean())
+        return {
+            "size": self.size, "cell": self.cell, "water_level": WATER_LEVEL,
+            "height_min": round(float(self.heights.min()), 3),
+            "height_max": round(float(self.heights.max()), 3),
+            "water_fraction": round(wet, 4), "path_fraction": round(paths, 4),
+            "features": [n for n, on in (("lake", self.lake), ("river", self.river),
+                                         ("road", self.roads), ("coast", self.coast)) if on],
+            "heightmap": {"resolution": int(self.heights.shape[0]), "spacing": self.hstep},
+        }
+
+
+def _fbm(rng: np.random.Generator, g: int, octaves: int = 4) -> np.ndarray:
+    """Fractal value noise in [-1, 1] on a g x g grid (bilinear-upsampled random lattices)."""
+    out = np.zeros((g, g))
+    t = np.linspace(0.0, 1.0, g)
+    amp, total = 1.0, 0.0
+    for k in range(octaves):
+        res = 3 * 2**k + 1
+        lattice = rng.uniform(-1, 1, (res, res))
+        f = t * (res - 1)
+        i = np.minimum(f.astype(np.int64), res - 2)
+        w = f - i
+        rows = lattice[i] * (1 - w)[:, None] + lattice[i + 1] * w[:, None]
+        out += amp * (rows[:, i] * (1 - w)[None, :] + rows[:, i + 1] * w[None, :])
+        total += amp
+        amp *= 0.5
+    return out / total
+
+
+def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
+                  lake: bool, lake_central: bool, river: bool, road: bool, coast: bool) -> Terrain:
+    """Create the height field and region rasters for one world."""
+    cell = max(1.0, size / 1024)
+    n = int(math.ceil(size / cell))
+    g = int(min(129, size // 4 + 1))
+    hstep = size / (g - 1)
+    relief = RELIEF[world_type] * hilliness
+    heights = 0.8 + relief * (0.5 + 0.5 * _fbm(rng, g))
+    half = size / 2
+    ter = Terrain(size=size, cell=cell, n=n, heights=heights, hstep=hstep,
+                  flags=np.zeros((n, n), dtype=np.uint8))
+    if lake:
+        rx = float(np.clip(0.13 * size, 10.0, 160.0))
+        cx, cz = (0.0, 0.0) if lake_central else (0.22 * size, 0.16 * size)
+        ter.lake = (cx, cz, rx, rx * float(rng.uniform(0.75, 1.0)),
+                    float(rng.uniform(0, 6.28)), float(rng.uniform(0, 6.28)))
+    if road:
+        ter.roads.append(Road("z", float(rng.uniform(-0.08, 0.08)) * size,
+                              0.04 * size * float(rng.uniform(0.3, 1.0)),
+                              2 * math.pi / size * float(rng.uniform(0.6, 1.4)),
+                              float(rng.uniform(0, 6.28)),
+                              8.0 if world_type in ("urban", "realistic", "sci_fi") else 4.0))
+        if world_type == "urban":
+            ter.roads.append(Road("x", -0.12 * size, 0.0, 0.0, 0.0, 8.0))
+    if river:
+        ter.river = Road("x", 0.3 * size * (-1 if lake_central else 1) * 0.8,
+                         0.05 * size, 2 * math.pi / size * float(rng.uniform(0.8, 1.6)),
+                         float(rng.uniform(0, 6.28)), float(np.clip(size * 0.03, 6.0, 24.0)))
+        # a dry ford where the (first) road or the north-south walk line crosses, so the
+        # two banks stay connected for the reachability guarantee
+        fx = 0.0
+        if ter.roads:
+            for _ in range(4):
+                fx = float(ter.roads[0].centre(ter.river.centre(np.array([fx])))[0])
+        ter.ford = (fx - 7.0, fx + 7.0)
+    if coast:
+        ter.coast = Road("x", -half + 0.12 * size, 0.02 * size, 2 * math.pi / size * 2,
+                         float(rng.uniform(0, 6.28)), 0.0)
+    centres = (np.arange(n) + 0.5) * cell - half
+    X, Z = centres[:, None], centres[None, :]
+    wet = ter.water_at(X, Z)
+    ter.flags[wet] |= WATER
+    ter.flags[ter.path_at(X, Z) & ~wet] |= PATH
+    gx = np.linspace(-half, half, g)
+    ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5, heights)
+    return ter

@@ -1,0 +1,110 @@
+"""Walkability: a coarse grid over the terrain, BFS from the spawn, and reserved corridors.
+
+Layout reserves (flag RES) the BFS path from the spawn to every ground landmark *before* the
+bulk of objects is placed; solid objects may not touch reserved cells, so the landmarks stay
+reachable by construction. The evaluator re-runs the same BFS on the finished world to prove it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .terrain import OCC, RES, WATER, Terrain
+
+WALK_CELL = 3.0  # metres; wide enough for an avatar
+
+
+def coarse_factor(ter: Terrain) -> int:
+    return max(1, int(round(WALK_CELL / ter.cell)))
+
+
+def blocked_grid(ter: Terrain, occupied: np.ndarray | None = None) -> np.ndarray:
+    """Coarse cells containing water or (given / flagged) occupied fine cells."""
+    f = coarse_factor(ter)
+    nc = ter.n // f
+    fine = (ter.flags[:nc * f, :nc * f] & WATER) != 0
+    occ = (ter.flags & OCC) != 0 if occupied is None else occupied
+    fine = fine | occ[:nc * f, :nc * f]
+    return fine.reshape(nc, f, nc, f).any(axis=(1, 3))
+
+
+def bfs(blocked: np.ndarray, start: tuple[int, int],
+        targets: list[np.ndarray] | None = None) -> np.ndarray:
+    """Grid distances from start (-1 = unreachable); 4-neighbour, frontier-vectorised."""
+    nc = blocked.shape[0]
+    walk = ~blocked.ravel()
+    dist = np.full(nc * nc, -1, dtype=np.int32)
+    s = start[0] * nc + start[1]
+    dist[s] = 0
+    frontier = np.array([s], dtype=np.int64)
+    d = 0
+    pending = [t for t in (targets or [])]
+    while frontier.size:
+        d += 1
+        r, c = frontier // nc, frontier % nc
+        nb = np.concatenate([frontier[r > 0] - nc, frontier[r < nc - 1] + nc,
+                             frontier[c > 0] - 1, frontier[c < nc - 1] + 1])
+        nb = nb[walk[nb]]
+        nb = np.unique(nb[dist[nb] < 0])
+        dist[nb] = d
+        frontier = nb
+        if targets is not None and d % 8 == 0:
+            pending = [t for t in pending if not (dist[t] >= 0).any()]
+            if not pending:
+                break
+    return dist.reshape(nc, nc)
+
+
+def landmark_targets(ter: Terrain, boxes: list[tuple[float, float, float, float]],
+                     blocked: np.ndarray) -> list[np.ndarray]:
+    """For each landmark AABB (x0, z0, x1, z1): flat indices of free coarse cells touching it."""
+    f = coarse_factor(ter)
+    nc = blocked.shape[0]
+    size = ter.cell * f
+    out = []
+    for x0, z0, x1, z1 in boxes:
+        i0 = int(max(0, (x0 + ter.half) // size - 1))
+        i1 = int(min(nc - 1, (x1 + ter.half) // size + 1))
+        j0 = int(max(0, (z0 + ter.half) // size - 1))
+        j1 = int(min(nc - 1, (z1 + ter.half) // size + 1))
+        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+        flat = (ii * nc + jj).ravel()
+        out.append(flat[~blocked.ravel()[flat]])
+    return out
+
+
+def start_cell(ter: Terrain, x: float, z: float) -> tuple[int, int]:
+    size = ter.cell * coarse_factor(ter)
+    nc = ter.n // coarse_factor(ter)
+    return (int(min(nc - 1, (x + ter.half) // size)), int(min(nc - 1, (z + ter.half) // size)))
+
+
+def reserve_corridors(ter: Terrain, spawn: tuple[float, float],
+                      boxes: list[tuple[float, float, float, float]]) -> int:
+    """Reserve walk paths spawn -> each landmark; returns how many landmarks are unreachable."""
+    if not boxes:
+        return 0
+    blocked = blocked_grid(ter)
+    s = start_cell(ter, *spawn)
+    blocked[s] = False
+    targets = landmark_targets(ter, boxes, blocked)
+    dist = bfs(blocked, s, targets).ravel()
+    nc = blocked.shape[0]
+    f = coarse_factor(ter)
+    unreachable = 0
+    for tgt in targets:
+        reached = tgt[dist[tgt] >= 0]
+        if reached.size == 0:
+            unreachable += 1
+            continue
+        cur = int(reached[np.argmin(dist[reached])])
+        while True:
+            r, c = divmod(cur, nc)
+            ter.flags[r * f:(r + 1) * f, c * f:(c + 1) * f] |= RES
+            k = dist[cur]
+            if k == 0:
+                break
+            for nb in (cur - nc, cur + nc, cur - 1, cur + 1):
+                if 0 <= nb < nc * nc and abs(nb % nc - c) <= 1 and dist[nb] == k - 1:
+                    cur = nb
+                    break
+    return unreachable
