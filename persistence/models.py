@@ -142,7 +142,9 @@ class WorldOp(Base):
     world_id: Mapped[str] = mapped_column(ForeignKey("worlds.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     author_id: Mapped[str] = mapped_column(String(128))
-    ops: Mapped[list[Any]]
+    session_id: Mapped[str | None] = mapped_column(String(64))  # the author's connection
+    rid: Mapped[int | None] = mapped_column(BigInteger)  # the author's request id
+    ops: Mapped[list[Any]]  # every op of the batch with its outcome (docs/protocol.md §7.4)
     created_at: Mapped[datetime]
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from .catalog import CatalogRepo
 from .db import create_engine, is_sqlite, sessionmaker
+from .edits import EditRepo
 from .experiences import ExperienceRepo
 from .telemetry import TelemetryRepo
 from .users import UserRepo
@@ -22,6 +23,7 @@ class Store:
         self.worlds = WorldRepo(self.sessions)
         self.experiences = ExperienceRepo(self.sessions)
         self.telemetry = TelemetryRepo(self.sessions)
+        self.edits = EditRepo(self.sessions)
 
     @property
     def dialect(self) -> str:

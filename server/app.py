@@ -23,7 +23,12 @@ from .auth import LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .context import SERVICES, Services
 from .http import error_middleware
+from .broker_memory import MemoryBroker
+from .hub import Hub
+from .metrics import Metrics
+from .registry import Registry
 from .rest import ROUTE_TABLES
+from .ws import routes as ws_routes
 
 log = logging.getLogger("immersiverse.app")
 
@@ -51,9 +56,32 @@ async def _background(services: Services) -> None:
         await asyncio.sleep(interval)
         try:
             await services.revocations.refresh()
+            services.extras["registry"].sweep(services.revocations.is_revoked)
             await services.catalog.refresh_if_changed()
+            _sample(services)
         except Exception:
             log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
+
+
+def _sample(services: Services) -> None:
+    """Gauges that are read rather than counted."""
+    metrics: Metrics = services.extras["metrics"]
+    sizes = [s.writer.queued_bytes for s in services.extras["registry"].sessions]
+    metrics.queue_bytes.set(sum(sizes))
+    metrics.queue_max.set(max(sizes, default=0))
+    metrics.telemetry_depth.set(services.telemetry.depth)
+    pool = services.store.engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    if checked_out is not None:
+        metrics.db_pool.set(checked_out())
+
+
+def _make_broker(settings: Any) -> Any:
+    if settings.broker == "redis":
+        from .broker_redis import RedisBroker
+
+        return RedisBroker(settings.redis_url, node_id=settings.node_id)
+    return MemoryBroker()
 
 
 def _services_ctx(settings: Any) -> Any:
@@ -75,6 +103,11 @@ def _services_ctx(settings: Any) -> Any:
         services = Services(settings=settings, store=store, tokens=TokenService(settings),
                             revocations=revocations, throttle=LoginThrottle(settings.login_attempts_per_min),
                             catalog=catalog, telemetry=writer)
+        metrics = Metrics()
+        broker = _make_broker(settings)
+        await broker.start()
+        hub = Hub(services, broker, metrics)
+        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings))
         app[SERVICES] = services
         poller = asyncio.create_task(_background(services), name="background-refresh")
         log.info("store ready (%s), catalog %s with %d prefabs",
@@ -84,15 +117,26 @@ def _services_ctx(settings: Any) -> Any:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+        await hub.close()
+        await broker.close()
         await writer.close()  # flush acked-pending telemetry before the store goes
         await store.close()
 
     return ctx
 
 
+async def _drain(app: web.Application) -> None:
+    """on_shutdown: refuse new work, tell sessions to go (1001), let them finish."""
+    services = app[SERVICES]
+    services.extras["draining"] = True
+    await services.extras["registry"].drain(services.settings.drain_timeout_s)
+
+
 def create_app(settings: Any) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(_services_ctx(settings))
+    app.on_shutdown.append(_drain)
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
+    app.router.add_routes(ws_routes)
     return app

@@ -24,7 +24,6 @@ from .context import Services
 # CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
 # one huge world must not queue every other generation behind it.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="generator")
-_PERSIST_BATCH = 2000  # instances per INSERT transaction
 
 
 class GenerationRefused(Exception):
@@ -57,6 +56,7 @@ class Started:
 class Chunk:
     index: int
     instances: list[Any]  # generator.Instance
+    first_ord: int  # stream position of instances[0]
 
 
 @dataclass(slots=True)
@@ -110,37 +110,32 @@ async def stream_world(services: Services, req: GenRequest,
     yield Started(world_id, header, seed)
 
     chunks = wp.chunks(req.chunk_size)
-    pending: list[dict[str, Any]] = []
     count = index = 0
     status = "complete"
     exhausted = False
+    upcoming = loop.run_in_executor(_EXECUTOR, next, chunks, None)
     try:
         while True:
             if cancel is not None and cancel.is_set():
                 status = "cancelled"
                 break
-            batch = await loop.run_in_executor(_EXECUTOR, next, chunks, None)
+            batch = await upcoming
             if batch is None:
                 exhausted = True
                 break
-            pending.extend(instance_row(world_id, count + i, inst) for i, inst in enumerate(batch))
+            # Compute chunk k+1 while chunk k is written. Each chunk is durable before it is
+            # sent, so a member joining mid-generation gets the stored prefix as its
+            # snapshot and every later chunk live (docs/protocol.md, joining a generating world).
+            upcoming = loop.run_in_executor(_EXECUTOR, next, chunks, None)
+            await services.store.worlds.append_instances(
+                world_id, [instance_row(world_id, count + i, inst) for i, inst in enumerate(batch)])
+            yield Chunk(index, batch, count)
             count += len(batch)
-            yield Chunk(index, batch)
             index += 1
-            if len(pending) >= _PERSIST_BATCH:
-                await services.store.worlds.append_instances(world_id, pending)
-                pending = []
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
-        await asyncio.shield(_settle(services, world_id, pending,
-                                     "complete" if exhausted else "partial",
-                                     (time.perf_counter() - started) * 1000))
+        await asyncio.shield(services.store.worlds.finish(
+            world_id, "complete" if exhausted else "partial", (time.perf_counter() - started) * 1000))
     yield Done(world_id, status, count, index, round(plan_ms, 3),
                round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])))
-
-
-async def _settle(services: Services, world_id: str, pending: list[dict[str, Any]], status: str,
-                  total_ms: float) -> None:
-    await services.store.worlds.append_instances(world_id, pending)
-    await services.store.worlds.finish(world_id, status, total_ms)

@@ -37,3 +37,12 @@ async def ready(request: web.Request) -> web.Response:
         return json_response({"status": "draining", "store": "ok"}, status=503)
     return json_response({"status": "ready", "store": "ok", "catalog_version": services.catalog.version,
                           "prefabs": len(services.catalog.prefabs)})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this process's metrics."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    registry = request.app[SERVICES].extras["metrics"].registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

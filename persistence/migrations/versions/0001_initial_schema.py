@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 21:10:47.431689
+Create Date: 2026-11-25 21:19:43.555340
 """
 
 from __future__ import annotations
@@ -158,6 +158,8 @@ def upgrade() -> None:
     sa.Column('world_id', sa.String(length=64), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('author_id', sa.String(length=128), nullable=False),
+    sa.Column('session_id', sa.String(length=64), nullable=True),
+    sa.Column('rid', sa.BigInteger(), nullable=True),
     sa.Column('ops', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['world_id'], ['worlds.id'], ondelete='CASCADE'),

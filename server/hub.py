@@ -1,0 +1,265 @@
+"""The hub: world id → Room on this node, and the session handlers for shared worlds
+(join, leave, edit, presence). A room exists while it has members and is dropped, with
+its broker subscription, when the last one leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from persistence.errors import Conflict, NotFound
+from protocol import messages as m
+from protocol.codec import encode
+from protocol.codes import ErrorCode
+
+from .broker import Broker, Envelope
+from .context import Services
+from .failures import RequestRefused
+from .metrics import Metrics
+from .room import Room, op_frame, results_of
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger("immersiverse.hub")
+EDIT_ROLES = ("owner", "editor")
+COMPACT_EVERY = 100
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+class Hub:
+    def __init__(self, services: Services, broker: Broker, metrics: Metrics) -> None:
+        self.services = services
+        self.broker = broker
+        self.metrics = metrics
+        self.rooms: dict[str, Room] = {}
+        self._pending: dict[str, int] = {}  # joins in progress per world: keeps its room alive
+        self._creating: dict[str, asyncio.Lock] = {}
+        broker.bind(self._on_broker)
+
+    def _on_broker(self, world_id: str, env: Envelope) -> None:
+        room = self.rooms.get(world_id)
+        if room is not None:
+            room.deliver(env)
+
+    # -- rooms ------------------------------------------------------------------------------------
+    async def _room(self, world_id: str) -> Room:
+        room = self.rooms.get(world_id)
+        if room is not None:
+            return room
+        lock = self._creating.setdefault(world_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(world_id)
+            if room is None:
+                # Subscribe before reading the seq: every op committed after the read is
+                # then delivered through the broker (or found by the gap fill).
+                await self.broker.subscribe(world_id)
+                world = await self.services.store.worlds.require(world_id)
+                room = Room(self, world_id, world.seq, world.status == "generating")
+                room.bounds = (world.header or {}).get("bounds")  # type: ignore[attr-defined]
+                self.rooms[world_id] = room
+                self.metrics.rooms.set(len(self.rooms))
+        self._creating.pop(world_id, None)
+        return room
+
+    async def _drop_if_empty(self, room: Room) -> None:
+        if room.members or self._pending.get(room.world_id) or self.rooms.get(room.world_id) is not room:
+            return
+        del self.rooms[room.world_id]
+        self.metrics.rooms.set(len(self.rooms))
+        await room.close()
+        await self.broker.unsubscribe(room.world_id)
+
+    async def member_list(self, world_id: str) -> list[dict[str, Any]]:
+        return await self.broker.presence_list(world_id)
+
+    async def _announce(self, room: Room, session: Session, event: str, role: str) -> None:
+        member = {"user_id": session.user_id, "display_name": session.display_name, "role": role,
+                  "session_id": session.id}
+        if event == "join":
+            await self.broker.presence_set(room.world_id, session.id, member)
+        else:
+            await self.broker.presence_remove(room.world_id, session.id)
+        frame = encode(m.PresenceEvent(world_id=room.world_id, event=event, member=member))  # type: ignore[arg-type]
+        await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id})
+
+    # -- generation ---------------------------------------------------------------------------------
+    async def open_generation(self, session: Session, world_id: str, header: dict[str, Any]) -> Room:
+        room = await self._room(world_id)
+        room.add_generator(session)
+        await self._announce(room, session, "join", "owner")
+        return room
+
+    # -- handlers ---------------------------------------------------------------------------------------
+    async def _role(self, session: Session, world_id: str) -> str:
+        store = self.services.store
+        world = await store.worlds.get(world_id)
+        if world is None:
+            raise RequestRefused(ErrorCode.NOT_FOUND, f"world {world_id} not found")
+        role = await store.worlds.role_of(world, session.user_id)
+        if role is None:
+            raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
+        return "viewer" if role == "public" else role
+
+    async def on_join(self, session: Session, msg: m.Join) -> None:
+        if msg.world_id in session.rooms:
+            await self._leave(session, session.rooms[msg.world_id])
+        role = await self._role(session, msg.world_id)
+        self._pending[msg.world_id] = self._pending.get(msg.world_id, 0) + 1
+        try:
+            room = await self._room(msg.world_id)
+            await self.broker.presence_set(msg.world_id, session.id, {
+                "user_id": session.user_id, "display_name": session.display_name, "role": role,
+                "session_id": session.id})
+            await room.call(lambda: room.join(session, msg.rid, role, msg.since_seq))
+        except BaseException as exc:
+            await self.broker.presence_remove(msg.world_id, session.id)
+            if isinstance(exc, NotFound):
+                raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+            raise
+        finally:
+            self._pending[msg.world_id] -= 1
+            if not self._pending[msg.world_id]:
+                del self._pending[msg.world_id]
+        if msg.world_id in session.rooms:
+            await self._announce(room, session, "join", role)
+        else:
+            await self.broker.presence_remove(msg.world_id, session.id)
+            await self._drop_if_empty(room)
+
+    async def on_leave(self, session: Session, msg: m.Leave) -> None:
+        room = session.rooms.get(msg.world_id)
+        if room is None:
+            raise RequestRefused(ErrorCode.NOT_JOINED, f"not joined to world {msg.world_id}")
+        await self._leave(session, room)
+        session.send(m.Left(rid=msg.rid, world_id=msg.world_id))
+
+    async def _leave(self, session: Session, room: Room) -> None:
+        member = room.remove(session)
+        if member is not None:
+            await self._announce(room, session, "leave", member.role)
+        await self._drop_if_empty(room)
+
+    async def session_closed(self, session: Session) -> None:
+        for room in list(session.rooms.values()):
+            try:
+                await self._leave(session, room)
+            except Exception:  # the broker may be down; the presence record then expires
+                log.warning("session %s: leaving %s failed", session.id, room.world_id, exc_info=True)
+
+    async def on_presence(self, session: Session, msg: m.Presence) -> None:
+        room = session.rooms.get(msg.world_id)
+        if room is None:
+            raise RequestRefused(ErrorCode.NOT_JOINED, f"not joined to world {msg.world_id}")
+        if not session.presence_bucket.take():
+            return  # ephemeral: a dropped cursor update is replaced by the next one
+        member = room.members[session.id].wire()
+        frame = encode(m.PresenceEvent(world_id=msg.world_id, event="update", member=member,  # type: ignore[arg-type]
+                                       cursor=msg.cursor, selection=msg.selection))
+        await self.broker.publish(msg.world_id, {"k": "frame", "f": frame, "o": session.id, "x": 1})
+
+    async def on_edit(self, session: Session, msg: m.Edit) -> None:
+        room = session.rooms.get(msg.world_id)
+        if room is None:
+            raise RequestRefused(ErrorCode.NOT_JOINED, f"join world {msg.world_id} before editing it")
+        member = room.members.get(session.id)
+        if member is None or member.role not in EDIT_ROLES:
+            raise RequestRefused(ErrorCode.FORBIDDEN, "viewers cannot edit this world")
+        ops, new_ids = self._validated_ops(msg, getattr(room, "bounds", None))
+        try:
+            applied = await self.services.store.edits.apply(
+                msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids)
+        except Conflict as exc:
+            raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
+        except NotFound:
+            raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+        self.metrics.ops.inc()
+        frame = op_frame(msg.world_id, applied.seq, session.user_id, applied.ops)
+        await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
+                                                 "r": msg.rid, "res": results_of(applied.ops)})
+        if applied.seq % COMPACT_EVERY == 0:
+            session.spawn(self.services.store.edits.compact(msg.world_id, self.services.settings.oplog_retention_ops),
+                          "compact")
+
+    def _validated_ops(self, msg: m.Edit, bounds: Any) -> tuple[list[dict[str, Any]], list[str]]:
+        catalog = self.services.catalog.by_id
+        ops: list[dict[str, Any]] = []
+        new_ids: list[str] = []
+        for i, op in enumerate(msg.ops):
+            kind = op.OP
+            out: dict[str, Any] = {"op": kind}
+            for name in ("id", "prefab_id", "pos", "rot", "scale", "props"):
+                value = getattr(op, name, None)
+                if value is not None:
+                    out[name] = list(value) if isinstance(value, tuple) else value
+            if kind == "add":
+                prefab = catalog.get(out["prefab_id"])
+                if prefab is None:
+                    raise RequestRefused(ErrorCode.UNKNOWN_PREFAB, f"prefab {out['prefab_id']} is not in the catalog",
+                                         fields={f"ops[{i}].prefab_id": "unknown prefab"})
+                out["prefab_type"] = prefab["type"]
+                new_id = out.get("id") or f"e{secrets.token_hex(6)}"
+                if not _INSTANCE_ID.match(new_id):
+                    raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].id": "invalid instance id"})
+                new_ids.append(new_id)
+            else:
+                new_ids.append("")
+            for key in ("pos", "rot", "scale"):
+                if key in out and not all(math.isfinite(v) for v in out[key]):
+                    raise RequestRefused(ErrorCode.NON_FINITE_NUMBER, fields={f"ops[{i}].{key}": "must be finite"})
+            if "scale" in out and not all(0 < v <= 100 for v in out["scale"]):
+                raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].scale": "must be in (0, 100]"})
+            if "pos" in out and not inside(bounds, out["pos"]):
+                raise RequestRefused(ErrorCode.OUT_OF_BOUNDS, f"ops[{i}] lies outside the world bounds",
+                                     fields={f"ops[{i}].pos": "outside the world bounds"})
+            ops.append(out)
+        return ops, new_ids
+
+    # -- world-level control (REST changes, deletions) -------------------------------------------
+    async def world_deleted(self, world_id: str) -> None:
+        await self.broker.publish(world_id, {"k": "control", "c": "deleted"})
+
+    async def roles_changed(self, world_id: str) -> None:
+        await self.broker.publish(world_id, {"k": "control", "c": "roles"})
+
+    async def on_control(self, room: Room, env: Envelope) -> None:
+        if env.get("c") == "deleted":
+            for member in list(room.members.values()):
+                member.session.send_error(ErrorCode.NOT_FOUND, None, f"world {room.world_id} was deleted")
+                room.remove(member.session)
+                await self.broker.presence_remove(room.world_id, member.session.id)
+            asyncio.get_running_loop().create_task(self._drop_if_empty(room))
+        elif env.get("c") == "roles":
+            world = await self.services.store.worlds.get(room.world_id)
+            for member in list(room.members.values()):
+                role = None if world is None else await self.services.store.worlds.role_of(world, member.session.user_id)
+                if role is None:
+                    member.session.send_error(ErrorCode.FORBIDDEN, None, f"you no longer have access to {room.world_id}")
+                    room.remove(member.session)
+                    await self.broker.presence_remove(room.world_id, member.session.id)
+                else:
+                    member.role = "viewer" if role == "public" else role
+            asyncio.get_running_loop().create_task(self._drop_if_empty(room))
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.close()
+        self.rooms.clear()
+
+
+def inside(bounds: Any, pos: list[float]) -> bool:
+    """Whether `pos` lies within the world's header bounds (no bounds: anything finite)."""
+    if not bounds:
+        return True
+    lo, hi = bounds.get("min", {}), bounds.get("max", {})
+    for axis, value in zip(("x", "y", "z"), pos, strict=False):
+        if axis in lo and value < lo[axis]:
+            return False
+        if axis in hi and value > hi[axis]:
+            return False
+    return True

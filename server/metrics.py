@@ -1,0 +1,84 @@
+"""Prometheus metrics of one process (docs/operations.md lists them and their alarms).
+
+A registry per application, so several apps in one test process never collide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from protocol.codes import CloseCode, ErrorCode
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.sessions = Gauge("immersiverse_sessions", "open WebSocket sessions", registry=r)
+        self.frames_in = Counter("immersiverse_frames_in_total", "frames received", ["type"], registry=r)
+        self.bytes_in = Counter("immersiverse_bytes_in_total", "bytes received in frames", registry=r)
+        self.frames_out = Counter("immersiverse_frames_out_total", "frames sent", registry=r)
+        self.bytes_out = Counter("immersiverse_bytes_out_total", "bytes sent in frames", registry=r)
+        self.errors = Counter("immersiverse_error_frames_total", "error frames sent", ["code"], registry=r)
+        self.closes = Counter("immersiverse_closes_total", "server-initiated closes", ["code"], registry=r)
+        self.slow = Counter("immersiverse_slow_consumer_disconnects_total", "sessions closed as slow (4001)",
+                            registry=r)
+        self.generation = Histogram("immersiverse_generation_seconds", "prompt to gen.done", ["status"],
+                                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
+        self.generations_running = Gauge("immersiverse_generations_running", "generations in progress",
+                                         registry=r)
+        self.instances = Counter("immersiverse_instances_streamed_total", "instances sent in gen.chunk",
+                                 registry=r)
+        self.acked = Counter("immersiverse_telemetry_acked_total", "telemetry events acked",
+                                       registry=r)
+        self.rooms = Gauge("immersiverse_rooms", "worlds with members on this node", registry=r)
+        self.ops = Counter("immersiverse_world_ops_total", "edit batches applied", registry=r)
+        self.queue_bytes = Gauge("immersiverse_send_queue_bytes", "bytes queued across sessions", registry=r)
+        self.queue_max = Gauge("immersiverse_send_queue_bytes_max", "largest single session queue", registry=r)
+        self.telemetry_depth = Gauge("immersiverse_telemetry_buffer_events", "events in the write-behind buffer",
+                                     registry=r)
+        self.telemetry_flush = Histogram("immersiverse_telemetry_flush_seconds", "one batched telemetry insert",
+                                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+                                         registry=r)
+        self.db_pool = Gauge("immersiverse_db_pool_checked_out", "store connections in use", registry=r)
+        self.broker_gaps = Counter("immersiverse_broker_gaps_filled_total",
+                                   "op gaps filled from the op log", registry=r)
+
+    def frame_received(self, size: int) -> None:
+        self.bytes_in.inc(size)
+
+    def message_received(self, type_: str) -> None:
+        self.frames_in.labels(type_).inc()
+
+    def frame_sent(self, size: int) -> None:
+        self.frames_out.inc()
+        self.bytes_out.inc(size)
+
+    def error_sent(self, code: ErrorCode) -> None:
+        self.errors.labels(code.wire_name).inc()
+
+    def closed(self, code: CloseCode) -> None:
+        self.closes.labels(str(int(code))).inc()
+        if code is CloseCode.SLOW_CONSUMER:
+            self.slow.inc()
+
+    def instances_streamed(self, n: int) -> None:
+        self.instances.inc(n)
+
+    def telemetry_acked(self, n: int) -> None:
+        self.acked.inc(n)
+
+    def generation_started(self) -> Callable[[str], None]:
+        started = time.perf_counter()
+        self.generations_running.inc()
+        done = False
+
+        def finish(status: str) -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.generations_running.dec()
+                self.generation.labels(status).observe(time.perf_counter() - started)
+        return finish

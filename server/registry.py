@@ -1,0 +1,66 @@
+"""Live sessions of this process: connection limits, revocation sweeps, drain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from protocol.codes import CloseCode
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+class Registry:
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+        self.sessions: set[Session] = set()
+        self._per_user: Counter[str] = Counter()
+        self._per_ip: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def ip_full(self, ip: str) -> bool:
+        return self._per_ip[ip] >= self._settings.max_connections_per_ip
+
+    def user_full(self, user_id: str) -> bool:
+        return self._per_user[user_id] >= self._settings.max_connections_per_user
+
+    def add_ip(self, ip: str) -> None:
+        self._per_ip[ip] += 1
+
+    def remove_ip(self, ip: str) -> None:
+        self._per_ip[ip] -= 1
+        if self._per_ip[ip] <= 0:
+            del self._per_ip[ip]
+
+    def add(self, session: Session) -> None:
+        self.sessions.add(session)
+        self._per_user[session.user_id] += 1
+
+    def remove(self, session: Session) -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            self._per_user[session.user_id] -= 1
+            if self._per_user[session.user_id] <= 0:
+                del self._per_user[session.user_id]
+
+    def sweep(self, is_revoked: Any) -> int:
+        """Close sessions whose token was revoked or has expired; returns how many."""
+        closed = 0
+        for session in list(self.sessions):
+            reason = session.token_problem(is_revoked)
+            if reason is not None:
+                session.close_soon(reason)
+                closed += 1
+        return closed
+
+    async def drain(self, timeout: float) -> None:
+        """Tell every session the server is going away (1001) and wait for them to end."""
+        for session in list(self.sessions):
+            session.close_soon(CloseCode.GOING_AWAY, retry_after_s=1.0)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.sessions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)

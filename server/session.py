@@ -1,0 +1,347 @@
+"""One WebSocket session: authenticate, then read frames, rate-limit, decode, dispatch.
+
+The loop never lets an exception out: a peer's bad data becomes an `error` frame (or a
+documented close), a bug in a handler becomes an `internal` error frame for that request
+(logged with the session id), and only a bug in the loop itself closes with 1011.
+Outbound frames go through this session's Writer; nothing here awaits another socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from protocol import messages as m
+from protocol.codec import decode_client, encode
+from protocol.codes import CloseCode, ErrorCode
+from protocol.errors import ProtocolError, bye, error_reply
+from protocol.limits import Limits
+from protocol.version import SUPPORTED_VERSIONS, negotiate
+
+from .auth import AuthError, Identity
+from .context import Services
+from .failures import RequestRefused
+from .ratelimit import TokenBucket
+from .version import SERVER_VERSION
+from .writer import Writer
+
+if TYPE_CHECKING:
+    from .hub import Hub
+    from .registry import Registry
+
+log = logging.getLogger("immersiverse.session")
+RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002
+
+
+def limits_for(settings: Any) -> Limits:
+    return Limits(max_frame_bytes=settings.max_frame_bytes, max_prompt_chars=settings.max_prompt_chars,
+                  max_instances=settings.max_instances, max_telemetry_events=settings.telemetry_max_events,
+                  max_event_data_bytes=settings.telemetry_max_event_bytes)
+
+
+class Session:
+    def __init__(self, services: Services, ws: web.WebSocketResponse, registry: Registry, hub: Hub,
+                 remote: str) -> None:
+        s = services.settings
+        self.services = services
+        self.settings = s
+        self.ws = ws
+        self.registry = registry
+        self.hub = hub
+        self.remote = remote
+        self.id = secrets.token_hex(8)
+        self.ident: Identity | None = None
+        self.display_name = ""
+        self.protocol = SUPPORTED_VERSIONS[-1]
+        self.limits = limits_for(s)
+        self.writer = Writer(ws, s.send_queue_bytes, self._close_slow, on_sent=hub.metrics.frame_sent)
+        self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
+        self.prompts = TokenBucket(s.prompts_per_min / 60.0, max(1, min(s.prompts_per_min, 5)))
+        self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
+        self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.rooms: dict[str, Any] = {}  # world id → Room (hub.py)
+        self.bad_frames = 0
+        self.rate_strikes = 0
+        self.frames_seen = 0
+        self._closing: asyncio.Task[None] | None = None
+        self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping,
+            m.Prompt: self._on_prompt, m.Cancel: self._on_cancel, m.Telemetry: self._on_telemetry,
+            m.Join: lambda msg: hub.on_join(self, msg), m.Leave: lambda msg: hub.on_leave(self, msg),
+            m.Edit: lambda msg: hub.on_edit(self, msg), m.Presence: lambda msg: hub.on_presence(self, msg),
+        }
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def user_id(self) -> str:
+        assert self.ident is not None
+        return self.ident.user_id
+
+    def token_problem(self, is_revoked: Callable[[str], bool]) -> CloseCode | None:
+        if self.ident is None:
+            return None
+        if is_revoked(self.ident.session_id):
+            return CloseCode.TOKEN_REVOKED
+        if self.ident.expires_at <= datetime.now(UTC):
+            return CloseCode.TOKEN_EXPIRED
+        return None
+
+    def _verify(self, token: str) -> Identity:
+        """The token's identity or RequestRefused-free AuthError mapped by the caller."""
+        ident = self.services.tokens.decode(token)
+        if self.services.revocations.is_revoked(ident.session_id):
+            raise AuthError("token_revoked", "token has been revoked")
+        return ident
+
+    # -- sending ------------------------------------------------------------------------------
+    def send(self, msg: m.ServerMessage) -> bool:
+        return self.send_bytes(encode(msg))
+
+    def send_bytes(self, data: bytes) -> bool:
+        return self.writer.send(data)
+
+    def send_error(self, code: ErrorCode, rid: int | None = None, message: str | None = None,
+                   fields: Any = None, retry_after_s: float | None = None) -> None:
+        self.hub.metrics.error_sent(code)
+        self.send(error_reply(code, rid=rid, message=message, fields=fields, retry_after_s=retry_after_s))
+
+    # -- closing ------------------------------------------------------------------------------
+    def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, reason: str | None = None) -> None:
+        """Send `bye`, then close with `code`; safe to call many times and from anywhere."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close(code, retry_after_s, reason))
+
+    async def _close(self, code: CloseCode, retry_after_s: float | None, reason: str | None) -> None:
+        versions = SUPPORTED_VERSIONS if code is CloseCode.UNSUPPORTED_PROTOCOL_VERSION else None
+        self.writer.send(encode(bye(code, reason, retry_after_s=retry_after_s, supported_versions=versions)))
+        await self.writer.flush(timeout=1.0)
+        await self.writer.stop()
+        self.hub.metrics.closed(code)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=int(code), message=code.wire_name.encode()), 2.0)
+
+    async def _close_slow(self) -> None:
+        """The send queue overflowed: drop it and close without waiting behind it (4001)."""
+        if self._closing is not None:
+            return
+        log.warning("session %s (user %s) closed as slow consumer", self.id,
+                    self.ident.user_id if self.ident else "-")
+        self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
+        self._closing = asyncio.current_task()  # type: ignore[assignment]
+        await self.writer.stop()
+        try:
+            await asyncio.wait_for(self.ws.close(code=int(CloseCode.SLOW_CONSUMER),
+                                                 message=b"slow_consumer"), 1.0)
+        except Exception:
+            transport = self.ws._req.transport if self.ws._req is not None else None  # noqa: SLF001
+            if transport is not None:
+                transport.abort()
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def run(self, header_token: str | None) -> None:
+        self.writer.start()
+        try:
+            if await self._authenticate(header_token):
+                await self._loop()
+        except Exception:
+            log.exception("session %s: loop failed", self.id)
+            self.close_soon(CloseCode.INTERNAL_ERROR)
+        finally:
+            await self._teardown()
+
+    async def _authenticate(self, header_token: str | None) -> bool:
+        if header_token is not None:
+            return self._accept_token(header_token)
+        try:
+            msg = await self.ws.receive(timeout=self.settings.hello_timeout_s)
+        except asyncio.TimeoutError:
+            self.close_soon(CloseCode.UNAUTHORIZED, reason="no hello before the deadline")
+            return False
+        if msg.type != WSMsgType.BINARY:
+            self.close_soon(CloseCode.UNAUTHORIZED, reason="the first frame must be a binary hello")
+            return False
+        try:
+            hello = decode_client(msg.data, self.limits)
+        except ProtocolError as exc:
+            self.close_soon(CloseCode.MESSAGE_TOO_BIG if exc.close_code else CloseCode.UNAUTHORIZED,
+                            reason=f"the first frame must be a valid hello ({exc.code.wire_name})")
+            return False
+        if not isinstance(hello, m.Hello) or hello.token is None:
+            self.close_soon(CloseCode.UNAUTHORIZED, reason="the first frame must be hello with a token")
+            return False
+        if not self._negotiate(hello.v):
+            return False
+        return self._accept_token(hello.token)
+
+    def _negotiate(self, v: int) -> bool:
+        version = negotiate(v)
+        if version is None:
+            self.close_soon(CloseCode.UNSUPPORTED_PROTOCOL_VERSION,
+                            reason=f"protocol version {v} is not supported")
+            return False
+        self.protocol = version
+        return True
+
+    def _accept_token(self, token: str) -> bool:
+        try:
+            ident = self._verify(token)
+        except AuthError as exc:
+            code = {"token_expired": CloseCode.TOKEN_EXPIRED,
+                    "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
+            self.close_soon(code, reason=exc.message)
+            return False
+        if self.registry.user_full(ident.user_id):
+            self.close_soon(CloseCode.CONNECTION_LIMIT, retry_after_s=5.0,
+                            reason="too many connections for this user")
+            return False
+        self.ident = ident
+        self.display_name = ident.user_id
+        self.registry.add(self)
+        self._welcome()
+        return True
+
+    def _welcome(self) -> None:
+        s = self.settings
+        limits = {"max_frame_bytes": s.max_frame_bytes, "msgs_per_s": s.msgs_per_s, "burst": s.msgs_burst,
+                  "prompts_per_min": s.prompts_per_min, "max_generations": s.max_generations,
+                  "chunk_size": s.chunk_size, "max_telemetry_events": s.telemetry_max_events,
+                  "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
+                  "idle_timeout_s": s.idle_timeout_s, "presence_per_s": s.presence_per_s}
+        self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
+                            protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
+
+    async def _loop(self) -> None:
+        while self._closing is None:
+            try:
+                msg = await self.ws.receive(timeout=self.settings.idle_timeout_s)
+            except asyncio.TimeoutError:
+                self.close_soon(CloseCode.IDLE_TIMEOUT)
+                return
+            if msg.type == WSMsgType.BINARY:
+                await self._receive_frame(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                self._bad_frame(ProtocolError(ErrorCode.BAD_FRAME, "frames must be binary msgpack"))
+            elif msg.type == WSMsgType.ERROR:
+                if self.ws.close_code == CloseCode.MESSAGE_TOO_BIG:
+                    self.hub.metrics.closed(CloseCode.MESSAGE_TOO_BIG)
+                return
+            else:  # CLOSE, CLOSING, CLOSED
+                return
+
+    async def _receive_frame(self, data: bytes) -> None:
+        self.frames_seen += 1
+        self.hub.metrics.frame_received(len(data))
+        if not self.frames.take():
+            self.rate_strikes += 1
+            if self.rate_strikes >= RATE_STRIKES_BEFORE_CLOSE:
+                self.close_soon(CloseCode.RATE_LIMITED, retry_after_s=5.0)
+            else:
+                self.send_error(ErrorCode.RATE_LIMITED, retry_after_s=round(self.frames.retry_after(), 3))
+            return
+        self.rate_strikes = 0
+        try:
+            msg = decode_client(data, self.limits)
+        except ProtocolError as exc:
+            self._bad_frame(exc)
+            return
+        self.hub.metrics.message_received(msg.TYPE)
+        await self.dispatch(msg)
+
+    def _bad_frame(self, exc: ProtocolError) -> None:
+        self.hub.metrics.error_sent(exc.code)
+        self.send(exc.reply())
+        if exc.close_code is not None:
+            self.close_soon(exc.close_code)
+            return
+        self.bad_frames += 1
+        if self.bad_frames >= self.settings.bad_frames_before_close:
+            self.close_soon(CloseCode.PROTOCOL_VIOLATION)
+
+    async def dispatch(self, msg: m.ClientMessage) -> None:
+        """Run the message's handler; every failure is answered with an error frame."""
+        rid = getattr(msg, "rid", None)
+        try:
+            await self._handlers[type(msg)](msg)
+        except RequestRefused as exc:
+            self.send_error(exc.code, rid, exc.message, exc.fields, exc.retry_after_s)
+        except ProtocolError as exc:
+            self._bad_frame(exc)
+        except Exception:
+            log.exception("session %s: handler for %s failed (rid %s)", self.id, msg.TYPE, rid)
+            self.send_error(ErrorCode.INTERNAL, rid)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{name}:{self.id}")
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
+
+    async def _teardown(self) -> None:
+        for task, _ in list(self.generations.values()):
+            task.cancel()
+        for task in list(self.tasks):
+            if not task.done() and not task.get_name().startswith("ack:"):
+                task.cancel()
+        # Telemetry acks in flight are let finish briefly: their events are being stored anyway.
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=2.0)
+        await self.hub.session_closed(self)
+        self.registry.remove(self)
+        if self._closing is not None and self._closing is not asyncio.current_task():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closing), 3.0)
+        await self.writer.stop()
+
+    # -- handlers: connection -------------------------------------------------------------------
+    async def _on_hello(self, msg: m.Hello) -> None:
+        # docs/protocol.md §3: hello may come first with a header token (version negotiation);
+        # later it is an error.
+        if self.frames_seen != 1:
+            raise RequestRefused(ErrorCode.ALREADY_AUTHENTICATED)
+        if self._negotiate(msg.v):
+            self._welcome()
+
+    async def _on_ping(self, msg: m.Ping) -> None:
+        self.send(m.Pong(rid=msg.rid, server_time=datetime.now(UTC).timestamp()))
+
+    async def _on_refresh(self, msg: m.AuthRefresh) -> None:
+        try:
+            ident = self._verify(msg.token)
+        except AuthError as exc:
+            raise RequestRefused(ErrorCode.INVALID_TOKEN, exc.message) from None
+        if ident.user_id != self.user_id:
+            raise RequestRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
+        self.ident = ident
+        self.send(m.AuthOk(rid=msg.rid, user_id=ident.user_id, expires_at=ident.expires_at.timestamp()))
+
+    # generation and telemetry live in their own modules, bound here
+    async def _on_prompt(self, msg: m.Prompt) -> None:
+        from .session_gen import start_generation
+
+        await start_generation(self, msg)
+
+    async def _on_cancel(self, msg: m.Cancel) -> None:
+        entry = self.generations.get(msg.target)
+        if entry is None:
+            raise RequestRefused(ErrorCode.UNKNOWN_REQUEST, f"no generation with rid {msg.target} is running")
+        entry[1].set()
+        self.send(m.Cancelled(rid=msg.rid, target=msg.target))
+
+    async def _on_telemetry(self, msg: m.Telemetry) -> None:
+        from .session_telemetry import receive_telemetry
+
+        await receive_telemetry(self, msg)

@@ -1,0 +1,108 @@
+"""Streamed generation on a session: prompt → gen.start → gen.chunk… → gen.done.
+
+Each generation is a task of its own, scoped by the prompt's rid (docs/protocol.md §7.2).
+The chunk loop waits for this session's send queue to drain below half its bound, so a
+client that reads slowly slows its own generation instead of being cut off; other room
+members get the same encoded frames through the room, where a slow one is closed (4001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from protocol import messages as m
+from protocol.codec import encode, encode_gen_chunk
+from protocol.codes import ErrorCode
+
+from .failures import RequestRefused
+from .generation import Chunk, Done, GenerationRefused, GenRequest, Started, check_quota, stream_world, wire_instance
+
+if TYPE_CHECKING:
+    from .room import Room
+    from .session import Session
+
+log = logging.getLogger("immersiverse.generation")
+
+
+async def start_generation(session: Session, msg: m.Prompt) -> None:
+    settings = session.settings
+    if session.services.extras.get("draining"):
+        raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is draining; reconnect to another node")
+    if msg.rid in session.generations:
+        raise RequestRefused(ErrorCode.CONFLICT, f"a generation with rid {msg.rid} is already running")
+    if len(session.generations) >= settings.max_generations:
+        raise RequestRefused(ErrorCode.TOO_MANY_GENERATIONS,
+                             f"at most {settings.max_generations} generations may run at once")
+    if not msg.prompt.strip():
+        raise RequestRefused(ErrorCode.INVALID_VALUE, fields={"prompt": "must not be blank"})
+    if not session.prompts.take():
+        raise RequestRefused(ErrorCode.RATE_LIMITED, "prompt budget exhausted",
+                             retry_after_s=round(session.prompts.retry_after(), 3))
+    try:
+        await check_quota(session.services, session.user_id)
+    except GenerationRefused as exc:
+        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, exc.message) from None
+    cancel = asyncio.Event()
+    task = session.spawn(_run(session, msg, cancel), "gen")
+    session.generations[msg.rid] = (task, cancel)
+
+
+async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
+    req = GenRequest(owner_id=session.user_id, prompt=msg.prompt, world_type=msg.world_type, seed=msg.seed,
+                     max_instances=msg.max_instances, chunk_size=session.settings.chunk_size)
+    high_water = session.settings.send_queue_bytes // 2
+    metrics = session.hub.metrics
+    room = None
+    world_id = ""
+    timer = metrics.generation_started()
+    try:
+        async with contextlib.aclosing(stream_world(session.services, req, cancel)) as events:
+            async for ev in events:
+                if isinstance(ev, Started):
+                    world_id = ev.world_id
+                    frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, header=ev.header))
+                    if msg.room:
+                        room = await session.hub.open_generation(session, ev.world_id, ev.header)
+                    await _deliver(session, room, frame)
+                elif isinstance(ev, Chunk):
+                    frame = encode_gen_chunk(msg.rid, world_id, ev.index,
+                                             [wire_instance(i) for i in ev.instances])
+                    await _deliver(session, room, frame, ev.first_ord)
+                    metrics.instances_streamed(len(ev.instances))
+                    await session.writer.wait_below(high_water)
+                    if session.writer.closed:
+                        return  # the client is gone: closing the stream marks the world partial
+                elif isinstance(ev, Done):
+                    frame = encode(m.GenDone(rid=msg.rid, world_id=ev.world_id, status=ev.status,  # type: ignore[arg-type]
+                                             instances=ev.instances, chunks=ev.chunks,
+                                             timings={"plan_ms": ev.plan_ms, "total_ms": ev.total_ms},
+                                             warnings=ev.warnings))
+                    await _deliver(session, room, frame)
+                    timer(ev.status)
+    except ValueError as exc:  # the generator refused its arguments (GeneratorError)
+        session.send_error(ErrorCode.INVALID_VALUE, msg.rid, str(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("session %s: generation rid %s failed", session.id, msg.rid)
+        if world_id:
+            session.send(m.GenDone(rid=msg.rid, world_id=world_id, status="failed", instances=0, chunks=0,
+                                   timings={}, warnings=["generation failed; the world is partial"]))
+        session.send_error(ErrorCode.INTERNAL, msg.rid)
+        timer("failed")
+    finally:
+        timer("abandoned")  # no-op when gen.done already recorded the status
+        session.generations.pop(msg.rid, None)
+        if room is not None:
+            room.generation_finished()
+
+
+async def _deliver(session: Session, room: Room | None, frame: bytes, first_ord: int | None = None) -> None:
+    """To the requester alone, or through the room to every member on every node."""
+    if room is None:
+        session.send_bytes(frame)
+    else:
+        await room.publish_frame(frame, first_ord=first_ord)

@@ -1,0 +1,50 @@
+"""GET /ws: upgrade, connection limits, then hand the socket to a Session.
+
+Refusals after the upgrade (bad token, limits) are a `bye` frame and a documented close
+code rather than an HTTP status, because browsers' WebSocket API only shows close codes
+(docs/protocol.md §4).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.codec import encode
+from protocol.codes import CloseCode
+from protocol.errors import bye
+
+from .context import SERVICES
+from .http import bearer_token, json_response
+from .session import Session
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    if services.extras.get("draining"):
+        return json_response({"success": False, "error": "draining", "message": "server is draining"},
+                             status=503, headers={"Retry-After": "1"})
+    registry, hub = services.extras["registry"], services.extras["hub"]
+    # aiohttp closes with 1009 itself past max_msg_size; frames between the configured
+    # limit and twice it get our error frame first (protocol/codec.py checks the limit).
+    ws = web.WebSocketResponse(heartbeat=settings.heartbeat_s, max_msg_size=2 * settings.max_frame_bytes,
+                               autoping=True, compress=False)
+    await ws.prepare(request)
+    ip = request.remote or "unknown"
+    if registry.ip_full(ip):
+        await ws.send_bytes(encode(bye(CloseCode.CONNECTION_LIMIT, "too many connections from this address",
+                                       retry_after_s=5.0)))
+        await ws.close(code=int(CloseCode.CONNECTION_LIMIT), message=b"connection_limit")
+        return ws
+    registry.add_ip(ip)
+    hub.metrics.sessions.inc()
+    try:
+        session = Session(services, ws, registry, hub, ip)
+        await session.run(bearer_token(request))
+    finally:
+        registry.remove_ip(ip)
+        hub.metrics.sessions.dec()
+    return ws
