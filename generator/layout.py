@@ -22,7 +22,7 @@ from .intent import Intent
 from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
-from .walk import reserve_corridors
+from .fill import fill
 
 PALETTE_TYPE_WEIGHT = {"environment": 6.0, "prop": 1.2, "character": 1.0, "lighting": 0.6,
                        "effect": 0.4, "vehicle": 0.4, "building": 0.5, "ui": 0.1}
@@ -70,6 +70,7 @@ class Layout:
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
+        self.is_building = np.array([p.type == "building" for p in catalog.prefabs], dtype=bool)
 
     # -- helpers -------------------------------------------------------------------------
     def _extent(self, pidx: np.ndarray) -> float:
@@ -115,7 +116,7 @@ class Layout:
 
     def _snap(self, pidx: np.ndarray, yaw: np.ndarray) -> np.ndarray:
         """Buildings face a cardinal direction (streets look planned); the rest keep their yaw."""
-        building = np.array([self.cat.prefabs[p].type == "building" for p in pidx], dtype=bool)
+        building = self.is_building[pidx]
         return np.where(building, (np.round(yaw / 90.0) * 90) % 360, yaw).astype(np.int64)
 
     def _scan(self, req: Request, need: int) -> int:
@@ -286,20 +287,21 @@ class Layout:
         counts = np.floor(wv * target).astype(np.int64)
         rest = target - int(counts.sum())
         counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
-        for i, n in zip(ids, counts):
-            if n <= 0:
-                continue
-            rng = sub_rng(self.key, "palette", self.cat.prefabs[i].id)
-            ext = 0.5 * max(self.cat.width[i], self.cat.depth[i])
-            pattern = self.cat.prefabs[i].pattern
-            m = int(n * 1.6) + 4
-            if self.cat.surface[i] == "water" and self.ter.lake is not None:
-                cx, cz, rx, rz, *_ = self.ter.lake
-                x, z, yaw = samplers.annulus(rng, m, cx, cz, 0.0, max(rx, rz))
-            elif pattern == "cluster":
-                x, z, yaw = samplers.cluster(rng, self.ter, m, ext)
-            else:
-                x, z, yaw = samplers.uniform(rng, self.ter, m, ext)
-            pidx = np.full(m, i)
-            self.eng.try_place(pidx, x, z, self._snap(pidx, yaw), self._scales(rng, pidx, ()),
-                               target=int(n), group=-1)
+        fill(self.eng, sub_rng(self.key, "palette"),
+             [(i, int(n)) for i, n in zip(ids, counts)], group=-1, clustered=False)
+
+    def fill_request(self, req: Request, target: int) -> int:
+        """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""
+        rng = sub_rng(self.key, "fill", req.index)
+        n = len(req.pidx)
+        shares = np.floor(req.weights * target).astype(np.int64)
+        shares[: target - int(shares.sum())] += 1
+        lo, hi = 0.0, 1.0
+        if any(a in ("giant", "huge", "massive", "towering", "big", "large", "tall")
+               for a in req.attributes):
+            lo = 0.6
+        if any(a in ("small", "tiny", "little", "short") for a in req.attributes):
+            hi = 0.4
+        clustered = self.cat.prefabs[int(req.pidx[0])].pattern == "cluster"
+        return fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
+                    group=req.index, scale_range=(lo, hi), clustered=clustered)

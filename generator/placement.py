@@ -52,6 +52,7 @@ class PlacementEngine:
         self.count = 0
         self.cols = Columns()
         self.surface = np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64)
+        self.is_building = np.array([p.type == "building" for p in catalog.prefabs], dtype=bool)
 
     @property
     def room(self) -> int:

@@ -137,7 +137,12 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
             continue
         target = req.count or (max(1, share) if req in uncounted else 1)
         exact = req.count is not None or req not in uncounted
-        sampler = lay.sampler_for(req, rel_of.get(req.index), requests)  # type: ignore[arg-type]
+        rel = rel_of.get(req.index)
+        if not exact and (rel is None or rel.kind == "scatter"):
+            _place(lay, req, lambda r=req, t=target: setattr(r, "placed",
+                                                             r.placed + lay.fill_request(r, t)))
+            continue
+        sampler = lay.sampler_for(req, rel, requests)  # type: ignore[arg-type]
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))

@@ -94,7 +94,8 @@ class WorldPlan:
             p, s, g = pidx[k], scales[k], groups[k]
             gp = props.get(g)
             out.append(Instance(f"i{a + k + 1:05d}", ids[p], types[p], (xs[k], ys[k], zs[k]),
-                                quats[yaws[k]], (s, s, s), copy.deepcopy(gp) if gp else {}))
+                                quats[yaws[k]], (s, s, s),
+                                {"attributes": list(gp["attributes"])} if gp else {}))
         return out
 
     def chunks(self, size: int) -> Iterator[list[Instance]]:
