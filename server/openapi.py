@@ -1,0 +1,355 @@
+"""The OpenAPI 3.1 document of the REST surface, served at GET /api/v1/openapi.json.
+
+Written out by hand next to the handlers it describes (rest-contract.md is the contract;
+this is its machine-readable form, plus what we added). tests/server/test_openapi.py keeps
+it honest: it fails when a route the app registers is missing here or a documented route is
+not registered, and it checks real responses against the schemas below. Limits that come
+from configuration (prompt length, instances, body size, batch size) are taken from the
+settings the document is built for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from persistence.catalog import PREFAB_TYPES, WORLD_TYPES
+
+from .config import SETTINGS
+from .version import SERVER_VERSION
+
+Schema = dict[str, Any]
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, **extra: Any) -> Schema:
+    """An object schema; extra properties are allowed (the contract lets us add fields)."""
+    out: Schema = {"type": "object", "properties": {**required, **(optional or {})}, **extra}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+def _schemas(s: Any) -> dict[str, Schema]:
+    vec3 = obj({"x": NUM, "y": NUM, "z": NUM})
+    return {
+        "Error": obj({"success": {"const": False}, "error": {**STR, "description": "stable machine-readable code"},
+                      "message": STR},
+                     {"details": {"type": "object", "additionalProperties": STR,
+                                  "description": "field name → what is wrong with it (422)"}},
+                     additionalProperties=False),
+        "Message": obj({"success": {"const": True}, "message": STR}),
+        "Root": obj({"name": STR, "version": STR}, {"docs": STR, "openapi": STR, "websocket": STR}),
+        "Health": obj({"status": {"const": "healthy"}, "version": STR}),
+        "Ready": obj({"status": {"enum": ["ready", "draining", "unavailable"]}, "store": STR},
+                     {"catalog_version": STR, "prefabs": INT}),
+        # -- auth ---------------------------------------------------------------------------
+        "GuestLogin": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128,
+                                       "description": "any non-empty device or guest id"}}),
+        "PasswordLogin": obj({"username": {**STR, "minLength": 1, "maxLength": 64},
+                              "password": {**STR, "minLength": 1, "maxLength": 256}}),
+        "Register": obj({"username": {**STR, "pattern": "^[A-Za-z0-9_.\\-]{3,64}$"},
+                         "password": {**STR, "minLength": 8, "maxLength": 256}},
+                        {"display_name": {**STR, "minLength": 1, "maxLength": 128}}),
+        "Session": obj({"user_id": STR, "session_id": STR, "token": {**STR, "description": "a JWT bearer token"},
+                        "expires_at": TIME, "created_at": TIME},
+                       {"success": BOOL, "display_name": STR, "token_type": {"const": "bearer"}}),
+        "TokenValidation": obj({"valid": {"const": True}, "user_id": STR, "session_id": STR, "expires_at": TIME}),
+        # -- catalog ------------------------------------------------------------------------
+        "Prefab": obj({"id": STR, "name": STR, "type": {"enum": list(PREFAB_TYPES)}, "description": STR,
+                       "thumbnail_url": STR, "download_url": STR, "size_bytes": {**INT, "minimum": 0},
+                       "version": STR, "tags": array(STR), "properties": ANY_OBJECT}),
+        "PrefabPage": obj({"success": {"const": True}, "prefabs": array(ref("Prefab")),
+                           "total_count": {**INT, "minimum": 0}, "page": {**INT, "minimum": 1},
+                           "page_size": {**INT, "minimum": 1}}, {"message": STR}),
+        # -- publishing ---------------------------------------------------------------------
+        "PublishRequest": obj({"world_blueprint_id": {**STR, "minLength": 1, "maxLength": 64},
+                               "title": {**STR, "minLength": 1, "maxLength": 200},
+                               "description": {**STR, "minLength": 1, "maxLength": 2000}},
+                              {"tags": array({**STR, "minLength": 1, "maxLength": 64}, maxItems=32),
+                               "is_public": {**BOOL, "default": True},
+                               "user_id": {**nullable(STR), "description": "must be the caller when given"},
+                               "thumbnail_url": nullable({**STR, "maxLength": 1000})}),
+        "ExperienceCard": obj({"id": STR, "world_blueprint_id": STR, "title": STR, "description": STR,
+                               "thumbnail_url": nullable(STR), "tags": array(STR), "author_id": STR,
+                               "is_public": BOOL, "play_count": INT, "rating": NUM, "created_at": TIME,
+                               "updated_at": TIME}),
+        "ExperienceEnvelope": obj({"success": {"const": True}, "experience_card": ref("ExperienceCard"),
+                                   "message": STR}),
+        # -- telemetry ----------------------------------------------------------------------
+        "TelemetryEvent": obj({"event_type": {**STR, "minLength": 1, "maxLength": 64}},
+                              {"user_id": {**STR, "description": "must be the caller when given"},
+                               "session_id": nullable(STR), "world_id": nullable(STR),
+                               "experience_id": nullable(STR),
+                               "data": nullable({**ANY_OBJECT, "description":
+                                                 f"at most {s.telemetry_max_event_bytes} bytes encoded"}),
+                               "timestamp": nullable({**TIME, "description": "ISO 8601; now when omitted"}),
+                               "event_id": nullable({**STR, "minLength": 1, "maxLength": 64,
+                                                     "description": "client id; a retry is stored once"})}),
+        "StoredTelemetryEvent": obj({"id": INT, "event_id": nullable(STR), "event_type": STR, "user_id": STR,
+                                     "session_id": nullable(STR), "world_id": nullable(STR),
+                                     "experience_id": nullable(STR), "data": ANY_OBJECT, "timestamp": TIME,
+                                     "received_at": TIME}),
+        # -- worlds -------------------------------------------------------------------------
+        "Vector3": vec3,
+        "Quaternion": obj({"x": NUM, "y": NUM, "z": NUM, "w": NUM}),
+        "PrefabInstance": obj({"id": STR, "prefab_id": STR, "prefab_type": STR, "position": ref("Vector3"),
+                               "rotation": ref("Quaternion"), "scale": ref("Vector3"),
+                               "properties": ANY_OBJECT}),
+        "WorldBlueprint": obj(
+            {"id": STR, "prompt": STR, "world_type": {"enum": list(WORLD_TYPES)}, "title": STR,
+             "description": STR, "environment_settings": ANY_OBJECT,
+             "prefab_instances": array(ref("PrefabInstance")), "spawn_points": array(ref("Vector3")),
+             "created_at": TIME, "updated_at": TIME, "processing_time_ms": NUM},
+            {"status": {"enum": ["generating", "complete", "partial", "failed"]}, "owner_id": STR,
+             "visibility": {"enum": ["public", "private"]}, "seq": INT, "seed": INT,
+             "bounds": {"description": "world extent"}, "terrain": {"description": "terrain description"},
+             "warnings": array({}), "role": {"enum": ["owner", "editor", "viewer"]}}),
+        "Prompt2WorldRequest": obj(
+            {"prompt": {**STR, "minLength": 1, "maxLength": s.max_prompt_chars}},
+            {"world_type": {**nullable({"enum": list(WORLD_TYPES)}),
+                            "description": "inferred from the prompt when omitted"},
+             "user_id": {**nullable(STR), "description": "must be the caller when given"},
+             "seed": nullable({**INT, "minimum": 0}),
+             "max_instances": nullable({**INT, "minimum": 10, "maximum": s.max_instances})}),
+        "Prompt2WorldResponse": obj({"success": {"const": True}, "world_blueprint": ref("WorldBlueprint"),
+                                     "message": STR, "processing_time_ms": NUM}),
+        "WorldSummary": obj({"id": STR, "title": STR, "prompt": STR, "world_type": STR, "status": STR,
+                             "visibility": STR, "owner_id": STR, "instance_count": INT, "seq": INT,
+                             "created_at": TIME, "updated_at": TIME}, {"role": STR}),
+        "WorldList": obj({"success": {"const": True}, "worlds": array(ref("WorldSummary")),
+                          "total_count": {**INT, "minimum": 0}}),
+        "WorldResponse": obj({"success": {"const": True}, "world_blueprint": ref("WorldBlueprint")},
+                             {"message": STR}),
+        "ShareRequest": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128},
+                             "role": {"enum": ["editor", "viewer", "none"],
+                                      "description": "none removes the user's access"}}),
+        "ShareResponse": obj({"success": {"const": True}, "message": STR},
+                             {"members": array(obj({"user_id": STR, "role": STR}))}),
+        "VisibilityRequest": obj({"visibility": {"enum": ["public", "private"]}}),
+        "VisibilityResponse": obj({"success": {"const": True}, "message": STR},
+                                  {"visibility": {"enum": ["public", "private"]}}),
+    }
+
+
+_ERRORS = {
+    "400": ("BadRequest", "malformed JSON or a missing required value"),
+    "401": ("Unauthorized", "no token, or an invalid, expired or revoked one"),
+    "403": ("Forbidden", "authenticated, but not allowed to do this"),
+    "404": ("NotFound", "no such resource (or no such route)"),
+    "409": ("Conflict", "clashes with existing state"),
+    "413": ("PayloadTooLarge", "request body over max_body_bytes"),
+    "422": ("ValidationError", "wrong or missing fields; `details` names each one"),
+    "429": ("RateLimited", "too many attempts; see Retry-After"),
+    "500": ("InternalError", "a server bug; the message carries a request id and nothing else"),
+}
+
+
+def _responses() -> dict[str, Schema]:
+    out = {}
+    for status, (name, description) in _ERRORS.items():
+        response: Schema = {"description": description, "content": {"application/json": {"schema": ref("Error")}},
+                            "headers": {"X-Request-Id": {"schema": STR}}}
+        if status == "429":
+            response["headers"]["Retry-After"] = {"schema": INT, "description": "seconds to wait"}
+        if status == "401":
+            response["headers"]["WWW-Authenticate"] = {"schema": STR}
+        out[name] = response
+    return out
+
+
+def _json(schema: Schema, description: str = "OK") -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def query(name: str, schema: Schema, description: str = "", *, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def path(name: str, description: str = "") -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": STR, "description": description}
+
+
+def op(summary: str, tag: str, ok: dict[str, Schema], *, body: Schema | None = None, params: tuple[Schema, ...] = (),
+       auth: bool = True, errors: tuple[str, ...] = (), description: str = "") -> Schema:
+    """One operation; the error responses every such route can give are added here."""
+    codes = set(errors) | {"500"}
+    if auth:
+        codes.add("401")
+    if body is not None:
+        codes |= {"400", "413", "422"}
+    if any(p["in"] == "query" for p in params):
+        codes.add("422")
+    out: Schema = {"summary": summary, "tags": [tag], "operationId": "", "responses": dict(ok)}
+    if description:
+        out["description"] = description
+    for code in sorted(codes):
+        out["responses"][code] = {"$ref": f"#/components/responses/{_ERRORS[code][0]}"}
+    if params:
+        out["parameters"] = list(params)
+    if body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if not auth:
+        out["security"] = []
+    return out
+
+
+def _paths(s: Any) -> dict[str, dict[str, Schema]]:
+    limit = lambda hi, default: query("limit", {**INT, "minimum": 1, "maximum": hi, "default": default})  # noqa: E731
+    offset = query("offset", {**INT, "minimum": 0, "default": 0})
+    prefab_type = query("prefab_type", {"enum": list(PREFAB_TYPES)})
+    world_id = path("world_id")
+    catalog_page = {"200": {**_json(ref("PrefabPage")), "headers": {"ETag": {"schema": STR}}},
+                    "304": {"description": "not modified (If-None-Match matched the ETag)"}}
+    search = op("Search the prefab catalog", "catalog", catalog_page, errors=("422",),
+                params=(query("q", {**STR, "minLength": 1, "maxLength": 100}, "words to match", required=True),
+                        prefab_type, limit(50, 20), offset),
+                description="Matches names, tags and descriptions, best first. Same with or without the slash.")
+    return {
+        "/": {"get": op("Service description", "health", {"200": _json(ref("Root"))}, auth=False)},
+        "/health": {"get": op("Liveness", "health", {"200": _json(ref("Health"))}, auth=False)},
+        "/ready": {"get": op("Readiness: the store answers and the node is not draining", "health",
+                             {"200": _json(ref("Ready")), "503": _json(ref("Ready"), "not ready")}, auth=False)},
+        "/metrics": {"get": op("Prometheus metrics of this process", "health",
+                               {"200": {"description": "Prometheus text exposition format",
+                                        "content": {"text/plain": {"schema": STR}}}}, auth=False)},
+        "/ws": {"get": op(
+            "The world session WebSocket", "session",
+            {"101": {"description": "switching protocols: binary msgpack frames follow; a bad token or a "
+                                    "connection limit is a `bye` frame and a documented close code"},
+             "503": _json(ref("Error"), "draining: reconnect to another node (Retry-After)")}, errors=("400",),
+            description="Upgrade to the session protocol (docs/protocol.md is the normative spec): prompts "
+                        "stream worlds as gen.start / gen.chunk / gen.done frames; join/edit/presence for "
+                        "shared worlds; telemetry with acks. The token goes in the Authorization header or "
+                        "in the first `hello` frame (browsers cannot set headers).", auth=False)},
+        "/docs": {"get": op("This API as a browsable page", "docs",
+                            {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False)},
+        "/api/v1/openapi.json": {"get": op("This document", "docs", {"200": _json(ANY_OBJECT)}, auth=False)},
+        # -- auth ---------------------------------------------------------------------------------
+        "/api/v1/auth/login": {"post": op(
+            "Log in: a device/guest id, or a username and password", "auth", {"200": _json(ref("Session"))},
+            body={"anyOf": [ref("GuestLogin"), ref("PasswordLogin")]}, auth=False, errors=("401", "403", "429"),
+            description="A guest login with an empty or missing user_id is 400 (the seed's behaviour). 401 for "
+                        "bad credentials or a guest login on a password account; 403 when guest login is "
+                        "disabled; 429 after too many failed password logins.")},
+        "/api/v1/auth/register": {"post": op("Create a password account", "auth",
+                                             {"201": _json(ref("Session"), "created")},
+                                             body=ref("Register"), auth=False, errors=("409",))},
+        "/api/v1/auth/validate": {"get": op("Check the bearer token", "auth", {"200": _json(ref("TokenValidation"))})},
+        "/api/v1/auth/refresh": {"post": op("A fresh token for the same session", "auth",
+                                            {"200": _json(ref("Session"))})},
+        "/api/v1/auth/logout": {"post": op("Revoke the session: every token of it is dead afterwards", "auth",
+                                           {"200": _json(ref("Message"))})},
+        # -- catalog --------------------------------------------------------------------------------
+        "/api/v1/prefab-catalog/": {"get": op(
+            "List prefabs", "catalog", catalog_page,
+            params=(prefab_type, limit(100, 50), offset,
+                    query("page", {**INT, "minimum": 1}, "1-based page of `limit` items; ignored with offset")))},
+        "/api/v1/prefab-catalog/search/": {"get": search},
+        "/api/v1/prefab-catalog/search": {"get": dict(search)},
+        "/api/v1/prefab-catalog/{prefab_id}": {"get": op(
+            "One prefab (the list envelope with exactly one prefab)", "catalog", catalog_page,
+            params=(path("prefab_id"),), errors=("404",))},
+        # -- publishing -----------------------------------------------------------------------------
+        "/api/v1/publish/": {"post": op("Publish one of your worlds as an experience", "publish",
+                                        {"200": _json(ref("ExperienceEnvelope"))}, body=ref("PublishRequest"),
+                                        errors=("403", "404"))},
+        "/api/v1/publish/experiences": {"get": op(
+            "Public experiences and your own, newest first", "publish",
+            {"200": _json(array(ref("ExperienceEnvelope")), "a bare JSON array of envelopes")},
+            params=(limit(100, 20), offset))},
+        "/api/v1/publish/experiences/{experience_id}": {"get": op(
+            "One experience (a private one only for its author)", "publish",
+            {"200": _json(ref("ExperienceEnvelope"))}, params=(path("experience_id"),), errors=("403", "404"))},
+        # -- telemetry ------------------------------------------------------------------------------
+        "/api/v1/telemetry/": {"post": op("Log one event (stored before the answer)", "telemetry",
+                                          {"200": _json(ref("Message"))}, body=ref("TelemetryEvent"),
+                                          errors=("403",))},
+        "/api/v1/telemetry/batch": {"post": op(
+            "Log a batch of events, all or none", "telemetry", {"200": _json(ref("Message"))},
+            body=array(ref("TelemetryEvent"), maxItems=s.telemetry_max_events), errors=("403",),
+            description='The message is "Successfully logged N telemetry events". A bad event is reported '
+                        'as `[index].field` in details.')},
+        "/api/v1/telemetry/events/user/{user_id}": {"get": op(
+            "Your own events, newest first", "telemetry",
+            {"200": _json(array(ref("StoredTelemetryEvent")))},
+            params=(path("user_id", "must be the caller"), limit(1000, 100)), errors=("403",))},
+        # -- worlds ---------------------------------------------------------------------------------
+        "/api/v1/prompt2world/": {"post": op(
+            "Generate a world from a prompt (request/response fallback of the WebSocket)", "worlds",
+            {"200": _json(ref("Prompt2WorldResponse"))}, body=ref("Prompt2WorldRequest"), errors=("403", "429"))},
+        "/api/v1/worlds": {"get": op("Worlds you own or were invited to", "worlds", {"200": _json(ref("WorldList"))},
+                                     params=(limit(100, 20), offset))},
+        "/api/v1/worlds/{world_id}": {
+            "get": op("One world's blueprint with its instances", "worlds", {"200": _json(ref("WorldResponse"))},
+                      params=(world_id,), errors=("404",)),
+            "delete": op("Delete a world (owner only)", "worlds", {"200": _json(ref("Message"))},
+                         params=(world_id,), errors=("403", "404")),
+        },
+        "/api/v1/worlds/{world_id}/share": {"post": op(
+            "Invite a user as editor or viewer, or remove them (owner only)", "worlds",
+            {"200": _json(ref("ShareResponse"))}, body=ref("ShareRequest"), params=(world_id,),
+            errors=("403", "404"))},
+        "/api/v1/worlds/{world_id}/visibility": {"put": op(
+            "Make a world public or private (owner only)", "worlds", {"200": _json(ref("VisibilityResponse"))},
+            body=ref("VisibilityRequest"), params=(world_id,), errors=("403", "404"))},
+        "/api/v1/worlds/{world_id}/map.png": {"get": op(
+            "A top-down map of the world", "worlds",
+            {"200": {"description": "PNG image", "content": {"image/png": {"schema": {**STR, "format": "binary"}}}}},
+            params=(world_id,), errors=("404",))},
+    }
+
+
+def _operation_id(method: str, route: str) -> str:
+    words = [w.strip("{}") for w in route.replace(".", "_").replace("-", "_").split("/") if w and w != "api"]
+    return "_".join([method, *words]) or method
+
+
+def build(settings: Any = None) -> dict[str, Any]:
+    """The document for `settings` (defaults when None)."""
+    s = settings if settings is not None else type("Defaults", (), _DEFAULTS)
+    paths = _paths(s)
+    seen: set[str] = set()
+    for route, item in paths.items():
+        for method, operation in item.items():
+            oid = _operation_id(method, route)
+            if oid in seen:  # the same route with and without the trailing slash
+                oid += "_no_slash"
+            seen.add(oid)
+            operation["operationId"] = oid
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ImmersiVerse world session server", "version": SERVER_VERSION,
+                 "description": "The REST surface: the seed's /api/v1 contract (rest-contract.md), kept "
+                                "unchanged for existing Unity clients, plus additions. Every error body is "
+                                "`{success: false, error, message, details?}`. Request bodies over "
+                                f"{s.max_body_bytes} bytes are refused with 413. The real-time protocol "
+                                "runs on the WebSocket at /ws (docs/protocol.md)."},
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": n} for n in ("health", "docs", "auth", "catalog", "publish", "telemetry", "worlds",
+                                       "session")],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": _schemas(s),
+            "responses": _responses(),
+        },
+    }
