@@ -159,9 +159,18 @@ def resolve(
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(_BY_NAME[key], raw, "override")
         sources[key] = "override"
+    values["database_url"] = _async_driver(values["database_url"])
     settings = Settings(**values)
     _check(settings)
     return settings, sources
+
+
+def _async_driver(url: str) -> str:
+    """The predecessor documented DATABASE_URL as postgresql://…; we speak asyncpg / aiosqlite."""
+    scheme, sep, rest = url.partition("://")
+    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg",
+              "sqlite": "sqlite+aiosqlite"}.get(scheme)
+    return f"{driver}{sep}{rest}" if driver and sep else url
 
 
 def load(config_path: str | Path | None = "config.toml", **overrides: Any) -> Any:

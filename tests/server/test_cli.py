@@ -151,6 +151,19 @@ def test_config_prints_every_setting_with_value_source_and_help(tmp_path: Path) 
     assert "[env:SECRET_KEY]" in lines["secret_key"] and "s3cret" not in done.stdout
 
 
+@pytest.mark.parametrize(("given", "shown"), [
+    ("postgresql://user:pw@db:5432/app", "postgresql+asyncpg://user:***@db:5432/app"),
+    ("postgres://user@db/app", "postgresql+asyncpg://user@db/app"),
+    ("sqlite:///./data/x.db", "sqlite+aiosqlite:///./data/x.db"),
+])
+def test_config_gives_the_seeds_database_urls_their_async_driver(tmp_path: Path, given: str, shown: str) -> None:
+    """The predecessor documented DATABASE_URL=postgresql://user:pass@host/db (original-README.md)."""
+    done = run(tmp_path, "config", DATABASE_URL=given)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("database_url"))
+    assert line.split()[1] == repr(shown) and "pw" not in line
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
