@@ -303,5 +303,9 @@ class Layout:
         if any(a in ("small", "tiny", "little", "short") for a in req.attributes):
             hi = 0.4
         clustered = self.cat.prefabs[int(req.pidx[0])].pattern == "cluster"
-        return fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
-                    group=req.index, scale_range=(lo, hi), clustered=clustered)
+        got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
+                   group=req.index, scale_range=(lo, hi), clustered=clustered)
+        if got == 0:  # big footprints rarely find a whole free slot: use the Poisson engine
+            got = self.place_request(req, max(1, min(target, 8)),
+                                     self.sampler_for(req, None, []), exact=False)
+        return got

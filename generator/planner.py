@@ -132,7 +132,10 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
     rest = max(0, budget - lay.eng.count - counted - road_budget)
     share = int(rest * 0.6 / len(uncounted)) if uncounted else 0
-    for req in _anchors_first(live, rel_of):
+    # exact and single requests before bulk fills, or a fill could take all the space first
+    ordered = _anchors_first(live, rel_of)
+    ordered = ([r for r in ordered if r not in uncounted] + [r for r in ordered if r in uncounted])
+    for req in ordered:
         if req.landmark:
             continue
         target = req.count or (max(1, share) if req in uncounted else 1)
