@@ -39,7 +39,10 @@ HEX_EXAMPLES: dict[str, m.ClientMessage | m.ServerMessage] = {
         ),
     ),
     "error": m.Error(
-        rid=7, code=1012, name="invalid_value", message="invalid prompt",
+        rid=7,
+        code=1012,
+        name="invalid_value",
+        message="invalid prompt",
         fields={"prompt": "length must be between 1 and 1000"},
     ),
 }
@@ -51,7 +54,9 @@ def field_spec(cls: type) -> list[str]:
     for f in dataclasses.fields(cls):
         if not f.metadata.get("wire", True):
             continue
-        optional = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        optional = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
         out.append(f.name + ("?" if optional else ""))
     return out
 
@@ -83,9 +88,7 @@ def close_rows() -> list[str]:
 
 def hex_block(name: str) -> str:
     data = encode(HEX_EXAMPLES[name])
-    lines = [
-        " ".join(f"{b:02x}" for b in data[i : i + 16]) for i in range(0, len(data), 16)
-    ]
+    lines = [" ".join(f"{b:02x}" for b in data[i : i + 16]) for i in range(0, len(data), 16)]
     return "```hex " + name + "\n" + "\n".join(lines) + "\n```"
 
 
@@ -93,5 +96,5 @@ if __name__ == "__main__":
     print("\n".join(message_rows()), end="\n\n")
     print("\n".join(error_rows()), end="\n\n")
     print("\n".join(close_rows()), end="\n\n")
-    for name in HEX_EXAMPLES:
-        print(f"{hex_block(name)}  ({len(encode(HEX_EXAMPLES[name]))} bytes)\n")
+    for name, msg in HEX_EXAMPLES.items():
+        print(f"{hex_block(name)}  ({len(encode(msg))} bytes)\n")
