@@ -154,11 +154,11 @@ def read_op(parent: Reader, path: str, item: Any, lim: Limits) -> val.EditOp | N
         parent.errors.add(path, ErrorCode.WRONG_TYPE, "expected map")
         return None
     r = Reader(item, parent.errors, path)
-    kind = r._get("op", True)
+    kind = r.raw("op", True)
     if kind is None:
         return None
     if kind not in _OPS:
-        r._bad("op", "must be one of " + ", ".join(_OPS))
+        r.invalid("op", "must be one of " + ", ".join(_OPS))
         return None
     if kind == "remove":
         return val.RemoveOp(id=r.req_str("id", lim.max_id_chars))
@@ -169,7 +169,7 @@ def read_op(parent: Reader, path: str, item: Any, lim: Limits) -> val.EditOp | N
     rot = r.opt_vector("rot", 4)
     scale = r.opt_vector("scale", 3)
     if rot is not None and sum(x * x for x in rot) < 1e-12:
-        r._bad("rot", "quaternion must not be zero")
+        r.invalid("rot", "quaternion must not be zero")
     if kind == "move":
         if all(item.get(k) is None for k in ("pos", "rot", "scale")):
             r.errors.add(path, ErrorCode.MISSING_FIELD, "move needs pos, rot or scale")

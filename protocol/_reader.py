@@ -104,30 +104,30 @@ class Reader:
             return f"{self.prefix}[{name}]"
         return f"{self.prefix}.{name}" if self.prefix else str(name)
 
-    def _get(self, name: str, required: bool) -> Any:
+    def raw(self, name: str, required: bool) -> Any:
         # A nil value means "absent" for optional fields (docs/protocol.md §2.4).
         value = self.obj.get(name)
         if value is None and required:
             self.errors.add(self.path(name), ErrorCode.MISSING_FIELD, "required")
         return value
 
-    def _wrong(self, name: str, expected: str) -> None:
+    def wrong(self, name: str, expected: str) -> None:
         self.errors.add(self.path(name), ErrorCode.WRONG_TYPE, f"expected {expected}")
 
-    def _bad(self, name: str, reason: str) -> None:
+    def invalid(self, name: str, reason: str) -> None:
         self.errors.add(self.path(name), ErrorCode.INVALID_VALUE, reason)
 
     # -- scalars --
 
     def opt_int(self, name: str, lo: int, hi: int, required: bool = False) -> int | None:
-        value = self._get(name, required)
+        value = self.raw(name, required)
         if value is None:
             return None
         if type(value) is not int:
-            self._wrong(name, "integer")
+            self.wrong(name, "integer")
             return None
         if not lo <= value <= hi:
-            self._bad(name, f"must be between {lo} and {hi}")
+            self.invalid(name, f"must be between {lo} and {hi}")
             return None
         return value
 
@@ -138,14 +138,14 @@ class Reader:
     def opt_str(
         self, name: str, max_chars: int, min_chars: int = 1, required: bool = False
     ) -> str | None:
-        value = self._get(name, required)
+        value = self.raw(name, required)
         if value is None:
             return None
         if type(value) is not str:
-            self._wrong(name, "string")
+            self.wrong(name, "string")
             return None
         if not min_chars <= len(value) <= max_chars:
-            self._bad(name, f"length must be between {min_chars} and {max_chars}")
+            self.invalid(name, f"length must be between {min_chars} and {max_chars}")
             return None
         return value
 
@@ -154,44 +154,44 @@ class Reader:
         return "" if value is None else value
 
     def opt_bool(self, name: str) -> bool | None:
-        value = self._get(name, False)
+        value = self.raw(name, False)
         if value is None:
             return None
         if type(value) is not bool:
-            self._wrong(name, "boolean")
+            self.wrong(name, "boolean")
             return None
         return value
 
     def opt_number(self, name: str, lo: float, hi: float) -> float | None:
-        value = self._get(name, False)
+        value = self.raw(name, False)
         if value is None:
             return None
         if type(value) is not float and type(value) is not int:
-            self._wrong(name, "number")
+            self.wrong(name, "number")
             return None
         if not lo <= value <= hi:
-            self._bad(name, f"must be between {lo} and {hi}")
+            self.invalid(name, f"must be between {lo} and {hi}")
             return None
         return float(value)
 
     def opt_choice(self, name: str, choices: Sequence[str]) -> str | None:
         value = self.opt_str(name, 64)
         if value is not None and value not in choices:
-            self._bad(name, "must be one of " + ", ".join(choices))
+            self.invalid(name, "must be one of " + ", ".join(choices))
             return None
         return value
 
     # -- containers --
 
     def opt_vector(self, name: str, size: int, required: bool = False) -> tuple[float, ...] | None:
-        value = self._get(name, required)
+        value = self.raw(name, required)
         if value is None:
             return None
         if type(value) is not list or not all(type(x) in (int, float) for x in value):
-            self._wrong(name, f"array of {size} numbers")
+            self.wrong(name, f"array of {size} numbers")
             return None
         if len(value) != size:
-            self._bad(name, f"must have {size} numbers")
+            self.invalid(name, f"must have {size} numbers")
             return None
         # NaN/Inf were already refused by the frame walk (§2.3); convert ints to floats.
         return tuple(float(x) for x in value)
@@ -199,27 +199,27 @@ class Reader:
     def opt_list(
         self, name: str, max_items: int, min_items: int = 0, required: bool = False
     ) -> list[Any] | None:
-        value = self._get(name, required)
+        value = self.raw(name, required)
         if value is None:
             return None
         if type(value) is not list:
-            self._wrong(name, "array")
+            self.wrong(name, "array")
             return None
         if not min_items <= len(value) <= max_items:
-            self._bad(name, f"must have between {min_items} and {max_items} items")
+            self.invalid(name, f"must have between {min_items} and {max_items} items")
             return None
         return value
 
     def opt_map(self, name: str, max_bytes: int, required: bool = False) -> dict[str, Any] | None:
-        value = self._get(name, required)
+        value = self.raw(name, required)
         if value is None:
             return None
         if type(value) is not dict:
-            self._wrong(name, "map")
+            self.wrong(name, "map")
             return None
         # Measured packed, as it will be stored and re-sent (§5, limits).
         if len(msgpack.packb(value)) > max_bytes:
-            self._bad(name, f"larger than {max_bytes} bytes packed")
+            self.invalid(name, f"larger than {max_bytes} bytes packed")
             return None
         return value
 
