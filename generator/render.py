@@ -1,0 +1,87 @@
+"""Top-down PNG map of a world: terrain, water, paths, footprints by prefab type, spawn points,
+a legend and a scale bar. Returns bytes; the caller decides where (or whether) to write them."""
+from __future__ import annotations
+
+import io
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .geometry import half_extents, quaternion_yaw
+from .stream import Instance, WorldPlan
+from .terrain import PATH, WATER
+
+TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character": (230, 90, 200),
+                "prop": (150, 110, 70), "environment": (40, 130, 50), "lighting": (255, 240, 120),
+                "effect": (150, 200, 255), "ui": (255, 255, 255)}
+LEGEND_W = 150
+
+
+def render_png(world: WorldPlan | tuple[Any, Sequence[Instance]], *, size_px: int = 1024) -> bytes:
+    """Render a WorldPlan (or a (header, instances) pair) as a size_px x size_px PNG."""
+    if isinstance(world, WorldPlan):
+        header, instances, ter, cat = world.header, world.instances, world.extras["terrain"], \
+            world.catalog
+    else:
+        header, instances = world
+        ter = cat = None
+    if size_px < 64:
+        raise ValueError("size_px must be at least 64")
+    b = header.bounds if hasattr(header, "bounds") else header["bounds"]
+    x0, x1, z0, z1 = b["min"]["x"], b["max"]["x"], b["min"]["z"], b["max"]["z"]
+    map_px = size_px - LEGEND_W
+    k = map_px / max(x1 - x0, z1 - z0)
+    img = Image.new("RGB", (size_px, size_px), (30, 30, 34))
+    if ter is not None:
+        base = np.empty((ter.n, ter.n, 3), dtype=np.uint8)
+        h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
+        hi = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
+        shade = h[hi][:, hi]
+        base[...] = (np.stack([110 + 60 * shade, 140 + 50 * shade, 90 + 30 * shade], -1)
+                     ).astype(np.uint8)
+        base[(ter.flags & PATH) != 0] = (190, 170, 130)
+        base[(ter.flags & WATER) != 0] = (50, 100, 190)
+        # raster is [i=x, j=z]; image rows go north (max z) to south
+        terrain_img = Image.fromarray(np.ascontiguousarray(base.transpose(1, 0, 2)[::-1]))
+        img.paste(terrain_img.resize((map_px, map_px), Image.NEAREST), (0, 0))
+    draw = ImageDraw.Draw(img)
+
+    def to_px(x: float, z: float) -> tuple[float, float]:
+        return (x - x0) * k, (z1 - z) * k
+
+    for inst in instances:
+        colour = TYPE_COLOURS.get(inst.prefab_type, (200, 200, 200))
+        if cat is not None and (p := cat.get(inst.prefab_id)) is not None:
+            if p.pattern == "line" and p.type == "environment":
+                colour = (170, 150, 110)  # road/path pieces read as paths, not vegetation
+            hx, hz = half_extents(np.array(p.width), np.array(p.depth),
+                                  np.array(inst.scale[0]), np.array(quaternion_yaw(inst.rotation)))
+            hx, hz = float(hx), float(hz)
+        else:
+            hx = hz = 0.5
+        (ax, az), (bx, bz) = to_px(inst.position[0] - hx, inst.position[2] + hz), \
+            to_px(inst.position[0] + hx, inst.position[2] - hz)
+        draw.rectangle([ax, az, max(ax + 1, bx), max(az + 1, bz)], fill=colour)
+    spawns = header.spawn_points if hasattr(header, "spawn_points") else header["spawn_points"]
+    for sp in spawns:
+        px, pz = to_px(sp["x"], sp["z"])
+        draw.ellipse([px - 5, pz - 5, px + 5, pz + 5], outline=(255, 255, 255), width=2)
+    lx = map_px + 10
+    for n, (name, colour) in enumerate([*TYPE_COLOURS.items(), ("water", (50, 100, 190)),
+                                        ("path", (190, 170, 130)), ("spawn", (255, 255, 255))]):
+        draw.rectangle([lx, 12 + n * 18, lx + 12, 24 + n * 18], fill=colour)
+        draw.text((lx + 18, 12 + n * 18), name, fill=(230, 230, 230))
+    metres = _nice_length((x1 - x0) / 4)
+    y = size_px - 24
+    draw.rectangle([10, y, 10 + metres * k, y + 6], fill=(255, 255, 255))
+    draw.text((10, y - 14), f"{metres:g} m", fill=(255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _nice_length(target: float) -> float:
+    """Largest 1/2/5 x 10^n not above target, so the scale bar reads cleanly."""
+    exp = 10 ** np.floor(np.log10(max(target, 1e-3)))
+    return float(max(m * exp for m in (1, 2, 5) if m * exp <= target))
