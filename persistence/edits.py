@@ -27,6 +27,7 @@ UNIT_SCALE = [1.0, 1.0, 1.0]
 class Applied:
     seq: int
     ops: list[dict[str, Any]]  # each op as stored, with "outcome"
+    advanced: bool = True  # False: nothing applied, nothing logged or broadcast
 
 
 class EditRepo:
@@ -46,8 +47,9 @@ class EditRepo:
                 raise NotFound(f"world {world_id} not found")
             if status == "generating":
                 raise Conflict("the world is still generating; edit it after gen.done")
-            seq = await s.scalar(update(World).where(World.id == world_id)
-                                 .values(seq=World.seq + 1, updated_at=utcnow()).returning(World.seq))
+            # Lock the world row first (PostgreSQL: FOR UPDATE; SQLite: the write lock taken
+            # by this UPDATE), so outcomes are computed against the state this seq follows.
+            await s.execute(update(World).where(World.id == world_id).values(updated_at=utcnow()))
             ids = [op.get("id") for op in ops if op.get("id")] + [i for i in new_ids if i]
             live = {row.id: row for row in await s.scalars(
                 select(WorldInstance).where(WorldInstance.world_id == world_id, WorldInstance.id.in_(ids)))}
@@ -59,6 +61,12 @@ class EditRepo:
                 if out["op"] == "add":
                     next_ord += 1
                 stored.append(out)
+            if not any(o["outcome"] == "applied" for o in stored):
+                # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
+                current = await s.scalar(select(World.seq).where(World.id == world_id))
+                return Applied(int(current or 0), stored, advanced=False)
+            seq = await s.scalar(update(World).where(World.id == world_id)
+                                 .values(seq=World.seq + 1).returning(World.seq))
             s.add(WorldOp(world_id=world_id, seq=seq, author_id=author_id, session_id=session_id, rid=rid,
                           ops=stored, created_at=utcnow()))
             count_delta = sum(1 for o in stored if o["op"] == "add") - sum(

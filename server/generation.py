@@ -127,8 +127,10 @@ async def stream_world(services: Services, req: GenRequest,
             # sent, so a member joining mid-generation gets the stored prefix as its
             # snapshot and every later chunk live (docs/protocol.md, joining a generating world).
             upcoming = loop.run_in_executor(_EXECUTOR, next, chunks, None)
-            await services.store.worlds.append_instances(
-                world_id, [instance_row(world_id, count + i, inst) for i, inst in enumerate(batch)])
+            # Shielded: a write cancelled half-way would leave its connection holding the
+            # SQLite write lock; let it commit, the loop then notices the cancellation.
+            await asyncio.shield(services.store.worlds.append_instances(
+                world_id, [instance_row(world_id, count + i, inst) for i, inst in enumerate(batch)]))
             yield Chunk(index, batch, count)
             count += len(batch)
             index += 1

@@ -178,6 +178,10 @@ class Hub:
             raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
         except NotFound:
             raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+        if not applied.advanced:
+            session.send(m.EditAck(rid=msg.rid, world_id=msg.world_id, seq=applied.seq,
+                                   results=results_of(applied.ops)))  # type: ignore[arg-type]
+            return
         self.metrics.ops.inc()
         frame = op_frame(msg.world_id, applied.seq, session.user_id, applied.ops)
         await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,

@@ -155,7 +155,9 @@ class Session:
             log.exception("session %s: loop failed", self.id)
             self.close_soon(CloseCode.INTERNAL_ERROR)
         finally:
-            await self._teardown()
+            # aiohttp cancels the handler when the peer vanishes; the teardown must still run
+            # to its end (leave rooms, free limits), so it runs as a task of its own.
+            await asyncio.shield(asyncio.ensure_future(self._teardown()))
 
     async def _authenticate(self, header_token: str | None) -> bool:
         if header_token is not None:
@@ -291,14 +293,15 @@ class Session:
             log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
 
     async def _teardown(self) -> None:
-        for task, _ in list(self.generations.values()):
-            task.cancel()
-        for task in list(self.tasks):
-            if not task.done() and not task.get_name().startswith("ack:"):
-                task.cancel()
-        # Telemetry acks in flight are let finish briefly: their events are being stored anyway.
+        # Generations stop at their next chunk boundary (cancel event) rather than by task
+        # cancellation, so no store write is interrupted half-way; telemetry acks in flight
+        # are let finish: their events are being stored anyway.
+        for _, cancel in list(self.generations.values()):
+            cancel.set()
         if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=2.0)
+            await asyncio.wait(list(self.tasks), timeout=5.0)
+        for task in list(self.tasks):
+            task.cancel()
         await self.hub.session_closed(self)
         self.registry.remove(self)
         if self._closing is not None and self._closing is not asyncio.current_task():
@@ -338,7 +341,13 @@ class Session:
         entry = self.generations.get(msg.target)
         if entry is None:
             raise RequestRefused(ErrorCode.UNKNOWN_REQUEST, f"no generation with rid {msg.target} is running")
-        entry[1].set()
+        task, cancel = entry
+        cancel.set()
+        # docs/protocol.md §7.2: gen.done {status: cancelled} first, then `cancelled`.
+        self.spawn(self._confirm_cancel(task, msg), "cancel")
+
+    async def _confirm_cancel(self, task: asyncio.Task[None], msg: m.Cancel) -> None:
+        await asyncio.wait([task])
         self.send(m.Cancelled(rid=msg.rid, target=msg.target))
 
     async def _on_telemetry(self, msg: m.Telemetry) -> None:

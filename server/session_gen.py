@@ -63,7 +63,8 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
             async for ev in events:
                 if isinstance(ev, Started):
                     world_id = ev.world_id
-                    frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, header=ev.header))
+                    frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, session_id=session.id,
+                                                header=ev.header))
                     if msg.room:
                         room = await session.hub.open_generation(session, ev.world_id, ev.header)
                     await _deliver(session, room, frame)
