@@ -1,0 +1,113 @@
+"""Generator benchmark: throughput, time to first chunk, and a 20k world, against a baseline.
+
+Baseline (same run, same machine): the cost of merely constructing N ``Instance`` objects with
+random transforms, i.e. the floor any generator producing these objects must pay. Ratios say how
+many times that floor the real generator costs.
+
+    python -m bench.generator [--smoke]
+
+Prints a table and writes bench/results/generator.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from pathlib import Path
+
+from generator import GENERATOR_VERSION, Catalog, Instance, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ["A mystical forest with ancient trees and glowing mushrooms",
+           "futuristic space station with alien technology",
+           "a small village with three towers around a lake at sunset",
+           "a busy downtown with skyscrapers, taxis and pedestrians along the road"]
+TARGETS = {"instances_per_s": 100_000, "first_chunk_ms_1k": 5.0, "world_20k_s": 0.5}
+
+
+def load_catalog() -> Catalog:
+    data = json.loads((ROOT / "persistence" / "data" / "catalog.json").read_text())
+    return Catalog.from_records(data["prefabs"], data["catalog_version"])
+
+
+def baseline_instances(n: int) -> float:
+    """Seconds to construct n Instance objects with random transforms (the floor)."""
+    rnd = random.Random(1)
+    t = time.perf_counter()
+    for k in range(n):
+        Instance(f"i{k:05d}", "oak_tree", "environment",
+                 (round(rnd.uniform(-500, 500), 3), 0.0, round(rnd.uniform(-500, 500), 3)),
+                 (0.0, round(rnd.random(), 6), 0.0, round(rnd.random(), 6)),
+                 (1.0, 1.0, 1.0), {})
+    return time.perf_counter() - t
+
+
+def full_world(cat: Catalog, prompt: str, seed: int, budget: int) -> tuple[float, int]:
+    t = time.perf_counter()
+    wp = plan(prompt, seed=seed, catalog=cat, budget=budget)
+    n = sum(len(c) for c in wp.chunks(512))
+    return time.perf_counter() - t, n
+
+
+def first_chunk(cat: Catalog, prompt: str, seed: int, budget: int, size: int = 256) -> float:
+    t = time.perf_counter()
+    wp = plan(prompt, seed=seed, catalog=cat, budget=budget)
+    next(wp.chunks(size))
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="few repetitions, for CI")
+    args = ap.parse_args()
+    reps = 2 if args.smoke else 7
+    cat = load_catalog()
+    plan("warm up", seed=0, catalog=cat, budget=1000)  # numpy/first-call costs out of timing
+    rows = []
+    for budget in (1_000, 20_000):
+        times, counts = [], []
+        for r in range(reps):
+            for prompt in PROMPTS:
+                dt, n = full_world(cat, prompt, r, budget)
+                times.append(dt)
+                counts.append(n)
+        base = statistics.median(baseline_instances(int(statistics.mean(counts)))
+                                 for _ in range(reps))
+        med = statistics.median(times)
+        rows.append({"case": f"full world, budget {budget}", "median_s": round(med, 5),
+                     "max_s": round(max(times), 5), "instances": int(statistics.mean(counts)),
+                     "instances_per_s": round(statistics.mean(counts) / med),
+                     "baseline_s": round(base, 5), "ratio_vs_baseline": round(med / base, 2)})
+    fc = [first_chunk(cat, p, r, 1_000) for r in range(reps * 3) for p in PROMPTS]
+    base_chunk = statistics.median(baseline_instances(256) for _ in range(reps))
+    rows.append({"case": "first chunk (256) of a 1k world", "median_s": round(
+        statistics.median(fc), 5), "max_s": round(max(fc), 5), "instances": 256,
+        "instances_per_s": None, "baseline_s": round(base_chunk, 5),
+        "ratio_vs_baseline": round(statistics.median(fc) / base_chunk, 2)})
+    results = {
+        "generator_version": GENERATOR_VERSION, "python": platform.python_version(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(), "smoke": args.smoke,
+        "rows": rows, "targets": TARGETS,
+        "met": {"instances_per_s": rows[1]["instances_per_s"] >= TARGETS["instances_per_s"],
+                "first_chunk_ms_1k": rows[2]["median_s"] * 1000 <= TARGETS["first_chunk_ms_1k"],
+                "world_20k_s": rows[1]["max_s"] < TARGETS["world_20k_s"]},
+    }
+    print(f"{'case':<34} {'median ms':>10} {'max ms':>9} {'inst':>7} {'inst/s':>9} "
+          f"{'baseline ms':>12} {'x base':>7}")
+    for r in rows:
+        ips = "-" if r["instances_per_s"] is None else f"{r['instances_per_s']:,}"
+        print(f"{r['case']:<34} {r['median_s'] * 1000:>10.2f} {r['max_s'] * 1000:>9.2f} "
+              f"{r['instances']:>7} {ips:>9} {r['baseline_s'] * 1000:>12.2f} "
+              f"{r['ratio_vs_baseline']:>7}")
+    print("targets met:", results["met"])
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "generator.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
