@@ -61,9 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_worlds_per_user", 1000, "worlds a user may own; beyond it generation is refused"),
     Setting("max_prompt_chars", 1000, "longest prompt accepted"),
     # -- WebSocket session -------------------------------------------------------
-    Setting("hello_timeout_s", 5.0, "seconds a socket without a header token has to send a valid hello"),
-    Setting("heartbeat_s", 20.0, "WebSocket ping interval; a peer missing a pong is closed"),
-    Setting("idle_timeout_s", 120.0, "close a socket that sent nothing for this long"),
+    Setting("hello_timeout_s", 10.0, "seconds a socket without a header token has to send a valid hello"),
+    Setting("heartbeat_s", 15.0, "WebSocket ping interval; clients should send something this often"),
+    Setting("idle_timeout_s", 45.0, "close a socket that sent nothing for this long"),
     Setting("max_frame_bytes", 1_048_576, "largest inbound frame (close 1009 beyond)"),
     Setting("msgs_per_s", 50.0, "per-connection token-bucket refill rate for inbound frames"),
     Setting("msgs_burst", 200, "per-connection token-bucket size for inbound frames"),

@@ -161,7 +161,7 @@ class Session:
 
     async def _authenticate(self, header_token: str | None) -> bool:
         if header_token is not None:
-            return self._accept_token(header_token)
+            return await self._accept_token(header_token)
         try:
             msg = await self.ws.receive(timeout=self.settings.hello_timeout_s)
         except asyncio.TimeoutError:
@@ -181,7 +181,7 @@ class Session:
             return False
         if not self._negotiate(hello.v):
             return False
-        return self._accept_token(hello.token)
+        return await self._accept_token(hello.token)
 
     def _negotiate(self, v: int) -> bool:
         version = negotiate(v)
@@ -192,7 +192,7 @@ class Session:
         self.protocol = version
         return True
 
-    def _accept_token(self, token: str) -> bool:
+    async def _accept_token(self, token: str) -> bool:
         try:
             ident = self._verify(token)
         except AuthError as exc:
@@ -200,12 +200,23 @@ class Session:
                     "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
             self.close_soon(code, reason=exc.message)
             return False
+        user = await self.services.store.users.get(ident.user_id)
+        if user is None:  # a valid token for an account that no longer exists
+            self.close_soon(CloseCode.FORBIDDEN, reason="this account may not use the session server")
+            return False
+        if self.ident is not None:  # hello replacing a header token (docs/protocol.md §3.1)
+            if ident.user_id != self.ident.user_id:
+                self.close_soon(CloseCode.UNAUTHORIZED, reason="hello token names another user")
+                return False
+            self.ident = ident
+            self._welcome()
+            return True
         if self.registry.user_full(ident.user_id):
             self.close_soon(CloseCode.CONNECTION_LIMIT, retry_after_s=5.0,
                             reason="too many connections for this user")
             return False
         self.ident = ident
-        self.display_name = ident.user_id
+        self.display_name = user.display_name
         self.registry.add(self)
         self._welcome()
         return True
@@ -216,7 +227,8 @@ class Session:
                   "prompts_per_min": s.prompts_per_min, "max_generations": s.max_generations,
                   "chunk_size": s.chunk_size, "max_telemetry_events": s.telemetry_max_events,
                   "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
-                  "idle_timeout_s": s.idle_timeout_s, "presence_per_s": s.presence_per_s}
+                  "idle_timeout_s": s.idle_timeout_s, "presence_per_s": s.presence_per_s,
+                  "max_ops_per_edit": self.limits.max_ops_per_edit}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
@@ -315,7 +327,11 @@ class Session:
         # later it is an error.
         if self.frames_seen != 1:
             raise RequestRefused(ErrorCode.ALREADY_AUTHENTICATED)
-        if self._negotiate(msg.v):
+        if not self._negotiate(msg.v):
+            return
+        if msg.token is not None:
+            await self._accept_token(msg.token)  # the hello token wins over the header's
+        else:
             self._welcome()
 
     async def _on_ping(self, msg: m.Ping) -> None:
@@ -327,7 +343,7 @@ class Session:
         except AuthError as exc:
             raise RequestRefused(ErrorCode.INVALID_TOKEN, exc.message) from None
         if ident.user_id != self.user_id:
-            raise RequestRefused(ErrorCode.INVALID_TOKEN, "the new token names another user")
+            raise RequestRefused(ErrorCode.FORBIDDEN, "the new token names another user")
         self.ident = ident
         self.send(m.AuthOk(rid=msg.rid, user_id=ident.user_id, expires_at=ident.expires_at.timestamp()))
 

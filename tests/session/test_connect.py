@@ -16,7 +16,7 @@ async def test_header_token_gets_welcome_with_session_and_limits(connect: Connec
     peer = await connect("alice")
     w = peer.welcome  # type: ignore[attr-defined]
     assert w["user_id"] == "alice" and w["protocol"] == 1 and len(w["session_id"]) == 16
-    assert w["limits"]["max_frame_bytes"] == 1_048_576 and w["heartbeat_s"] == 20.0
+    assert w["limits"]["max_frame_bytes"] == 1_048_576 and w["heartbeat_s"] == 15.0
 
 
 async def test_hello_token_authenticates_browsers(connect: Connect) -> None:
@@ -65,6 +65,8 @@ async def test_refresh_replaces_the_token_in_place(client: TestClient, connect: 
     assert ok["type"] == "auth.ok" and ok["user_id"] == "dave"
     other = await login(client, "erin")
     err = await peer.request("auth.refresh", token=other)
+    assert err["type"] == "error" and err["code"] == ErrorCode.FORBIDDEN
+    err = await peer.request("auth.refresh", token=fresh[:-4] + "AAAA")
     assert err["type"] == "error" and err["code"] == ErrorCode.INVALID_TOKEN
 
 
