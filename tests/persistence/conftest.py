@@ -8,11 +8,8 @@ see each other's rows. Add tests for more repositories (worlds, op log) by takin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,34 +19,8 @@ from sqlalchemy.pool import NullPool
 
 from persistence.db import migrate_async
 from persistence.store import Store
+from tests.conftest import PG_URL, require_service
 
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py as a module of its own name.
-
-    pytest imports every rootless conftest.py as the module `conftest`, and the latest one
-    wins in sys.modules; re-exporting the root helpers here keeps `from conftest import
-    login, bearer, PG_URL` working in every test module, whichever conftest came last.
-    """
-    name = "_immersiverse_tests_root_conftest"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_root = _root_conftest()
-TIMEOUT = _root.TIMEOUT
-PG_URL: str = _root.PG_URL
-REDIS_URL: str = _root.REDIS_URL
-require_service = _root.require_service
-make_settings = _root.make_settings
-login = _root.login
-bearer = _root.bearer
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

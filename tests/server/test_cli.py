@@ -21,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from alembic.script import ScriptDirectory
 
-from conftest import TIMEOUT, bearer
+from tests.conftest import TIMEOUT, bearer
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from persistence.db import alembic_config
 from server.config import SETTINGS

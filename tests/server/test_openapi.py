@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate as validate_spec
 
-from conftest import bearer, login, make_settings
+from tests.conftest import bearer, login, make_settings
 from server import openapi
 from server.app import create_app
 from server.context import SERVICES

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from conftest import bearer, login
+from tests.conftest import bearer, login
 from server.config import DEFAULT_SECRET
 
 # The HS512 forgery uses the (short) server key on purpose.

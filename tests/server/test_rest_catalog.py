@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from conftest import bearer
+from tests.conftest import bearer
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from server.context import SERVICES
 

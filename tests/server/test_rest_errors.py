@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from conftest import bearer, login, make_settings
+from tests.conftest import bearer, login, make_settings
 from server.app import create_app
 from server.context import SERVICES
 

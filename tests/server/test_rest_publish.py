@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from conftest import bearer, login
+from tests.conftest import bearer, login
 from server.context import SERVICES
 
 CARD_FIELDS = {"id", "world_blueprint_id", "title", "description", "thumbnail_url", "tags", "author_id",
