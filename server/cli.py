@@ -46,6 +46,9 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     from persistence.store import Store
 
     settings = _settings(args)
+    if not Path(args.file).is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
     version, rows, problems = read_catalog_file(args.file)
     for index, row, reason in problems:
         where = "file" if index < 0 else f"row {index}"
