@@ -9,6 +9,7 @@ committed, which is when the session may acknowledge them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -104,6 +105,7 @@ class TelemetryWriter:
         self._room = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._close_requested = asyncio.Event()
         self.stats = WriterStats()
 
     @property
@@ -128,6 +130,7 @@ class TelemetryWriter:
     async def close(self) -> None:
         """Flush everything buffered, then stop."""
         self._closing = True
+        self._close_requested.set()
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -141,7 +144,9 @@ class TelemetryWriter:
                 await self._wakeup.wait()
                 continue
             if self._buffered < self._batch and not self._closing:
-                await asyncio.sleep(self._flush_s)  # let a batch form
+                # Let a batch form; a close cuts the wait short.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._close_requested.wait(), self._flush_s)
             await self._flush_once()
 
     async def _flush_once(self) -> None:
