@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 import msgpack
+
 from protocol import messages as m
 from protocol import values as val
-from protocol.codec import decode_server, encode_client
+from protocol.codec import decode_server
 from protocol.errors import ProtocolError
 
 from ._base import Connection, Request, ws_url
@@ -289,10 +290,10 @@ def connect(url: str, token: str, *, hello_in_frame: bool = False, reconnect: bo
     reconnect. Telemetry is flushed every ``telemetry_interval`` s or when ``telemetry_batch``
     events wait; at most ``telemetry_buffer`` are kept (the oldest are dropped beyond).
     """
-    return _Connect(url, token, dict(
-        hello_in_frame=hello_in_frame, reconnect=reconnect, max_attempts=max_attempts,
-        base_delay=base_delay, max_delay=max_delay, open_timeout=open_timeout,
-        request_timeout=request_timeout, telemetry_interval=telemetry_interval,
-        telemetry_batch=telemetry_batch, telemetry_buffer=telemetry_buffer,
-        token_provider=token_provider, client_name=client_name, proxy=proxy))
+    return _Connect(url, token, {
+        "hello_in_frame": hello_in_frame, "reconnect": reconnect, "max_attempts": max_attempts,
+        "base_delay": base_delay, "max_delay": max_delay, "open_timeout": open_timeout,
+        "request_timeout": request_timeout, "telemetry_interval": telemetry_interval,
+        "telemetry_batch": telemetry_batch, "telemetry_buffer": telemetry_buffer,
+        "token_provider": token_provider, "client_name": client_name, "proxy": proxy})
 
