@@ -1,0 +1,172 @@
+"""``immersiverse client "prompt"``: generate a world over the WebSocket and save it.
+
+Logs in as a guest (``POST /api/v1/auth/login {"user_id": --user}``) unless ``--token`` is
+given, streams the generation with a progress bar on stderr, writes the world as the seed's
+blueprint JSON to ``--out`` and, with ``--png``, a top-down map. Exit codes: 0 success, 1 the
+server refused or failed the generation, 2 cannot log in or connect, 3 cannot write the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from websockets.exceptions import InvalidHandshake
+
+from protocol import messages as m
+
+from .errors import ClientError, ServerError, SessionClosed
+from .session import connect
+
+__all__ = ["blueprint", "run_client"]
+
+EXIT_OK, EXIT_FAILED, EXIT_CONNECT, EXIT_OUTPUT = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def http_base(url: str) -> str:
+    """The REST base for --url (``http://h:p``; a ws[s]:// URL maps to http[s]://)."""
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise CliError(f"--url must look like http://host:port (got {url!r})", EXIT_CONNECT)
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/ws")
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+async def guest_login(base: str, user: str) -> str:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http, \
+                http.post(f"{base}/api/v1/auth/login", json={"user_id": user}) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status != 200 or not isinstance(body, dict) or "token" not in body:
+                detail = body.get("message") if isinstance(body, dict) else body
+                raise CliError(f"guest login as {user!r} failed: HTTP {resp.status}: {detail}", EXIT_CONNECT)
+            return str(body["token"])
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise CliError(f"cannot reach {base}: {exc or type(exc).__name__}", EXIT_CONNECT) from None
+
+
+class Progress:
+    """``[#####.....]  812/1600 instances`` on stderr; a plain counter when the total is unknown."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def update(self, done: int, total: int | None, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and not self.tty and now - self.last < 0.5:
+            return  # a pipe gets a line every half second, not one per chunk
+        self.last = now
+        if total:
+            filled = min(self.width, self.width * done // total)
+            line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} instances"
+        else:
+            line = f"{done} instances"
+        self.stream.write(("\r" if self.tty else "") + line + ("\n" if final or not self.tty else ""))
+        self.stream.flush()
+
+
+def instance_json(inst: Mapping[str, Any]) -> dict[str, Any]:
+    """Wire instance (§6.1) → the seed's blueprint instance (server/blueprint.py)."""
+    p, r, s = inst["pos"], inst["rot"], inst["scale"]
+    return {"id": inst["id"], "prefab_id": inst["prefab_id"], "prefab_type": inst["prefab_type"],
+            "position": {"x": p[0], "y": p[1], "z": p[2]},
+            "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]},
+            "scale": {"x": s[0], "y": s[1], "z": s[2]}, "properties": dict(inst.get("props") or {})}
+
+
+def blueprint(prompt: str, start: m.GenStart, done: m.GenDone,
+              instances: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The world in the seed's ``world_blueprint`` shape, as ``GET /api/v1/worlds/{id}`` has it."""
+    h = dict(start.header)
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "id": start.world_id, "prompt": prompt, "world_type": h.get("world_type"), "title": h.get("title"),
+        "description": h.get("description"), "environment_settings": h.get("environment_settings", {}),
+        "prefab_instances": [instance_json(i) for i in instances], "spawn_points": h.get("spawn_points", []),
+        "created_at": now, "updated_at": now, "processing_time_ms": float(done.timings.get("total_ms", 0.0)),
+        "status": "complete" if done.status == "complete" else "partial", "seed": h.get("seed"),
+        "bounds": h.get("bounds"), "terrain": h.get("terrain"), "warnings": list(done.warnings),
+        "trace": h.get("trace", []), "generator_version": h.get("generator_version"),
+        "catalog_version": h.get("catalog_version"),
+    }
+
+
+def render_png(header: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> bytes:
+    from generator import Instance
+    from generator.render import render_png as render
+
+    items = [Instance(id=i["id"], prefab_id=i["prefab_id"], prefab_type=i["prefab_type"],
+                      position=tuple(i["pos"]), rotation=tuple(i["rot"]), scale=tuple(i["scale"]),
+                      properties=dict(i.get("props") or {})) for i in instances]
+    return render((dict(header), items))
+
+
+async def _run(args: argparse.Namespace, err: TextIO) -> int:
+    base = http_base(args.url)
+    token = args.token or await guest_login(base, args.user)
+    ws = base.replace("http", "ws", 1) + "/ws"
+    progress = Progress(err)
+    try:
+        async with connect(ws, token, reconnect=False) as session:
+            gen = session.generate(args.prompt, seed=args.seed, max_instances=args.max_instances, room=False)
+            async for msg in gen:
+                if isinstance(msg, m.GenStart):
+                    err.write(f"world {msg.world_id}: {msg.header.get('title', '')}\n")
+                elif isinstance(msg, m.GenChunk):
+                    progress.update(len(gen.instances), gen.expected)
+            done = gen.done
+            assert done is not None and gen.start is not None
+            progress.update(len(gen.instances), gen.expected, final=True)
+    except ServerError as exc:
+        raise CliError(f"the server refused the prompt: {exc}", EXIT_FAILED) from None
+    except SessionClosed as exc:
+        raise CliError(f"cannot use the session at {ws}: {exc}", EXIT_CONNECT) from None
+    except ClientError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    except (OSError, InvalidHandshake, TimeoutError) as exc:
+        raise CliError(f"cannot connect to {ws}: {exc or type(exc).__name__}", EXIT_CONNECT) from None
+    if done.status != "complete":
+        raise CliError(f"generation ended with status {done.status}", EXIT_FAILED)
+    world = blueprint(args.prompt, gen.start, done, gen.instances)
+    try:
+        out = Path(args.out)
+        out.write_text(json.dumps(world, indent=2) + "\n", encoding="utf-8")
+        err.write(f"saved {len(gen.instances)} instances to {out}\n")
+        if args.png:
+            Path(args.png).write_bytes(render_png(gen.start.header, gen.instances))
+            err.write(f"saved map to {args.png}\n")
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write the output: {exc}", EXIT_OUTPUT) from None
+    return EXIT_OK
+
+
+def run_client(args: argparse.Namespace) -> int:
+    """Entry point of ``immersiverse client`` (server/cli.py builds ``args``)."""
+    err = sys.stderr
+    try:
+        return asyncio.run(_run(args, err))
+    except CliError as exc:
+        err.write(f"error: {exc}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130

@@ -1,0 +1,116 @@
+"""`immersiverse client` end to end: a real `immersiverse serve` process, the CLI as another."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TIMEOUT
+
+EXE = shutil.which("immersiverse", path=str(Path(sys.executable).parent)) or shutil.which("immersiverse")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("IMMERSIVERSE_") and k not in ("DATABASE_URL", "SECRET_KEY")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`immersiverse serve` on a free port with its store in a temp dir; its base URL."""
+    assert EXE, "the immersiverse console script is not installed (pip install -e .)"
+    tmp = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], cwd=tmp, env=_env(tmp),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 3 * TIMEOUT
+        while not _healthy(url):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "server never answered /health"
+            time.sleep(0.1)  # a separate process: nothing to await but its port
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def _client(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert EXE
+    return subprocess.run([EXE, "client", *args], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
+                          text=True, timeout=6 * TIMEOUT, check=False)
+
+
+def test_client_generates_and_saves_the_blueprint_and_map(server: str, tmp_path: Path) -> None:
+    out, png = tmp_path / "world.json", tmp_path / "map.png"
+    done = _client(tmp_path, "a misty pine forest with a ruined tower", "--url", server, "--seed", "4",
+                   "--max-instances", "300", "--out", str(out), "--png", str(png))
+    assert done.returncode == 0, done.stderr
+    world = json.loads(out.read_text())
+    instances = world["prefab_instances"]
+    assert world["id"] and world["status"] == "complete" and world["seed"] == 4
+    assert 0 < len(instances) <= 300 and len({i["id"] for i in instances}) == len(instances)
+    first = instances[0]
+    assert set(first["position"]) == {"x", "y", "z"} and set(first["rotation"]) == {"x", "y", "z", "w"}
+    assert set(first["scale"]) == {"x", "y", "z"} and isinstance(first["properties"], dict)
+    assert world["spawn_points"] and world["environment_settings"] and world["bounds"]
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 1000
+    assert f"{len(instances)}/{len(instances)} instances" in done.stderr  # the progress bar finished
+    # the server stored the same world, reachable over REST by the guest who made it
+    login = urllib.request.Request(f"{server}/api/v1/auth/login", data=b'{"user_id": "cli-guest"}',
+                                   headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(login, timeout=TIMEOUT) as resp:
+        token = json.loads(resp.read())["token"]
+    get = urllib.request.Request(f"{server}/api/v1/worlds/{world['id']}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(get, timeout=TIMEOUT) as resp:
+        stored = json.loads(resp.read())
+    stored = stored["world_blueprint"]
+    assert set(world) <= set(stored)  # the same blueprint shape as the REST surface's
+    assert stored["prefab_instances"] == instances  # ids, order, transforms, properties
+    assert stored["title"] == world["title"] and stored["spawn_points"] == world["spawn_points"]
+
+
+def test_client_reports_a_refused_prompt(server: str, tmp_path: Path) -> None:
+    done = _client(tmp_path, "   ", "--url", server, "--out", str(tmp_path / "w.json"))
+    assert done.returncode == 1 and "invalid_value" in done.stderr
+    assert not (tmp_path / "w.json").exists()
+
+
+def test_client_reports_a_bad_token_and_an_unreachable_server(server: str, tmp_path: Path) -> None:
+    done = _client(tmp_path, "a farm", "--url", server, "--token", "garbage")
+    assert done.returncode == 2 and "4500" in done.stderr
+    done = _client(tmp_path, "a farm", "--url", f"http://127.0.0.1:{_free_port()}")
+    assert done.returncode == 2 and "cannot reach" in done.stderr
