@@ -1,0 +1,1 @@
+"""The baseline: a minimal aiohttp + uvloop + msgpack server doing only the raw work."""

@@ -1,0 +1,524 @@
+"""Shared helpers: server processes (ours and the baseline), /proc sampling, load processes,
+tiny HTTP and WebSocket clients, percentiles, tables and JSON results.
+
+Every number that the targets compare is read from the *server* process: CPU from
+/proc/<pid>/stat (utime + stime of all its threads), memory from /proc/<pid>/status (VmRSS).
+Load clients always run in other processes, so a slow client cannot flatter a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MP = mp.get_context("fork")  # load processes start fast and inherit nothing that runs
+
+# Limits that would otherwise refuse a benchmark's load (they protect against abuse, not load).
+OURS_ENV = {
+    "IMMERSIVERSE_MAX_CONNECTIONS_PER_USER": "100000",
+    "IMMERSIVERSE_MAX_CONNECTIONS_PER_IP": "100000",
+    "IMMERSIVERSE_MSGS_PER_S": "1000000",
+    "IMMERSIVERSE_MSGS_BURST": "1000000",
+    "IMMERSIVERSE_PROMPTS_PER_MIN": "1000000",
+    "IMMERSIVERSE_MAX_WORLDS_PER_USER": "1000000",
+    "IMMERSIVERSE_LOG_LEVEL": "WARNING",
+    "IMMERSIVERSE_IDLE_TIMEOUT_S": "600",
+}
+
+
+# -- processes ----------------------------------------------------------------------------------
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server subprocess on 127.0.0.1 with /proc readers for its CPU and memory."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int, tmp: str) -> None:
+        self.name, self.port, self.tmp = name, port, tmp
+        self.log = open(Path(tmp) / f"{name}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
+                                     stderr=subprocess.STDOUT, preexec_fn=raise_nofile)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited early; see {self.log.name}:\n{self.tail()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not come up on port {port}:\n{self.tail()}")
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/ws"
+
+    def tail(self) -> str:
+        self.log.flush()
+        return (Path(self.log.name).read_bytes()[-3000:]).decode(errors="replace")
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the whole server process (all threads)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+    def rss(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is not None:  # stopping because the figure failed: show why
+            print(f"--- {self.name} server log (tail) ---\n{self.tail()}", file=sys.stderr)
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_ours(tmp: str, **settings: Any) -> Server:
+    port = free_port()
+    env = {**OURS_ENV, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/ours.db"}
+    env.update({f"IMMERSIVERSE_{k.upper()}": str(v) for k, v in settings.items()})
+    exe = str(Path(sys.executable).with_name("immersiverse"))
+    cmd = [exe, "serve", "--port", str(port)] if os.path.exists(exe) else \
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    return Server("ours", cmd, env, port, tmp)
+
+
+def start_baseline(tmp: str, *args: str) -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.baseline", "--port", str(port), "--db", f"{tmp}/baseline.db", *args]
+    return Server("baseline", cmd, {}, port, tmp)
+
+
+@contextlib.contextmanager
+def tempdir() -> Any:
+    path = tempfile.mkdtemp(prefix="imv-bench-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Meter:
+    """Server CPU and wall time over a `with` block."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.cpu = self.wall = 0.0
+
+    def __enter__(self) -> Meter:
+        self._c0, self._t0 = self.server.cpu_s(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cpu = self.server.cpu_s() - self._c0
+        self.wall = time.perf_counter() - self._t0
+
+
+def spawn(target: Callable[..., Any], args_list: Sequence[tuple[Any, ...]]) -> tuple[list[Any], Any]:
+    """Start one load process per args tuple; each gets (queue, *args). Returns (processes, queue)."""
+    q = MP.Queue()
+    procs = [MP.Process(target=target, args=(q, *a), daemon=True) for a in args_list]
+    for p in procs:
+        p.start()
+    return procs, q
+
+
+def collect(q: Any, n: int, timeout: float) -> list[Any]:
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"got {len(out)} of {n} load-process reports")
+        item = q.get(timeout=left)
+        if isinstance(item, dict) and "error" in item:
+            raise RuntimeError(f"load process failed: {item['error']}")
+        out.append(item)
+    return out
+
+
+def reap(procs: Iterable[Any]) -> None:
+    for p in procs:
+        p.join(5)
+        if p.is_alive():
+            p.terminate()
+            p.join(2)
+
+
+def run_async(coro_fn: Callable[..., Any], *args: Any) -> Any:
+    raise_nofile()
+    import uvloop
+
+    return uvloop.run(coro_fn(*args))
+
+
+def guard(q: Any, fn: Callable[..., Any], *args: Any) -> None:
+    """Body of a load process: report an exception instead of hanging the parent."""
+    try:
+        fn(q, *args)
+    except BaseException as exc:  # noqa: BLE001
+        import traceback
+
+        q.put({"error": f"{exc!r}\n{traceback.format_exc()[-1500:]}"})
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def login(server: Server, user: str) -> str:
+    status, body = http("POST", f"{server.url}/api/v1/auth/login", {"user_id": user})
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {body[:200]!r}")
+    return json.loads(body)["token"]
+
+
+class _HttpConn(asyncio.Protocol):
+    """A keep-alive HTTP/1.1 connection sending one request after the other (Content-Length only)."""
+
+    def __init__(self, requests: Sequence[bytes], stats: dict[str, Any], stop_at: float) -> None:
+        self.requests, self.stats, self.stop_at = requests, stats, stop_at
+        self.buf = b""
+        self.k = 0
+        self.sent = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self._next()
+
+    def _next(self) -> None:
+        if time.perf_counter() >= self.stop_at:
+            self.transport.close()
+            return
+        self.sent = time.perf_counter()
+        self.transport.write(self.requests[self.k % len(self.requests)])
+        self.k += 1
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buf[:head_end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if len(self.buf) < head_end + 4 + length:
+                return
+            status = int(head[9:12])
+            self.stats["lat"].append(time.perf_counter() - self.sent)
+            self.stats["ok" if status < 400 else "errors"] += 1
+            self.stats["status"][status] = self.stats["status"].get(status, 0) + 1
+            self.buf = self.buf[head_end + 4 + length:]
+            self._next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if time.perf_counter() < self.stop_at:
+            self.stats["dropped"] += 1
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def http_load(port: int, requests: Sequence[bytes], conns: int, seconds: float) -> dict[str, Any]:
+    """`conns` keep-alive connections, each sending the requests round-robin for `seconds`."""
+    loop = asyncio.get_running_loop()
+    stats: dict[str, Any] = {"ok": 0, "errors": 0, "dropped": 0, "status": {}, "lat": []}
+    stop_at = time.perf_counter() + seconds
+    protos = []
+    for _ in range(conns):
+        _, proto = await loop.create_connection(lambda: _HttpConn(requests, stats, stop_at), HOST, port)
+        protos.append(proto)
+    await asyncio.wait([p.done for p in protos], timeout=seconds + 30)
+    stats["per_conn_min"] = min((p.k for p in protos), default=0)
+    return stats
+
+
+def http_request(method: str, path: str, port: int, token: str | None = None, body: bytes = b"") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: keep-alive"]
+    if token:
+        head.append(f"Authorization: Bearer {token}")
+    if body or method == "POST":
+        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def _http_proc(q: Any, port: int, requests: Sequence[bytes], conns: int, seconds: float, start: Any) -> None:
+    async def body(q: Any) -> None:
+        q.put({"ready": 1})
+        while not start.is_set():
+            await asyncio.sleep(0.002)
+        q.put(await http_load(port, requests, conns, seconds))
+    guard(q, lambda q: run_async(body, q))
+
+
+def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int, seconds: float) -> dict[str, Any]:
+    """`conns` keep-alive connections spread over `procs` load processes; server CPU measured."""
+    start = MP.Event()
+    per = [conns // procs + (1 if i < conns % procs else 0) for i in range(procs)]
+    ps, q = spawn(_http_proc, [(server.port, requests, k, seconds, start) for k in per])
+    try:
+        collect(q, procs, 30)
+        with Meter(server) as meter:
+            start.set()
+            reports = collect(q, procs, seconds + 60)
+    finally:
+        reap(ps)
+    lat = sorted(x * 1000 for r in reports for x in r["lat"])
+    ok = sum(r["ok"] for r in reports)
+    status: dict[int, int] = {}
+    for r in reports:
+        for k, v in r["status"].items():
+            status[k] = status.get(k, 0) + v
+    return {"conns": conns, "requests": ok, "errors": sum(r["errors"] for r in reports),
+            "dropped": sum(r["dropped"] for r in reports), "req_per_s": round(ok / seconds),
+            "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+            "max_ms": round(lat[-1], 1) if lat else None,
+            "min_per_conn": min(r["per_conn_min"] for r in reports),
+            "server_cpu_s": round(meter.cpu, 2), "us_per_req": round(meter.cpu / max(1, ok) * 1e6, 1),
+            "status": status}
+
+
+# -- WebSocket ----------------------------------------------------------------------------------
+pack = msgpack.Packer(use_bin_type=True).pack
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    return msgpack.unpackb(data, raw=False)
+
+
+async def ws_connect(url: str, token: str | None, local_ip: str = HOST) -> Any:
+    from websockets.asyncio.client import connect
+
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return await connect(url, additional_headers=headers, max_size=64 * 2**20, compression=None,
+                         ping_interval=None, open_timeout=60, close_timeout=2,
+                         local_addr=(local_ip, 0), max_queue=None)
+
+
+async def recv_until(ws: Any, pred: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+    async def loop() -> dict[str, Any]:
+        while True:
+            msg = unpack(await ws.recv())
+            if msg.get("type") == "error":
+                raise RuntimeError(f"server error frame: {msg}")
+            if pred(msg):
+                return msg
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def source_ip(i: int) -> str:
+    """Spread client sockets over 127.0.0.x so ephemeral ports never run short."""
+    return f"127.0.0.{1 + i % 8}"
+
+
+# -- numbers and output ----------------------------------------------------------------------------
+def pct(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+
+
+def ratio(ours: float, base: float) -> float:
+    return round(ours / base, 2) if base else float("inf")
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "platform": platform.platform(), "loadavg_at_start": os.getloadavg()}
+
+
+def report(name: str, title: str, rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    """Print a table of `rows` and write bench/results/<name>.json."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    print(f"\n== {title}")
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+    for k, v in extra.items():
+        if k not in ("machine",):
+            print(f"  {k}: {v}")
+    out = {"figure": name, "title": title, "rows": rows, **extra, "machine": machine(),
+           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return "-" if v is None else str(v)
+
+
+# -- prompt clients (time to first instance, streaming) -----------------------------------------------
+PROMPTS = ["a misty pine forest with a ruined tower", "a small village with three towers around a lake",
+           "futuristic space station with alien technology", "a busy downtown with skyscrapers and taxis"]
+
+
+def prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
+              max_instances: int, start: Any) -> None:
+    """Load process: `clients` sockets, each keeping `parallel` prompts running until `seconds`
+    have passed after `start` is set. Reports first-chunk latencies and instances received."""
+    guard(q, lambda q: run_async(_prompters, q, url, token, clients, parallel, seconds, max_instances, start))
+
+
+async def _prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
+                     max_instances: int, start: Any) -> None:
+    socks = []
+    for i in range(clients):
+        ws = await ws_connect(url, token, source_ip(i))
+        await recv_until(ws, lambda m: m.get("type") == "welcome")
+        socks.append(ws)
+    q.put({"ready": clients})
+    while not start.is_set():
+        await asyncio.sleep(0.005)
+    stop_at = time.perf_counter() + seconds
+    first: list[float] = []
+    total: list[float] = []
+    counts = {"instances": 0, "chunks": 0, "chunk_bytes": 0, "prompts": 0, "errors": 0}
+
+    async def client(i: int, ws: Any) -> None:
+        sent: dict[int, float] = {}
+        got_first: set[int] = set()
+        rid = 0
+
+        async def send() -> None:
+            nonlocal rid
+            rid += 1
+            sent[rid] = time.perf_counter()
+            await ws.send(pack({"type": "prompt", "rid": rid, "prompt": PROMPTS[(i + rid) % len(PROMPTS)],
+                                "seed": i * 1000 + rid, "max_instances": max_instances}))
+        for _ in range(parallel):
+            await send()
+        while sent:
+            data = await ws.recv()
+            t = time.perf_counter()
+            if b"gen.chunk" in data[:24]:
+                counts["chunks"] += 1
+                counts["chunk_bytes"] += len(data)
+                r = chunk_rid(data) if len(got_first) < len(sent) else None
+                if r in sent and r not in got_first:
+                    got_first.add(r)
+                    first.append(t - sent[r])
+                continue
+            msg = unpack(data)
+            if msg.get("type") == "gen.done":
+                r = msg["rid"]
+                counts["instances"] += msg["instances"]
+                counts["prompts"] += 1
+                total.append(t - sent.pop(r))
+                got_first.discard(r)
+                if t < stop_at:
+                    await send()
+            elif msg.get("type") == "error":
+                counts["errors"] += 1
+                sent.pop(msg.get("rid"), None)
+                if counts["errors"] < 3:
+                    print("prompt refused:", msg, flush=True)
+    await asyncio.gather(*(client(i, ws) for i, ws in enumerate(socks)))
+    q.put({"first": first, "total": total, **counts})
+    await asyncio.gather(*(ws.close() for ws in socks), return_exceptions=True)
+
+
+def chunk_rid(data: bytes) -> int:
+    """The rid of a gen.chunk frame without decoding its instances (`type` and `rid` come first)."""
+    u = msgpack.Unpacker(raw=False)
+    u.feed(data[:64])
+    u.read_map_header()
+    fields = {u.unpack(): u.unpack() for _ in range(2)}
+    return fields["rid"]
+
+
+def run_prompters(server: Server, token: str | None, procs: int, clients: int, parallel: int,
+                  seconds: float, max_instances: int) -> tuple[dict[str, Any], Meter]:
+    start = MP.Event()
+    ps, q = spawn(prompters, [(server.ws_url, token, clients, parallel, seconds, max_instances, start)] * procs)
+    try:
+        collect(q, procs, 60)
+        with Meter(server) as meter:
+            start.set()
+            reports = collect(q, procs, seconds + 120)
+    finally:
+        reap(ps)
+    merged: dict[str, Any] = {"first": [], "total": []}
+    for r in reports:
+        for k, v in r.items():
+            merged[k] = merged.get(k, 0) + v if not isinstance(v, list) else merged[k] + v
+    return merged, meter

@@ -1,0 +1,56 @@
+"""Time to first instance: 10 concurrent clients, each sending a prompt (a 500-instance world),
+waiting for its `gen.done`, and sending the next; latency = prompt sent → first `gen.chunk`.
+
+Ours plans the world (generator thread), stores the world row and the first chunk, then
+sends. The baseline answers the prompt frame immediately with pre-built frames, so its
+first-frame latency is the floor: socket, event loop, codec. Target: ours p99 ≤ 2× baseline p99.
+
+    python -m bench.ttfi [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from . import common as c
+
+TARGET_RATIO = 2.0
+CLIENTS = 10
+INSTANCES = 500
+
+
+def measure(server: c.Server, token: str | None, seconds: float) -> dict[str, Any]:
+    m, meter = c.run_prompters(server, token, procs=2, clients=CLIENTS // 2, parallel=1, seconds=seconds,
+                               max_instances=INSTANCES)
+    first = [x * 1000 for x in m["first"]]
+    total = [x * 1000 for x in m["total"]]
+    return {"prompts": m["prompts"], "errors": m["errors"], "first_p50_ms": round(c.pct(first, 50), 2),
+            "first_p99_ms": round(c.pct(first, 99), 2), "first_max_ms": round(max(first, default=0), 2),
+            "done_p50_ms": round(c.pct(total, 50), 2), "done_p99_ms": round(c.pct(total, 99), 2),
+            "server_cpu_ms_per_prompt": round(meter.cpu / max(1, m["prompts"]) * 1000, 2)}
+
+
+def run(smoke: bool = False) -> dict[str, Any]:
+    seconds = 0.4 if smoke else 15.0
+    rows = []
+    with c.tempdir() as tmp:
+        with c.start_ours(tmp) as ours:
+            rows.append({"server": "ours", **measure(ours, c.login(ours, "ttfi-user"), seconds)})
+        with c.start_baseline(tmp) as base:
+            rows.append({"server": "baseline", **measure(base, None, seconds)})
+    r = c.ratio(rows[0]["first_p99_ms"], rows[1]["first_p99_ms"])
+    ok = rows[0]["errors"] == 0 and r <= TARGET_RATIO
+    return c.report("ttfi", f"Time to first instance: {CLIENTS} concurrent clients, {INSTANCES}-instance worlds",
+                    rows, {"ratio_first_p99": r, "target": f"ours first-chunk p99 <= {TARGET_RATIO}x baseline",
+                           "pass": ok, "smoke": smoke})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    run(ap.parse_args().smoke)
+
+
+if __name__ == "__main__":
+    main()
