@@ -23,9 +23,8 @@ from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
 from .fill import fill
+from .palette import palette_members
 
-PALETTE_TYPE_WEIGHT = {"environment": 6.0, "prop": 1.2, "character": 1.0, "lighting": 0.6,
-                       "effect": 0.4, "vehicle": 0.4, "building": 0.5, "ui": 0.1}
 ROUNDS = 6
 
 
@@ -52,6 +51,7 @@ class Request:
     placed: int = 0
     anchor_xz: tuple[float, float] | None = None
     anchor_extent: float = 0.0
+    settlement: Any = None  # settlement.Settlement for "village", "town", ...
 
 
 @dataclass
@@ -261,34 +261,13 @@ class Layout:
                                np.ones(int(keep.sum())), target=limit, group=-2)
             self.ter.flags |= saved
 
-    def place_palette(self, world_type: str, target: int, has_water: bool) -> None:
-        """Fill the rest of the budget with the world type's everyday prefabs."""
-        env = self.intent.environment
-        ids, weights = [], []
-        for i, p in enumerate(self.cat.prefabs):
-            if world_type not in p.world_types or p.landmark or p.surface == "wall":
-                continue
-            if p.pattern == "line" and p.type == "environment":
-                continue  # roads/rails are laid by place_roads
-            if p.surface == "water" and not has_water:
-                continue
-            w = PALETTE_TYPE_WEIGHT[p.type] / max(1.0, p.width * p.depth) ** 0.35
-            snowy = "snowy" in p.tags or "snow" in p.tags
-            w *= 4.0 if snowy and env.season == "winter" else (0.1 if snowy else 1.0)
-            if p.type == "lighting" and env.time_of_day in ("night", "sunset"):
-                w *= 3.0
-            if "fog" in p.tags and env.weather != "fog":
-                w *= 0.1
-            ids.append(i)
-            weights.append(w)
-        if not ids or target <= 0:
-            return
-        wv = np.array(weights) / sum(weights)
-        counts = np.floor(wv * target).astype(np.int64)
-        rest = target - int(counts.sum())
-        counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
-        fill(self.eng, sub_rng(self.key, "palette"),
-             [(i, int(n)) for i, n in zip(ids, counts)], group=-1, clustered=False)
+    def place_palette(self, target: int, has_water: bool, theme: frozenset[str],
+                      words: frozenset[str], urban: bool) -> None:
+        """Fill the rest of the budget with filler that fits the world (palette.py)."""
+        members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
+                                  target, has_water, theme, words, urban)
+        if members:
+            fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False)
 
     def fill_request(self, req: Request, target: int) -> int:
         """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""
@@ -305,7 +284,7 @@ class Layout:
         clustered = self.cat.prefabs[int(req.pidx[0])].pattern == "cluster"
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
                    group=req.index, scale_range=(lo, hi), clustered=clustered)
-        if got == 0:  # big footprints rarely find a whole free slot: use the Poisson engine
-            got = self.place_request(req, max(1, min(target, 8)),
-                                     self.sampler_for(req, None, []), exact=False)
+        if got < target // 2:  # big footprints rarely find a whole free slot: Poisson engine
+            got += self.place_request(req, max(1, min(target - got, 40)),
+                                      self.sampler_for(req, None, []), exact=False)
         return got

@@ -33,7 +33,7 @@ WORLD_KEYWORDS: Final[dict[str, dict[str, float]]] = {
               "traffic": 2, "metropolis": 3, "town": 1, "neighborhood": 2, "avenue": 2},
     "nature": {"nature": 4, "forest": 2, "jungle": 2, "meadow": 2, "mountain": 1.5,
                "wilderness": 3, "woods": 2, "valley": 1.5, "tropical": 1.5, "wild": 1.5,
-               "grove": 2, "swamp": 2, "lake": 1, "river": 1, "beach": 1.5, "island": 1},
+               "grove": 2, "swamp": 2, "desert": 2, "lake": 1, "river": 1, "beach": 1.5, "island": 1},
     "space": {"space": 2, "planet": 3, "moon": 2.5, "lunar": 3, "asteroid": 3, "galaxy": 3,
               "orbit": 3, "mars": 3, "cosmic": 3, "nebula": 3, "astronaut": 2, "starship": 2,
               "crater": 2},
@@ -80,6 +80,11 @@ SIZE_WORDS: Final[dict[str, float]] = {
     "big": 1.3, "huge": 1.7, "vast": 2.0, "enormous": 2.0, "sprawling": 1.8, "endless": 2.2,
     "expansive": 1.8, "massive": 1.8, "immense": 2.0,
 }
+# Size/quantity adjectives: hints (world size, scale, settlement size), never object nouns on
+# their own, even when a prefab is called "Small Rocks".
+SIZE_ADJECTIVES: Final[frozenset[str]] = frozenset(
+    "small tiny little large big huge vast giant massive enormous immense compact sprawling "
+    "endless expansive".split())
 SETTLEMENT_NOUNS: Final[frozenset[str]] = frozenset(
     "village town city world kingdom island valley forest land landscape realm metropolis "
     "settlement colony base camp park desert plain plains wilderness jungle galaxy planet "

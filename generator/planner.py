@@ -15,11 +15,16 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
+from .describe import make_description, make_title
 from .environment import environment_settings
 from .errors import GeneratorError
 from .intent import Intent
 from .layout import Layout, LayoutResult, Request, sub_rng
-from .lexicon import WORLD_TYPES
+from .lexicon import WORLD_TYPES, lemma, tokenize
+from .palette import category, coherent, urban_setting
+from .retrieval import Match
+from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, \
+    settlement_kind
 from .prompt import parse_prompt
 from .stream import WorldHeader, WorldPlan
 from .terrain import WATER_LEVEL, Terrain, build_terrain
@@ -55,7 +60,7 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     key = hashlib.blake2b(json.dumps([GENERATOR_VERSION, catalog.version, seed, intent.to_dict()],
                                      sort_keys=True).encode(), digest_size=32).digest()
     warnings = list(intent.warnings)
-    requests = _match(intent, catalog, warnings)
+    requests = _match(intent, catalog, warnings, key, budget)
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
     lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
@@ -69,15 +74,23 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
 
 
-def _match(intent: Intent, catalog: Catalog, warnings: list[str]) -> list[Request | None]:
+def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
+           budget: int) -> list[Request | None]:
     out: list[Request | None] = []
     for i, kr in enumerate(intent.requests):
+        kind = settlement_kind(kr.terms)
+        if kind is not None:
+            req = _settlement_request(intent, catalog, i, kind, key, budget)
+            if req is not None:
+                out.append(req)
+                continue
         m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
                                     single=not kr.plural)
         if m is None:
             warnings.append(f"no prefab matches {kr.phrase!r}; ignored")
             out.append(None)
             continue
+        m = _coherent(m, catalog, intent, kr.attributes)
         pidx = np.array([catalog.index[p] for p in m.prefab_ids])
         first = catalog.prefabs[int(pidx[0])]
         out.append(Request(i, m, pidx, np.array(m.weights), kr.count, kr.exact, kr.attributes,
@@ -91,16 +104,56 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str]) -> list[Reques
     return out
 
 
+def _coherent(m: Match, catalog: Catalog, intent: Intent, attributes: tuple[str, ...]) -> Match:
+    """Drop variants that misfit the biome/season (snowy pines in summer) if others remain."""
+    if len(m.prefab_ids) == 1:
+        return m
+    words = frozenset(tokenize(intent.prompt))
+    keep = [k for k, pid in enumerate(m.prefab_ids)
+            if coherent(catalog.get(pid), words, intent.environment, attributes)]  # type: ignore[arg-type]
+    if not keep or len(keep) == len(m.prefab_ids):
+        return m
+    total = sum(m.weights[k] for k in keep)
+    return Match(tuple(m.prefab_ids[k] for k in keep), tuple(m.weights[k] / total for k in keep))
+
+
+def _settlement_request(intent: Intent, catalog: Catalog, i: int, kind: str, key: bytes,
+                        budget: int) -> Request | None:
+    """A settlement noun becomes a building mix (settlement.py) instead of one prefab."""
+    covered: set[str] = set()
+    explicit_houses = False
+    for j, other in enumerate(intent.requests):
+        if j == i or settlement_kind(other.terms) is not None:
+            continue
+        m = catalog.retrieval.match(other.terms, other.attributes, intent.world_type, True)
+        if m is not None:
+            tags = set(catalog.get(m.prefab_ids[0]).tags)  # type: ignore[union-attr]
+            covered |= tags
+            explicit_houses |= other.count is not None and bool(tags & HOUSE_TAGS)
+    s = plan_settlement(catalog, kind, intent.world_type, intent.size_factor, budget,
+                        sub_rng(key, "settlement", i), covered, explicit_houses,
+                        urban_setting(intent))
+    if s is None:
+        return None
+    ids = [int(p) for p in s.civic] + [int(p) for p in s.houses]
+    match = Match(tuple(catalog.prefabs[p].id for p in ids), tuple(1.0 / len(ids) for _ in ids))
+    return Request(i, match, np.array(ids, dtype=np.int64), np.full(len(ids), 1.0 / len(ids)),
+                   None, False, intent.requests[i].attributes, landmark=False, settlement=s)
+
+
 def _world_size(intent: Intent, catalog: Catalog, requests: list[Request | None],
                 budget: int) -> float:
     """Square side in metres: room for the budget at a comfortable density, and for requests."""
     need = 0.0
     for r in requests:
-        if r is not None:
+        if r is not None and r.settlement is not None:
+            need += footprint_area(catalog, r.settlement) * 0.4  # x8 below: ~3x the lattice
+        elif r is not None:
             p = int(r.pidx[0])
             area = catalog.width[p] * catalog.depth[p] * catalog.scale_max[p] ** 2
             need += (r.count or 1) * area
-    side = max(math.sqrt(budget * 36.0), math.sqrt(need * 8.0), 72.0) * intent.size_factor
+    # size words scale the budget-derived area; what was asked for always gets its room
+    side = max(math.sqrt(budget * 36.0) * intent.size_factor, math.sqrt(need * 8.0), 72.0)
     return float(min(2400.0, max(64.0, math.ceil(side / 8.0) * 8.0)))
 
 
@@ -114,7 +167,6 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
                   if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"]
         if wanted and budget >= 20:
             pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
-            from .retrieval import Match
             landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),
                                  np.array([pick]), np.array([1.0]), 1, False, (), True)]
     for slot, req in enumerate(landmarks):
@@ -125,20 +177,25 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     unreachable = reserve_corridors(lay.ter, spawn, boxes)
     if unreachable:
         warnings.append(f"{unreachable} landmark(s) not reachable on foot from the spawn")
+    for req in live:  # settlements are the main structure: they get the ground first
+        if req.settlement is not None:
+            _place(lay, req, lambda r=req: setattr(r, "placed", r.placed + place_settlement(
+                lay, r, r.settlement, rel_of.get(r.index), sub_rng(lay.key, "town", r.index))))
+    live = [r for r in live if r.settlement is None]
     counted = sum((r.count or 1) for r in live if not r.landmark and (r.count or not
                                                                      _plural(intent, r)))
     road_match = lay.cat.retrieval.match(("road",), (), intent.world_type, True)
     road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
     uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
     rest = max(0, budget - lay.eng.count - counted - road_budget)
-    share = int(rest * 0.6 / len(uncounted)) if uncounted else 0
+    targets = _uncounted_targets(lay, uncounted, rest, budget)
     # exact and single requests before bulk fills, or a fill could take all the space first
     ordered = _anchors_first(live, rel_of)
     ordered = ([r for r in ordered if r not in uncounted] + [r for r in ordered if r in uncounted])
     for req in ordered:
         if req.landmark:
             continue
-        target = req.count or (max(1, share) if req in uncounted else 1)
+        target = req.count or targets.get(req.index, 1)
         exact = req.count is not None or req not in uncounted
         rel = rel_of.get(req.index)
         if not exact and (rel is None or rel.kind == "scatter"):
@@ -150,11 +207,51 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))
     has_water = bool((lay.ter.flags & 1).any())
-    lay.place_palette(intent.world_type, lay.eng.room, has_water)
-    if requests and any(r is not None and r.placed < (r.count or 1) for r in requests):
+    lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
+                      frozenset(tokenize(intent.prompt)), urban_setting(intent))
+    if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)
+                        for r in requests):
         short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
         warnings.append(f"budget or space too small for all requested objects: {short}")
     return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+
+
+def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
+                       budget: int) -> dict[int, int]:
+    """Plurals without a number: vegetation is plentiful (it shares most of the remaining
+    budget), other things are "several to many", growing with the world (sqrt of the budget)."""
+    if not uncounted:
+        return {}
+    veg = [r for r in uncounted
+           if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")]
+    out: dict[int, int] = {}
+    fair = int(rest * 0.5 / len(uncounted))
+    for r in uncounted:
+        if r in veg:
+            continue
+        big = lay.cat.prefabs[int(r.pidx[0])].type == "building"
+        cap = int(np.clip(round(budget ** 0.5 * (0.35 if big else 0.8)), 3 if big else 5,
+                          25 if big else 60))
+        out[r.index] = max(3, min(cap, fair))
+    pool = max(0, int(rest * 0.6) - sum(out.values()))
+    for r in veg:
+        out[r.index] = max(8, pool // len(veg))
+    return out
+
+
+def _theme(intent: Intent, lay: Layout, requests: list[Request | None]) -> frozenset[str]:
+    """Words the filler should echo: matched prefabs' tags, prompt nouns, terrain features."""
+    theme = {lemma(t) for t in tokenize(intent.prompt)}
+    for r in requests:
+        if r is not None:
+            for p in r.pidx[:3]:
+                theme |= set(lay.cat.prefabs[int(p)].tags)
+    ter = lay.ter
+    if ter.lake is not None:
+        theme |= {"lake", "pond", "shore", "marsh", "water"}
+    if ter.river is not None or ter.coast is not None:
+        theme |= {"river", "shore", "water", "beach"}
+    return frozenset(theme)
 
 
 def _plural(intent: Intent, req: Request) -> bool:
@@ -238,13 +335,10 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
     bounds = {"min": {"x": -h, "y": round(min(float(terrain.heights.min()), -3.0) - 1, 3),
                       "z": -h},
               "max": {"x": h, "y": round(float(terrain.heights.max()) + 250.0, 3), "z": h}}
-    words = intent.prompt.split()
-    title = " ".join(words[:8]).strip(" .,;:!?").capitalize() or "Untitled world"
     env = environment_settings(intent.environment, intent.world_type)
     header = WorldHeader(
-        title=title[:120],
-        description=(f"A {intent.world_type.replace('_', '-')} world, {int(terrain.size)} m "
-                     f"across, {env['time_of_day']}, {env['weather']}: {intent.prompt}")[:500],
+        title=make_title(intent, requests),
+        description=make_description(intent, requests, trace, terrain.size),
         world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
         bounds=bounds, spawn_points=spawns, trace=tuple(trace),
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),

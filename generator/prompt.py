@@ -14,7 +14,7 @@ from .errors import GeneratorError
 from .intent import (EnvironmentIntent, Intent, KindRequest, Relation, RelationKind,
                      TerrainIntent)
 from .lexicon import (ATTRIBUTES, FEATURES, MAX_COUNT, NUMBER_WORDS, SEASON_WORDS,
-                      SETTLEMENT_NOUNS, SIZE_WORDS, STOP_WORDS, TIME_WORDS, VAGUE_COUNTS,
+                      SETTLEMENT_NOUNS, SIZE_ADJECTIVES, SIZE_WORDS, STOP_WORDS, TIME_WORDS, VAGUE_COUNTS,
                       WEATHER_WORDS, WORLD_KEYWORDS, WORLD_TYPES, lemma, tokenize)
 
 COLLECTIVE = frozenset(
@@ -125,8 +125,9 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
             i += 1
             continue
         is_kind_word = (kind(t) and t not in NOT_KINDS and t not in STOP_WORDS  # type: ignore[operator]
-                        and t not in ENV_WORDS)
-        if t in ATTRIBUTES and (not is_kind_word or (nxt and kind(nxt))):  # type: ignore[operator]
+                        and t not in ENV_WORDS and t not in SIZE_ADJECTIVES)
+        if t in SIZE_ADJECTIVES or (
+                t in ATTRIBUTES and (not is_kind_word or (nxt and kind(nxt)))):  # type: ignore[operator]
             attrs.append(t)
             current = None
             i += 1
@@ -283,6 +284,6 @@ def _terrain(tokens: list[str], state: _Parse) -> TerrainIntent:
 
 def _size_factor(tokens: list[str]) -> float:
     for i, t in enumerate(tokens):
-        if t in SIZE_WORDS and any(lemma(n) in SETTLEMENT_NOUNS for n in tokens[i + 1:i + 3]):
+        if t in SIZE_WORDS and any(lemma(n) in SETTLEMENT_NOUNS for n in tokens[i + 1:i + 4]):
             return SIZE_WORDS[t]
     return 1.0

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 K1 = 1.2
 B = 0.75
-WORLD_BOOST = 1.6  # prefer prefabs made for the world's type, but never exclude others
+WORLD_BOOST = 1.6  # among in-genre candidates, the world's own prefabs still rank first
 ATTRIBUTE_BOOST = 0.8  # per matched attribute tag
 VARIETY_RATIO = 0.6  # plural requests take every prefab scoring within 60 % of the best
 MAX_VARIANTS = 4
@@ -94,6 +94,9 @@ class Bm25Index:
             candidates = [i for i, w in enumerate(self.words) if w & head_forms]
         if not candidates:
             return None
+        if world_type:  # hard genre filter: off-genre prefabs only when nothing in-genre fits
+            in_genre = [i for i in candidates if world_type in self.catalog.prefabs[i].world_types]
+            candidates = in_genre or candidates
         base = self.scores(query)
         wanted = {lemma(ATTRIBUTE_TAGS.get(a, a)) for a in attributes} | {lemma(a) for a in attributes}
         ranked = []

@@ -1,0 +1,196 @@
+"""Filler ("palette") composition: what fills the budget after the requested objects.
+
+Filler must fit the world, not just its genre tag. Every candidate prefab is of the world type
+(hard filter) and falls in a category (tree, plant, rock, animal, person, prop, lighting,
+vehicle, effect, terrain, building, ui); each world type has a palette of category weights, so a
+nature or rural world is mostly trees, bushes, grass and rocks and a city mostly people, street
+props and lights. Within a category, prefabs that share tags with the prompt's theme (the
+matched prefabs' tags, the prompt's words, the terrain features, the settlement) are boosted,
+and smaller things are more numerous. Coherence filters drop:
+
+* biome misfits: desert plants unless the prompt says desert, palms unless tropical/beach,
+  snow things unless it is winter or snowy;
+* season/time/weather misfits: falling leaves outside autumn, fireflies by day, fog banks in
+  clear weather;
+* urban-only props (street lamps, mailboxes, police, floodlights) in rural settings, i.e. unless
+  the world is urban/sci-fi, the settlement is a town or city, or the prompt names streets;
+* gameplay markers (waypoints, spawn pads, quest markers), landmarks, wall-mounted things and
+  road pieces (those are laid elsewhere).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .lexicon import tokenize
+from .settlement import URBAN_KINDS, settlement_kind, urban_only
+
+if TYPE_CHECKING:
+    from .catalog import Catalog, Prefab
+    from .intent import EnvironmentIntent, Intent
+
+PALETTES: dict[str, dict[str, float]] = {
+    "nature": {"tree": 10, "plant": 8, "rock": 4, "animal": 1.5, "terrain": 0.8, "effect": 0.5,
+               "person": 0.1, "prop": 0.2, "lighting": 0.05, "vehicle": 0.05, "ui": 0.02,
+               "building": 0.0},
+    "realistic": {"tree": 6, "plant": 6, "rock": 2.5, "animal": 1.0, "terrain": 0.4,
+                  "effect": 0.3, "person": 0.3, "prop": 0.6, "lighting": 0.15, "vehicle": 0.2,
+                  "ui": 0.05, "building": 0.05},
+    "fantasy": {"tree": 6, "plant": 6, "rock": 3, "animal": 0.8, "terrain": 0.6, "effect": 1.0,
+                "person": 0.4, "prop": 0.6, "lighting": 0.3, "vehicle": 0.1, "ui": 0.02,
+                "building": 0.1},
+    "historical": {"tree": 4, "plant": 5, "rock": 2.5, "animal": 1.0, "terrain": 0.4,
+                   "effect": 0.3, "person": 1.0, "prop": 1.5, "lighting": 0.4, "vehicle": 0.2,
+                   "ui": 0.02, "building": 0.1},
+    "urban": {"tree": 1.5, "plant": 2.5, "rock": 0.2, "animal": 0.1, "terrain": 0.2,
+              "effect": 0.5, "person": 3.0, "prop": 3.0, "lighting": 2.0, "vehicle": 2.0,
+              "ui": 0.5, "building": 0.3},
+    "sci_fi": {"tree": 1.0, "plant": 1.5, "rock": 1.5, "animal": 0.2, "terrain": 0.5,
+               "effect": 1.5, "person": 2.0, "prop": 3.0, "lighting": 2.0, "vehicle": 1.2,
+               "ui": 0.3, "building": 0.3},
+    "space": {"tree": 0.3, "plant": 0.5, "rock": 5.0, "animal": 0.3, "terrain": 4.0,
+              "effect": 1.2, "person": 1.0, "prop": 2.0, "lighting": 1.0, "vehicle": 0.8,
+              "ui": 0.2, "building": 0.2},
+    "surreal": {"tree": 4.0, "plant": 4.0, "rock": 2.0, "animal": 1.0, "terrain": 1.0,
+                "effect": 2.0, "person": 1.0, "prop": 2.5, "lighting": 1.0, "vehicle": 0.5,
+                "ui": 0.2, "building": 0.3},
+}
+PLANT_TAGS = frozenset("bush shrub hedge grass flower flowers fern plant reeds mushroom lily "
+                       "flora undergrowth meadow".split())
+ROCK_TAGS = frozenset("rock boulder stone pebbles".split())
+ANIMAL_TAGS = frozenset("animal wildlife".split())
+MARKER_TAGS = frozenset("marker waypoint spawn quest beacon kiosk".split())
+BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    # biome: (prefab tags that belong to it, prompt words that call for it)
+    "desert": (frozenset({"cactus", "desert"}),
+               frozenset("desert dune dunes sand sandy arid oasis canyon wasteland western "
+                         "cactus cacti".split())),
+    "tropical": (frozenset({"palm", "tropical"}),
+                 frozenset("tropical beach island jungle palm palms paradise lagoon".split())),
+    "winter": (frozenset({"snow", "snowy", "winter", "frozen"}),
+               frozenset("snow snowy winter frozen icy arctic blizzard ice wintry".split())),
+}
+URBAN_CUES = frozenset("street streets downtown suburb suburban neighborhood neighbourhood "
+                       "avenue highway parking".split())
+GENERIC_TAGS = frozenset("wooden stone metal modern building light glowing strange dream "
+                         "ancient old giant tall big large small".split())
+THEME_BOOST = 1.5
+
+
+def urban_setting(intent: Intent) -> bool:
+    """Urban/modern street furniture belongs: an urban or sci-fi world, a town or city, streets."""
+    if intent.world_type in ("urban", "sci_fi"):
+        return True
+    if frozenset(tokenize(intent.prompt)) & URBAN_CUES:
+        return True
+    return any(settlement_kind(r.terms) in URBAN_KINDS for r in intent.requests)
+
+
+def category(p: Prefab) -> str:
+    tags = set(p.tags)
+    if p.type == "environment":
+        if "tree" in tags:
+            return "tree"
+        if tags & PLANT_TAGS:
+            return "plant"
+        if tags & ROCK_TAGS:
+            return "rock"
+        return "terrain"
+    if p.type == "character":
+        return "animal" if tags & ANIMAL_TAGS else "person"
+    return p.type
+
+
+_STATIC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset[str], float]]:
+    """(prefab number, category, tags, area factor) of everything that may ever be filler."""
+    per_cat = _STATIC.setdefault(cat, {})
+    if world_type not in per_cat:
+        out = []
+        for i, p in enumerate(cat.prefabs):
+            if world_type not in p.world_types or p.landmark or p.surface == "wall":
+                continue
+            if p.pattern == "line" and p.type == "environment":
+                continue  # roads/rails are laid by place_roads
+            if set(p.tags) & MARKER_TAGS:
+                continue
+            single = 0.25 if p.pattern == "single" else 1.0  # a well, a tractor: not dozens
+            out.append((i, category(p), frozenset(p.tags),
+                        single / max(1.0, p.width * p.depth) ** 0.3))
+        per_cat[world_type] = out
+    return per_cat[world_type]
+
+
+def wanted_biomes(words: frozenset[str], env: EnvironmentIntent) -> set[str]:
+    out = {b for b, (_, cues) in BIOMES.items() if words & cues}
+    if env.season == "winter" or env.weather == "snow":
+        out.add("winter")
+    return out
+
+
+def _env_factor(tags: frozenset[str], env: EnvironmentIntent, biomes: set[str]) -> float:
+    for biome, (btags, _) in BIOMES.items():
+        if tags & btags:
+            if biome not in biomes:
+                return 0.0
+            return 3.0
+    if ("autumn" in tags or "leaves" in tags) and env.season != "autumn":
+        return 0.0
+    if ({"fireflies", "aurora", "night"} & tags) and env.time_of_day not in ("night", "sunset"):
+        return 0.0
+    if "fog" in tags and env.weather != "fog":
+        return 0.0
+    return 1.0
+
+
+def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
+             attributes: tuple[str, ...] = ()) -> bool:
+    """False for a biome/season misfit (snowy pine in summer) unless the phrase asks for it."""
+    return bool(set(attributes) & set(p.tags)) or _env_factor(
+        frozenset(p.tags), env, wanted_biomes(words, env)) > 0
+
+
+def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
+                    has_water: bool, theme: frozenset[str], words: frozenset[str],
+                    urban: bool) -> list[tuple[int, int]]:
+    """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits)."""
+    if target <= 0:
+        return []
+    weights = dict(PALETTES[world_type])
+    if env.time_of_day in ("night", "sunset"):
+        weights["lighting"] *= 2.0
+    biomes = wanted_biomes(words, env)
+    theme = theme - GENERIC_TAGS
+    rows: dict[str, list[tuple[int, float]]] = {}
+    for i, cname, tags, area in _candidates(cat, world_type):
+        p = cat.prefabs[i]
+        if p.surface == "water" and not has_water:
+            continue
+        if not urban and urban_only(p):
+            continue
+        f = _env_factor(tags, env, biomes)
+        if f == 0.0 or weights[cname] == 0.0:
+            continue
+        if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
+            f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
+        f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))
+        rows.setdefault(cname, []).append((i, f * area))
+    ids: list[int] = []
+    w: list[float] = []
+    for cname in sorted(rows):
+        members = rows[cname]
+        total = sum(r for _, r in members)
+        for i, r in members:
+            ids.append(i)
+            w.append(weights[cname] * r / total)
+    if not ids:
+        return []
+    wv = np.array(w) / sum(w)
+    counts = np.floor(wv * target).astype(np.int64)
+    rest = target - int(counts.sum())
+    counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
+    return [(i, int(n)) for i, n in zip(ids, counts) if n > 0]
