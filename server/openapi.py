@@ -240,8 +240,23 @@ def _paths(s: Any) -> dict[str, dict[str, Schema]]:
                         "stream worlds as gen.start / gen.chunk / gen.done frames; join/edit/presence for "
                         "shared worlds; telemetry with acks. The token goes in the Authorization header or "
                         "in the first `hello` frame (browsers cannot set headers).", auth=False)},
-        "/docs": {"get": op("This API as a browsable page", "docs",
+        "/docs": {"get": op("This API as a browsable page (Swagger UI, shipped with the server)", "docs",
                             {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False)},
+        "/preview": {"get": op(
+            "The world preview page: prompt a world and watch it grow live", "preview",
+            {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False,
+            description="A browser client of the session protocol (docs/preview.md); it signs in from the "
+                        "page, so the page itself needs no token.")},
+        "/preview/{world_id}": {"get": op(
+            "The world preview page opened on one world", "preview",
+            {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}},
+            params=(world_id,), auth=False,
+            description="The same page; it joins `world_id` over the WebSocket (404/forbidden show on the page).")},
+        "/static/{path}": {"get": op(
+            "Files of the preview and docs pages (scripts, styles, vendored libraries and their licenses)",
+            "preview", {"200": {"description": "the file (text/javascript, text/css, text/html, image/png, "
+                                              "text/plain)"}},
+            params=(path("path"),), errors=("404",), auth=False)},
         "/api/v1/openapi.json": {"get": op("This document", "docs", {"200": _json(ANY_OBJECT)}, auth=False)},
         # -- auth ---------------------------------------------------------------------------------
         "/api/v1/auth/login": {"post": op(
@@ -344,8 +359,8 @@ def build(settings: Any = None) -> dict[str, Any]:
                                 f"{s.max_body_bytes} bytes are refused with 413. The real-time protocol "
                                 "runs on the WebSocket at /ws (docs/protocol.md)."},
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": n} for n in ("health", "docs", "auth", "catalog", "publish", "telemetry", "worlds",
-                                       "session")],
+        "tags": [{"name": n} for n in ("health", "docs", "preview", "auth", "catalog", "publish", "telemetry",
+                                       "worlds", "session")],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
