@@ -14,7 +14,7 @@ from server.rest.preview import CONTENT_TYPES, STATIC_DIR
 
 PAGES = ("/preview", "/preview/w-some-world", "/docs")
 VENDOR = STATIC_DIR / "vendor"
-EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)  # a scheme or protocol-relative
+EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)  # a scheme or protocol-relative
 
 
 class Refs(HTMLParser):
@@ -122,7 +122,7 @@ def test_vendored_files_are_the_published_bytes_listed_in_the_readme() -> None:
     import hashlib
 
     readme = (VENDOR / "README.md").read_text(encoding="utf-8")
-    listed = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.M))
+    listed = {name: digest for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.MULTILINE)}
     shipped = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file() and p.parent != VENDOR}
     assert set(listed) == shipped
     for name, digest in listed.items():
