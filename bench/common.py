@@ -133,7 +133,22 @@ def start_ours(tmp: str, **settings: Any) -> Server:
     exe = str(Path(sys.executable).with_name("immersiverse"))
     cmd = [exe, "serve", "--port", str(port)] if os.path.exists(exe) else \
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
-    return Server("ours", cmd, env, port, tmp)
+    server = Server("ours", cmd, env, port, tmp)
+    _maybe_profile(server)
+    return server
+
+
+def _maybe_profile(server: Server) -> None:
+    """BENCH_PYSPY=DIR: sample the server with py-spy (if installed) into DIR/<figure>-<pid>.txt
+    (collapsed stacks, idle frames excluded) until it exits. For finding bottlenecks only."""
+    out = os.environ.get("BENCH_PYSPY")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if out and os.path.exists(spy):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        figure = Path(sys.argv[0]).stem if sys.argv[0] else "bench"
+        subprocess.Popen([spy, "record", "-p", str(server.pid), "-r", "250", "--format", "raw", "-t",
+                          "-o", f"{out}/{os.environ.get('BENCH_FIGURE', figure)}-{server.pid}.txt"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def start_baseline(tmp: str, *args: str) -> Server:
@@ -272,6 +287,8 @@ class _HttpConn(asyncio.Protocol):
             if len(self.buf) < head_end + 4 + length:
                 return
             status = int(head[9:12])
+            if self.stats["count"]:
+                self.stats["counted"] += self.buf.count(self.stats["count"], head_end + 4, head_end + 4 + length)
             self.stats["lat"].append(time.perf_counter() - self.sent)
             self.stats["ok" if status < 400 else "errors"] += 1
             self.stats["status"][status] = self.stats["status"].get(status, 0) + 1
@@ -285,10 +302,13 @@ class _HttpConn(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def http_load(port: int, requests: Sequence[bytes], conns: int, seconds: float) -> dict[str, Any]:
-    """`conns` keep-alive connections, each sending the requests round-robin for `seconds`."""
+async def http_load(port: int, requests: Sequence[bytes], conns: int, seconds: float,
+                    count: bytes = b"") -> dict[str, Any]:
+    """`conns` keep-alive connections, each sending the requests round-robin for `seconds`;
+    `count`: occurrences of these bytes in response bodies are summed (e.g. instances)."""
     loop = asyncio.get_running_loop()
-    stats: dict[str, Any] = {"ok": 0, "errors": 0, "dropped": 0, "status": {}, "lat": []}
+    stats: dict[str, Any] = {"ok": 0, "errors": 0, "dropped": 0, "status": {}, "lat": [], "count": count,
+                             "counted": 0}
     stop_at = time.perf_counter() + seconds
     protos = []
     for _ in range(conns):
@@ -308,20 +328,22 @@ def http_request(method: str, path: str, port: int, token: str | None = None, bo
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def _http_proc(q: Any, port: int, requests: Sequence[bytes], conns: int, seconds: float, start: Any) -> None:
+def _http_proc(q: Any, port: int, requests: Sequence[bytes], conns: int, seconds: float, start: Any,
+               count: bytes) -> None:
     async def body(q: Any) -> None:
         q.put({"ready": 1})
         while not start.is_set():
             await asyncio.sleep(0.002)
-        q.put(await http_load(port, requests, conns, seconds))
+        q.put(await http_load(port, requests, conns, seconds, count))
     guard(q, lambda q: run_async(body, q))
 
 
-def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int, seconds: float) -> dict[str, Any]:
+def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int, seconds: float,
+               count: bytes = b"") -> dict[str, Any]:
     """`conns` keep-alive connections spread over `procs` load processes; server CPU measured."""
     start = MP.Event()
     per = [conns // procs + (1 if i < conns % procs else 0) for i in range(procs)]
-    ps, q = spawn(_http_proc, [(server.port, requests, k, seconds, start) for k in per])
+    ps, q = spawn(_http_proc, [(server.port, requests, k, seconds, start, count) for k in per])
     try:
         collect(q, procs, 30)
         with Meter(server) as meter:
@@ -341,7 +363,7 @@ def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int
             "max_ms": round(lat[-1], 1) if lat else None,
             "min_per_conn": min(r["per_conn_min"] for r in reports),
             "server_cpu_s": round(meter.cpu, 2), "us_per_req": round(meter.cpu / max(1, ok) * 1e6, 1),
-            "status": status}
+            "status": status, "counted": sum(r["counted"] for r in reports)}
 
 
 # -- WebSocket ----------------------------------------------------------------------------------
@@ -370,6 +392,101 @@ async def recv_until(ws: Any, pred: Callable[[dict[str, Any]], bool], timeout: f
             if pred(msg):
                 return msg
     return await asyncio.wait_for(loop(), timeout)
+
+
+class RawWS(asyncio.Protocol):
+    """A minimal WebSocket client for receive-heavy load (fan-out members): binary frames only,
+    no per-frame task or queue, so client CPU per frame stays a few microseconds and latencies
+    reflect the server rather than the load client. `on_frame(payload, t_received)` is called
+    for each binary message; pings are answered; see `listen`."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.early: list[tuple[bytes, float]] = []  # frames that came with the 101 response
+        self.on_frame: Callable[[bytes, float], None] = lambda d, t: self.early.append((d, t))
+        self.handshake = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def connect(cls, port: int, token: str | None, local_ip: str = HOST) -> RawWS:
+        import base64
+
+        loop = asyncio.get_running_loop()
+        _, proto = await loop.create_connection(cls, HOST, port, local_addr=(local_ip, 0))
+        key = base64.b64encode(os.urandom(16)).decode()
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        proto.transport.write((f"GET /ws HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+                               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                               f"Sec-WebSocket-Version: 13\r\n{auth}\r\n").encode())
+        await asyncio.wait_for(proto.handshake, 60)
+        return proto
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError("closed during handshake"))
+
+    def listen(self, on_frame: Callable[[bytes, float], None]) -> None:
+        """Deliver binary messages to `on_frame` from now on (and any that arrived before)."""
+        self.on_frame = on_frame
+        early, self.early = self.early, []
+        for d, t in early:
+            on_frame(d, t)
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)  # client frames are masked; a zero key leaves the payload as is
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else
+                                          bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536 else
+                                          bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+        self.transport.write(head + b"\0\0\0\0" + payload)
+
+    def send(self, data: bytes) -> None:
+        self._write(0x2, data)
+
+    def close(self) -> None:
+        self._write(0x8, (1000).to_bytes(2, "big"))
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        t = time.perf_counter()
+        buf = self.buf
+        buf += data
+        if not self.handshake.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.handshake.set_exception(ConnectionError(bytes(buf[:200]).decode(errors="replace")))
+                return
+            del buf[:end + 4]
+            self.handshake.set_result(None)
+        pos = 0
+        while len(buf) - pos >= 2:
+            opcode, n = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if len(buf) - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif n == 127:
+                if len(buf) - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if len(buf) - pos < head + n:
+                break
+            payload = bytes(buf[pos + head:pos + head + n])
+            pos += head + n
+            if opcode == 0x2:
+                self.on_frame(payload, t)
+            elif opcode == 0x9:
+                self._write(0xA, payload)
+            elif opcode == 0x8:
+                self.transport.close()
+        del buf[:pos]
 
 
 def source_ip(i: int) -> str:

@@ -8,7 +8,8 @@ queued to each member (bench/baseline/server.py).
 
 Latency = member receive time − editor send time (same machine, same clock), per delivery;
 send times are keyed by the `edit.ack` seq. Server µs per delivery = server CPU during the
-phase / op frames received by members. Members run in separate processes.
+phase / op frames received by members. Members run in separate processes on a minimal
+WebSocket client (common.RawWS: a few µs per frame), so latency reflects the server.
 
     python -m bench.fanout [--smoke]
 """
@@ -36,29 +37,41 @@ def _members(q: Any, url: str, token: str | None, n: int, offset: int, cmd: Any,
 async def _member_main(q: Any, url: str, token: str | None, n: int, offset: int, cmd: Any, progress: Any) -> None:
     loop = asyncio.get_running_loop()
     world_id = await loop.run_in_executor(None, cmd.get)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
     times: dict[int, list[float]] = {}
     last = [0] * n
     sem = asyncio.Semaphore(32)
 
-    async def reader(i: int, ws: Any) -> None:
-        unpack, perf = c.unpack, time.perf_counter
-        async for data in ws:
-            t = perf()
-            msg = unpack(data)
-            if msg.get("type") == "op":
-                seq = msg["seq"]
+    def recorder(i: int) -> Any:
+        unpack = c.unpack
+
+        def on_frame(data: bytes, t: float) -> None:
+            if data[6:9] == b"\xa2op":  # `type: "op"` is the first entry; skip presence frames
+                seq = unpack(data)["seq"]
                 times.setdefault(seq, []).append(t)
                 last[i] = seq
+        return on_frame
 
     async def member(i: int) -> Any:
         async with sem:
-            ws = await c.ws_connect(url, token, c.source_ip(offset + i))
-            await c.recv_until(ws, lambda m: m.get("type") == "welcome")
-            await ws.send(c.pack({"type": "join", "rid": 1, "world_id": world_id}))
-            await c.recv_until(ws, lambda m: m.get("type") == "joined")
+            ws = await c.RawWS.connect(port, token, c.source_ip(offset + i))
+            inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            ws.listen(lambda d, t: inbox.put_nowait(c.unpack(d)))
+
+            async def until(kind: str, last_snapshot: bool = False) -> None:
+                while True:
+                    m = await asyncio.wait_for(inbox.get(), 60)
+                    if m.get("type") == "error":
+                        raise RuntimeError(f"join refused: {m}")
+                    if m.get("type") == kind and (not last_snapshot or m.get("last")):
+                        return
+            await until("welcome")
+            ws.send(c.pack({"type": "join", "rid": 1, "world_id": world_id}))
+            await until("joined")
             if token is not None:  # ours sends a snapshot after `joined`
-                await c.recv_until(ws, lambda m: m.get("type") == "snapshot" and m.get("last"))
-        return loop.create_task(reader(i, ws)), ws
+                await until("snapshot", last_snapshot=True)
+            ws.listen(recorder(i))
+        return ws
 
     socks = await asyncio.gather(*(member(i) for i in range(n)))
     q.put({"ready": n})
@@ -75,9 +88,8 @@ async def _member_main(q: Any, url: str, token: str | None, n: int, offset: int,
         out[name] = {"count": len(lat), "lat": lat.tobytes()}
     q.put(out)
     prog.cancel()
-    for task, ws in socks:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for _, ws in socks), return_exceptions=True)
+    for ws in socks:
+        ws.close()
 
 
 class Editor:

@@ -21,6 +21,7 @@ TARGET = 60_000
 PATH = "/api/v1/prompt2world/"
 INSTANCES = 500
 CONNS = 4
+COUNT = b'"prefab_id":'
 
 
 def _requests(port: int, token: str) -> list[bytes]:
@@ -29,10 +30,10 @@ def _requests(port: int, token: str) -> list[bytes]:
         for k in range(200)]
 
 
-def _row(server: str, r: dict[str, Any], per_world: int, seconds: float) -> dict[str, Any]:
-    inst = r["requests"] * per_world
+def _row(server: str, r: dict[str, Any], seconds: float) -> dict[str, Any]:
+    inst = r["counted"]  # instances actually returned: each has one "prefab_id" key
     return {"server": server, "worlds": r["requests"], "errors": r["errors"], "worlds_per_s": r["req_per_s"],
-            "instances_per_s": round(inst / seconds), "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+            "instances": inst, "instances_per_s": round(inst / seconds), "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
             "server_cpu_s": r["server_cpu_s"], "us_per_instance": round(r["server_cpu_s"] / max(1, inst) * 1e6, 2),
             "instances_per_cpu_s": round(inst / max(1e-9, r["server_cpu_s"])), "status": r["status"]}
 
@@ -47,15 +48,16 @@ def run(smoke: bool = False) -> dict[str, Any]:
                                                              "max_instances": INSTANCES}, token)
             assert status == 200, (status, body[:300])
             per_world = len(json.loads(body)["world_blueprint"]["prefab_instances"])
+            assert body.count(COUNT) == per_world, "one prefab_id key per instance is how they are counted"
             Path(tmp, "world.json").write_bytes(body)
-            rows.append(_row("ours", c.http_bench(ours, _requests(ours.port, token), CONNS, 1, seconds),
-                             per_world, seconds))
+            rows.append(_row("ours", c.http_bench(ours, _requests(ours.port, token), CONNS, 1, seconds,
+                                                  COUNT), seconds))
         with c.start_baseline(tmp, "--canned", f"POST:{PATH}={tmp}/world.json") as base:
-            rows.append(_row("baseline", c.http_bench(base, _requests(base.port, token), CONNS, 1, seconds),
-                             per_world, seconds))
+            rows.append(_row("baseline", c.http_bench(base, _requests(base.port, token), CONNS, 1, seconds,
+                                                  COUNT), seconds))
     ok = rows[0]["errors"] == 0 and rows[0]["instances_per_s"] >= TARGET
-    return c.report("prompt2world", f"REST prompt2world: {per_world}-instance worlds ({len(body):,} bytes), "
-                    f"{CONNS} connections", rows,
+    return c.report("prompt2world", f"REST prompt2world: worlds of max_instances={INSTANCES} (baseline: a "
+                    f"{per_world}-instance world, {len(body):,} bytes), {CONNS} connections", rows,
                     {"ratio_us_per_instance": c.ratio(rows[0]["us_per_instance"], rows[1]["us_per_instance"]),
                      "target": f">= {TARGET:,} instances/s", "pass": ok, "smoke": smoke})
 
