@@ -103,6 +103,7 @@ class Catalog:
         self.scale_max = np.array([p.scale_max for p in self.prefabs], dtype=np.float64)
         self.solid = np.array([p.solid for p in self.prefabs], dtype=bool)
         self.surface = tuple(p.surface for p in self.prefabs)
+        self.is_building = np.array([p.type == "building" for p in self.prefabs], dtype=bool)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], version: str) -> Catalog:

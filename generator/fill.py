@@ -15,7 +15,7 @@ import numpy as np
 from .placement import PlacementEngine
 from .terrain import OCC, PATH, RES, WATER
 
-RADIUS_CLASSES = (0.75, 1.5, 3.0, 6.0, float("inf"))
+RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
 
 
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
@@ -36,6 +36,24 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
     return placed
 
 
+def _blocks_any(block: np.ndarray, mask: int, k: int, mi: int, mj: int,
+                need: int) -> np.ndarray:
+    """(mi, mj) bools: does any cell of each k x k block hit ``mask`` (or miss ``need``)?
+
+    OR-ing k strided slices per axis is ~7x faster than reshape(mi, k, mj, k).any(axis=(1, 3)).
+    """
+    b = block & np.uint8(mask | need)
+    if need:
+        b = b ^ np.uint8(need)  # a cell without the needed bit now has it set: "bad"
+    r = b[:, 0::k].copy()
+    for q in range(1, k):
+        r |= b[:, q::k]
+    c = r[0::k].copy()
+    for q in range(1, k):
+        c |= r[q::k]
+    return c != 0
+
+
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
                 clustered: bool) -> int:
@@ -46,18 +64,16 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     if total <= 0:
         return 0
     rmax = float((0.5 * np.hypot(cat.width[pids], cat.depth[pids]) * cat.scale_max[pids]).max())
-    # slots are k x k raster cells, aligned to the raster, so "is this slot free?" is one
-    # reshape-and-any over the flag raster instead of a gather per slot
+    # slots are k x k raster cells, aligned to the raster, so "is this slot free?" is a few
+    # strided ORs over the flag raster instead of a gather per slot
     k = int(np.ceil((2 * rmax + 0.05) / ter.cell))
     o = rng.integers(0, k, 2)
     mi, mj = (ter.n - o[0]) // k, (ter.n - o[1]) // k
     if mi <= 0 or mj <= 0:
         return 0
-    block = ter.flags[o[0]:o[0] + mi * k, o[1]:o[1] + mj * k]
-    bad = (block & (OCC | RES | PATH | (0 if water else WATER))) != 0
-    if water:
-        bad |= (block & WATER) == 0
-    free = np.nonzero(~bad.reshape(mi, k, mj, k).any(axis=(1, 3)).ravel())[0]
+    mask = OCC | RES | PATH | (0 if water else WATER)
+    free = np.nonzero(~_blocks_any(ter.flags[o[0]:o[0] + mi * k, o[1]:o[1] + mj * k], mask,
+                                   k, mi, mj, WATER if water else 0).ravel())[0]
     if free.size == 0:
         return 0
     size = k * ter.cell
@@ -69,8 +85,13 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         cx = rng.uniform(-ter.half, ter.half, nc)
         cz = rng.uniform(-ter.half, ter.half, nc)
         sigma = max(6.0, 4 * rmax)
-        d2 = (x[:, None] - cx) ** 2 + (z[:, None] - cz) ** 2
-        w = np.exp(-d2 / (2 * sigma * sigma)).sum(axis=1) + 0.02
+        # a Gaussian is separable: exp(-(dx2+dz2)) = exp(-dx2) * exp(-dz2), so exponentials
+        # are taken per slot row and column (mi + mj) x nc, not per slot (free x nc)
+        rows = -ter.half + (o[0] + np.arange(mi) * k) * ter.cell + h
+        cols = -ter.half + (o[1] + np.arange(mj) * k) * ter.cell + h
+        gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
+        gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
+        w = (gx[free // mj] * gz[free % mj]).sum(axis=1) + 0.02
         order = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
     else:
         order = rng.permutation(free.size)

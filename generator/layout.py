@@ -70,7 +70,7 @@ class Layout:
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
-        self.is_building = np.array([p.type == "building" for p in catalog.prefabs], dtype=bool)
+        self.is_building = catalog.is_building
 
     # -- helpers -------------------------------------------------------------------------
     def _extent(self, pidx: np.ndarray) -> float:
@@ -96,10 +96,11 @@ class Layout:
         return req.pidx[rng.choice(req.pidx.size, n, p=req.weights)]
 
     # -- steps ---------------------------------------------------------------------------
-    def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool) -> int:
+    def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool,
+                      rounds: int = ROUNDS) -> int:
         """Retry rounds with a widening sampler, then (for exact counts) an exhaustive scan."""
         placed = 0
-        for rnd in range(ROUNDS):
+        for rnd in range(rounds):
             need = target - placed
             if need <= 0 or self.eng.room <= 0:
                 break
@@ -286,5 +287,5 @@ class Layout:
                    group=req.index, scale_range=(lo, hi), clustered=clustered)
         if got < target // 2:  # big footprints rarely find a whole free slot: Poisson engine
             got += self.place_request(req, max(1, min(target - got, 40)),
-                                      self.sampler_for(req, None, []), exact=False)
+                                      self.sampler_for(req, None, []), exact=False, rounds=2)
         return got

@@ -20,6 +20,17 @@ from .geometry import half_extents
 from .terrain import OCC, PATH, RES, WATER, Terrain
 
 SURFACE_CODE = {"ground": 0, "water": 1, "wall": 2, "air": 3}
+_SURFACES: dict[int, tuple[Catalog, np.ndarray]] = {}
+
+
+def surface_codes(catalog: Catalog) -> np.ndarray:
+    """Surface code per prefab number (cached per catalog object)."""
+    hit = _SURFACES.get(id(catalog))
+    if hit is None or hit[0] is not catalog:
+        hit = (catalog, np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64))
+        _SURFACES.clear()
+        _SURFACES[id(catalog)] = hit
+    return hit[1]
 _GATHER_LIMIT = 1_500_000  # cells gathered per numpy call; keeps memory bounded
 
 
@@ -51,8 +62,8 @@ class PlacementEngine:
         self.budget = budget
         self.count = 0
         self.cols = Columns()
-        self.surface = np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64)
-        self.is_building = np.array([p.type == "building" for p in catalog.prefabs], dtype=bool)
+        self.surface = surface_codes(catalog)
+        self.is_building = catalog.is_building
 
     @property
     def room(self) -> int:

@@ -25,12 +25,13 @@ from .palette import category, coherent, urban_setting
 from .retrieval import Match
 from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, \
     settlement_kind
+from .placement import SURFACE_CODE, surface_codes
 from .prompt import parse_prompt
 from .stream import WorldHeader, WorldPlan
 from .terrain import WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 
@@ -306,12 +307,12 @@ def _landmark_boxes(lay: Layout) -> list[tuple[float, float, float, float]]:
 def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, result: LayoutResult,
               requests: list[Request | None], warnings: list[str]) -> WorldPlan:
     c = result.columns
-    surf = np.array([catalog.surface[p] for p in c["pidx"]], dtype=object)
+    surf = surface_codes(catalog)[c["pidx"]]
     ground = terrain.height_at(c["x"], c["z"])
     height = catalog.height[c["pidx"]]
-    y = np.where(surf == "water", WATER_LEVEL,
-                 np.where(surf == "air", ground + 8.0 + height,
-                          np.where(surf == "wall", ground + 2.0, ground)))
+    y = np.where(surf == SURFACE_CODE["water"], WATER_LEVEL,
+                 np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
+                          np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
     c["x"], c["z"], c["y"] = np.round(c["x"], 3), np.round(c["z"], 3), np.round(y, 3)
     sx, sz = result.spawn
     dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)

@@ -58,6 +58,7 @@ class Bm25Index:
         self.tag_sets = [frozenset(lemma(t) for tag in p.tags for t in tokenize(tag))
                          for p in catalog.prefabs]
         self.words = [p.words for p in catalog.prefabs]
+        self._memo: dict[tuple, Match | None] = {}
         # name words plus the first two tags: what a prefab *is* (tags after that describe it)
         self.primary = [frozenset(lemma(w) for w in tokenize(p.name) + list(p.tags[:2]))
                         for p in catalog.prefabs]
@@ -81,6 +82,15 @@ class Bm25Index:
     def match(self, terms: tuple[str, ...], attributes: tuple[str, ...], world_type: str,
               single: bool) -> Match | None:
         """Best prefab(s) for a noun phrase; None when its head noun is not in the catalog."""
+        key = (tuple(terms), tuple(attributes), world_type, single)
+        if key not in self._memo:  # pure function of its arguments: memoised per catalog
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[key] = self._match(*key)
+        return self._memo[key]
+
+    def _match(self, terms: tuple[str, ...], attributes: tuple[str, ...], world_type: str,
+               single: bool) -> Match | None:
         if not terms:
             return None
         query: dict[str, float] = {}
