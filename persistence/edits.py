@@ -53,8 +53,9 @@ class EditRepo:
             ids = [op.get("id") for op in ops if op.get("id")] + [i for i in new_ids if i]
             live = {row.id: row for row in await s.scalars(
                 select(WorldInstance).where(WorldInstance.world_id == world_id, WorldInstance.id.in_(ids)))}
+            # (not `… or -1`: a max of 0 is falsy, and every later add would reuse ord 0)
             next_ord = int(await s.scalar(select(func.coalesce(func.max(WorldInstance.ord), -1))
-                                          .where(WorldInstance.world_id == world_id)) or -1) + 1
+                                          .where(WorldInstance.world_id == world_id))) + 1
             stored = []
             for i, op in enumerate(ops):
                 out = _apply_one(s, world_id, op, new_ids[i], live, next_ord)
@@ -89,14 +90,16 @@ class EditRepo:
     async def snapshot(self, world_id: str) -> tuple[World, list[WorldInstance]]:
         """The world row and its instances as of one consistent moment."""
         async with self._sessions() as s:
+            # The first statement autobegins the transaction; on PostgreSQL it is begun with
+            # REPEATABLE READ (an explicit s.begin() after this would raise "already begun").
+            # Read-only: closing the session ends it.
             if s.bind.dialect.name == "postgresql":
                 await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            async with s.begin():
-                world = await s.get(World, world_id)
-                if world is None:
-                    raise NotFound(f"world {world_id} not found")
-                rows = list(await s.scalars(select(WorldInstance).where(WorldInstance.world_id == world_id)
-                                            .order_by(WorldInstance.ord)))
+            world = await s.get(World, world_id)
+            if world is None:
+                raise NotFound(f"world {world_id} not found")
+            rows = list(await s.scalars(select(WorldInstance).where(WorldInstance.world_id == world_id)
+                                        .order_by(WorldInstance.ord)))
         return world, rows
 
     async def compact(self, world_id: str, keep: int) -> int:
