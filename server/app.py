@@ -80,7 +80,8 @@ def _make_broker(settings: Any) -> Any:
     if settings.broker == "redis":
         from .broker_redis import RedisBroker
 
-        return RedisBroker(settings.redis_url, node_id=settings.node_id)
+        return RedisBroker(settings.redis_url, node_id=settings.node_id,
+                           presence_ttl_s=settings.presence_ttl_s)
     return MemoryBroker()
 
 

@@ -9,7 +9,9 @@ small dicts (msgpack-encoded by brokers that cross a process):
     o   origin session id        r   the author's rid (op)      res  per-op results (op)
     a   first stream ord of a gen.chunk (frame)                   x  "exclude origin" flag
     m   member (presence)        e   presence event: join | leave
-    c   control: "deleted" | "roles"
+    c   control: "deleted" | "roles" | "resync" (the broker may have lost messages: the
+        room catches up with the op log) | "expired" (m: a member whose node stopped
+        refreshing its presence record)
 
 Delivery is at-most-once and ordered per world and publisher; the op log in the store is
 the source of truth, so a room that sees a gap in seq fills it from there (room.py).

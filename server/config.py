@@ -87,6 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker", "memory", "memory (one process) or redis (several nodes)"),
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
     Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
+    Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

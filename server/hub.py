@@ -249,6 +249,14 @@ class Hub:
                 else:
                     member.role = "viewer" if role == "public" else role
             asyncio.get_running_loop().create_task(self._drop_if_empty(room))
+        elif env.get("c") == "expired" and isinstance(env.get("m"), dict):
+            # Its node died (broker_redis.py reaps records no longer refreshed): say goodbye
+            # for it, as its own node would have on a close (docs/protocol.md §7.4).
+            member = env["m"]
+            frame = encode(m.PresenceEvent(world_id=room.world_id, event="leave", member=member))  # type: ignore[arg-type]
+            for local in list(room.members.values()):
+                if local.session.id != member.get("session_id"):
+                    local.session.send_bytes(frame)
 
     async def close(self) -> None:
         for room in list(self.rooms.values()):

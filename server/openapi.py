@@ -60,7 +60,9 @@ def _schemas(s: Any) -> dict[str, Schema]:
         "Root": obj({"name": STR, "version": STR}, {"docs": STR, "openapi": STR, "websocket": STR}),
         "Health": obj({"status": {"const": "healthy"}, "version": STR}),
         "Ready": obj({"status": {"enum": ["ready", "draining", "unavailable"]}, "store": STR},
-                     {"catalog_version": STR, "prefabs": INT}),
+                     {"catalog_version": STR, "prefabs": INT,
+                      "broker": {"enum": ["ok", "reconnecting"],
+                                 "description": "the cross-node broker link (redis: reconnecting while Redis is away)"}}),
         # -- auth ---------------------------------------------------------------------------
         "GuestLogin": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128,
                                        "description": "any non-empty device or guest id"}}),

@@ -122,7 +122,10 @@ class Room:
         elif kind == "presence":
             self._fan_out(env["f"], exclude=env.get("o"))
         elif kind == "control":
-            await self.hub.on_control(self, env)
+            if env.get("c") == "resync":
+                await self._resync()
+            else:
+                await self.hub.on_control(self, env)
 
     def _fan_out(self, frame: bytes, *, exclude: str | None = None, first_ord: int | None = None) -> None:
         for sid, member in list(self.members.items()):
@@ -154,6 +157,12 @@ class Room:
             for row in rows:
                 self._deliver_op(row.seq, op_frame(self.world_id, row.seq, row.author_id, row.ops),
                                  row.session_id, row.rid, results_of(row.ops))
+
+    async def _resync(self) -> None:
+        """The broker may have lost messages (it reconnected): catch up with the op log."""
+        world = await self.hub.services.store.worlds.get(self.world_id)
+        if world is not None and world.seq > self.seq:
+            await self._fill_gap(world.seq)
 
     def _deliver_op(self, seq: int, frame: bytes, origin: str | None, rid: int | None,
                     results: list[dict[str, Any]] | None) -> None:

@@ -35,7 +35,11 @@ async def ready(request: web.Request) -> web.Response:
         return json_response({"status": "unavailable", "store": "unreachable"}, status=503)
     if services.extras.get("draining"):
         return json_response({"status": "draining", "store": "ok"}, status=503)
-    return json_response({"status": "ready", "store": "ok", "catalog_version": services.catalog.version,
+    # A broker that is reconnecting is reported, not failed: the node still serves its own
+    # members, and failing every node at once during a Redis restart would be an outage.
+    broker = "ok" if services.extras["broker"].healthy else "reconnecting"
+    return json_response({"status": "ready", "store": "ok", "broker": broker,
+                          "catalog_version": services.catalog.version,
                           "prefabs": len(services.catalog.prefabs)})
 
 
