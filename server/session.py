@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("immersiverse.session")
 RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002
+SLOW_CLOSE_GRACE_S = 1.0  # a slow consumer's connection is aborted this long after its close frame
 
 
 def limits_for(settings: Any) -> Limits:
@@ -48,7 +49,7 @@ def limits_for(settings: Any) -> Limits:
 
 class Session:
     def __init__(self, services: Services, ws: web.WebSocketResponse, registry: Registry, hub: Hub,
-                 remote: str) -> None:
+                 remote: str, transport: asyncio.Transport | None = None) -> None:
         s = services.settings
         self.services = services
         self.settings = s
@@ -56,6 +57,7 @@ class Session:
         self.registry = registry
         self.hub = hub
         self.remote = remote
+        self.transport = transport
         self.id = secrets.token_hex(8)
         self.ident: Identity | None = None
         self.display_name = ""
@@ -129,21 +131,26 @@ class Session:
             await asyncio.wait_for(self.ws.close(code=int(code), message=code.wire_name.encode()), 2.0)
 
     async def _close_slow(self) -> None:
-        """The send queue overflowed: drop it and close without waiting behind it (4001)."""
+        """The send queue overflowed: drop it and close without waiting behind it (4001).
+
+        aiohttp's `close()` would queue its close frame behind the backlog and wait for the
+        peer, which is exactly what a stalled peer never gives; so the close frame is written
+        straight to the transport at a frame boundary (the writer task is stopped first) and
+        the connection is aborted after a short grace (docs/protocol.md §4.4).
+        """
         if self._closing is not None:
             return
+        self._closing = asyncio.current_task()  # type: ignore[assignment]
         log.warning("session %s (user %s) closed as slow consumer", self.id,
                     self.ident.user_id if self.ident else "-")
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
-        self._closing = asyncio.current_task()  # type: ignore[assignment]
         await self.writer.stop()
-        try:
-            await asyncio.wait_for(self.ws.close(code=int(CloseCode.SLOW_CONSUMER),
-                                                 message=b"slow_consumer"), 1.0)
-        except Exception:
-            transport = self.ws._req.transport if self.ws._req is not None else None  # noqa: SLF001
-            if transport is not None:
-                transport.abort()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        reason = CloseCode.SLOW_CONSUMER.wire_name.encode()
+        transport.write(bytes([0x88, 2 + len(reason)]) + int(CloseCode.SLOW_CONSUMER).to_bytes(2, "big") + reason)
+        asyncio.get_running_loop().call_later(SLOW_CLOSE_GRACE_S, transport.abort)
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self, header_token: str | None) -> None:

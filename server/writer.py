@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 log = logging.getLogger("immersiverse.writer")
-SLOW_CLOSE_GRACE_S = 1.0
 
 
 class Writer:

@@ -42,7 +42,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     registry.add_ip(ip)
     hub.metrics.sessions.inc()
     try:
-        session = Session(services, ws, registry, hub, ip)
+        session = Session(services, ws, registry, hub, ip, request.transport)  # type: ignore[arg-type]
         await session.run(bearer_token(request))
     finally:
         registry.remove_ip(ip)

@@ -26,6 +26,7 @@ class Peer:
     def __init__(self, ws: ClientWebSocketResponse) -> None:
         self.ws = ws
         self.seen: list[dict[str, Any]] = []
+        self.welcome: dict[str, Any] = {}
 
     async def send(self, **fields: Any) -> None:
         await self.ws.send_bytes(msgpack.packb(fields))
@@ -39,6 +40,8 @@ class Peer:
             raise ConnectionError(f"socket ended: {msg.type.name} {msg.data!r} {msg.extra!r}")
         frame = msgpack.unpackb(msg.data, raw=False)
         self.seen.append(frame)
+        if frame.get("type") == "welcome":
+            self.welcome = frame
         return frame  # type: ignore[no-any-return]
 
     async def until(self, pred: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""A member that never reads is closed as slow (4001); the room keeps flowing for the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import msgpack
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+
+from protocol.codes import CloseCode
+from server.context import SERVICES
+from tests.conftest import TIMEOUT, AppFactory, bearer, login
+from tests.session.peer import Peer, rid
+from tests.session.worldview import WorldView
+
+QUEUE_BOUND = 128 * 1024
+
+
+async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receiving(make_client: AppFactory) -> None:
+    client = await make_client(send_queue_bytes=QUEUE_BOUND, msgs_per_s=10_000.0, msgs_burst=10_000)
+    services = client.app[SERVICES]
+    owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
+    await owner.recv()
+    start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
+    world_id = start["world_id"]
+    await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
+                     json={"visibility": "public"})
+    fast = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "fast"))))
+    await fast.recv()
+    await fast.send(type="join", rid=rid(), world_id=world_id)
+    joined = await fast.until_type("joined")
+    view = WorldView(world_id)
+    view.feed(joined)
+
+    # The slow member: a tiny receive buffer, a client that stops reading after joining.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", client.port))
+    slow_token = await login(client, "slow")
+    slow = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1,
+                            additional_headers={"Authorization": f"Bearer {slow_token}"})
+    await slow.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
+    registry = services.extras["registry"]
+    async with asyncio.timeout(TIMEOUT):
+        while not any(s.user_id == "slow" and world_id in s.rooms for s in registry.sessions):
+            await asyncio.sleep(0.01)
+    slow_session = next(s for s in registry.sessions if s.user_id == "slow")
+    await owner.send(type="join", rid=rid(), world_id=world_id)
+    await owner.until_type("joined")
+
+    peak = 0
+    edits = 40  # 40 × ~190 KiB of op frames: past the bound plus every kernel buffer (4 MiB)
+    ids = [f"i{n:05d}" for n in range(1, 48)]
+    for i in range(edits):
+        ops = [{"op": "set", "id": inst, "props": {"note": "x" * 3800, "n": i}} for inst in ids]
+        await owner.send(type="edit", rid=rid(), world_id=world_id, ops=ops)
+        peak = max(peak, slow_session.writer.queued_bytes)
+        await asyncio.sleep(0)  # let the room run
+    async with asyncio.timeout(TIMEOUT):
+        while view.seq < edits:
+            view.feed(await fast.recv())
+    assert view.seqs == list(range(1, edits + 1))  # the fast member got everything, in order
+    async with asyncio.timeout(TIMEOUT):
+        while slow_session in registry.sessions:
+            await asyncio.sleep(0.01)
+    assert slow_session.writer.slow and peak <= QUEUE_BOUND
+    assert services.extras["metrics"].slow._value.get() >= 1
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                await slow.recv()
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is None or closed.rcvd.code == CloseCode.SLOW_CONSUMER
+    finally:
+        await slow.close()
+    assert (await owner.request("ping"))["type"] == "pong"
