@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from persistence.db import is_sqlite, migrate_async
@@ -35,6 +36,18 @@ log = logging.getLogger("immersiverse.app")
 
 async def load_catalog(store: Store, catalog_file: str) -> None:
     """Load the configured catalog file, or the shipped one when this release brings a new one."""
+    for attempt in range(3):
+        try:
+            return await _load_catalog(store, catalog_file)
+        except IntegrityError:
+            # Several nodes starting at once (docs/scaling.md) insert the same prefabs; the
+            # loser retries, and then finds them (updates, or skips an already loaded version).
+            if attempt == 2:
+                raise
+            log.info("catalog loaded concurrently by another node; retrying")
+
+
+async def _load_catalog(store: Store, catalog_file: str) -> None:
     path = catalog_file or str(SHIPPED_CATALOG)
     version, rows, problems = read_catalog_file(path)
     if problems:
