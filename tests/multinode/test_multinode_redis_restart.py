@@ -20,7 +20,7 @@ from tests.broker.conftest import eventually
 from tests.broker.proxy import Proxy
 from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
-from tests.multinode.test_multinode import add_op, drain_until, edit, join, new_world
+from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
 from tests.session.peer import Peer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
