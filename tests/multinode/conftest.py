@@ -32,7 +32,9 @@ import pytest
 from tests.conftest import REDIS_URL, TIMEOUT, require_service
 from tests.session.peer import Peer
 
-SERVE = str(Path(sys.executable).with_name("immersiverse"))
+# The console script beside this interpreter (the venv's), else the same entry point by module.
+_SCRIPT = Path(sys.executable).with_name("immersiverse")
+SERVE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "server.cli"]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PRESENCE_TTL_S = 1.5
 START_TIMEOUT_S = 30.0
@@ -85,7 +87,7 @@ class Node:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 — the child owns it
-        self.proc = subprocess.Popen([SERVE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen([*SERVE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                                      env=self.env, cwd=self.log_path.parent, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
