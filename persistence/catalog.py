@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import Repo
 from .clock import utcnow
 from .errors import CatalogInvalid
 from .models import Meta, Prefab
@@ -129,14 +130,12 @@ def read_catalog_file(path: str | Path) -> tuple[str | None, list[dict[str, Any]
     return parse_catalog(document)
 
 
-class CatalogRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class CatalogRepo(Repo):
 
     async def upsert(self, rows: list[dict[str, Any]], version: str | None) -> tuple[int, int]:
         """Insert or update `rows` in one transaction; returns (inserted, updated)."""
         now = utcnow()
-        async with self._sessions() as s, s.begin():
+        async with self._tx() as s:
             ids = [r["id"] for r in rows]
             existing = {p.id: p for p in await s.scalars(select(Prefab).where(Prefab.id.in_(ids)))}
             for row in rows:
@@ -166,7 +165,7 @@ class CatalogRepo:
         return await self._meta(_META_SHIPPED)
 
     async def mark_shipped(self, version: str) -> None:
-        async with self._sessions() as s, s.begin():
+        async with self._tx() as s:
             meta = await s.get(Meta, _META_SHIPPED)
             if meta is None:
                 s.add(Meta(key=_META_SHIPPED, value=version))

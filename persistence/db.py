@@ -8,7 +8,9 @@ event loop, so async callers run it in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,26 @@ async def migrate_async(url: str) -> None:
 
     threading.Thread(target=work, name="migrate", daemon=True).start()
     await done
+
+
+class Repo:
+    """Base of the repositories: read sessions, and write transactions through `_tx`.
+
+    On SQLite there is one writer at a time whatever we do; with a `gate` (an asyncio.Lock
+    shared by every repository of a store) writers queue here, in Python, instead of
+    spinning in SQLite's busy handler while holding pool connections — under concurrent
+    generations that contention, not the inserts, was the cost (bench/RESULTS.md).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None = None) -> None:
+        self._sessions = sessions
+        self._gate = gate
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        if self._gate is None:
+            async with self._sessions() as s, s.begin():
+                yield s
+        else:
+            async with self._gate, self._sessions() as s, s.begin():
+                yield s

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import Repo
 from .clock import utcnow
 from .errors import Conflict, NotFound
 from .models import World, WorldInstance, WorldOp
@@ -30,9 +31,7 @@ class Applied:
     advanced: bool = True  # False: nothing applied, nothing logged or broadcast
 
 
-class EditRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class EditRepo(Repo):
 
     async def apply(self, world_id: str, author_id: str, ops: list[dict[str, Any]], *,
                     session_id: str | None = None, rid: int | None = None, new_ids: list[str]) -> Applied:
@@ -41,7 +40,7 @@ class EditRepo:
         Raises NotFound (no world), Conflict (an add reuses a live id, or the world is still
         generating). Nothing is written when it raises.
         """
-        async with self._sessions() as s, s.begin():
+        async with self._tx() as s:
             status = await s.scalar(select(World.status).where(World.id == world_id))
             if status is None:
                 raise NotFound(f"world {world_id} not found")
@@ -104,7 +103,7 @@ class EditRepo:
 
     async def compact(self, world_id: str, keep: int) -> int:
         """Drop ops older than the newest `keep`; returns how many were deleted."""
-        async with self._sessions() as s, s.begin():
+        async with self._tx() as s:
             top = await s.scalar(select(World.seq).where(World.id == world_id))
             if top is None:
                 return 0

@@ -7,18 +7,17 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import Repo
 from .clock import utcnow
 from .models import Experience
 
 
-class ExperienceRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class ExperienceRepo(Repo):
 
     async def create(self, **fields: Any) -> Experience:
         now = utcnow()
         exp = Experience(created_at=now, updated_at=now, play_count=0, rating=0.0, **fields)
-        async with self._sessions() as s, s.begin():
+        async with self._tx() as s:
             s.add(exp)
         return exp
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 
 from .catalog import CatalogRepo
@@ -18,12 +20,14 @@ class Store:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine)
-        self.users = UserRepo(self.sessions)
-        self.catalog = CatalogRepo(self.sessions)
-        self.worlds = WorldRepo(self.sessions)
-        self.experiences = ExperienceRepo(self.sessions)
-        self.telemetry = TelemetryRepo(self.sessions)
-        self.edits = EditRepo(self.sessions)
+        # SQLite has one writer at a time: write transactions queue on one lock (db.Repo).
+        gate = asyncio.Lock() if is_sqlite(url) else None
+        self.users = UserRepo(self.sessions, gate)
+        self.catalog = CatalogRepo(self.sessions, gate)
+        self.worlds = WorldRepo(self.sessions, gate)
+        self.experiences = ExperienceRepo(self.sessions, gate)
+        self.telemetry = TelemetryRepo(self.sessions, gate)
+        self.edits = EditRepo(self.sessions, gate)
 
     @property
     def dialect(self) -> str:

@@ -16,31 +16,39 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import Repo
 from .models import TelemetryEvent
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]  # the TelemetryEvent columns, minus id
 
 
-class TelemetryRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class TelemetryRepo(Repo):
 
     async def insert(self, events: list[Event]) -> set[tuple[str, str]]:
-        """Store events in one transaction; returns the (user, client id) keys that already existed."""
-        keys = {(e["user_id"], e["client_event_id"]) for e in events if e.get("client_event_id")}
-        async with self._sessions() as s, s.begin():
+        """Store events in one transaction; returns the (user, client id) keys that already existed.
+
+        The lookup is `user_id = ? AND client_event_id IN (...)` per user, which walks the
+        unique index; a row-value IN over (user, id) pairs made SQLite scan the whole index
+        (bench/RESULTS.md, telemetry). Inserts go through Core, not the ORM.
+        """
+        by_user: dict[str, list[str]] = {}
+        for e in events:
+            if e.get("client_event_id"):
+                by_user.setdefault(e["user_id"], []).append(e["client_event_id"])
+        table = TelemetryEvent.__table__
+        async with self._tx() as s:
             existing: set[tuple[str, str]] = set()
-            key_list = list(keys)
-            for i in range(0, len(key_list), 400):  # stay under SQLite's variable limit
-                part = key_list[i:i + 400]
-                q = select(TelemetryEvent.user_id, TelemetryEvent.client_event_id).where(
-                    tuple_(TelemetryEvent.user_id, TelemetryEvent.client_event_id).in_(part))
-                existing.update((u, c) for u, c in (await s.execute(q)).all())
+            for user, ids in by_user.items():
+                unique = list(dict.fromkeys(ids))
+                for i in range(0, len(unique), 500):  # stay under SQLite's variable limit
+                    q = select(table.c.client_event_id).where(
+                        table.c.user_id == user, table.c.client_event_id.in_(unique[i:i + 500]))
+                    existing.update((user, c) for c in (await s.scalars(q)).all())
             fresh, seen = [], set(existing)
             for e in events:
                 key = (e["user_id"], e.get("client_event_id"))
@@ -51,7 +59,7 @@ class TelemetryRepo:
                 fresh.append(e)
             if fresh:
                 dialect = s.bind.dialect.name
-                ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TelemetryEvent)
+                ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
                 # A concurrent writer (another node) may have stored the same key meanwhile.
                 await s.execute(ins.on_conflict_do_nothing(), fresh)
         return existing

@@ -8,14 +8,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import Repo
 from .clock import utcnow
 from .errors import Conflict
 from .models import RevokedSession, User
 
 
-class UserRepo:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class UserRepo(Repo):
 
     async def get(self, user_id: str) -> User | None:
         async with self._sessions() as s:

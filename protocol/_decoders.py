@@ -186,6 +186,7 @@ def read_op(parent: Reader, path: str, item: Any, lim: Limits) -> val.EditOp | N
         rot=cast(val.Quat | None, rot),
         scale=cast(val.Vec3 | None, scale),
         props=r.opt_map("props", lim.max_props_bytes),
+        prefab_type=r.opt_str("prefab_type", lim.max_id_chars),
     )
 
 

@@ -104,6 +104,7 @@ def error_reply(
     message: str | None = None,
     fields: Mapping[str, str] | None = None,
     retry_after_s: float | None = None,
+    world_id: str | None = None,
 ) -> Error:
     """Build an ``error`` frame with the stable ``name`` and a default human message."""
     return Error(
@@ -113,6 +114,7 @@ def error_reply(
         rid=rid,
         fields=dict(fields) if fields else None,
         retry_after_s=retry_after_s,
+        world_id=world_id,
     )
 
 

@@ -294,6 +294,8 @@ class Error:
     rid: int | None = None
     fields: Mapping[str, str] | None = None
     retry_after_s: float | None = None
+    #: The world an unsolicited error is about (resync, deletion, lost access).
+    world_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,8 @@ class AddOp:
     rot: Quat | None = None
     scale: Vec3 | None = None
     props: Mapping[str, Any] | None = None
+    #: Set by the server in `op` broadcasts (from the catalog); ignored when a client sends it.
+    prefab_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

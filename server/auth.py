@@ -26,6 +26,7 @@ from persistence.clock import as_utc
 from persistence.store import Store
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_VERIFIED_CACHE = 50_000  # verified tokens remembered (per process)
 
 
 class AuthError(Exception):
@@ -72,6 +73,7 @@ class TokenService:
         self._iss = settings.jwt_issuer
         self._aud = settings.jwt_audience
         self._ttl = settings.token_ttl_s
+        self._verified: dict[str, Identity] = {}
 
     def mint(self, user_id: str, session_id: str | None = None) -> tuple[str, Identity]:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -84,7 +86,23 @@ class TokenService:
         return jwt.encode(claims, self._key, algorithm=self._alg), ident
 
     def decode(self, token: str) -> Identity:
-        """The verified identity of `token`, or AuthError (does not check revocation)."""
+        """The verified identity of `token`, or AuthError (does not check revocation).
+
+        Verified tokens are remembered until they expire: clients send the same token on
+        every request, and HMAC + claim checks were a large share of a cached catalog read.
+        """
+        ident = self._verified.get(token)
+        if ident is not None:
+            if ident.expires_at > datetime.now(UTC):
+                return ident
+            del self._verified[token]
+        ident = self._decode(token)
+        if len(self._verified) >= _VERIFIED_CACHE:
+            self._verified.clear()  # bounded; refilled by the next requests
+        self._verified[token] = ident
+        return ident
+
+    def _decode(self, token: str) -> Identity:
         try:
             claims = jwt.decode(token, self._key, algorithms=[self._alg], audience=self._aud,
                                 issuer=self._iss,

@@ -58,6 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- generation --------------------------------------------------------------
     Setting("default_instances", 500, "instances generated when a request names no max_instances"),
     Setting("max_instances", 20_000, "largest world one prompt may generate"),
+    Setting("max_instances_per_world", 50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)"),
     Setting("max_worlds_per_user", 1000, "worlds a user may own; beyond it generation is refused"),
     Setting("max_prompt_chars", 1000, "longest prompt accepted"),
     # -- WebSocket session -------------------------------------------------------

@@ -171,6 +171,11 @@ class Hub:
         if member is None or member.role not in EDIT_ROLES:
             raise RequestRefused(ErrorCode.FORBIDDEN, "viewers cannot edit this world")
         ops, new_ids = self._validated_ops(msg, getattr(room, "bounds", None))
+        adds, cap = sum(1 for op in ops if op["op"] == "add"), self.services.settings.max_instances_per_world
+        if adds and (world := await self.services.store.worlds.get(msg.world_id)) is not None \
+                and world.instance_count + adds > cap:  # checked before the batch: a soft cap
+            raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, f"a world holds at most {cap} instances",
+                                 fields={"ops": f"{adds} adds would exceed max_instances_per_world"})
         try:
             applied = await self.services.store.edits.apply(
                 msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids)
@@ -234,7 +239,8 @@ class Hub:
     async def on_control(self, room: Room, env: Envelope) -> None:
         if env.get("c") == "deleted":
             for member in list(room.members.values()):
-                member.session.send_error(ErrorCode.NOT_FOUND, None, f"world {room.world_id} was deleted")
+                member.session.send_error(ErrorCode.NOT_FOUND, None, f"world {room.world_id} was deleted",
+                                          world_id=room.world_id)
                 room.remove(member.session)
                 await self.broker.presence_remove(room.world_id, member.session.id)
             asyncio.get_running_loop().create_task(self._drop_if_empty(room))
@@ -243,7 +249,8 @@ class Hub:
             for member in list(room.members.values()):
                 role = None if world is None else await self.services.store.worlds.role_of(world, member.session.user_id)
                 if role is None:
-                    member.session.send_error(ErrorCode.FORBIDDEN, None, f"you no longer have access to {room.world_id}")
+                    member.session.send_error(ErrorCode.FORBIDDEN, None, f"you no longer have access to {room.world_id}",
+                                              world_id=room.world_id)
                     room.remove(member.session)
                     await self.broker.presence_remove(room.world_id, member.session.id)
                 else:

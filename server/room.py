@@ -53,7 +53,14 @@ def op_frame(world_id: str, seq: int, author: str, stored_ops: list[dict[str, An
 
 
 def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"i": i, "outcome": op["outcome"], "id": op["id"]} for i, op in enumerate(stored_ops)]
+    """edit.ack results; an add also names its prefab_type (docs/protocol.md §7.4)."""
+    out = []
+    for i, op in enumerate(stored_ops):
+        result = {"i": i, "outcome": op["outcome"], "id": op["id"]}
+        if op["op"] == "add":
+            result["prefab_type"] = op["prefab_type"]
+        out.append(result)
+    return out
 
 
 class Room:
@@ -183,7 +190,8 @@ class Room:
     def _resync_all(self) -> None:
         for member in list(self.members.values()):
             member.session.send_error(ErrorCode.CONFLICT, None,
-                                      f"world {self.world_id}: missed updates; join again to resync")
+                                      f"world {self.world_id}: missed updates; join again to resync",
+                                      world_id=self.world_id)
             self.members.pop(member.session.id, None)
             member.session.rooms.pop(self.world_id, None)
 

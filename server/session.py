@@ -111,9 +111,10 @@ class Session:
         return self.writer.send(data)
 
     def send_error(self, code: ErrorCode, rid: int | None = None, message: str | None = None,
-                   fields: Any = None, retry_after_s: float | None = None) -> None:
+                   fields: Any = None, retry_after_s: float | None = None, world_id: str | None = None) -> None:
         self.hub.metrics.error_sent(code)
-        self.send(error_reply(code, rid=rid, message=message, fields=fields, retry_after_s=retry_after_s))
+        self.send(error_reply(code, rid=rid, message=message, fields=fields, retry_after_s=retry_after_s,
+                              world_id=world_id))
 
     # -- closing ------------------------------------------------------------------------------
     def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, reason: str | None = None) -> None:

@@ -89,10 +89,13 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
         raise
     except Exception:
         log.exception("session %s: generation rid %s failed", session.id, msg.rid)
+        # docs/protocol.md §4.1: exactly one final frame — gen.done once gen.start went out.
         if world_id:
-            session.send(m.GenDone(rid=msg.rid, world_id=world_id, status="failed", instances=0, chunks=0,
-                                   timings={}, warnings=["generation failed; the world is partial"]))
-        session.send_error(ErrorCode.INTERNAL, msg.rid)
+            await _deliver(session, room, encode(m.GenDone(
+                rid=msg.rid, world_id=world_id, status="failed", instances=0, chunks=0, timings={},
+                warnings=["generation failed; the world is stored as partial"])))
+        else:
+            session.send_error(ErrorCode.INTERNAL, msg.rid)
         timer("failed")
     finally:
         timer("abandoned")  # no-op when gen.done already recorded the status

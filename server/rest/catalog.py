@@ -31,26 +31,39 @@ def _envelope(prefabs: list[dict[str, Any]], total: int, limit: int, offset: int
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _cached(request: web.Request, render: Callable[[], bytes]) -> web.Response:
-    """Serve a rendered body from the page cache, answering If-None-Match with 304."""
+def _respond(request: web.Request, body: bytes | None, render: Callable[[], bytes] | None) -> web.Response:
+    """The page (rendered once per catalog version), or 304 when If-None-Match matches."""
     cache = request.app[SERVICES].catalog
     key = request.path_qs
     etag = cache.etag(key)
     headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
     inm = request.headers.get("If-None-Match", "")
-    if etag in (tag.strip() for tag in inm.split(",")) or inm.strip() == "*":
+    if inm and (etag in (tag.strip() for tag in inm.split(",")) or inm.strip() == "*"):
         return web.Response(status=304, headers=headers)
-    body = cache.pages.get(key)
     if body is None:
+        assert render is not None
         body = render()
         if len(cache.pages) < 4096:  # bounded: queries are attacker-chosen
             cache.pages[key] = body
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
+def _cached(request: web.Request, render: Callable[[], bytes]) -> web.Response:
+    return _respond(request, None, render)
+
+
+def _hit(request: web.Request) -> web.Response | None:
+    """A page already rendered for this exact query: served without re-validating it
+    (only valid queries are ever rendered and cached)."""
+    body = request.app[SERVICES].catalog.pages.get(request.path_qs)
+    return None if body is None else _respond(request, body, None)
+
+
 @routes.get("/api/v1/prefab-catalog/")
 async def list_prefabs(request: web.Request) -> web.Response:
     identity(request)
+    if (hit := _hit(request)) is not None:
+        return hit
     q = query(request.query, LIST)
     cache = request.app[SERVICES].catalog
     limit, offset = q["limit"], q["offset"]
@@ -66,6 +79,8 @@ async def list_prefabs(request: web.Request) -> web.Response:
 
 async def _search(request: web.Request) -> web.Response:
     identity(request)
+    if (hit := _hit(request)) is not None:
+        return hit
     q = query(request.query, SEARCH)
     cache = request.app[SERVICES].catalog
 
