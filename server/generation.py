@@ -10,6 +10,7 @@ gone) leaves a consistent prefix: see docs/protocol.md, "Partial worlds".
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -17,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from persistence.worlds import instance_row
+from persistence.worlds import generated_tuples
 
 from .context import Services
 
 # CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
 # one huge world must not queue every other generation behind it.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="generator")
+_PERSIST_GROUP_INSTANCES = 1024  # instances per store transaction after the first chunk
 
 
 class GenerationRefused(Exception):
@@ -110,30 +112,37 @@ async def stream_world(services: Services, req: GenRequest,
     yield Started(world_id, header, seed)
 
     chunks = wp.chunks(req.chunk_size)
+
+    def take(n: int) -> list[list[Any]]:
+        return list(itertools.islice(chunks, n))
+
     count = index = 0
     status = "complete"
     exhausted = False
-    upcoming = loop.run_in_executor(_EXECUTOR, next, chunks, None)
+    # The first chunk goes alone (time to first instance); later ones in groups, one store
+    # transaction per group, computed while the previous group is written.
+    upcoming = loop.run_in_executor(_EXECUTOR, take, 1)
+    group_size = max(1, _PERSIST_GROUP_INSTANCES // max(1, req.chunk_size))
     try:
         while True:
             if cancel is not None and cancel.is_set():
                 status = "cancelled"
                 break
-            batch = await upcoming
-            if batch is None:
+            group = await upcoming
+            if not group:
                 exhausted = True
                 break
-            # Compute chunk k+1 while chunk k is written. Each chunk is durable before it is
-            # sent, so a member joining mid-generation gets the stored prefix as its
-            # snapshot and every later chunk live (docs/protocol.md, joining a generating world).
-            upcoming = loop.run_in_executor(_EXECUTOR, next, chunks, None)
-            # Shielded: a write cancelled half-way would leave its connection holding the
-            # SQLite write lock; let it commit, the loop then notices the cancellation.
-            await asyncio.shield(services.store.worlds.append_instances(
-                world_id, [instance_row(world_id, count + i, inst) for i, inst in enumerate(batch)]))
-            yield Chunk(index, batch, count)
-            count += len(batch)
-            index += 1
+            upcoming = loop.run_in_executor(_EXECUTOR, take, group_size)
+            rows = generated_tuples(world_id, count, [inst for batch in group for inst in batch])
+            # Each chunk is durable before it is sent, so a member joining mid-generation gets
+            # the stored prefix as its snapshot and every later chunk live (docs/protocol.md,
+            # joining a generating world). Shielded: a write cancelled half-way would leave its
+            # connection holding the SQLite write lock; it commits, then the loop stops.
+            await asyncio.shield(services.store.worlds.append_tuples(world_id, rows))
+            for batch in group:
+                yield Chunk(index, batch, count)
+                count += len(batch)
+                index += 1
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
