@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import Repo
@@ -25,6 +27,24 @@ from .models import TelemetryEvent
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]  # the TelemetryEvent columns, minus id
+_EVENT_COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
+                  "data", "timestamp", "received_at")
+_SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_events ({', '.join(_EVENT_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})")
+_dumps = json.JSONEncoder().encode
+
+
+def _sqlite_time(value: datetime) -> str:
+    """SQLAlchemy's SQLite DateTime storage: naive UTC with microseconds."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _event_tuple(e: Event) -> tuple[Any, ...]:
+    return (e["user_id"], e.get("client_event_id"), e["event_type"], e.get("session_id"), e.get("world_id"),
+            e.get("experience_id"), _dumps(e.get("data") or {}), _sqlite_time(e["timestamp"]),
+            _sqlite_time(e["received_at"]))
 
 
 class TelemetryRepo(Repo):
@@ -58,10 +78,15 @@ class TelemetryRepo(Repo):
                     seen.add(key)
                 fresh.append(e)
             if fresh:
-                dialect = s.bind.dialect.name
-                ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-                # A concurrent writer (another node) may have stored the same key meanwhile.
-                await s.execute(ins.on_conflict_do_nothing(), fresh)
+                conn = await s.connection()
+                if conn.dialect.name == "sqlite":
+                    # The driver's executemany over tuples (as for world instances): SQLAlchemy's
+                    # per-row processing was most of the cost of a durable event.
+                    raw = await conn.get_raw_connection()
+                    await raw.driver_connection.executemany(_SQLITE_INSERT, [_event_tuple(e) for e in fresh])
+                else:
+                    # A concurrent writer (another node) may have stored the same key meanwhile.
+                    await s.execute(postgresql.insert(table).on_conflict_do_nothing(), fresh)
         return existing
 
     async def for_user(self, user_id: str, limit: int) -> list[TelemetryEvent]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from protocol.codes import CloseCode, ErrorCode
 
@@ -17,10 +20,13 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.sessions = Gauge("immersiverse_sessions", "open WebSocket sessions", registry=r)
-        self.frames_in = Counter("immersiverse_frames_in_total", "frames received", ["type"], registry=r)
-        self.bytes_in = Counter("immersiverse_bytes_in_total", "bytes received in frames", registry=r)
-        self.frames_out = Counter("immersiverse_frames_out_total", "frames sent", registry=r)
-        self.bytes_out = Counter("immersiverse_bytes_out_total", "bytes sent in frames", registry=r)
+        # Per-frame counts are plain ints on the event loop (a prometheus Counter takes a lock
+        # per inc, twice per delivery on the fan-out path); a collector reads them at scrape.
+        self.in_frames: dict[str, int] = {}
+        self.in_bytes = 0
+        self.out_frames = 0
+        self.out_bytes = 0
+        r.register(_FrameTotals(self))
         self.errors = Counter("immersiverse_error_frames_total", "error frames sent", ["code"], registry=r)
         self.closes = Counter("immersiverse_closes_total", "server-initiated closes", ["code"], registry=r)
         self.slow = Counter("immersiverse_slow_consumer_disconnects_total", "sessions closed as slow (4001)",
@@ -47,14 +53,14 @@ class Metrics:
                                    "op gaps filled from the op log", registry=r)
 
     def frame_received(self, size: int) -> None:
-        self.bytes_in.inc(size)
+        self.in_bytes += size
 
     def message_received(self, type_: str) -> None:
-        self.frames_in.labels(type_).inc()
+        self.in_frames[type_] = self.in_frames.get(type_, 0) + 1
 
     def frame_sent(self, size: int) -> None:
-        self.frames_out.inc()
-        self.bytes_out.inc(size)
+        self.out_frames += 1
+        self.out_bytes += size
 
     def error_sent(self, code: ErrorCode) -> None:
         self.errors.labels(code.wire_name).inc()
@@ -82,3 +88,20 @@ class Metrics:
                 self.generations_running.dec()
                 self.generation.labels(status).observe(time.perf_counter() - started)
         return finish
+
+
+class _FrameTotals:
+    """Exposes Metrics' plain frame counters as Prometheus counters at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._m
+        frames_in = CounterMetricFamily("immersiverse_frames_in", "frames received", labels=["type"])
+        for type_, count in sorted(m.in_frames.items()):
+            frames_in.add_metric([type_], count)
+        yield frames_in
+        yield CounterMetricFamily("immersiverse_bytes_in", "bytes received in frames", value=m.in_bytes)
+        yield CounterMetricFamily("immersiverse_frames_out", "frames sent", value=m.out_frames)
+        yield CounterMetricFamily("immersiverse_bytes_out", "bytes sent in frames", value=m.out_bytes)
