@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import Repo
 from .clock import utcnow
-from .errors import CatalogInvalid
+from .db import Repo
 from .models import Meta, Prefab
 
 SHIPPED_CATALOG = Path(__file__).parent / "data" / "catalog.json"

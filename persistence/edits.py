@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import Repo
 from .clock import utcnow
+from .db import Repo
 from .errors import Conflict, NotFound
 from .models import World, WorldInstance, WorldOp
 

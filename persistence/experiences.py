@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import Repo
 from .clock import utcnow
+from .db import Repo
 from .models import Experience
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import Repo
 from .models import TelemetryEvent

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import Repo
 from .clock import utcnow
+from .db import Repo
 from .errors import Conflict
 from .models import RevokedSession, User
 

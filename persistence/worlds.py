@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import Repo
 from .clock import utcnow
+from .db import Repo
 from .errors import NotFound
 from .models import World, WorldInstance, WorldMember
 

@@ -6,9 +6,7 @@ A registry per application, so several apps in one test process never collide.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
