@@ -20,8 +20,12 @@ RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
 
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
          group: int, scale_range: tuple[float, float] = (0.0, 1.0),
-         clustered: bool = False) -> int:
-    """Place up to sum(counts) instances of (prefab number, count) members; returns placed."""
+         clustered: bool = False, final: bool = False) -> int:
+    """Place up to sum(counts) instances of (prefab number, count) members; returns placed.
+
+    ``final``: nothing is placed after this fill, so its last size class need not mark the
+    occupancy raster (its slots are disjoint from each other by construction).
+    """
     cat = eng.cat
     placed = 0
     radius = 0.5 * np.hypot(cat.width, cat.depth) * cat.scale_max
@@ -31,8 +35,10 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
             continue
         cls = next(k for k, lim in enumerate(RADIUS_CLASSES) if radius[p] < lim)
         buckets.setdefault((cls, cat.surface[p] == "water"), []).append((p, n))
-    for key in sorted(buckets, reverse=True):  # big first, small fill the gaps
-        placed += _fill_class(eng, rng, buckets[key], key[1], group, scale_range, clustered)
+    keys = sorted(buckets, reverse=True)  # big first, small fill the gaps
+    for n, key in enumerate(keys):
+        placed += _fill_class(eng, rng, buckets[key], key[1], group, scale_range, clustered,
+                              mark=not (final and n == len(keys) - 1))
     return placed
 
 
@@ -56,7 +62,7 @@ def _blocks_any(block: np.ndarray, mask: int, k: int, mi: int, mj: int,
 
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
-                clustered: bool) -> int:
+                clustered: bool, mark: bool = True) -> int:
     cat, ter = eng.cat, eng.ter
     pids = np.array([p for p, _ in members])
     counts = np.array([n for _, n in members])
@@ -108,7 +114,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     building = eng.is_building[pidx]
     yaw = np.where(building, (np.round(yaw / 90.0) * 90) % 360, yaw).astype(np.int64)
     solid = cat.solid[pidx]
-    if solid.any():
+    if mark and solid.any():
         fc = eng._cells(pidx, px, pz, yaw, scale)
         eng.mark(np.nonzero(solid)[0], fc)
     c = eng.cols

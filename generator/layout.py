@@ -268,7 +268,9 @@ class Layout:
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
                                   target, has_water, theme, words, urban)
         if members:
-            fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False)
+            # the palette is the last step: its smallest class need not mark occupancy
+            fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,
+                 final=True)
 
     def fill_request(self, req: Request, target: int) -> int:
         """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""

@@ -5,6 +5,7 @@ immutable mapping; nothing here depends on the catalog, so the same words work f
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -180,6 +181,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def lemma(word: str) -> str:
     """Singularise an English noun with a few rules; unknown shapes pass through unchanged.
 

@@ -19,11 +19,11 @@ and smaller things are more numerous. Coherence filters drop:
 """
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import cache
 from .lexicon import tokenize
 from .settlement import URBAN_KINDS, settlement_kind, urban_only
 
@@ -103,12 +103,9 @@ def category(p: Prefab) -> str:
     return p.type
 
 
-_STATIC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset[str], float]]:
     """(prefab number, category, tags, area factor) of everything that may ever be filler."""
-    per_cat = _STATIC.setdefault(cat, {})
+    per_cat = cache.table(cat, "palette_candidates")
     if world_type not in per_cat:
         out = []
         for i, p in enumerate(cat.prefabs):
@@ -160,6 +157,24 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
     """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits)."""
     if target <= 0:
         return []
+    memo = cache.table(cat, "palette_weights")
+    key = (world_type, env, has_water, theme, words, urban)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban)
+    ids, wv = hit
+    if not ids:
+        return []
+    counts = np.floor(wv * target).astype(np.int64)
+    rest = target - int(counts.sum())
+    counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
+    return [(i, int(n)) for i, n in zip(ids, counts) if n > 0]
+
+
+def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
+                     theme: frozenset[str], words: frozenset[str],
+                     urban: bool) -> tuple[list[int], np.ndarray]:
+    """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
     weights = dict(PALETTES[world_type])
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
@@ -188,9 +203,7 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
             ids.append(i)
             w.append(weights[cname] * r / total)
     if not ids:
-        return []
+        return [], np.zeros(0)
     wv = np.array(w) / sum(w)
-    counts = np.floor(wv * target).astype(np.int64)
-    rest = target - int(counts.sum())
-    counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
-    return [(i, int(n)) for i, n in zip(ids, counts) if n > 0]
+    wv.setflags(write=False)
+    return ids, wv

@@ -15,22 +15,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import cache
 from .catalog import Catalog
 from .geometry import half_extents
 from .terrain import OCC, PATH, RES, WATER, Terrain
 
 SURFACE_CODE = {"ground": 0, "water": 1, "wall": 2, "air": 3}
-_SURFACES: dict[int, tuple[Catalog, np.ndarray]] = {}
 
 
 def surface_codes(catalog: Catalog) -> np.ndarray:
-    """Surface code per prefab number (cached per catalog object)."""
-    hit = _SURFACES.get(id(catalog))
-    if hit is None or hit[0] is not catalog:
-        hit = (catalog, np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64))
-        _SURFACES.clear()
-        _SURFACES[id(catalog)] = hit
-    return hit[1]
+    """Surface code per prefab number (cached per catalog, cache.py)."""
+    memo = cache.table(catalog, "static")
+    hit = memo.get("surface_codes")
+    if hit is None:
+        hit = memo["surface_codes"] = np.array([SURFACE_CODE[s] for s in catalog.surface],
+                                               dtype=np.int64)
+    return hit
+# |cos|, |sin| of every integer yaw, as geometry.half_extents computes them
+_ABS_COS = np.abs(np.cos(np.radians(np.arange(360))))
+_ABS_SIN = np.abs(np.sin(np.radians(np.arange(360))))
 _GATHER_LIMIT = 1_500_000  # cells gathered per numpy call; keeps memory bounded
 
 
@@ -71,12 +74,23 @@ class PlacementEngine:
 
     def _cells(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
                scale: np.ndarray) -> tuple[np.ndarray, ...]:
-        hx, hz = half_extents(self.cat.width[pidx], self.cat.depth[pidx], scale, yaw)
+        if yaw.dtype.kind in "iu":  # integer degrees (always, in layout): table lookup
+            k = yaw % 360
+            c, s = _ABS_COS[k], _ABS_SIN[k]
+            w, d = self.cat.width[pidx] * scale, self.cat.depth[pidx] * scale
+            hx, hz = 0.5 * (w * c + d * s), 0.5 * (w * s + d * c)
+        else:
+            hx, hz = half_extents(self.cat.width[pidx], self.cat.depth[pidx], scale, yaw)
         t, n = self.ter, self.ter.n
         h = t.half
-        inb = (x - hx >= -h) & (x + hx <= h) & (z - hz >= -h) & (z + hz <= h)
-        clip = lambda v: np.clip(t.index(v), 0, n - 1)  # noqa: E731
-        return hx, hz, clip(x - hx), clip(x + hx), clip(z - hz), clip(z + hz), inb
+        # the four edges in one (4, m) array: one floor/clip instead of four (same arithmetic
+        # as Terrain.index, element by element)
+        edges = np.stack((x - hx, x + hx, z - hz, z + hz))
+        inb = (edges[0] >= -h) & (edges[1] <= h) & (edges[2] >= -h) & (edges[3] <= h)
+        idx = np.floor((edges + h) / t.cell).astype(np.int64)
+        np.minimum(idx, n - 1, out=idx)
+        np.maximum(idx, 0, out=idx)
+        return hx, hz, idx[0], idx[1], idx[2], idx[3], inb
 
     def _gather(self, sel: np.ndarray, i0: np.ndarray, i1: np.ndarray, j0: np.ndarray,
                 j1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import cache
 from .catalog import Catalog
 from .errors import GeneratorError
 from .intent import (EnvironmentIntent, Intent, KindRequest, Relation, RelationKind,
@@ -160,7 +161,11 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
 def _cooccur(catalog: Catalog, a: str, b: str) -> bool:
     """Do two adjacent words name one prefab ("space station", "street lamp")?"""
     la, lb = lemma(a), lemma(b)
-    return any(la in w and lb in w for w in catalog.retrieval.primary)
+    memo = cache.table(catalog, "cooccur")
+    hit = memo.get((la, lb))
+    if hit is None:
+        hit = memo[(la, lb)] = any(la in w and lb in w for w in catalog.retrieval.primary)
+    return hit
 
 
 def _find_relations(state: _Parse) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import cache
 from .lexicon import lemma
 
 if TYPE_CHECKING:
@@ -80,16 +81,22 @@ def plan_settlement(cat: Catalog, kind: str, world_type: str, size_factor: float
         return (world_type in p.world_types and p.surface == "ground"
                 and p.type in ("building", "prop") and (urban or not urban_only(p)))
 
-    wanted = HOUSE_TAGS | (CITY_HOUSE_TAGS if kind in URBAN_KINDS else frozenset())
-    houses = [i for i, p in enumerate(cat.prefabs) if fits(p) and p.type == "building"
-              and set(p.tags) & wanted and not (p.landmark and kind not in URBAN_KINDS)
-              and "treehouse" not in p.tags]
+    memo = cache.table(cat, "settlement")
+    key = (kind, world_type, urban)
+    if key not in memo:  # depends on the catalog and the key only: computed once per catalog
+        wanted = HOUSE_TAGS | (CITY_HOUSE_TAGS if kind in URBAN_KINDS else frozenset())
+        memo[key] = (
+            [i for i, p in enumerate(cat.prefabs) if fits(p) and p.type == "building"
+             and set(p.tags) & wanted and not (p.landmark and kind not in URBAN_KINDS)
+             and "treehouse" not in p.tags],
+            {role: [i for i, p in enumerate(cat.prefabs) if fits(p) and set(p.tags) & set(role)]
+             for role in CIVIC[kind]})
+    houses, by_role = list(memo[key][0]), memo[key][1]
     civic: list[int] = []
     for role in CIVIC[kind]:
         if set(role) & covered:
             continue
-        pick = [i for i, p in enumerate(cat.prefabs)
-                if fits(p) and set(p.tags) & set(role) and i not in civic and i not in houses]
+        pick = [i for i in by_role[role] if i not in civic and i not in houses]
         if pick:
             civic.append(pick[0] if len(pick) == 1 else pick[int(rng.integers(0, len(pick)))])
     if not houses and not civic:

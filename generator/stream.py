@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import cache
 from .catalog import Catalog
 from .errors import GeneratorError
 from .geometry import yaw_quaternion
@@ -36,6 +37,11 @@ class Instance:
                 "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]},
                 "scale": {"x": s[0], "y": s[1], "z": s[2]},
                 "properties": copy.deepcopy(self.properties)}
+
+
+_FAST = (object.__new__,) + tuple(
+    Instance.__dict__[f].__set__ for f in ("id", "prefab_id", "prefab_type", "position",
+                                            "rotation", "scale", "properties"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +82,10 @@ class WorldPlan:
         self.columns = columns  # already in streaming order
         self._group_props = group_props
         self.extras = extras  # terrain, intent, relation info: for evaluate/render, not the wire
-        self._ids = [p.id for p in catalog.prefabs]
-        self._types = [p.type for p in catalog.prefabs]
+        memo = cache.table(catalog, "static")
+        if "ids_types" not in memo:
+            memo["ids_types"] = ([p.id for p in catalog.prefabs], [p.type for p in catalog.prefabs])
+        self._ids, self._types = memo["ids_types"]
         self._cache: list[Instance] | None = None
 
     def __len__(self) -> int:
@@ -89,13 +97,24 @@ class WorldPlan:
         xs, ys, zs = c["x"][a:b].tolist(), c["y"][a:b].tolist(), c["z"][a:b].tolist()
         yaws, scales, groups = c["yaw"][a:b].tolist(), c["scale"][a:b].tolist(), c["group"][a:b].tolist()
         ids, types, quats, props = self._ids, self._types, _QUATS, self._group_props
+        # Instance is a frozen slots dataclass; its generated __init__ goes through
+        # object.__setattr__ by name per field. Setting the slots through their descriptors
+        # builds the same objects (equal, same fields) in about half the time.
+        new, s_id, s_pid, s_type, s_pos, s_rot, s_scale, s_props = _FAST
         out = []
+        append = out.append
         for k in range(b - a):
             p, s, g = pidx[k], scales[k], groups[k]
             gp = props.get(g)
-            out.append(Instance(f"i{a + k + 1:05d}", ids[p], types[p], (xs[k], ys[k], zs[k]),
-                                quats[yaws[k]], (s, s, s),
-                                {"attributes": list(gp["attributes"])} if gp else {}))
+            o = new(Instance)
+            s_id(o, f"i{a + k + 1:05d}")
+            s_pid(o, ids[p])
+            s_type(o, types[p])
+            s_pos(o, (xs[k], ys[k], zs[k]))
+            s_rot(o, quats[yaws[k]])
+            s_scale(o, (s, s, s))
+            s_props(o, {"attributes": list(gp["attributes"])} if gp else {})
+            append(o)
         return out
 
     def chunks(self, size: int) -> Iterator[list[Instance]]:

@@ -140,6 +140,20 @@ def _fbm(rng: np.random.Generator, g: int, octaves: int = 4) -> np.ndarray:
     return out / total
 
 
+_LAKE_REACH = 1.0 + 0.12 + 0.06 + 1e-6  # the lake's radius modulation never exceeds this
+
+
+def _reach(road: Road) -> float:
+    """Max distance across the line's axis from c0 at which a cell can be within width/2."""
+    return abs(road.amp) + road.width / 2 * math.sqrt(1 + (road.amp * road.freq) ** 2)
+
+
+def _window(centres: np.ndarray, c: float, r: float) -> tuple[int, int]:
+    """Index range of the sorted cell centres within [c - r, c + r]."""
+    return (int(np.searchsorted(centres, c - r, "left")),
+            int(np.searchsorted(centres, c + r, "right")))
+
+
 def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
                   lake: bool, lake_central: bool, river: bool, road: bool, coast: bool) -> Terrain:
     """Create the height field and region rasters for one world."""
@@ -180,10 +194,30 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
         ter.coast = Road("x", -half + 0.12 * size, 0.02 * size, 2 * math.pi / size * 2,
                          float(rng.uniform(0, 6.28)), 0.0)
     centres = (np.arange(n) + 0.5) * cell - half
-    X, Z = centres[:, None], centres[None, :]
-    wet = ter.water_at(X, Z)
+    wet = np.zeros((n, n), dtype=bool)
+    paths = np.zeros((n, n), dtype=bool)
+    # each analytic shape is evaluated only on the raster window it can reach (same per-cell
+    # arithmetic as water_at/path_at, so the raster is identical; ~10x fewer cells for a lake)
+    if ter.lake is not None:
+        cx, cz, rx, rz, _, _ = ter.lake
+        i0, i1 = _window(centres, cx, rx * _LAKE_REACH + cell)
+        j0, j1 = _window(centres, cz, rz * _LAKE_REACH + cell)
+        wet[i0:i1, j0:j1] |= ter.water_at(centres[i0:i1, None], centres[None, j0:j1])
+    if ter.river is not None or ter.coast is not None:
+        saved, ter.lake = ter.lake, None
+        j0, j1 = 0, n
+        if ter.coast is None:
+            j0, j1 = _window(centres, ter.river.c0, _reach(ter.river) + cell)  # type: ignore[union-attr]
+        wet[:, j0:j1] |= ter.water_at(centres[:, None], centres[None, j0:j1])
+        ter.lake = saved
+    for road in ter.roads:
+        a0, a1 = _window(centres, road.c0, _reach(road) + cell)
+        if road.axis == "z":  # across = x = rows
+            paths[a0:a1, :] |= road.distance(centres[a0:a1, None], centres[None, :]) < road.width / 2
+        else:
+            paths[:, a0:a1] |= road.distance(centres[:, None], centres[None, a0:a1]) < road.width / 2
     ter.flags[wet] |= WATER
-    ter.flags[ter.path_at(X, Z) & ~wet] |= PATH
+    ter.flags[paths & ~wet] |= PATH
     gx = np.linspace(-half, half, g)
     ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5, heights)
     return ter

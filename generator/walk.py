@@ -24,7 +24,16 @@ def blocked_grid(ter: Terrain, occupied: np.ndarray | None = None) -> np.ndarray
     fine = (ter.flags[:nc * f, :nc * f] & WATER) != 0
     occ = (ter.flags & OCC) != 0 if occupied is None else occupied
     fine = fine | occ[:nc * f, :nc * f]
-    return fine.reshape(nc, f, nc, f).any(axis=(1, 3))
+    if f == 1:
+        return fine
+    # OR of f strided slices per axis: several times faster than reshape(...).any(axis=(1, 3))
+    r = fine[:, 0::f].copy()
+    for q in range(1, f):
+        r |= fine[:, q::f]
+    c = r[0::f].copy()
+    for q in range(1, f):
+        c |= r[q::f]
+    return c
 
 
 def bfs(blocked: np.ndarray, start: tuple[int, int],
