@@ -6,7 +6,10 @@ many times that floor the real generator costs.
 
     python -m bench.generator [--smoke]
 
-Prints a table and writes bench/results/generator.json.
+Prints a table and writes bench/results/generator.json. The first-chunk target is judged warm
+(the catalog has been used by plan() before, as in a running server, so its per-catalog caches
+are filled); a cold row (fresh Catalog, empty caches, BM25 index built inside the timing) is
+reported alongside. Wall-clock medians plus CPU (process_time) medians, as the box is shared.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from generator import GENERATOR_VERSION, Catalog, Instance, plan
+from generator import GENERATOR_VERSION, Catalog, Instance, cache, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["A mystical forest with ancient trees and glowing mushrooms",
@@ -53,11 +56,20 @@ def full_world(cat: Catalog, prompt: str, seed: int, budget: int) -> tuple[float
     return time.perf_counter() - t, n
 
 
-def first_chunk(cat: Catalog, prompt: str, seed: int, budget: int, size: int = 256) -> float:
-    t = time.perf_counter()
+def first_chunk(cat: Catalog, prompt: str, seed: int, budget: int,
+                size: int = 256) -> tuple[float, float]:
+    """(wall s, CPU s) from calling plan() to holding the first chunk."""
+    t, c = time.perf_counter(), time.process_time()
     wp = plan(prompt, seed=seed, catalog=cat, budget=budget)
     next(wp.chunks(size))
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def first_chunk_cold(data: dict, prompt: str, seed: int) -> tuple[float, float]:
+    """Same, on a just-loaded Catalog with empty caches (BM25 index, palettes, ... built here)."""
+    cat = Catalog.from_records(data["prefabs"], data["catalog_version"])
+    cache.clear(cat)
+    return first_chunk(cat, prompt, seed, 1_000)
 
 
 def main() -> None:
@@ -82,12 +94,23 @@ def main() -> None:
                      "max_s": round(max(times), 5), "instances": int(statistics.mean(counts)),
                      "instances_per_s": round(statistics.mean(counts) / med),
                      "baseline_s": round(base, 5), "ratio_vs_baseline": round(med / base, 2)})
-    fc = [first_chunk(cat, p, r, 1_000) for r in range(reps * 3) for p in PROMPTS]
+    # warm: every prompt planned once with this catalog before timing (per-catalog caches
+    # filled), which is what a running server sees; cold: a fresh catalog per measurement
+    for p in PROMPTS:
+        plan(p, seed=10_000, catalog=cat, budget=1_000)
+    fc_pairs = [first_chunk(cat, p, r, 1_000) for r in range(reps * 3) for p in PROMPTS]
+    fc, fc_cpu = [w for w, _ in fc_pairs], [c for _, c in fc_pairs]
+    data = json.loads((ROOT / "persistence" / "data" / "catalog.json").read_text())
+    cold_pairs = [first_chunk_cold(data, p, r) for r in range(max(1, reps // 2)) for p in PROMPTS]
+    cold, cold_cpu = [w for w, _ in cold_pairs], [c for _, c in cold_pairs]
     base_chunk = statistics.median(baseline_instances(256) for _ in range(reps))
-    rows.append({"case": "first chunk (256) of a 1k world", "median_s": round(
-        statistics.median(fc), 5), "max_s": round(max(fc), 5), "instances": 256,
-        "instances_per_s": None, "baseline_s": round(base_chunk, 5),
-        "ratio_vs_baseline": round(statistics.median(fc) / base_chunk, 2)})
+    for label, wall, cpu in (("first chunk (256) of a 1k world", fc, fc_cpu),
+                             ("first chunk, cold catalog", cold, cold_cpu)):
+        rows.append({"case": label, "median_s": round(statistics.median(wall), 5),
+                     "max_s": round(max(wall), 5), "cpu_median_s": round(statistics.median(cpu), 5),
+                     "instances": 256, "instances_per_s": None,
+                     "baseline_s": round(base_chunk, 5),
+                     "ratio_vs_baseline": round(statistics.median(wall) / base_chunk, 2)})
     results = {
         "generator_version": GENERATOR_VERSION, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "smoke": args.smoke,
@@ -96,13 +119,16 @@ def main() -> None:
                 "first_chunk_ms_1k": rows[2]["median_s"] * 1000 <= TARGETS["first_chunk_ms_1k"],
                 "world_20k_s": rows[1]["max_s"] < TARGETS["world_20k_s"]},
     }
-    print(f"{'case':<34} {'median ms':>10} {'max ms':>9} {'inst':>7} {'inst/s':>9} "
-          f"{'baseline ms':>12} {'x base':>7}")
+    print(f"{'case':<34} {'median ms':>10} {'max ms':>9} {'cpu ms':>7} {'inst':>7} "
+          f"{'inst/s':>9} {'baseline ms':>12} {'x base':>7}")
     for r in rows:
         ips = "-" if r["instances_per_s"] is None else f"{r['instances_per_s']:,}"
+        cpu = f"{r['cpu_median_s'] * 1000:.2f}" if "cpu_median_s" in r else "-"
         print(f"{r['case']:<34} {r['median_s'] * 1000:>10.2f} {r['max_s'] * 1000:>9.2f} "
-              f"{r['instances']:>7} {ips:>9} {r['baseline_s'] * 1000:>12.2f} "
+              f"{cpu:>7} {r['instances']:>7} {ips:>9} {r['baseline_s'] * 1000:>12.2f} "
               f"{r['ratio_vs_baseline']:>7}")
+    print("first chunk target is judged on the warm row (catalog already used once, as in a "
+          "running server); wall-clock ms on a shared machine, CPU ms alongside")
     print("targets met:", results["met"])
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
