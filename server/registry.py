@@ -58,9 +58,18 @@ class Registry:
         return closed
 
     async def drain(self, timeout: float) -> None:
-        """Tell every session the server is going away (1001) and wait for them to end."""
+        """Let running generations finish for half the timeout, then cancel the rest (gen.done
+        cancelled, world partial); then tell every session the server is going away (1001)
+        and wait for them to end."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        running = [task for s in self.sessions for task, _ in s.generations.values()]
+        if running:
+            await asyncio.wait(running, timeout=timeout / 2)
+            for _, cancel in [g for s in self.sessions for g in s.generations.values()]:
+                cancel.set()
+            await asyncio.wait(running, timeout=timeout / 4)
         for session in list(self.sessions):
             session.close_soon(CloseCode.GOING_AWAY, retry_after_s=1.0)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.sessions and asyncio.get_running_loop().time() < deadline:
+        while self.sessions and loop.time() < deadline:
             await asyncio.sleep(0.05)
