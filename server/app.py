@@ -83,6 +83,10 @@ def _sample(services: Services) -> None:
     metrics.queue_bytes.set(sum(sizes))
     metrics.queue_max.set(max(sizes, default=0))
     metrics.telemetry_depth.set(services.telemetry.depth)
+    stats, seen = services.telemetry.stats, services.extras.get("flushes_seen", 0)
+    for ms in list(stats.flush_ms)[len(stats.flush_ms) - min(len(stats.flush_ms), stats.flushes - seen):]:
+        metrics.telemetry_flush.observe(ms / 1000)  # the flushes since the last sample (the writer keeps 256)
+    services.extras["flushes_seen"] = stats.flushes
     pool = services.store.engine.pool
     checked_out = getattr(pool, "checkedout", None)
     if checked_out is not None:

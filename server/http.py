@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import logs
 from .auth import AuthError, Identity
 from .context import SERVICES
 from .errors import ApiError, bad_request, unauthorized
@@ -40,6 +41,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Every failure becomes a JSON error body; a bug is a 500 that leaks nothing."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
+    logs.REQUEST_ID.set(request_id)  # every log line of this request carries it (server/logs.py)
     try:
         response = await handler(request)
     except ApiError as err:

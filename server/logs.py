@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import time
 from typing import Any
+
+# Set per WebSocket session (server/ws.py) and per REST request (server/http.py); tasks
+# started from there inherit them, so every log line they emit carries the id.
+SESSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("session_id", default=None)
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+class _ContextIds(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, var in (("session_id", SESSION_ID), ("request_id", REQUEST_ID)):
+            if var.get() is not None and not hasattr(record, key):
+                setattr(record, key, var.get())
+        return True
 
 # Bearer tokens and passwords must never reach a log line, whoever formats it.
 _SECRETS = re.compile(r"(eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)|(\"?password\"?\s*[:=]\s*\"?)[^\s\",}]+")
@@ -35,6 +49,7 @@ class _TextFormatter(logging.Formatter):
 
 def setup(level: str, json_lines: bool) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(_ContextIds())
     if json_lines:
         handler.setFormatter(_JsonFormatter())
     else:

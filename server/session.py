@@ -142,8 +142,8 @@ class Session:
         if self._closing is not None:
             return
         self._closing = asyncio.current_task()  # type: ignore[assignment]
-        log.warning("session %s (user %s) closed as slow consumer", self.id,
-                    self.ident.user_id if self.ident else "-")
+        log.warning("session %s (user %s) closed as slow consumer", self.id,  # (runs in the publisher's
+                    self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
         await self.writer.stop()
         transport = self.transport

@@ -7,16 +7,20 @@ code rather than an HTTP status, because browsers' WebSocket API only shows clos
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from protocol.codec import encode
 from protocol.codes import CloseCode
 from protocol.errors import bye
 
+from . import logs
 from .context import SERVICES
 from .http import bearer_token, json_response
 from .session import Session
 
+log = logging.getLogger("immersiverse.session")
 routes = web.RouteTableDef()
 
 
@@ -43,7 +47,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     hub.metrics.sessions.inc()
     try:
         session = Session(services, ws, registry, hub, ip, request.transport)  # type: ignore[arg-type]
+        logs.SESSION_ID.set(session.id)  # every log line of this session carries it (server/logs.py)
         await session.run(bearer_token(request))
+        log.info("session closed: user %s, %d frames in, close %s", session.ident.user_id if session.ident
+                 else "-", session.frames_seen, ws.close_code)
     finally:
         registry.remove_ip(ip)
         hub.metrics.sessions.dec()

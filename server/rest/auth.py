@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ from ..context import SERVICES, Services
 from ..errors import ApiError, bad_request, conflict, forbidden, too_many, unauthorized
 from ..http import identity, json_response, read_json
 from ..validate import F, validate
+
+log = logging.getLogger("immersiverse.auth")
 
 routes = web.RouteTableDef()
 _USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,64}$")
@@ -37,6 +40,7 @@ async def _password_login(services: Services, request: web.Request, body: dict[s
     user = await services.store.users.get(data["username"])
     if user is None or user.password_hash is None or not verify_password(data["password"], user.password_hash):
         services.throttle.failed(*keys)
+        log.warning("failed password login for %r from %s", data["username"][:64], request.remote)
         raise unauthorized("invalid username or password", "invalid_credentials")
     token, ident = services.tokens.mint(user.id)
     return json_response(_session_body(user.id, token, ident, user.display_name))
