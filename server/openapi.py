@@ -216,7 +216,7 @@ def op(summary: str, tag: str, ok: dict[str, Schema], *, body: Schema | None = N
 
 def _paths(s: Any) -> dict[str, dict[str, Schema]]:
     limit = lambda hi, default: query("limit", {**INT, "minimum": 1, "maximum": hi, "default": default})  # noqa: E731
-    offset = query("offset", {**INT, "minimum": 0, "default": 0})
+    offset = query("offset", {**INT, "minimum": 0, "maximum": 2**31 - 1, "default": 0})
     prefab_type = query("prefab_type", {"enum": list(PREFAB_TYPES)})
     world_id = path("world_id")
     catalog_page = {"200": {**_json(ref("PrefabPage")), "headers": {"ETag": {"schema": STR}}},

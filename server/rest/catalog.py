@@ -18,11 +18,11 @@ from ..validate import F, query
 routes = web.RouteTableDef()
 LIST = (F("prefab_type", "str", required=False, choices=PREFAB_TYPES),
         F("limit", "int", required=False, min=1, max=100, default=50),
-        F("offset", "int", required=False, min=0, default=0),
+        F("offset", "int", required=False, min=0, max=2**31 - 1, default=0),
         F("page", "int", required=False, min=1))
 SEARCH = (F("q", "str", min=1, max=100), F("prefab_type", "str", required=False, choices=PREFAB_TYPES),
           F("limit", "int", required=False, min=1, max=50, default=20),
-          F("offset", "int", required=False, min=0, default=0))
+          F("offset", "int", required=False, min=0, max=2**31 - 1, default=0))
 
 
 def _envelope(prefabs: list[dict[str, Any]], total: int, limit: int, offset: int, message: str) -> bytes:

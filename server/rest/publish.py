@@ -57,7 +57,7 @@ async def list_experiences(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ident = identity(request)
     q = query(request.query, (F("limit", "int", required=False, min=1, max=100, default=20),
-                              F("offset", "int", required=False, min=0, default=0)))
+                              F("offset", "int", required=False, min=0, max=2**31 - 1, default=0)))
     rows = await services.store.experiences.visible_to(ident.user_id, q["limit"], q["offset"])
     # The seed answers with a bare array of envelopes (rest-contract.md, Publishing).
     return json_response([_envelope(e, "Experience retrieved") for e in rows])

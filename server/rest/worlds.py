@@ -33,7 +33,7 @@ async def list_worlds(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ident = identity(request)
     q = query(request.query, (F("limit", "int", required=False, min=1, max=100, default=20),
-                              F("offset", "int", required=False, min=0, default=0)))
+                              F("offset", "int", required=False, min=0, max=2**31 - 1, default=0)))
     rows, total = await services.store.worlds.list_for_user(ident.user_id, q["limit"], q["offset"])
     return json_response({"success": True, "worlds": [world_summary(w, role) for w, role in rows],
                           "total_count": total})
