@@ -102,7 +102,8 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def request(self, method: str, path: str, body: Any = None, token: str | None = None,

@@ -83,3 +83,17 @@ def test_no_5xx_and_every_response_matches_the_document(live: tuple[ServerProces
     assert sum(seen.values()) >= 1
     assert not failures, "\n".join(failures[:5])
     assert proc.proc.poll() is None, proc.output()[-3000:]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/worlds", "/api/v1/publish/experiences", "/api/v1/prefab-catalog/"])
+async def test_an_offset_beyond_the_documented_maximum_is_422_not_500(make_client: Any, path: str) -> None:
+    """Found by this fuzz: an offset past SQLite's 64-bit integers was a 500 (OverflowError)."""
+    from tests.conftest import bearer, login
+
+    client = await make_client()
+    token = await login(client)
+    for offset in ("16311183052520040448", str(2**31)):
+        resp = await client.get(f"{path}?offset={offset}", headers=bearer(token))
+        body = await resp.json()
+        assert resp.status == 422 and "offset" in body["details"], body
+    assert (await client.get(f"{path}?offset={2**31 - 1}", headers=bearer(token))).status == 200
