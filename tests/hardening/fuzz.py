@@ -101,8 +101,10 @@ def http_login(port: int, user: str) -> str:
 
 
 def ws_open(port: int, token: str) -> ClientConnection:
-    return connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"},
-                   max_size=None, compression=None, open_timeout=RECV_TIMEOUT, close_timeout=2)
+    ws = connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"},
+                 max_size=None, compression=None, open_timeout=RECV_TIMEOUT, close_timeout=2)
+    ws.pending_legacy_warning = False  # websockets ≥ 17.1 would warn: we close it ourselves
+    return ws
 
 
 # -- strategies ------------------------------------------------------------------------------

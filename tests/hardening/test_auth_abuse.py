@@ -16,6 +16,7 @@ from tests.conftest import TIMEOUT, bearer, login
 from tests.server.test_rest_auth import FORGERIES
 from tests.session.peer import Peer
 
+pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key is")  # the HS512 forgery's short key
 EXPECTED_CLOSE = {kind: (CloseCode.TOKEN_EXPIRED if kind == "expired" else CloseCode.UNAUTHORIZED)
                   for kind in FORGERIES}
 

@@ -46,6 +46,8 @@ def _noisy(record: logging.LogRecord) -> bool:
 logging.getLogger("websockets.client").setLevel(logging.CRITICAL)
 
 
+# websockets draws its frame masks from `random`, which hypothesis flags as "random inside strategies"
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize("bad_frames_before_close", [1_000_000, 5], ids=["tolerant", "strict-4503"])
 def test_hostile_frames_only_get_documented_answers(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                     bad_frames_before_close: int) -> None:
