@@ -21,9 +21,10 @@ class Metrics:
         # Per-frame counts are plain ints on the event loop (a prometheus Counter takes a lock
         # per inc, twice per delivery on the fan-out path); a collector reads them at scrape.
         self.in_frames: dict[str, int] = {}
+        self.in_type_bytes: dict[str, int] = {}  # decoded frames; the rest of in_bytes is "invalid"
         self.in_bytes = 0
-        self.out_frames = 0
-        self.out_bytes = 0
+        self.out_frames: dict[bytes, int] = {}  # keyed by the frame's type bytes, decoded at scrape
+        self.out_bytes: dict[bytes, int] = {}
         r.register(_FrameTotals(self))
         self.errors = Counter("immersiverse_error_frames_total", "error frames sent", ["code"], registry=r)
         self.closes = Counter("immersiverse_closes_total", "server-initiated closes", ["code"], registry=r)
@@ -53,12 +54,15 @@ class Metrics:
     def frame_received(self, size: int) -> None:
         self.in_bytes += size
 
-    def message_received(self, type_: str) -> None:
+    def message_received(self, type_: str, size: int = 0) -> None:
         self.in_frames[type_] = self.in_frames.get(type_, 0) + 1
+        self.in_type_bytes[type_] = self.in_type_bytes.get(type_, 0) + size
 
-    def frame_sent(self, size: int) -> None:
-        self.out_frames += 1
-        self.out_bytes += size
+    def frame_sent(self, data: bytes) -> None:
+        # every server frame is a small map whose first key is "type": 8X a4 "type" aN <name>
+        kind = data[7:7 + (data[6] & 0x1F)] if data[1:6] == b"\xa4type" else b"other"
+        self.out_frames[kind] = self.out_frames.get(kind, 0) + 1
+        self.out_bytes[kind] = self.out_bytes.get(kind, 0) + len(data)
 
     def error_sent(self, code: ErrorCode) -> None:
         self.errors.labels(code.wire_name).inc()
@@ -100,6 +104,15 @@ class _FrameTotals:
         for type_, count in sorted(m.in_frames.items()):
             frames_in.add_metric([type_], count)
         yield frames_in
-        yield CounterMetricFamily("immersiverse_bytes_in", "bytes received in frames", value=m.in_bytes)
-        yield CounterMetricFamily("immersiverse_frames_out", "frames sent", value=m.out_frames)
-        yield CounterMetricFamily("immersiverse_bytes_out", "bytes sent in frames", value=m.out_bytes)
+        bytes_in = CounterMetricFamily("immersiverse_bytes_in", "bytes received in frames (invalid: undecodable"
+                                       " or refused before decoding)", labels=["type"])
+        for type_, count in sorted(m.in_type_bytes.items()):
+            bytes_in.add_metric([type_], count)
+        bytes_in.add_metric(["invalid"], max(0, m.in_bytes - sum(m.in_type_bytes.values())))
+        yield bytes_in
+        for name, help_, counts in (("immersiverse_frames_out", "frames sent", m.out_frames),
+                                    ("immersiverse_bytes_out", "bytes sent in frames", m.out_bytes)):
+            family = CounterMetricFamily(name, help_, labels=["type"])
+            for kind, count in sorted(counts.items()):
+                family.add_metric([kind.decode("ascii", "replace")], count)
+            yield family

@@ -274,7 +274,7 @@ class Session:
         except ProtocolError as exc:
             self._bad_frame(exc)
             return
-        self.hub.metrics.message_received(msg.TYPE)
+        self.hub.metrics.message_received(msg.TYPE, len(data))
         await self.dispatch(msg)
 
     def _bad_frame(self, exc: ProtocolError) -> None:

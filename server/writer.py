@@ -22,7 +22,7 @@ log = logging.getLogger("immersiverse.writer")
 
 class Writer:
     def __init__(self, ws: web.WebSocketResponse, max_bytes: int,
-                 on_slow: Callable[[], Awaitable[None]], on_sent: Callable[[int], None] | None = None) -> None:
+                 on_slow: Callable[[], Awaitable[None]], on_sent: Callable[[bytes], None] | None = None) -> None:
         self._ws = ws
         self._max = max_bytes
         self._queue: deque[bytes] = deque()
@@ -105,7 +105,7 @@ class Writer:
                 await self._ws.send_bytes(data)
                 self.frames_sent += 1
                 if self._on_sent is not None:
-                    self._on_sent(len(data))
+                    self._on_sent(data)
         except (ConnectionResetError, RuntimeError):  # peer gone / socket closing
             self.closed = True
         finally:

@@ -108,6 +108,14 @@ async def test_metrics_move_and_logs_are_json_with_ids_and_no_secrets(spawn_serv
     m = _scrape(proc)
     assert "immersiverse_sessions" in m
     assert m["immersiverse_frames_in_total"][(("type", "ping"),)] >= 1
+    for name in ("immersiverse_frames_in_total", "immersiverse_bytes_in_total"):  # by type, in
+        assert {"ping", "prompt", "telemetry", "join", "edit"} <= {dict(k).get("type") for k in m[name]}, m[name]
+    assert m["immersiverse_bytes_in_total"][(("type", "invalid"),)] >= 1  # the undecodable frame
+    for name in ("immersiverse_frames_out_total", "immersiverse_bytes_out_total"):  # by type, out
+        kinds = {dict(k).get("type"): v for k, v in m[name].items()}
+        assert {"welcome", "pong", "gen.start", "gen.chunk", "gen.done", "telemetry.ack", "joined", "error",
+                "edit.ack", "op"} <= set(kinds), kinds
+        assert "other" not in kinds and all(v > 0 for v in kinds.values()), kinds
     for name in ("immersiverse_frames_in_total", "immersiverse_bytes_in_total", "immersiverse_frames_out_total",
                  "immersiverse_bytes_out_total", "immersiverse_generation_seconds_count",
                  "immersiverse_slow_consumer_disconnects_total", "immersiverse_telemetry_flush_seconds_count",
