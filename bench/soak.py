@@ -24,6 +24,7 @@ import json
 import random
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from . import common as c
@@ -158,12 +159,18 @@ async def _client(url: str, token: str, idx: int, stats: Stats, deadline: float)
 
 
 async def _sampler(server: c.Server, samples: list[tuple[float, int]], t0: float, every: float,
-                   deadline: float, verbose: bool) -> None:
+                   deadline: float, verbose: bool, extra: list[tuple[float, int, int]]) -> None:
+    db = Path(server.tmp) / "ours.db"
     while time.monotonic() < deadline:
         rss = server.rss()
-        samples.append((round(time.monotonic() - t0, 2), rss))
+        t = round(time.monotonic() - t0, 2)
+        samples.append((t, rss))
+        # threads (one per pooled SQLite connection, plus the generator's) and the store's size
+        size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.exists())
+        extra.append((t, server.threads(), size))
         if verbose:
-            print(f"  t={time.monotonic() - t0:7.1f}s rss={rss / 2**20:7.1f} MiB", flush=True)
+            print(f"  t={t:7.1f}s rss={rss / 2**20:7.1f} MiB threads={server.threads()} "
+                  f"store={size / 2**20:7.1f} MiB", flush=True)
         await asyncio.sleep(every)
 
 
@@ -171,9 +178,11 @@ async def _soak(server: c.Server, tokens: list[str], seconds: float, every: floa
                 ) -> tuple[Stats, list[tuple[float, int]]]:
     stats = Stats()
     samples: list[tuple[float, int]] = []
+    stats.extra = []  # type: ignore[attr-defined]
     t0 = time.monotonic()
     deadline = t0 + seconds
-    sampler = asyncio.ensure_future(_sampler(server, samples, t0, every, deadline, verbose))
+    sampler = asyncio.ensure_future(_sampler(server, samples, t0, every, deadline, verbose,
+                                             stats.extra))  # type: ignore[attr-defined]
     await asyncio.gather(*(_client(server.ws_url, tok, i, stats, deadline) for i, tok in enumerate(tokens)))
     await sampler
     samples.append((round(time.monotonic() - t0, 2), server.rss()))
@@ -209,6 +218,7 @@ def run(smoke: bool = False, minutes: float = 10.0, clients: int = 16) -> dict[s
                            "target": f"post-warm-up RSS slope < {FLAT_KB_PER_MIN} KB/min, no exceptions",
                            "flat": flat, "pass": ok, "smoke": smoke})
     out["rss_samples"] = [[t, r] for t, r in samples]  # (seconds, bytes); in the file, not the table
+    out["threads_store_samples"] = [list(x) for x in stats.extra]  # type: ignore[attr-defined]
     (c.RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     return out
 
