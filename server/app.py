@@ -21,10 +21,10 @@ from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
 from .auth import LoginThrottle, Revocations, TokenService
+from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .context import SERVICES, Services
 from .http import error_middleware
-from .broker_memory import MemoryBroker
 from .hub import Hub
 from .metrics import Metrics
 from .registry import Registry

@@ -172,7 +172,7 @@ class Session:
             return await self._accept_token(header_token)
         try:
             msg = await self.ws.receive(timeout=self.settings.hello_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.close_soon(CloseCode.UNAUTHORIZED, reason="no hello before the deadline")
             return False
         if msg.type != WSMsgType.BINARY:
@@ -244,7 +244,7 @@ class Session:
         while self._closing is None:
             try:
                 msg = await self.ws.receive(timeout=self.settings.idle_timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.close_soon(CloseCode.IDLE_TIMEOUT)
                 return
             if msg.type == WSMsgType.BINARY:

@@ -18,7 +18,16 @@ from protocol.codec import encode, encode_gen_chunk
 from protocol.codes import ErrorCode
 
 from .failures import RequestRefused
-from .generation import Chunk, Done, GenerationRefused, GenRequest, Started, check_quota, stream_world, wire_instance
+from .generation import (
+    Chunk,
+    Done,
+    GenerationRefused,
+    GenRequest,
+    Started,
+    check_quota,
+    stream_world,
+    wire_instance,
+)
 
 if TYPE_CHECKING:
     from .room import Room

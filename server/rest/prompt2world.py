@@ -13,7 +13,15 @@ from persistence.catalog import WORLD_TYPES
 from ..blueprint import blueprint
 from ..context import SERVICES
 from ..errors import ApiError, forbidden
-from ..generation import Chunk, Done, GenerationRefused, GenRequest, Started, check_quota, stream_world
+from ..generation import (
+    Chunk,
+    Done,
+    GenerationRefused,
+    GenRequest,
+    Started,
+    check_quota,
+    stream_world,
+)
 from ..http import identity, json_response, read_json
 from ..validate import F, validate
 
