@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .clock import utcnow
 from .db import Repo
-from .errors import Conflict, NotFound
+from .errors import Conflict, LimitExceeded, NotFound
 from .models import World, WorldInstance, WorldOp
 
 IDENTITY_ROT = [0.0, 0.0, 0.0, 1.0]
@@ -34,11 +34,12 @@ class Applied:
 class EditRepo(Repo):
 
     async def apply(self, world_id: str, author_id: str, ops: list[dict[str, Any]], *,
-                    session_id: str | None = None, rid: int | None = None, new_ids: list[str]) -> Applied:
+                    session_id: str | None = None, rid: int | None = None, new_ids: list[str],
+                    max_instances: int | None = None) -> Applied:
         """Apply a validated batch atomically. `new_ids[i]` names op i's instance when it adds one.
 
         Raises NotFound (no world), Conflict (an add reuses a live id, or the world is still
-        generating). Nothing is written when it raises.
+        generating), LimitExceeded (adds past `max_instances`). Nothing is written when it raises.
         """
         async with self._tx() as s:
             status = await s.scalar(select(World.status).where(World.id == world_id))
@@ -49,6 +50,12 @@ class EditRepo(Repo):
             # Lock the world row first (PostgreSQL: FOR UPDATE; SQLite: the write lock taken
             # by this UPDATE), so outcomes are computed against the state this seq follows.
             await s.execute(update(World).where(World.id == world_id).values(updated_at=utcnow()))
+            adds = sum(1 for op in ops if op["op"] == "add")
+            if adds and max_instances is not None:
+                # Under the row lock: two editors racing at the cap cannot both pass it.
+                count = int(await s.scalar(select(World.instance_count).where(World.id == world_id)) or 0)
+                if count + adds > max_instances:
+                    raise LimitExceeded(f"a world holds at most {max_instances} instances")
             ids = [op.get("id") for op in ops if op.get("id")] + [i for i in new_ids if i]
             live = {row.id: row for row in await s.scalars(
                 select(WorldInstance).where(WorldInstance.world_id == world_id, WorldInstance.id.in_(ids)))}

@@ -19,3 +19,7 @@ class CatalogInvalid(PersistenceError):
     def __init__(self, problems: list[tuple[int, object, str]]) -> None:
         super().__init__(f"{len(problems)} invalid catalog rows")
         self.problems = problems
+
+
+class LimitExceeded(PersistenceError):
+    """The write would take a stored quantity past its configured limit."""

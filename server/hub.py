@@ -12,7 +12,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from persistence.errors import Conflict, NotFound
+from persistence.errors import Conflict, LimitExceeded, NotFound
 from protocol import messages as m
 from protocol.codec import encode
 from protocol.codes import ErrorCode
@@ -171,14 +171,15 @@ class Hub:
         if member is None or member.role not in EDIT_ROLES:
             raise RequestRefused(ErrorCode.FORBIDDEN, "viewers cannot edit this world")
         ops, new_ids = self._validated_ops(msg, getattr(room, "bounds", None))
-        adds, cap = sum(1 for op in ops if op["op"] == "add"), self.services.settings.max_instances_per_world
-        if adds and (world := await self.services.store.worlds.get(msg.world_id)) is not None \
-                and world.instance_count + adds > cap:  # checked before the batch: a soft cap
-            raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, f"a world holds at most {cap} instances",
-                                 fields={"ops": f"{adds} adds would exceed max_instances_per_world"})
+        cap = self.services.settings.max_instances_per_world
         try:
             applied = await self.services.store.edits.apply(
-                msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids)
+                msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids,
+                max_instances=cap)
+        except LimitExceeded as exc:
+            adds = sum(1 for op in ops if op["op"] == "add")
+            raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, str(exc),
+                                 fields={"ops": f"{adds} adds would exceed max_instances_per_world"}) from None
         except Conflict as exc:
             raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
         except NotFound:
