@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import common as c
+from . import httpload
 
 TARGET = 60_000
 PATH = "/api/v1/prompt2world/"
@@ -25,7 +26,7 @@ COUNT = b'"prefab_id":'
 
 
 def _requests(port: int, token: str) -> list[bytes]:
-    return [c.http_request("POST", PATH, port, token, json.dumps(
+    return [httpload.http_request("POST", PATH, port, token, json.dumps(
         {"prompt": c.PROMPTS[k % len(c.PROMPTS)], "seed": 1000 + k, "max_instances": INSTANCES}).encode())
         for k in range(200)]
 
@@ -50,10 +51,10 @@ def run(smoke: bool = False) -> dict[str, Any]:
             per_world = len(json.loads(body)["world_blueprint"]["prefab_instances"])
             assert body.count(COUNT) == per_world, "one prefab_id key per instance is how they are counted"
             Path(tmp, "world.json").write_bytes(body)
-            rows.append(_row("ours", c.http_bench(ours, _requests(ours.port, token), CONNS, 1, seconds,
+            rows.append(_row("ours", httpload.http_bench(ours, _requests(ours.port, token), CONNS, 1, seconds,
                                                   COUNT), seconds))
         with c.start_baseline(tmp, "--canned", f"POST:{PATH}={tmp}/world.json") as base:
-            rows.append(_row("baseline", c.http_bench(base, _requests(base.port, token), CONNS, 1, seconds,
+            rows.append(_row("baseline", httpload.http_bench(base, _requests(base.port, token), CONNS, 1, seconds,
                                                   COUNT), seconds))
     ok = rows[0]["errors"] == 0 and rows[0]["instances_per_s"] >= TARGET
     return c.report("prompt2world", f"REST prompt2world: worlds of max_instances={INSTANCES} (baseline: a "

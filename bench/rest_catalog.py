@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import common as c
+from . import httpload
 
 TARGET_RPS = 5_000
 PATH = "/api/v1/prefab-catalog/"
@@ -31,13 +32,13 @@ def run(smoke: bool = False) -> dict[str, Any]:
             status, body = c.http("GET", ours.url + PATH, token=token)
             assert status == 200, (status, body[:200])
             Path(tmp, "catalog.json").write_bytes(body)
-            req = [c.http_request("GET", PATH, ours.port, token)]
+            req = [httpload.http_request("GET", PATH, ours.port, token)]
             for conns, procs in levels:
-                rows.append({"server": "ours", **c.http_bench(ours, req, conns, procs, seconds)})
+                rows.append({"server": "ours", **httpload.http_bench(ours, req, conns, procs, seconds)})
         with c.start_baseline(tmp, "--canned", f"GET:{PATH}={tmp}/catalog.json") as base:
-            req = [c.http_request("GET", PATH, base.port, token)]
+            req = [httpload.http_request("GET", PATH, base.port, token)]
             for conns, procs in levels:
-                rows.append({"server": "baseline", **c.http_bench(base, req, conns, procs, seconds)})
+                rows.append({"server": "baseline", **httpload.http_bench(base, req, conns, procs, seconds)})
     ours10, big = rows[0], rows[1]
     ok = (ours10["req_per_s"] >= TARGET_RPS and not ours10["errors"] and not big["errors"]
           and not big["dropped"] and big["min_per_conn"] > 1)
