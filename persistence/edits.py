@@ -19,6 +19,7 @@ from .clock import utcnow
 from .db import Repo
 from .errors import Conflict, LimitExceeded, NotFound
 from .models import World, WorldInstance, WorldOp
+from .worlds import instance_rows
 
 IDENTITY_ROT = [0.0, 0.0, 0.0, 1.0]
 UNIT_SCALE = [1.0, 1.0, 1.0]
@@ -93,7 +94,7 @@ class EditRepo(Repo):
         async with self._sessions() as s:
             return await s.scalar(select(func.min(WorldOp.seq)).where(WorldOp.world_id == world_id))
 
-    async def snapshot(self, world_id: str) -> tuple[World, list[WorldInstance]]:
+    async def snapshot(self, world_id: str) -> tuple[World, list[Any]]:
         """The world row and its instances as of one consistent moment."""
         async with self._sessions() as s:
             # The first statement autobegins the transaction; on PostgreSQL it is begun with
@@ -104,8 +105,7 @@ class EditRepo(Repo):
             world = await s.get(World, world_id)
             if world is None:
                 raise NotFound(f"world {world_id} not found")
-            rows = list(await s.scalars(select(WorldInstance).where(WorldInstance.world_id == world_id)
-                                        .order_by(WorldInstance.ord)))
+            rows = await instance_rows(s, world_id)
         return world, rows
 
     async def compact(self, world_id: str, keep: int) -> int:

@@ -56,6 +56,12 @@ def instance_row(world_id: str, ord_: int, inst: Any) -> dict[str, Any]:
             "rz": rz, "rw": rw, "sx": sx, "sy": sy, "sz": sz, "props": dict(inst.properties)}
 
 
+async def instance_rows(s: Any, world_id: str) -> list[Any]:
+    table = WorldInstance.__table__
+    q = select(table).where(table.c.world_id == world_id).order_by(table.c.ord)
+    return list((await s.execute(q)).all())
+
+
 class WorldRepo(Repo):
 
     async def create(self, **fields: Any) -> World:
@@ -111,10 +117,14 @@ class WorldRepo(Repo):
             raise NotFound(f"world {world_id} not found")
         return world
 
-    async def instances(self, world_id: str) -> list[WorldInstance]:
+    async def instances(self, world_id: str) -> list[Any]:
+        """The world's instances in stream order, as read-only rows (attribute access by column).
+
+        Core rows, not ORM objects: a snapshot of thousands of instances is read on every join,
+        and building identity-mapped objects for it cost more than the query.
+        """
         async with self._sessions() as s:
-            q = select(WorldInstance).where(WorldInstance.world_id == world_id).order_by(WorldInstance.ord)
-            return list(await s.scalars(q))
+            return await instance_rows(s, world_id)
 
     async def count_owned(self, owner_id: str) -> int:
         async with self._sessions() as s:
