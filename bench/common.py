@@ -8,6 +8,7 @@ Load clients always run in other processes, so a slow client cannot flatter a re
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -524,3 +525,10 @@ def run_prompters(server: Server, token: str | None, procs: int, clients: int, p
         for k, v in r.items():
             merged[k] = merged.get(k, 0) + v if not isinstance(v, list) else merged[k] + v
     return merged, meter
+
+
+def cli(run: Callable[[bool], Any]) -> None:
+    """`python -m bench.<figure> [--smoke]`: one figure from the command line."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the figure runs")
+    run(ap.parse_args().smoke)

@@ -16,7 +16,6 @@ WebSocket client (common.RawWS: a few µs per frame), so latency reflects the se
 
 from __future__ import annotations
 
-import argparse
 import array
 import asyncio
 import contextlib
@@ -250,11 +249,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                      "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

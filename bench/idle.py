@@ -10,7 +10,6 @@ are open and have settled; bytes per socket = ΔRSS / N. Target: ours ≤ 1.5× 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
@@ -85,11 +84,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                      "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

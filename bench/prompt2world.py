@@ -10,7 +10,6 @@ ours generated at the start of the run. Target: ≥ 60,000 instances/s.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -63,11 +62,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                      "target": f">= {TARGET:,} instances/s", "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

@@ -11,7 +11,6 @@ errors, no dropped connection and no stall (every connection completes requests)
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                      "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

@@ -11,7 +11,6 @@ number does not depend on how many cores the machine has. The baseline sends pre
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from . import common as c
@@ -45,11 +44,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                            "pass": rows[0]["errors"] == 0 and rate >= TARGET, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

@@ -11,7 +11,6 @@ commits before acking — the same durability, none of the features. Target: ≥
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
@@ -104,11 +103,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                            "target": f">= {TARGET:,} events/s acked (durable on SQLite)", "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)

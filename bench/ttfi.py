@@ -10,7 +10,6 @@ first-frame latency is the floor: socket, event loop, codec. Target: ours p99 â‰
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from . import common as c
@@ -46,11 +45,5 @@ def run(smoke: bool = False) -> dict[str, Any]:
                            "pass": ok, "smoke": smoke})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
-    run(ap.parse_args().smoke)
-
-
 if __name__ == "__main__":
-    main()
+    c.cli(run)
