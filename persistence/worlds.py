@@ -28,32 +28,16 @@ _SQLITE_INSERT = f"INSERT INTO world_instances ({', '.join(_COLUMNS)}) VALUES ({
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _instance_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
-    props = row["props"]
-    return (*(row[c] for c in _COLUMNS[:-1]), _dumps(props) if props else "{}")
-
-
-def generated_tuples(world_id: str, first_ord: int, instances: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Column tuples (in _COLUMNS order) for generator Instances: the streaming hot path."""
+def _values(world_id: str, first_ord: int, instances: Sequence[Any], props: Any) -> list[tuple[Any, ...]]:
+    """Column tuples (in _COLUMNS order) for generator Instances; `props` converts properties."""
     out = []
     for n, inst in enumerate(instances, first_ord):
         px, py, pz = inst.position
         rx, ry, rz, rw = inst.rotation
         sx, sy, sz = inst.scale
-        props = inst.properties
         out.append((world_id, inst.id, n, inst.prefab_id, inst.prefab_type, px, py, pz, rx, ry, rz, rw,
-                    sx, sy, sz, _dumps(props) if props else "{}"))
+                    sx, sy, sz, props(inst.properties)))
     return out
-
-
-def instance_row(world_id: str, ord_: int, inst: Any) -> dict[str, Any]:
-    """Column values for a generator Instance (or anything with its attributes)."""
-    px, py, pz = inst.position
-    rx, ry, rz, rw = inst.rotation
-    sx, sy, sz = inst.scale
-    return {"world_id": world_id, "id": inst.id, "ord": ord_, "prefab_id": inst.prefab_id,
-            "prefab_type": inst.prefab_type, "px": px, "py": py, "pz": pz, "rx": rx, "ry": ry,
-            "rz": rz, "rw": rw, "sx": sx, "sy": sy, "sz": sz, "props": dict(inst.properties)}
 
 
 async def instance_rows(s: Any, world_id: str) -> list[Any]:
@@ -72,28 +56,23 @@ class WorldRepo(Repo):
             s.add(world)
         return world
 
-    async def append_instances(self, world_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Append instance rows (dicts of column values) in one transaction."""
-        await self.append_tuples(world_id, [_instance_tuple(r) for r in rows])
-
-    async def append_tuples(self, world_id: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Append instances given as column tuples (see `generated_tuples`) in one transaction."""
-        if not rows:
+    async def append_generated(self, world_id: str, first_ord: int, instances: Sequence[Any]) -> None:
+        """Append generator Instances at stream positions first_ord… in one transaction."""
+        if not instances:
             return
         async with self._tx() as s:
             conn = await s.connection()
             if conn.dialect.name == "sqlite":
                 # The driver's executemany over tuples: SQLAlchemy's per-row parameter
                 # processing cost several times SQLite's own insert (bench/RESULTS.md, streaming).
+                rows = _values(world_id, first_ord, instances, lambda p: _dumps(p) if p else "{}")
                 raw = await conn.get_raw_connection()
                 await raw.driver_connection.executemany(_SQLITE_INSERT, rows)
             else:
-                dicts = [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
-                for d in dicts:
-                    d["props"] = json.loads(d["props"])
-                await s.execute(insert(WorldInstance.__table__), dicts)
+                rows = _values(world_id, first_ord, instances, dict)
+                await s.execute(insert(WorldInstance.__table__), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
             await s.execute(update(World).where(World.id == world_id).values(
-                instance_count=World.instance_count + len(rows), updated_at=utcnow()))
+                instance_count=World.instance_count + len(instances), updated_at=utcnow()))
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
         async with self._tx() as s:

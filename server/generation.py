@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from persistence.worlds import generated_tuples
 
 from .context import Services
 
@@ -133,12 +132,12 @@ async def stream_world(services: Services, req: GenRequest,
                 exhausted = True
                 break
             upcoming = loop.run_in_executor(_EXECUTOR, take, group_size)
-            rows = generated_tuples(world_id, count, [inst for batch in group for inst in batch])
+            instances = [inst for batch in group for inst in batch]
             # Each chunk is durable before it is sent, so a member joining mid-generation gets
             # the stored prefix as its snapshot and every later chunk live (docs/protocol.md,
             # joining a generating world). Shielded: a write cancelled half-way would leave its
             # connection holding the SQLite write lock; it commits, then the loop stops.
-            await asyncio.shield(services.store.worlds.append_tuples(world_id, rows))
+            await asyncio.shield(services.store.worlds.append_generated(world_id, count, instances))
             for batch in group:
                 yield Chunk(index, batch, count)
                 count += len(batch)

@@ -12,6 +12,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from generator import bounds_contains
 from persistence.errors import Conflict, LimitExceeded, NotFound
 from protocol import messages as m
 from protocol.codec import encode
@@ -21,7 +22,7 @@ from .broker import Broker, Envelope
 from .context import Services
 from .failures import RequestRefused
 from .metrics import Metrics
-from .room import Room, op_frame, results_of
+from .room import Room, member_record, op_frame, results_of
 
 if TYPE_CHECKING:
     from .session import Session
@@ -60,8 +61,8 @@ class Hub:
                 # then delivered through the broker (or found by the gap fill).
                 await self.broker.subscribe(world_id)
                 world = await self.services.store.worlds.require(world_id)
-                room = Room(self, world_id, world.seq, world.status == "generating")
-                room.bounds = (world.header or {}).get("bounds")  # type: ignore[attr-defined]
+                room = Room(self, world_id, world.seq, world.status == "generating",
+                            (world.header or {}).get("bounds"))
                 self.rooms[world_id] = room
                 self.metrics.rooms.set(len(self.rooms))
         self._creating.pop(world_id, None)
@@ -79,19 +80,16 @@ class Hub:
         return await self.broker.presence_list(world_id)
 
     async def _announce(self, room: Room, session: Session, event: str, role: str) -> None:
-        member = {"user_id": session.user_id, "display_name": session.display_name, "role": role,
-                  "session_id": session.id}
-        if event == "join":
-            await self.broker.presence_set(room.world_id, session.id, member)
-        else:
-            await self.broker.presence_remove(room.world_id, session.id)
-        frame = encode(m.PresenceEvent(world_id=room.world_id, event=event, member=member))  # type: ignore[arg-type]
+        """Publish a presence join/leave; the presence record itself is the caller's."""
+        frame = encode(m.PresenceEvent(world_id=room.world_id, event=event,  # type: ignore[arg-type]
+                                       member=member_record(session, role)))  # type: ignore[arg-type]
         await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id})
 
     # -- generation ---------------------------------------------------------------------------------
     async def open_generation(self, session: Session, world_id: str, header: dict[str, Any]) -> Room:
         room = await self._room(world_id)
         room.add_generator(session)
+        await self.broker.presence_set(world_id, session.id, member_record(session, "owner"))
         await self._announce(room, session, "join", "owner")
         return room
 
@@ -113,9 +111,8 @@ class Hub:
         self._pending[msg.world_id] = self._pending.get(msg.world_id, 0) + 1
         try:
             room = await self._room(msg.world_id)
-            await self.broker.presence_set(msg.world_id, session.id, {
-                "user_id": session.user_id, "display_name": session.display_name, "role": role,
-                "session_id": session.id})
+            # Recorded before the join runs, so the member list in `joined` includes us.
+            await self.broker.presence_set(msg.world_id, session.id, member_record(session, role))
             await room.call(lambda: room.join(session, msg.rid, role, msg.since_seq))
         except BaseException as exc:
             await self.broker.presence_remove(msg.world_id, session.id)
@@ -142,6 +139,7 @@ class Hub:
     async def _leave(self, session: Session, room: Room) -> None:
         member = room.remove(session)
         if member is not None:
+            await self.broker.presence_remove(room.world_id, session.id)
             await self._announce(room, session, "leave", member.role)
         await self._drop_if_empty(room)
 
@@ -170,7 +168,7 @@ class Hub:
         member = room.members.get(session.id)
         if member is None or member.role not in EDIT_ROLES:
             raise RequestRefused(ErrorCode.FORBIDDEN, "viewers cannot edit this world")
-        ops, new_ids = self._validated_ops(msg, getattr(room, "bounds", None))
+        ops, new_ids = self._validated_ops(msg, room.bounds)
         cap = self.services.settings.max_instances_per_world
         try:
             applied = await self.services.store.edits.apply(
@@ -224,7 +222,7 @@ class Hub:
                     raise RequestRefused(ErrorCode.NON_FINITE_NUMBER, fields={f"ops[{i}].{key}": "must be finite"})
             if "scale" in out and not all(0 < v <= 100 for v in out["scale"]):
                 raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].scale": "must be in (0, 100]"})
-            if "pos" in out and not inside(bounds, out["pos"]):
+            if "pos" in out and bounds and not bounds_contains(bounds, out["pos"]):
                 raise RequestRefused(ErrorCode.OUT_OF_BOUNDS, f"ops[{i}] lies outside the world bounds",
                                      fields={f"ops[{i}].pos": "outside the world bounds"})
             ops.append(out)
@@ -271,15 +269,3 @@ class Hub:
             await room.close()
         self.rooms.clear()
 
-
-def inside(bounds: Any, pos: list[float]) -> bool:
-    """Whether `pos` lies within the world's header bounds (no bounds: anything finite)."""
-    if not bounds:
-        return True
-    lo, hi = bounds.get("min", {}), bounds.get("max", {})
-    for axis, value in zip(("x", "y", "z"), pos, strict=False):
-        if axis in lo and value < lo[axis]:
-            return False
-        if axis in hi and value > hi[axis]:
-            return False
-    return True

@@ -42,8 +42,13 @@ class Member:
     gen_base: int  # generation instances below this stream position came in its snapshot
 
     def wire(self) -> dict[str, Any]:
-        return {"user_id": self.session.user_id, "display_name": self.session.display_name,
-                "role": self.role, "session_id": self.session.id}
+        return member_record(self.session, self.role)
+
+
+def member_record(session: Session, role: str) -> dict[str, Any]:
+    """A member as the protocol shows it (docs/protocol.md §6.2) and presence stores it."""
+    return {"user_id": session.user_id, "display_name": session.display_name, "role": role,
+            "session_id": session.id}
 
 
 def op_frame(world_id: str, seq: int, author: str, stored_ops: list[dict[str, Any]]) -> bytes:
@@ -64,11 +69,13 @@ def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Room:
-    def __init__(self, hub: Hub, world_id: str, seq: int, generating: bool) -> None:
+    def __init__(self, hub: Hub, world_id: str, seq: int, generating: bool,
+                 bounds: dict[str, Any] | None = None) -> None:
         self.hub = hub
         self.world_id = world_id
         self.seq = seq
         self.generating = generating
+        self.bounds = bounds  # the header's bounds: edits must stay inside them
         self.members: dict[str, Member] = {}
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")

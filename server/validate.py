@@ -110,3 +110,12 @@ def query(params: Mapping[str, str], fields: tuple[F, ...]) -> dict[str, Any]:
     if problems:
         raise validation(problems)
     return validate(converted, fields)
+
+
+MAX_OFFSET = 2**31 - 1  # larger offsets overflow SQLite's integer binding (a 500, found by fuzzing)
+
+
+def paging(default_limit: int, max_limit: int) -> tuple[F, F]:
+    """The `limit` / `offset` query fields of a paged list."""
+    return (F("limit", "int", required=False, min=1, max=max_limit, default=default_limit),
+            F("offset", "int", required=False, min=0, max=MAX_OFFSET, default=0))

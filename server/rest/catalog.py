@@ -13,16 +13,13 @@ from persistence.catalog import PREFAB_TYPES
 from ..context import SERVICES
 from ..errors import not_found
 from ..http import identity
-from ..validate import F, query
+from ..validate import F, paging, query
 
 routes = web.RouteTableDef()
-LIST = (F("prefab_type", "str", required=False, choices=PREFAB_TYPES),
-        F("limit", "int", required=False, min=1, max=100, default=50),
-        F("offset", "int", required=False, min=0, max=2**31 - 1, default=0),
+LIST = (F("prefab_type", "str", required=False, choices=PREFAB_TYPES), *paging(50, 100),
         F("page", "int", required=False, min=1))
 SEARCH = (F("q", "str", min=1, max=100), F("prefab_type", "str", required=False, choices=PREFAB_TYPES),
-          F("limit", "int", required=False, min=1, max=50, default=20),
-          F("offset", "int", required=False, min=0, max=2**31 - 1, default=0))
+          *paging(20, 50))
 
 
 def _envelope(prefabs: list[dict[str, Any]], total: int, limit: int, offset: int, message: str) -> bytes:

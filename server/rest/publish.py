@@ -12,7 +12,7 @@ from persistence.clock import iso
 from ..context import SERVICES
 from ..errors import forbidden, not_found
 from ..http import identity, json_response, read_json
-from ..validate import F, query, validate
+from ..validate import F, paging, query, validate
 
 routes = web.RouteTableDef()
 PUBLISH = (F("world_blueprint_id", "str", min=1, max=64), F("title", "str", min=1, max=200),
@@ -56,8 +56,7 @@ async def publish(request: web.Request) -> web.Response:
 async def list_experiences(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ident = identity(request)
-    q = query(request.query, (F("limit", "int", required=False, min=1, max=100, default=20),
-                              F("offset", "int", required=False, min=0, max=2**31 - 1, default=0)))
+    q = query(request.query, paging(20, 100))
     rows = await services.store.experiences.visible_to(ident.user_id, q["limit"], q["offset"])
     # The seed answers with a bare array of envelopes (rest-contract.md, Publishing).
     return json_response([_envelope(e, "Experience retrieved") for e in rows])

@@ -12,7 +12,7 @@ from ..blueprint import blueprint, instance_json, world_summary
 from ..context import SERVICES, Services
 from ..errors import forbidden, not_found
 from ..http import identity, json_response, read_json
-from ..validate import F, query, validate
+from ..validate import F, paging, query, validate
 
 routes = web.RouteTableDef()
 
@@ -32,8 +32,7 @@ async def _world_for(services: Services, ident: Identity, world_id: str, *, owne
 async def list_worlds(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ident = identity(request)
-    q = query(request.query, (F("limit", "int", required=False, min=1, max=100, default=20),
-                              F("offset", "int", required=False, min=0, max=2**31 - 1, default=0)))
+    q = query(request.query, paging(20, 100))
     rows, total = await services.store.worlds.list_for_user(ident.user_id, q["limit"], q["offset"])
     return json_response({"success": True, "worlds": [world_summary(w, role) for w, role in rows],
                           "total_count": total})
