@@ -10,7 +10,7 @@ from aiohttp import web
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import LoginThrottle, Revocations, TokenService
+from .auth import AuthError, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 
 
@@ -24,6 +24,13 @@ class Services:
     catalog: CatalogCache
     telemetry: TelemetryWriter
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def authenticate(self, token: str) -> Identity:
+        """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""
+        ident = self.tokens.decode(token)
+        if self.revocations.is_revoked(ident.session_id):
+            raise AuthError("token_revoked", "token has been revoked")
+        return ident
 
 
 SERVICES = web.AppKey("services", Services)

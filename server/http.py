@@ -110,10 +110,8 @@ def identity(request: web.Request) -> Identity:
         raise unauthorized()
     services = request.app[SERVICES]
     try:
-        ident = services.tokens.decode(token)
+        ident = services.authenticate(token)
     except AuthError as exc:
         raise unauthorized(exc.message, exc.code) from None
-    if services.revocations.is_revoked(ident.session_id):
-        raise unauthorized("token has been revoked", "token_revoked")
     request[IDENTITY] = ident
     return ident

@@ -96,13 +96,6 @@ class Session:
             return CloseCode.TOKEN_EXPIRED
         return None
 
-    def _verify(self, token: str) -> Identity:
-        """The token's identity or RequestRefused-free AuthError mapped by the caller."""
-        ident = self.services.tokens.decode(token)
-        if self.services.revocations.is_revoked(ident.session_id):
-            raise AuthError("token_revoked", "token has been revoked")
-        return ident
-
     # -- sending ------------------------------------------------------------------------------
     def send(self, msg: m.ServerMessage) -> bool:
         return self.send_bytes(encode(msg))
@@ -202,7 +195,7 @@ class Session:
 
     async def _accept_token(self, token: str) -> bool:
         try:
-            ident = self._verify(token)
+            ident = self.services.authenticate(token)
         except AuthError as exc:
             code = {"token_expired": CloseCode.TOKEN_EXPIRED,
                     "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
@@ -347,7 +340,7 @@ class Session:
 
     async def _on_refresh(self, msg: m.AuthRefresh) -> None:
         try:
-            ident = self._verify(msg.token)
+            ident = self.services.authenticate(msg.token)
         except AuthError as exc:
             raise RequestRefused(ErrorCode.INVALID_TOKEN, exc.message) from None
         if ident.user_id != self.user_id:
