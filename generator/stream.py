@@ -117,6 +117,25 @@ class WorldPlan:
             append(o)
         return out
 
+    def records(self, a: int, b: int) -> list[tuple[Any, ...]]:
+        """Instances a..b-1 (stream order) as plain tuples, without building Instance objects:
+        ``(id, prefab_id, prefab_type, x, y, z, rotation, scale, properties)`` where rotation
+        is the (x, y, z, w) quaternion and scale the uniform factor. The same values as
+        ``chunks()``; for consumers that re-shape every instance anyway (wire frames, JSON)."""
+        n = len(self)
+        a, b = max(0, a), min(n, b)
+        if a >= b:
+            return []
+        c = self.columns
+        ids, types, quats, props = self._ids, self._types, _QUATS, self._group_props
+        pidx = c["pidx"][a:b].tolist()
+        groups = c["group"][a:b].tolist()
+        return [(f"i{k:05d}", ids[p], types[p], x, y, z, quats[yaw], s,
+                 {"attributes": list(gp["attributes"])} if (gp := props.get(g)) else {})
+                for k, p, x, y, z, yaw, s, g in zip(
+                    range(a + 1, b + 1), pidx, c["x"][a:b].tolist(), c["y"][a:b].tolist(),
+                    c["z"][a:b].tolist(), c["yaw"][a:b].tolist(), c["scale"][a:b].tolist(), groups)]
+
     def chunks(self, size: int) -> Iterator[list[Instance]]:
         """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first)."""
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
