@@ -19,7 +19,7 @@ from .clock import utcnow
 from .db import Repo
 from .errors import Conflict, LimitExceeded, NotFound
 from .models import World, WorldInstance, WorldOp
-from .worlds import instance_rows
+from .worlds import expand_chunks, instance_rows
 
 IDENTITY_ROT = [0.0, 0.0, 0.0, 1.0]
 UNIT_SCALE = [1.0, 1.0, 1.0]
@@ -51,6 +51,8 @@ class EditRepo(Repo):
             # Lock the world row first (PostgreSQL: FOR UPDATE; SQLite: the write lock taken
             # by this UPDATE), so outcomes are computed against the state this seq follows.
             await s.execute(update(World).where(World.id == world_id).values(updated_at=utcnow()))
+            # Generated instances are stored a chunk per row; edits work on instance rows.
+            await expand_chunks(s, world_id)
             adds = sum(1 for op in ops if op["op"] == "add")
             if adds and max_instances is not None:
                 # Under the row lock: two editors racing at the cap cannot both pass it.

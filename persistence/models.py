@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -133,6 +134,21 @@ class WorldInstance(Base):
     props: Mapped[dict[str, Any]]
 
     __table_args__ = (Index("ix_world_instances_world_ord", "world_id", "ord"),)
+
+
+class WorldChunk(Base):
+    """Generated instances as streamed: one row per chunk, `data` the msgpack array of its
+    instances in the wire shape (docs/protocol.md §6.1), the very bytes sent in `gen.chunk`.
+
+    Generation writes only these (one row per chunk instead of one per instance). The first
+    edit of a world expands its chunks into `world_instances` rows and deletes them, in the
+    edit's transaction; readers see the union, ordered by `ord` (persistence/worlds.py)."""
+
+    __tablename__ = "world_chunks"
+    world_id: Mapped[str] = mapped_column(ForeignKey("worlds.id", ondelete="CASCADE"), primary_key=True)
+    ord: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # stream position of the first
+    count: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class WorldOp(Base):

@@ -1,7 +1,8 @@
 """Worlds, their instances, members and visibility.
 
 A world row is written (status `generating`) before its first instance, instances are
-appended chunk by chunk in stream order, and the status becomes `complete` (or
+appended chunk by chunk in stream order (one `world_chunks` row per chunk, expanded into
+`world_instances` rows by the world's first edit), and the status becomes `complete` (or
 `partial` / `failed`) last: a crash can leave a prefix of the stream, never an unmarked
 half-world. `mark_interrupted` turns left-over `generating` rows into `partial` at start.
 """
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgpack
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from .clock import utcnow
 from .db import Repo
 from .errors import NotFound
-from .models import World, WorldInstance, WorldMember
+from .models import World, WorldChunk, WorldInstance, WorldMember
 
 ROLES = ("owner", "editor", "viewer")
 _COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz", "rw",
@@ -25,25 +27,72 @@ _COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz
 _SQLITE_INSERT = f"INSERT INTO world_instances ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+class InstanceRow(NamedTuple):
+    """One instance as read from a chunk: the same attributes as a `world_instances` row."""
+
+    world_id: str
+    id: str
+    ord: int
+    prefab_id: str
+    prefab_type: str
+    px: float
+    py: float
+    pz: float
+    rx: float
+    ry: float
+    rz: float
+    rw: float
+    sx: float
+    sy: float
+    sz: float
+    props: dict[str, Any]
 
 
-def _values(world_id: str, first_ord: int, instances: Sequence[Any], props: Any) -> list[tuple[Any, ...]]:
-    """Column tuples (in _COLUMNS order) for generator Instances; `props` converts properties."""
+def chunk_rows(world_id: str, first_ord: int, data: bytes) -> list[InstanceRow]:
+    """A stored chunk (msgpack array of wire-shaped instances) as rows, in stream order."""
     out = []
-    for n, inst in enumerate(instances, first_ord):
-        px, py, pz = inst.position
-        rx, ry, rz, rw = inst.rotation
-        sx, sy, sz = inst.scale
-        out.append((world_id, inst.id, n, inst.prefab_id, inst.prefab_type, px, py, pz, rx, ry, rz, rw,
-                    sx, sy, sz, props(inst.properties)))
+    for n, w in enumerate(msgpack.unpackb(data, raw=False), first_ord):
+        (px, py, pz), (rx, ry, rz, rw), (sx, sy, sz) = w["pos"], w["rot"], w["scale"]
+        out.append(InstanceRow(world_id, w["id"], n, w["prefab_id"], w["prefab_type"], px, py, pz,
+                               rx, ry, rz, rw, sx, sy, sz, w["props"]))
     return out
 
 
 async def instance_rows(s: Any, world_id: str) -> list[Any]:
+    """Every instance of the world in stream order: `world_instances` rows and chunk rows."""
     table = WorldInstance.__table__
-    q = select(table).where(table.c.world_id == world_id).order_by(table.c.ord)
-    return list((await s.execute(q)).all())
+    rows: list[Any] = list((await s.execute(
+        select(table).where(table.c.world_id == world_id).order_by(table.c.ord))).all())
+    chunks = (await s.execute(select(WorldChunk.ord, WorldChunk.data).where(WorldChunk.world_id == world_id)
+                              .order_by(WorldChunk.ord))).all()
+    if chunks:
+        from_chunks = [r for first, data in chunks for r in chunk_rows(world_id, first, data)]
+        rows = sorted(rows + from_chunks, key=lambda r: r.ord) if rows else from_chunks
+    return rows
+
+
+async def expand_chunks(s: Any, world_id: str) -> int:
+    """Turn the world's chunks into `world_instances` rows (before its first edit, in the
+    edit's transaction); returns how many instances were expanded."""
+    chunks = (await s.execute(select(WorldChunk.ord, WorldChunk.data)
+                              .where(WorldChunk.world_id == world_id).order_by(WorldChunk.ord))).all()
+    if not chunks:
+        return 0
+    rows = [r for first, data in chunks for r in chunk_rows(world_id, first, data)]
+    conn = await s.connection()
+    if conn.dialect.name == "sqlite":
+        # The driver's executemany over tuples: SQLAlchemy's per-row parameter processing
+        # costs several times SQLite's own insert (bench/RESULTS.md, streaming).
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.executemany(
+            _SQLITE_INSERT, [(*r[:15], _dumps(r.props) if r.props else "{}") for r in rows])
+    else:
+        await s.execute(insert(WorldInstance.__table__), [r._asdict() for r in rows])
+    await s.execute(delete(WorldChunk).where(WorldChunk.world_id == world_id))
+    return len(rows)
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class WorldRepo(Repo):
@@ -56,23 +105,16 @@ class WorldRepo(Repo):
             s.add(world)
         return world
 
-    async def append_generated(self, world_id: str, first_ord: int, instances: Sequence[Any]) -> None:
-        """Append generator Instances at stream positions first_ord… in one transaction."""
-        if not instances:
+    async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> None:
+        """Append generated chunks `(first_ord, count, data)` in one transaction; `data` is the
+        chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk)."""
+        if not chunks:
             return
         async with self._tx() as s:
-            conn = await s.connection()
-            if conn.dialect.name == "sqlite":
-                # The driver's executemany over tuples: SQLAlchemy's per-row parameter
-                # processing cost several times SQLite's own insert (bench/RESULTS.md, streaming).
-                rows = _values(world_id, first_ord, instances, lambda p: _dumps(p) if p else "{}")
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.executemany(_SQLITE_INSERT, rows)
-            else:
-                rows = _values(world_id, first_ord, instances, dict)
-                await s.execute(insert(WorldInstance.__table__), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
+            await s.execute(insert(WorldChunk.__table__),
+                            [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
             await s.execute(update(World).where(World.id == world_id).values(
-                instance_count=World.instance_count + len(instances), updated_at=utcnow()))
+                instance_count=World.instance_count + sum(n for _, n, _ in chunks), updated_at=utcnow()))
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
         async with self._tx() as s:
@@ -161,6 +203,7 @@ class WorldRepo(Repo):
             # Children first: SQLite enforces ON DELETE CASCADE only with foreign_keys on,
             # and an operator's tool may not set it.
             await s.execute(delete(WorldInstance).where(WorldInstance.world_id == world_id))
+            await s.execute(delete(WorldChunk).where(WorldChunk.world_id == world_id))
             await s.execute(delete(WorldMember).where(WorldMember.world_id == world_id))
             from .models import Experience, WorldOp
 

@@ -31,8 +31,10 @@ __all__ = [
     "encode",
     "encode_client",
     "encode_gen_chunk",
+    "encode_gen_chunk_packed",
     "encode_raw",
     "encode_server",
+    "pack_instances",
 ]
 
 # --- decoding -------------------------------------------------------------------------------
@@ -305,6 +307,22 @@ def encode_gen_chunk(
             "instances": instances,
         }
     )
+
+
+def pack_instances(instances: Sequence[val.Instance]) -> bytes:
+    """The msgpack array of wire instances that a ``gen.chunk`` carries (see encode_gen_chunk_packed)."""
+    return _pack(instances)
+
+
+_INSTANCES_KEY = msgpack.packb("instances")
+
+
+def encode_gen_chunk_packed(rid: int, world_id: str, index: int, packed_instances: bytes) -> bytes:
+    """A ``gen.chunk`` frame around an already packed instance array (``pack_instances``):
+    byte-identical to ``encode_gen_chunk`` with the same instances, but the instances are packed
+    once, for the store and for the wire alike."""
+    head = _pack({"type": "gen.chunk", "rid": rid, "world_id": world_id, "index": index})
+    return b"\x85" + head[1:] + _INSTANCES_KEY + packed_instances  # fixmap of 4 entries -> 5
 
 
 def encode_raw(type: str, fields: Mapping[str, Any]) -> bytes:

@@ -10,7 +10,6 @@ gone) leaves a consistent prefix: see docs/protocol.md, "Partial worlds".
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.codec import pack_instances
 
 from .context import Services
 
@@ -56,8 +56,9 @@ class Started:
 @dataclass(slots=True)
 class Chunk:
     index: int
-    instances: list[Any]  # generator.Instance
-    first_ord: int  # stream position of instances[0]
+    records: list[tuple[Any, ...]]  # generator WorldPlan.records: (id, prefab_id, type, x, y, z, rot, scale, props)
+    first_ord: int  # stream position of records[0]
+    packed: bytes  # msgpack array of the wire instances (docs/protocol.md §6.1): stored and sent as is
 
 
 @dataclass(slots=True)
@@ -71,11 +72,17 @@ class Done:
     warnings: list[str] = field(default_factory=list)
 
 
-def wire_instance(inst: Any) -> dict[str, Any]:
-    """docs/protocol.md §6.1: compact arrays for Unity."""
-    return {"id": inst.id, "prefab_id": inst.prefab_id, "prefab_type": inst.prefab_type,
-            "pos": list(inst.position), "rot": list(inst.rotation), "scale": list(inst.scale),
-            "props": inst.properties}
+def wire_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Generator records in the session protocol's shape (docs/protocol.md §6.1: compact arrays)."""
+    return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],
+             "props": props} for i, p, t, x, y, z, r, s, props in records]
+
+
+def blueprint_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Generator records in the seed's `prefab_instances` JSON shape (rest-contract.md)."""
+    return [{"id": i, "prefab_id": p, "prefab_type": t, "position": {"x": x, "y": y, "z": z},
+             "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]}, "scale": {"x": s, "y": s, "z": s},
+             "properties": props} for i, p, t, x, y, z, r, s, props in records]
 
 
 def budget_for(services: Services, requested: int | None) -> int:
@@ -110,18 +117,24 @@ async def stream_world(services: Services, req: GenRequest,
         title=header["title"][:200], description=header["description"], header=header, seed=seed)
     yield Started(world_id, header, seed)
 
-    chunks = wp.chunks(req.chunk_size)
+    size = max(1, req.chunk_size)
+    total = len(wp)
 
-    def take(n: int) -> list[list[Any]]:
-        return list(itertools.islice(chunks, n))
+    def take(first: int, n: int) -> list[Chunk]:
+        """Chunks `first`… (at most n): records, and their wire array packed once."""
+        out = []
+        for a in range(first * size, min(total, (first + n) * size), size):
+            recs = wp.records(a, a + size)
+            out.append(Chunk(first + len(out), recs, a, pack_instances(wire_records(recs))))
+        return out
 
     count = index = 0
     status = "complete"
     exhausted = False
     # The first chunk goes alone (time to first instance); later ones in groups, one store
     # transaction per group, computed while the previous group is written.
-    upcoming = loop.run_in_executor(_EXECUTOR, take, 1)
-    group_size = max(1, _PERSIST_GROUP_INSTANCES // max(1, req.chunk_size))
+    upcoming = loop.run_in_executor(_EXECUTOR, take, 0, 1)
+    group_size = max(1, _PERSIST_GROUP_INSTANCES // size)
     try:
         while True:
             if cancel is not None and cancel.is_set():
@@ -131,16 +144,16 @@ async def stream_world(services: Services, req: GenRequest,
             if not group:
                 exhausted = True
                 break
-            upcoming = loop.run_in_executor(_EXECUTOR, take, group_size)
-            instances = [inst for batch in group for inst in batch]
+            upcoming = loop.run_in_executor(_EXECUTOR, take, group[-1].index + 1, group_size)
             # Each chunk is durable before it is sent, so a member joining mid-generation gets
             # the stored prefix as its snapshot and every later chunk live (docs/protocol.md,
             # joining a generating world). Shielded: a write cancelled half-way would leave its
             # connection holding the SQLite write lock; it commits, then the loop stops.
-            await asyncio.shield(services.store.worlds.append_generated(world_id, count, instances))
-            for batch in group:
-                yield Chunk(index, batch, count)
-                count += len(batch)
+            await asyncio.shield(services.store.worlds.append_chunks(
+                world_id, [(c.first_ord, len(c.records), c.packed) for c in group]))
+            for chunk in group:
+                yield chunk
+                count += len(chunk.records)
                 index += 1
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):

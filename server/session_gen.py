@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from protocol import messages as m
-from protocol.codec import encode, encode_gen_chunk
+from protocol.codec import encode, encode_gen_chunk_packed
 from protocol.codes import ErrorCode
 
 from .failures import RequestRefused
@@ -26,7 +26,6 @@ from .generation import (
     Started,
     check_quota,
     stream_world,
-    wire_instance,
 )
 
 if TYPE_CHECKING:
@@ -78,10 +77,9 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
                         room = await session.hub.open_generation(session, ev.world_id, ev.header)
                     await _deliver(session, room, frame)
                 elif isinstance(ev, Chunk):
-                    frame = encode_gen_chunk(msg.rid, world_id, ev.index,
-                                             [wire_instance(i) for i in ev.instances])
+                    frame = encode_gen_chunk_packed(msg.rid, world_id, ev.index, ev.packed)
                     await _deliver(session, room, frame, ev.first_ord)
-                    metrics.instances_streamed(len(ev.instances))
+                    metrics.instances_streamed(len(ev.records))
                     await session.writer.wait_below(high_water)
                     if session.writer.closed:
                         return  # the client is gone: closing the stream marks the world partial

@@ -19,6 +19,7 @@ from ..generation import (
     GenerationRefused,
     GenRequest,
     Started,
+    blueprint_records,
     check_quota,
     stream_world,
 )
@@ -60,7 +61,7 @@ async def prompt2world(request: web.Request) -> web.Response:
             if isinstance(event, Started):
                 world_id = event.world_id
             elif isinstance(event, Chunk):
-                instances.extend(inst.to_dict() for inst in event.instances)
+                instances.extend(blueprint_records(event.records))
             elif isinstance(event, Done):
                 break
     world = await services.store.worlds.require(world_id)

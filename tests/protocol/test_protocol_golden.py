@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from protocol import decode_client, decode_server, encode, encode_gen_chunk, encode_raw
+from protocol.codec import encode_gen_chunk_packed, pack_instances
 from protocol import messages as m
 from protocol import values as val
 
@@ -323,6 +324,13 @@ def test_ping_bytes_match_a_hand_assembled_msgpack_map() -> None:
 def test_encode_gen_chunk_is_byte_identical_to_encoding_the_dataclass() -> None:
     msg = m.GenChunk(rid=7, world_id="w1", index=3, instances=[INST, INST])
     assert encode_gen_chunk(7, "w1", 3, [INST, INST]) == encode(msg)
+
+
+def test_a_chunk_packed_once_is_byte_identical_to_encoding_the_dataclass() -> None:
+    packed = pack_instances([INST, INST])
+    frame = encode_gen_chunk_packed(2**40, "w" * 24, 1000, packed)
+    assert frame == encode(m.GenChunk(rid=2**40, world_id="w" * 24, index=1000, instances=[INST, INST]))
+    assert list(decode_server(frame).instances) == [INST, INST]  # type: ignore[union-attr]
 
 
 def test_encode_raw_puts_type_first_and_keeps_field_order() -> None:
