@@ -18,6 +18,22 @@ from .errors import GeneratorError
 from .geometry import yaw_quaternion
 
 _QUATS = [yaw_quaternion(d) for d in range(360)]
+_QUAT_ARRAY = np.empty(360, dtype=object)  # yaw -> the same tuple objects as _QUATS
+for _d, _q in enumerate(_QUATS):
+    _QUAT_ARRAY[_d] = _q
+_NAMES: list[str] = []  # "i00001", "i00002", ...: built once, as far as any world needed
+
+
+def _names(a: int, b: int) -> list[str]:
+    """Instance ids of stream positions a..b-1 (ids count from 1)."""
+    global _NAMES
+    names = _NAMES
+    if len(names) < b:
+        # a new list replaces the old one in one assignment: safe for concurrent planners
+        # (executor threads), each sees a complete list
+        names = [f"i{k:05d}" for k in range(1, max(b, 2 * len(names), 1024) + 1)]
+        _NAMES = names
+    return names[a:b]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,37 +99,48 @@ class WorldPlan:
         self._group_props = group_props
         self.extras = extras  # terrain, intent, relation info: for evaluate/render, not the wire
         memo = cache.table(catalog, "static")
-        if "ids_types" not in memo:
-            memo["ids_types"] = ([p.id for p in catalog.prefabs], [p.type for p in catalog.prefabs])
+        if "ids_types" not in memo:  # object arrays: one fancy index per column, not per row
+            memo["ids_types"] = (np.array([p.id for p in catalog.prefabs], dtype=object),
+                                 np.array([p.type for p in catalog.prefabs], dtype=object))
         self._ids, self._types = memo["ids_types"]
         self._cache: list[Instance] | None = None
 
     def __len__(self) -> int:
         return int(self.columns["x"].size)
 
-    def _build(self, a: int, b: int) -> list[Instance]:
+    def _columns(self, a: int, b: int) -> tuple[list[Any], ...]:
+        """Instances a..b-1 column-wise as Python lists: names, prefab ids, types, x, y, z,
+        quaternions, scales, properties (a fresh dict per instance)."""
         c = self.columns
-        pidx = c["pidx"][a:b].tolist()
-        xs, ys, zs = c["x"][a:b].tolist(), c["y"][a:b].tolist(), c["z"][a:b].tolist()
-        yaws, scales, groups = c["yaw"][a:b].tolist(), c["scale"][a:b].tolist(), c["group"][a:b].tolist()
-        ids, types, quats, props = self._ids, self._types, _QUATS, self._group_props
+        pidx, groups = c["pidx"][a:b], c["group"][a:b]
+        props = self._group_props
+        if props:
+            prop_col = [{"attributes": list(gp["attributes"])} if (gp := props.get(g)) else {}
+                        for g in groups.tolist()]
+        else:
+            prop_col = [{} for _ in range(b - a)]
+        return (_names(a, b), self._ids[pidx].tolist(), self._types[pidx].tolist(),
+                c["x"][a:b].tolist(), c["y"][a:b].tolist(), c["z"][a:b].tolist(),
+                _QUAT_ARRAY[c["yaw"][a:b]].tolist(), c["scale"][a:b].tolist(), prop_col)
+
+    def _build(self, a: int, b: int) -> list[Instance]:
+        names, ids, types, xs, ys, zs, quats, scales, props = self._columns(a, b)
         # Instance is a frozen slots dataclass; its generated __init__ goes through
         # object.__setattr__ by name per field. Setting the slots through their descriptors
         # builds the same objects (equal, same fields) in about half the time.
         new, s_id, s_pid, s_type, s_pos, s_rot, s_scale, s_props = _FAST
         out = []
         append = out.append
-        for k in range(b - a):
-            p, s, g = pidx[k], scales[k], groups[k]
-            gp = props.get(g)
+        for name, pid, typ, x, y, z, q, s, pr in zip(names, ids, types, xs, ys, zs, quats,
+                                                      scales, props):
             o = new(Instance)
-            s_id(o, f"i{a + k + 1:05d}")
-            s_pid(o, ids[p])
-            s_type(o, types[p])
-            s_pos(o, (xs[k], ys[k], zs[k]))
-            s_rot(o, quats[yaws[k]])
+            s_id(o, name)
+            s_pid(o, pid)
+            s_type(o, typ)
+            s_pos(o, (x, y, z))
+            s_rot(o, q)
             s_scale(o, (s, s, s))
-            s_props(o, {"attributes": list(gp["attributes"])} if gp else {})
+            s_props(o, pr)
             append(o)
         return out
 
@@ -126,15 +153,7 @@ class WorldPlan:
         a, b = max(0, a), min(n, b)
         if a >= b:
             return []
-        c = self.columns
-        ids, types, quats, props = self._ids, self._types, _QUATS, self._group_props
-        pidx = c["pidx"][a:b].tolist()
-        groups = c["group"][a:b].tolist()
-        return [(f"i{k:05d}", ids[p], types[p], x, y, z, quats[yaw], s,
-                 {"attributes": list(gp["attributes"])} if (gp := props.get(g)) else {})
-                for k, p, x, y, z, yaw, s, g in zip(
-                    range(a + 1, b + 1), pidx, c["x"][a:b].tolist(), c["y"][a:b].tolist(),
-                    c["z"][a:b].tolist(), c["yaw"][a:b].tolist(), c["scale"][a:b].tolist(), groups)]
+        return list(zip(*self._columns(a, b)))
 
     def chunks(self, size: int) -> Iterator[list[Instance]]:
         """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first)."""

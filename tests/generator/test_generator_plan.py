@@ -163,3 +163,16 @@ def test_bounds_contains_accepts_header_dict_and_bare_bounds(catalog: Catalog) -
 def test_a_full_budget_world_fits_the_budget(catalog: Catalog) -> None:
     wp = plan("a vast forest with a river and a road", seed=1, catalog=catalog, budget=20_000)
     assert 15_000 <= len(wp) <= 20_000
+
+
+def test_records_are_the_instances_as_tuples_in_any_slicing(catalog: Catalog) -> None:
+    wp = plan("a castle with glowing mushrooms and ancient trees", seed=4, catalog=catalog,
+              budget=300)
+    want = [(i.id, i.prefab_id, i.prefab_type, *i.position, i.rotation, i.scale[0], i.properties)
+            for i in wp.instances]
+    assert any(r[-1] for r in want)  # some instances carry attributes
+    assert wp.records(0, len(wp)) == want
+    assert [r for a in range(0, len(wp), 37) for r in wp.records(a, a + 37)] == want
+    assert wp.records(-5, 3) == want[:3] and wp.records(len(wp), len(wp) + 9) == []
+    a, b = wp.records(0, 2)[0][-1], wp.records(0, 2)[0][-1]
+    assert a == b and a is not b  # a fresh properties dict per call
