@@ -35,6 +35,7 @@ def surface_codes(catalog: Catalog) -> np.ndarray:
 _ABS_COS = np.abs(np.cos(np.radians(np.arange(360))))
 _ABS_SIN = np.abs(np.sin(np.radians(np.arange(360))))
 _GATHER_LIMIT = 1_500_000  # cells gathered per numpy call; keeps memory bounded
+_ARANGE = np.arange(4096)  # footprints span at most 200 m * scale 10 / 1 m cells + 1
 
 
 @dataclass
@@ -93,12 +94,17 @@ class PlacementEngine:
         return hx, hz, idx[0], idx[1], idx[2], idx[3], inb
 
     def _gather(self, sel: np.ndarray, i0: np.ndarray, i1: np.ndarray, j0: np.ndarray,
-                j1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ki = int((i1[sel] - i0[sel]).max()) + 1
-        kj = int((j1[sel] - j0[sel]).max()) + 1
-        ii = np.minimum(i0[sel, None] + np.arange(ki), i1[sel, None])[:, :, None]
-        jj = np.minimum(j0[sel, None] + np.arange(kj), j1[sel, None])[:, None, :]
-        return ii, jj
+                j1: np.ndarray) -> np.ndarray:
+        """Flat raster indices of the covering cells of each selected candidate, (m, ki * kj).
+
+        Smaller footprints repeat their last row/column to fill the common width (a repeated
+        cell changes neither an OR/AND over it nor a mark)."""
+        a0, a1, b0, b1 = i0[sel], i1[sel], j0[sel], j1[sel]
+        ki = int((a1 - a0).max()) + 1
+        kj = int((b1 - b0).max()) + 1
+        ii = np.minimum(a0[:, None] + _ARANGE[:ki], a1[:, None]) * self.ter.n
+        jj = np.minimum(b0[:, None] + _ARANGE[:kj], b1[:, None])
+        return (ii[:, :, None] + jj[:, None, :]).reshape(sel.size, ki * kj)
 
     def conflicts(self, sel: np.ndarray, cells: tuple[np.ndarray, ...], forbid: np.ndarray,
                   need_water: np.ndarray) -> np.ndarray:
@@ -108,13 +114,17 @@ class PlacementEngine:
         _, _, i0, i1, j0, j1, _ = cells
         span = int((i1[sel] - i0[sel]).max() + 1) * int((j1[sel] - j0[sel]).max() + 1)
         step = max(1, _GATHER_LIMIT // span)
+        flat = self.ter.flags.reshape(-1)
         out = np.empty(sel.size, dtype=bool)
         for a in range(0, sel.size, step):
             part = sel[a:a + step]
-            ii, jj = self._gather(part, i0, i1, j0, j1)
-            g = self.ter.flags[ii, jj]
-            bad = ((g & forbid[part, None, None]) != 0).any(axis=(1, 2))
-            bad |= need_water[part] & ((g & WATER) == 0).any(axis=(1, 2))
+            g = flat.take(self._gather(part, i0, i1, j0, j1))
+            # one OR over each footprint's cells says which flags it touches; one AND says
+            # which flags all its cells have (water things need water under every cell)
+            bad = (np.bitwise_or.reduce(g, axis=1) & forbid[part]) != 0
+            wet = need_water[part]
+            if wet.any():
+                bad |= wet & ((np.bitwise_and.reduce(g, axis=1) & WATER) == 0)
             out[a:a + step] = bad
         return out
 
@@ -122,8 +132,9 @@ class PlacementEngine:
         if sel.size == 0:
             return
         _, _, i0, i1, j0, j1, _ = cells
-        ii, jj = self._gather(sel, i0, i1, j0, j1)
-        self.ter.flags[ii, jj] |= bit
+        flat = self.ter.flags.reshape(-1)
+        idx = self._gather(sel, i0, i1, j0, j1).ravel()
+        flat[idx] = flat.take(idx) | np.uint8(bit)
 
     def try_place(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
                   scale: np.ndarray, *, target: int, group: int, landmark: bool = False) -> int:

@@ -21,46 +21,60 @@ def blocked_grid(ter: Terrain, occupied: np.ndarray | None = None) -> np.ndarray
     """Coarse cells containing water or (given / flagged) occupied fine cells."""
     f = coarse_factor(ter)
     nc = ter.n // f
-    fine = (ter.flags[:nc * f, :nc * f] & WATER) != 0
-    occ = (ter.flags & OCC) != 0 if occupied is None else occupied
-    fine = fine | occ[:nc * f, :nc * f]
-    if f == 1:
-        return fine
-    # OR of f strided slices per axis: several times faster than reshape(...).any(axis=(1, 3))
-    r = fine[:, 0::f].copy()
-    for q in range(1, f):
-        r |= fine[:, q::f]
-    c = r[0::f].copy()
-    for q in range(1, f):
-        c |= r[q::f]
-    return c
+    window = ter.flags[:nc * f, :nc * f]
+    if occupied is None:
+        fine = window & np.uint8(WATER | OCC)  # one pass; nonzero = blocked
+    else:
+        fine = ((window & WATER) != 0) | occupied[:nc * f, :nc * f]
+    if f > 1:
+        # OR of f strided slices per axis: several times faster than reshape(...).any(axis=(1, 3))
+        r = fine[:, 0::f].copy()
+        for q in range(1, f):
+            r |= fine[:, q::f]
+        fine = r[0::f].copy()
+        for q in range(1, f):
+            fine |= r[q::f]
+    return fine if fine.dtype == bool else fine != 0
 
 
 def bfs(blocked: np.ndarray, start: tuple[int, int],
         targets: list[np.ndarray] | None = None) -> np.ndarray:
-    """Grid distances from start (-1 = unreachable); 4-neighbour, frontier-vectorised."""
+    """Grid distances from start (-1 = unreachable); 4-neighbour, frontier-vectorised.
+
+    The grid is padded with a blocked border, so a cell's neighbours are four fixed offsets
+    in the flat array with no edge tests. With ``targets``, the search stops (checked every
+    8 steps) once every target has a reached cell; cells beyond stay -1."""
     nc = blocked.shape[0]
-    walk = ~blocked.ravel()
-    dist = np.full(nc * nc, -1, dtype=np.int32)
-    s = start[0] * nc + start[1]
+    w = nc + 2
+    free = np.zeros((w, w), dtype=bool)
+    free[1:-1, 1:-1] = ~blocked
+    free = free.ravel()
+    dist = np.full(w * w, -1, dtype=np.int32)
+    s = (start[0] + 1) * w + start[1] + 1
     dist[s] = 0
+    free[s] = False
     frontier = np.array([s], dtype=np.int64)
+    offsets = np.array([-w, w, -1, 1], dtype=np.int64)
+    stamp = np.zeros(w * w, dtype=np.int64)
     d = 0
-    pending = [t for t in (targets or [])]
+    pending = list(targets or [])
+    padded = [(t // nc + 1) * w + t % nc + 1 for t in pending]
     while frontier.size:
         d += 1
-        r, c = frontier // nc, frontier % nc
-        nb = np.concatenate([frontier[r > 0] - nc, frontier[r < nc - 1] + nc,
-                             frontier[c > 0] - 1, frontier[c < nc - 1] + 1])
-        nb = nb[walk[nb]]
-        nb = np.unique(nb[dist[nb] < 0])
+        nb = (frontier[:, None] + offsets).ravel()
+        nb = nb[free[nb]]
+        # drop repeats (a cell reached from two sides) without sorting: the last write wins
+        k = np.arange(nb.size)
+        stamp[nb] = k
+        nb = nb[stamp[nb] == k]
+        free[nb] = False
         dist[nb] = d
         frontier = nb
         if targets is not None and d % 8 == 0:
-            pending = [t for t in pending if not (dist[t] >= 0).any()]
-            if not pending:
+            padded = [t for t in padded if not (dist[t] >= 0).any()]
+            if not padded:
                 break
-    return dist.reshape(nc, nc)
+    return dist.reshape(w, w)[1:-1, 1:-1].copy()
 
 
 def landmark_targets(ter: Terrain, boxes: list[tuple[float, float, float, float]],
