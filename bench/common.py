@@ -141,14 +141,16 @@ def start_ours(tmp: str, **settings: Any) -> Server:
 
 def _maybe_profile(server: Server) -> None:
     """BENCH_PYSPY=DIR: sample the server with py-spy (if installed) into DIR/<figure>-<pid>.txt
-    (collapsed stacks, idle frames excluded) until it exits. For finding bottlenecks only."""
+    (collapsed stacks, idle frames excluded) until it exits. For finding bottlenecks only.
+    BENCH_PYSPY_ARGS adds py-spy options, e.g. "--gil" (only the thread holding the GIL)."""
     out = os.environ.get("BENCH_PYSPY")
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if out and os.path.exists(spy):
         Path(out).mkdir(parents=True, exist_ok=True)
         figure = Path(sys.argv[0]).stem if sys.argv[0] else "bench"
         subprocess.Popen([spy, "record", "-p", str(server.pid), "-r", "250", "--format", "raw", "-t",
-                          "-o", f"{out}/{os.environ.get('BENCH_FIGURE', figure)}-{server.pid}.txt"],
+                          "-o", f"{out}/{os.environ.get('BENCH_FIGURE', figure)}-{server.pid}.txt",
+                          *os.environ.get("BENCH_PYSPY_ARGS", "").split()],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -24,6 +24,7 @@ from .models import World, WorldChunk, WorldInstance, WorldMember
 ROLES = ("owner", "editor", "viewer")
 _COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz", "rw",
             "sx", "sy", "sz", "props")
+_SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
 _SQLITE_INSERT = f"INSERT INTO world_instances ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -110,11 +111,18 @@ class WorldRepo(Repo):
         chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk)."""
         if not chunks:
             return
+        worlds = World.__table__
         async with self._tx() as s:
-            await s.execute(insert(WorldChunk.__table__),
-                            [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
-            await s.execute(update(World).where(World.id == world_id).values(
-                instance_count=World.instance_count + sum(n for _, n, _ in chunks), updated_at=utcnow()))
+            conn = await s.connection()  # Core, not the ORM: this runs for every chunk group
+            if conn.dialect.name == "sqlite":
+                raw = await conn.get_raw_connection()
+                await raw.driver_connection.executemany(
+                    _SQLITE_INSERT_CHUNK, [(world_id, o, n, d) for o, n, d in chunks])
+            else:
+                await conn.execute(insert(WorldChunk.__table__),
+                                   [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
+            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
+                instance_count=worlds.c.instance_count + sum(n for _, n, _ in chunks), updated_at=utcnow()))
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
         async with self._tx() as s:

@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("log_json", False, "emit one JSON object per log line (for log shippers)"),
     Setting("drain_timeout_s", 10.0, "on SIGTERM: seconds to finish generations and flush telemetry before exit"),
+    Setting("gc_gen0_threshold", 10_000, "Python cyclic GC: allocations between young-generation collections (0 = Python's default, 700)"),
+    Setting("gc_freeze", True, "after start-up, move every object alive (modules, catalog) out of the GC's scans (gc.freeze)"),
     # -- store -----------------------------------------------------------------
     Setting("database_url", "sqlite+aiosqlite:///./data/immersiverse.db", "SQLAlchemy URL; sqlite+aiosqlite (embedded, WAL) or postgresql+asyncpg"),
     Setting("db_pool_size", 10, "connection pool size (PostgreSQL)"),

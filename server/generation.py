@@ -24,7 +24,7 @@ from .context import Services
 # CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
 # one huge world must not queue every other generation behind it.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="generator")
-_PERSIST_GROUP_INSTANCES = 1024  # instances per store transaction after the first chunk
+_PERSIST_GROUP_INSTANCES = 4096  # instances per store transaction after the first chunk
 
 
 class GenerationRefused(Exception):

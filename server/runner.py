@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -19,6 +20,7 @@ async def _serve(settings: Any) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=settings.drain_timeout_s)
     await runner.setup()
+    tune_gc(settings)
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()
     log.info("listening on http://%s:%d (WebSocket at /ws)", settings.host, settings.port)
@@ -30,6 +32,20 @@ async def _serve(settings: Any) -> None:
     log.info("draining: no new connections; closing sessions (timeout %.1fs)", settings.drain_timeout_s)
     await runner.cleanup()
     log.info("stopped")
+
+
+def tune_gc(settings: Any) -> None:
+    """Streaming allocates a few containers per instance; with Python's default threshold
+    (700) the cyclic GC ran so often, re-scanning every long-lived object of the process,
+    that it cost as much as generating the instances (bench/RESULTS.md, streaming). Start-up
+    objects (modules, catalog, SQLAlchemy metadata) never become garbage: freeze them out of
+    the scans, and collect the young generation every `gc_gen0_threshold` allocations."""
+    if settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    if settings.gc_gen0_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
 
 
 def serve(settings: Any) -> int:
