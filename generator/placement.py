@@ -25,12 +25,37 @@ SURFACE_CODE = {"ground": 0, "water": 1, "wall": 2, "air": 3}
 
 def surface_codes(catalog: Catalog) -> np.ndarray:
     """Surface code per prefab number (cached per catalog, cache.py)."""
+    return prefab_table(catalog).surface
+
+
+@dataclass(frozen=True)
+class PrefabTable:
+    """Per-prefab columns that layout derives from the catalog alone (built once, cache.py)."""
+
+    surface: np.ndarray  # SURFACE_CODE per prefab
+    forbid: np.ndarray  # raster flags a footprint of this prefab must not touch
+    need_water: np.ndarray  # bool: every covered cell must be water
+    half_diag: np.ndarray  # 0.5 * hypot(width, depth): footprint radius at scale 1
+    radius: np.ndarray  # half_diag * scale_max: the largest footprint radius
+    radius_list: list[float]  # the same, as Python floats (per-member lookups)
+    scale_span: np.ndarray  # scale_max - scale_min
+
+
+def prefab_table(catalog: Catalog) -> PrefabTable:
     memo = cache.table(catalog, "static")
-    hit = memo.get("surface_codes")
+    hit = memo.get("prefab_table")
     if hit is None:
-        hit = memo["surface_codes"] = np.array([SURFACE_CODE[s] for s in catalog.surface],
-                                               dtype=np.int64)
+        surf = np.array([SURFACE_CODE[s] for s in catalog.surface], dtype=np.int64)
+        forbid = np.where(surf == 0, WATER | PATH, 0) | np.where(surf == 2, WATER, 0)
+        forbid = forbid | np.where(catalog.solid, OCC | RES, 0)
+        half_diag = 0.5 * np.hypot(catalog.width, catalog.depth)
+        radius = half_diag * catalog.scale_max
+        hit = memo["prefab_table"] = PrefabTable(
+            surf, forbid, surf == 1, half_diag, radius, radius.tolist(),
+            catalog.scale_max - catalog.scale_min)
     return hit
+
+
 # |cos|, |sin| of every integer yaw, as geometry.half_extents computes them
 _ABS_COS = np.abs(np.cos(np.radians(np.arange(360))))
 _ABS_SIN = np.abs(np.sin(np.radians(np.arange(360))))
@@ -38,25 +63,34 @@ _GATHER_LIMIT = 1_500_000  # cells gathered per numpy call; keeps memory bounded
 _ARANGE = np.arange(4096)  # footprints span at most 200 m * scale 10 / 1 m cells + 1
 
 
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, bool]
+
+
 @dataclass
 class Columns:
-    """The placed world, column-wise (one entry per instance, in placement order)."""
+    """The placed world: one part (pidx, x, z, yaw, scale, group, landmark) per accepted
+    batch, in placement order; ``concat()`` gives one column per field."""
 
-    pidx: list[np.ndarray] = field(default_factory=list)
-    x: list[np.ndarray] = field(default_factory=list)
-    z: list[np.ndarray] = field(default_factory=list)
-    yaw: list[np.ndarray] = field(default_factory=list)
-    scale: list[np.ndarray] = field(default_factory=list)
-    group: list[np.ndarray] = field(default_factory=list)
-    landmark: list[np.ndarray] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+
+    def add(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
+            scale: np.ndarray, group: int, landmark: bool) -> None:
+        self.parts.append((pidx, x, z, yaw, scale, group, landmark))
 
     def concat(self) -> dict[str, np.ndarray]:
-        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
-        return {"pidx": cat(self.pidx, np.int64), "x": cat(self.x, np.float64),
-                "z": cat(self.z, np.float64), "yaw": cat(self.yaw, np.int64),
-                "scale": cat(self.scale, np.float64), "group": cat(self.group, np.int64),
-                "landmark": cat(self.landmark, bool)}
+        if not self.parts:
+            return {"pidx": np.zeros(0, np.int64), "x": np.zeros(0), "z": np.zeros(0),
+                    "yaw": np.zeros(0, np.int64), "scale": np.zeros(0),
+                    "group": np.zeros(0, np.int64), "landmark": np.zeros(0, bool)}
+        pidx, x, z, yaw, scale, group, landmark = zip(*self.parts)
+        sizes = [p.size for p in pidx]
+        return {"pidx": np.concatenate(pidx).astype(np.int64),
+                "x": np.concatenate(x).astype(np.float64),
+                "z": np.concatenate(z).astype(np.float64),
+                "yaw": np.concatenate(yaw).astype(np.int64),
+                "scale": np.concatenate(scale).astype(np.float64),
+                "group": np.repeat(np.array(group, dtype=np.int64), sizes),
+                "landmark": np.repeat(np.array(landmark, dtype=bool), sizes)}
 
 
 class PlacementEngine:
@@ -66,7 +100,8 @@ class PlacementEngine:
         self.budget = budget
         self.count = 0
         self.cols = Columns()
-        self.surface = surface_codes(catalog)
+        self.tab = prefab_table(catalog)
+        self.surface = self.tab.surface
         self.is_building = catalog.is_building
 
     @property
@@ -145,27 +180,20 @@ class PlacementEngine:
         cells = self._cells(pidx, x, z, yaw, scale)
         hx, hz, *_, inb = cells
         solid = self.cat.solid[pidx]
-        surf = self.surface[pidx]
-        forbid = np.where(surf == 0, WATER | PATH, 0) | np.where(surf == 2, WATER, 0)
-        forbid = forbid | np.where(solid, OCC | RES, 0)
-        need_water = surf == 1
-        cand = np.nonzero(inb)[0]
+        forbid = self.tab.forbid[pidx]
+        need_water = self.tab.need_water[pidx]
+        cand = np.flatnonzero(inb)
         cand = cand[~self.conflicts(cand, cells, forbid, need_water)]
         hard = cand[solid[cand]]
         soft = cand[~solid[cand]]
         accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target)
-        accepted = np.concatenate([accepted, soft[:target - accepted.size]])
+        if soft.size:
+            accepted = np.concatenate([accepted, soft[:target - accepted.size]])
         if accepted.size == 0:
             return 0
         accepted.sort(kind="stable")
-        c = self.cols
-        c.pidx.append(pidx[accepted])
-        c.x.append(x[accepted])
-        c.z.append(z[accepted])
-        c.yaw.append(yaw[accepted])
-        c.scale.append(scale[accepted])
-        c.group.append(np.full(accepted.size, group))
-        c.landmark.append(np.full(accepted.size, landmark))
+        self.cols.add(pidx[accepted], x[accepted], z[accepted], yaw[accepted], scale[accepted],
+                      group, landmark)
         self.count += int(accepted.size)
         return int(accepted.size)
 
@@ -180,14 +208,24 @@ class PlacementEngine:
         cj = np.floor((z[cand] + h) / size).astype(np.int64)
         phase = (ci & 1) * 2 + (cj & 1)
         key = ci * 1_000_003 + cj
+        # the first candidate of every bucket (in candidate order), grouped by phase: one sort
+        # for all four phases instead of a unique() per phase
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        first = np.ones(sk.size, dtype=bool)
+        np.not_equal(sk[1:], sk[:-1], out=first[1:])
+        pos = np.sort(order[first])
+        pos = pos[np.argsort(phase[pos], kind="stable")]
+        ends = np.cumsum(np.bincount(phase[pos], minlength=4)).tolist()
         out: list[np.ndarray] = []
         remaining = target
+        start = 0
         for p in range(4):
-            local = np.nonzero(phase == p)[0]
+            local = pos[start:ends[p]]
+            start = ends[p]
             if local.size == 0:
                 continue
-            _, first = np.unique(key[local], return_index=True)
-            sel = cand[local[np.sort(first)]]
+            sel = cand[local]
             if out:  # phase 0 was already checked against the raster by the caller
                 sel = sel[~self.conflicts(sel, cells, forbid, need_water)]
             sel = sel[:remaining]

@@ -261,14 +261,14 @@ def _plural(intent: Intent, req: Request) -> bool:
 
 def _place(lay: Layout, req: Request, action: Any) -> None:
     """Run a placement and remember the request's first instance as its relation anchor."""
-    before = len(lay.eng.cols.x)
+    parts = lay.eng.cols.parts
+    before = len(parts)
     action()
-    if len(lay.eng.cols.x) > before and req.anchor_xz is None:
-        c = lay.eng.cols
-        p = int(c.pidx[before][0])
-        req.anchor_xz = (float(c.x[before][0]), float(c.z[before][0]))
-        req.anchor_extent = 0.5 * float(max(lay.cat.width[p], lay.cat.depth[p])
-                                        * c.scale[before][0])
+    if len(parts) > before and req.anchor_xz is None:
+        pidx, x, z, _, scale, _, _ = parts[before]
+        p = int(pidx[0])
+        req.anchor_xz = (float(x[0]), float(z[0]))
+        req.anchor_extent = 0.5 * float(max(lay.cat.width[p], lay.cat.depth[p]) * scale[0])
 
 
 def _anchors_first(live: list[Request], rel_of: dict[int, Any]) -> list[Request]:
