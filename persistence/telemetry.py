@@ -1,37 +1,82 @@
 """Telemetry events: batched idempotent inserts and the write-behind writer.
 
 Clients retry; (user_id, client_event_id) is unique, so a retried event is stored once and
-reported as a duplicate. The writer buffers events from many connections and writes them
-in large batches; a submitter gets a future that resolves only once its events are
-committed, which is when the session may acknowledge them.
+reported as a duplicate. The writer buffers events from many connections and writes what has
+gathered in one transaction, one INSERT ... ON CONFLICT DO NOTHING RETURNING per submission
+(a socket frame, a REST request), so each submitter learns exactly which of its events were
+already stored. A submitter gets a future that resolves only once its events are committed,
+which is when the session may acknowledge them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import math
 import time
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import Repo
 from .models import TelemetryEvent
 
 log = logging.getLogger(__name__)
-Event = dict[str, Any]  # the TelemetryEvent columns, minus id
-_EVENT_COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
-                  "data", "timestamp", "received_at")
-_SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_events ({', '.join(_EVENT_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})")
-_dumps = json.JSONEncoder().encode
+
+Event = dict[str, Any]  # the TelemetryEvent columns, minus id (the repository's dict interface)
+#: One event ready to store, in column order: (user_id, client_event_id, event_type, session_id,
+#: world_id, experience_id, data as JSON text (`data_json`), timestamp, received_at). The timestamp
+#: is unix seconds (what a socket client sends), a datetime, or None for received_at; it is
+#: converted per backend only when written.
+Row = tuple[str, str | None, str, str | None, str | None, str | None, str, float | datetime | None, datetime]
+Key = tuple[str, str]  # (user_id, client_event_id)
+
+_COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
+            "data", "timestamp", "received_at")
+#: Rows per SQLite statement. Fixed sizes (this, then powers of two for the rest) keep the
+#: statement texts few, so the driver's statement cache keeps them prepared: preparing a
+#: 500-row VALUES list costs as much as inserting the rows. 100 rows are 900 variables, under
+#: even old SQLite builds' limit of 999.
+_SQLITE_ROWS = 100
 _ZERO = timedelta(0)
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    # json.JSONEncoder.encode builds a new C encoder on every call, which was most of the cost
+    # of encoding a small map; this one is built once. Same text as json.dumps writes.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder(check_circular=False).encode
+    if make is None:
+        return plain
+
+    def refuse(value: Any) -> Any:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    try:
+        chunks = make(None, refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+        if "".join(chunks({"a": [1.5, None]}, 0)) != plain({"a": [1.5, None]}):
+            return plain
+    except Exception:  # noqa: BLE001 - a future CPython with another signature: use the plain path
+        return plain
+    join = "".join
+    return lambda value: join(chunks(value, 0))
+
+
+_encode_json = _json_encoder()
+
+
+def data_json(data: Mapping[str, Any] | None) -> str:
+    """The stored form of an event's `data` (an absent map is stored as {})."""
+    return _encode_json(data) if data else "{}"
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -42,62 +87,116 @@ def _sqlite_time(value: datetime) -> str:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-def _event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
+_seconds: dict[float, str] = {}
+
+
+def _sqlite_unix_time(ts: float) -> str:
+    """`_sqlite_time(datetime.fromtimestamp(ts, UTC))` for 0 <= ts < 253402300800, at a third
+    of the cost: the date and time of day are formatted once per second, and the microseconds
+    rounded exactly as datetime rounds them (half to even)."""
+    if not 0.0 <= ts < 1e11:  # outside what a socket client may send (docs/protocol.md §7.3)
+        return _sqlite_time(datetime.fromtimestamp(ts, UTC))
+    frac, whole = math.modf(ts)
+    micro = round(frac * 1e6)
+    if micro >= 1_000_000:
+        whole += 1.0
+        micro -= 1_000_000
+    prefix = _seconds.get(whole)
+    if prefix is None:
+        if len(_seconds) >= 4096:
+            _seconds.clear()
+        prefix = _seconds[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{prefix}.{micro:06d}"
+
+
+def _sqlite_stamp(ts: float | datetime) -> str:
+    return _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts)
+
+
+def _event_row(e: Event) -> Row:
+    return (e["user_id"], e.get("client_event_id"), e["event_type"], e.get("session_id"), e.get("world_id"),
+            e.get("experience_id"), data_json(e.get("data")), e["timestamp"], e["received_at"])
+
+
+@functools.lru_cache(maxsize=16)
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(_COLUMNS)) + ")"] * rows)
+    return (f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} "
+            "ON CONFLICT DO NOTHING RETURNING user_id, client_event_id")
+
+
+def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any]]]:
+    """(statement, flat parameters) covering `rows`, with the times as SQLite stores them."""
     received: dict[int, str] = {}  # one received_at object is shared by a whole frame
-    out = []
-    for e in events:
-        r = e["received_at"]
-        stamp = received.get(id(r))
-        if stamp is None:
-            stamp = received[id(r)] = _sqlite_time(r)
-        data = e.get("data")
-        out.append((e["user_id"], e.get("client_event_id"), e["event_type"], e.get("session_id"),
-                    e.get("world_id"), e.get("experience_id"), _dumps(data) if data else "{}",
-                    _sqlite_time(e["timestamp"]), stamp))
-    return out
+    start, total = 0, len(rows)
+    while start < total:
+        left = total - start
+        size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
+        params: list[Any] = []
+        for user, cid, kind, sid, world, exp, data, ts, at in rows[start:start + size]:
+            stamp = received.get(id(at))
+            if stamp is None:
+                stamp = received[id(at)] = _sqlite_time(at)
+            params += (user, cid, kind, sid, world, exp, data, stamp if ts is None else _sqlite_stamp(ts), stamp)
+        yield _sqlite_insert(size), params
+        start += size
+
+
+def _pg_params(row: Row) -> dict[str, Any]:
+    user, cid, kind, sid, world, exp, data, ts, at = row
+    stamp = at if ts is None else datetime.fromtimestamp(ts, UTC) if isinstance(ts, float | int) else ts
+    return {"user_id": user, "client_event_id": cid, "event_type": kind, "session_id": sid, "world_id": world,
+            "experience_id": exp, "data_json": data, "timestamp": stamp, "received_at": at}
+
+
+def _duplicates(rows: Sequence[Row], inserted: set[Key]) -> set[Key]:
+    if len(inserted) == len(rows):  # every row went in (the common case)
+        return set()
+    return {(r[0], r[1]) for r in rows if r[1] is not None} - inserted
+
+
+_table: Table = TelemetryEvent.__table__  # type: ignore[assignment]  # declared as FromClause
+# The data column arrives as JSON text: cast, not encoded again by the JSON type.
+_PG_INSERT = (postgresql.insert(_table).values(data=cast(bindparam("data_json", type_=Text), _table.c.data.type))
+              .on_conflict_do_nothing().returning(_table.c.user_id, _table.c.client_event_id))
 
 
 class TelemetryRepo(Repo):
 
-    async def insert(self, events: list[Event]) -> set[tuple[str, str]]:
-        """Store events in one transaction; returns the (user, client id) keys that already existed.
+    async def insert(self, events: list[Event]) -> set[Key]:
+        """Store events in one transaction; returns the (user, client id) keys that already existed."""
+        return (await self.insert_frames([[_event_row(e) for e in events]]))[0]
 
-        The lookup is `user_id = ? AND client_event_id IN (...)` per user, which walks the
-        unique index; a row-value IN over (user, id) pairs made SQLite scan the whole index
-        (bench/RESULTS.md, telemetry). Inserts go through Core, not the ORM.
+    async def insert_frames(self, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
+        """Store several submissions in one transaction; for each, the keys of its events that
+        were stored before (by an earlier transaction or an earlier frame of this one).
+
+        No lookup before the insert: the unique index refuses a stored key and RETURNING names
+        the rows that went in (the lookup per user was a fifth of SQLite's time per event).
         """
-        by_user: dict[str, list[str]] = {}
-        for e in events:
-            if e.get("client_event_id"):
-                by_user.setdefault(e["user_id"], []).append(e["client_event_id"])
-        table = TelemetryEvent.__table__
         async with self._tx() as s:
-            existing: set[tuple[str, str]] = set()
-            for user, ids in by_user.items():
-                unique = list(dict.fromkeys(ids))
-                for i in range(0, len(unique), 500):  # stay under SQLite's variable limit
-                    q = select(table.c.client_event_id).where(
-                        table.c.user_id == user, table.c.client_event_id.in_(unique[i:i + 500]))
-                    existing.update((user, c) for c in (await s.scalars(q)).all())
-            fresh, seen = [], set(existing)
-            for e in events:
-                key = (e["user_id"], e.get("client_event_id"))
-                if key[1]:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                fresh.append(e)
-            if fresh:
-                conn = await s.connection()
-                if conn.dialect.name == "sqlite":
-                    # The driver's executemany over tuples (as for world instances): SQLAlchemy's
-                    # per-row processing was most of the cost of a durable event.
-                    raw = await conn.get_raw_connection()
-                    await raw.driver_connection.executemany(_SQLITE_INSERT, _event_tuples(fresh))
-                else:
-                    # A concurrent writer (another node) may have stored the same key meanwhile.
-                    await s.execute(postgresql.insert(table).on_conflict_do_nothing(), fresh)
-        return existing
+            conn = await s.connection()
+            insert = self._insert_sqlite if conn.dialect.name == "sqlite" else self._insert_pg
+            return [await insert(s, rows) for rows in frames]
+
+    @staticmethod
+    async def _insert_sqlite(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:
+        # Straight to the driver with flat tuples: SQLAlchemy's per-row processing was most of
+        # the cost of a durable event (bench/RESULTS.md, telemetry).
+        raw = (await (await s.connection()).get_raw_connection()).driver_connection
+        assert raw is not None  # an open aiosqlite connection
+        inserted: set[Key] = set()
+        for sql, params in _sqlite_statements(rows):
+            inserted.update((user, cid) for user, cid in await raw.execute_fetchall(sql, params))
+        return _duplicates(rows, inserted)
+
+    @staticmethod
+    async def _insert_pg(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:
+        if not rows:
+            return set()
+        # ON CONFLICT also covers a concurrent writer (another node) storing the same key.
+        result = await s.execute(_PG_INSERT, [_pg_params(r) for r in rows])
+        return _duplicates(rows, {(user, cid) for user, cid in result})
 
     async def for_user(self, user_id: str, limit: int) -> list[TelemetryEvent]:
         async with self._sessions() as s:
@@ -117,8 +216,8 @@ class TelemetryRepo(Repo):
 
 @dataclass
 class _Pending:
-    events: list[Event]
-    done: asyncio.Future[set[tuple[str, str]]]
+    rows: list[Row]
+    done: asyncio.Future[set[Key]]
 
 
 @dataclass
@@ -134,7 +233,9 @@ class TelemetryWriter:
     """Bounded write-behind buffer in front of TelemetryRepo.
 
     `submit` waits while the buffer is full (the caller stops reading its socket: that is
-    the backpressure), then returns a future of the duplicate keys, resolved once durable.
+    the backpressure), then returns a future of the submission's duplicate keys, resolved
+    once durable. Everything buffered when a flush starts (up to `batch` events) is written
+    in one transaction.
     """
 
     def __init__(self, repo: TelemetryRepo, *, capacity: int, batch: int, flush_ms: float) -> None:
@@ -158,15 +259,16 @@ class TelemetryWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="telemetry-writer")
 
-    async def submit(self, events: list[Event]) -> asyncio.Future[set[tuple[str, str]]]:
+    async def submit(self, rows: list[Row]) -> asyncio.Future[set[Key]]:
+        """Buffer one submission's rows (see `Row`; `data_json` encodes the data)."""
         if self._closing:
             raise RuntimeError("telemetry writer is closed")
         async with self._room:
-            await self._room.wait_for(lambda: self._buffered + len(events) <= self._capacity
+            await self._room.wait_for(lambda: self._buffered + len(rows) <= self._capacity
                                       or self._buffered == 0)
-            fut: asyncio.Future[set[tuple[str, str]]] = asyncio.get_running_loop().create_future()
-            self._queue.append(_Pending(events, fut))
-            self._buffered += len(events)
+            fut: asyncio.Future[set[Key]] = asyncio.get_running_loop().create_future()
+            self._queue.append(_Pending(rows, fut))
+            self._buffered += len(rows)
         self._wakeup.set()
         return fut
 
@@ -195,13 +297,13 @@ class TelemetryWriter:
     async def _flush_once(self) -> None:
         taken: list[_Pending] = []
         count = 0
-        while self._queue and (count == 0 or count + len(self._queue[0].events) <= self._batch):
+        while self._queue and (count == 0 or count + len(self._queue[0].rows) <= self._batch):
             item = self._queue.popleft()
             taken.append(item)
-            count += len(item.events)
+            count += len(item.rows)
         started = time.perf_counter()
         try:
-            duplicates = await self._repo.insert([e for p in taken for e in p.events])
+            duplicates = await self._repo.insert_frames([p.rows for p in taken])
         except Exception as exc:  # the store failed: every submitter learns it, none is acked
             log.exception("telemetry flush of %d events failed", count)
             self.stats.failures += 1
@@ -209,9 +311,9 @@ class TelemetryWriter:
                 if not p.done.done():
                     p.done.set_exception(exc)
         else:
-            for p in taken:
+            for p, dup in zip(taken, duplicates, strict=True):
                 if not p.done.done():
-                    p.done.set_result(duplicates)
+                    p.done.set_result(dup)
             self.stats.events_written += count
         self.stats.flushes += 1
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000

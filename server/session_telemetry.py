@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from persistence.clock import utcnow
+from persistence.telemetry import Key, Row, data_json
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from protocol.values import TelemetryRejection
 
 from .failures import RequestRefused
 
@@ -25,20 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("immersiverse.telemetry")
 
 
-def _stamp(ts: float | None, now: datetime) -> datetime:
-    if ts is None:
-        return now
-    try:
-        return datetime.fromtimestamp(ts, UTC)
-    except (OverflowError, OSError, ValueError):
-        return now
-
-
 async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
     if session.services.telemetry is None:
         raise RequestRefused(ErrorCode.UNAVAILABLE)
     now = utcnow()
-    rows: list[dict[str, Any]] = []
+    user, sid = session.user_id, session.id
+    rows: list[Row] = []
     ids: list[str] = []
     seen: set[str] = set()
     for ev in msg.events:
@@ -46,9 +39,8 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
             continue
         seen.add(ev.id)
         ids.append(ev.id)
-        rows.append({"user_id": session.user_id, "client_event_id": ev.id, "event_type": ev.type,
-                     "session_id": session.id, "world_id": ev.world_id, "experience_id": ev.experience_id,
-                     "data": dict(ev.data or {}), "timestamp": _stamp(ev.ts, now), "received_at": now})
+        # data is encoded now, so the decoded maps are not kept alive in the buffer (GC work)
+        rows.append((user, ev.id, ev.type, sid, ev.world_id, ev.experience_id, data_json(ev.data), ev.ts, now))
     if not rows:
         session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=list(msg.rejected)))
         return
@@ -56,16 +48,17 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
         durable = await session.services.telemetry.submit(rows)  # backpressure point
     except RuntimeError:  # the writer is closing: we are shutting down
         raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is shutting down") from None
-    session.spawn(_ack_when_durable(session, msg, ids, durable), "ack")
+    session.spawn(_ack_when_durable(session, msg.rid, ids, msg.rejected, durable), "ack")
 
 
-async def _ack_when_durable(session: Session, msg: m.Telemetry, ids: list[str],
-                            durable: asyncio.Future[set[tuple[str, str]]]) -> None:
+async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected: tuple[TelemetryRejection, ...],
+                            durable: asyncio.Future[set[Key]]) -> None:
     try:
         existing = await durable
-    except Exception:
-        session.send_error(ErrorCode.INTERNAL, msg.rid, "events were not stored; retry them")
+    except Exception:  # noqa: BLE001 - the writer logged it; the client retries the batch
+        session.send_error(ErrorCode.INTERNAL, rid, "events were not stored; retry them")
         return
-    duplicates = [i for i in ids if (session.user_id, i) in existing]
-    session.send(m.TelemetryAck(rid=msg.rid, ids=ids, duplicates=duplicates, rejected=list(msg.rejected)))
+    user = session.user_id
+    duplicates = [i for i in ids if (user, i) in existing] if existing else []
+    session.send(m.TelemetryAck(rid=rid, ids=ids, duplicates=duplicates, rejected=list(rejected)))
     session.hub.metrics.telemetry_acked(len(ids))

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from persistence.clock import iso, utcnow
+from persistence.telemetry import Row, data_json
 
 from ..context import SERVICES, Services
 from ..errors import ApiError, forbidden, validation
@@ -33,7 +34,7 @@ def _timestamp(raw: str | None) -> datetime:
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> dict[str, Any]:
+def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> Row:
     try:
         ev = validate(body, EVENT)
     except ApiError as err:
@@ -47,12 +48,11 @@ def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> dict[
         stamp = _timestamp(ev["timestamp"])
     except ValueError:
         raise validation({f"{prefix}timestamp": "must be an ISO 8601 time"}) from None
-    return {"user_id": user_id, "client_event_id": ev["event_id"], "event_type": ev["event_type"],
-            "session_id": ev["session_id"], "world_id": ev["world_id"], "experience_id": ev["experience_id"],
-            "data": data, "timestamp": stamp, "received_at": utcnow()}
+    return (user_id, ev["event_id"], ev["event_type"], ev["session_id"], ev["world_id"], ev["experience_id"],
+            data_json(data), stamp, utcnow())
 
 
-async def _store(services: Services, rows: list[dict[str, Any]]) -> None:
+async def _store(services: Services, rows: list[Row]) -> None:
     """Through the write-behind buffer; returns once the rows are committed."""
     await (await services.telemetry.submit(rows))
 
