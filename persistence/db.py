@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -107,6 +108,18 @@ class Repo:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None = None) -> None:
         self._sessions = sessions
         self._gate = gate
+
+    @contextlib.asynccontextmanager
+    async def _core(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a Core connection, without the ORM's unit of work: for the
+        hot paths (generation) that only run statements. Same gate as `_tx`."""
+        engine = self._sessions.kw["bind"]
+        if self._gate is None:
+            async with engine.begin() as conn:
+                yield conn
+        else:
+            async with self._gate, engine.begin() as conn:
+                yield conn
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:

@@ -93,6 +93,18 @@ async def expand_chunks(s: Any, world_id: str) -> int:
     return len(rows)
 
 
+async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> None:
+    if not chunks:
+        return
+    if conn.dialect.name == "sqlite":
+        # The driver's executemany: SQLAlchemy's per-row parameter processing is not free.
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.executemany(_SQLITE_INSERT_CHUNK, [(world_id, o, n, d) for o, n, d in chunks])
+    else:
+        await conn.execute(insert(WorldChunk.__table__),
+                           [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
+
+
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -106,27 +118,36 @@ class WorldRepo(Repo):
             s.add(world)
         return world
 
-    async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> None:
+    async def start_generated(self, chunks: Sequence[tuple[int, int, bytes]], *,
+                              finish: tuple[str, float] | None = None, **fields: Any) -> None:
+        """Create a world (status `generating`) with its first chunks, in one transaction;
+        `finish=(status, processing_time_ms)` when those chunks are the whole world."""
+        now = utcnow()
+        status, ms = finish or ("generating", 0.0)
+        async with self._core() as conn:
+            await conn.execute(insert(World.__table__).values(
+                created_at=now, updated_at=now, status=status, processing_time_ms=ms, seq=0,
+                instance_count=sum(n for _, n, _ in chunks), **fields))
+            await _insert_chunks(conn, fields["id"], chunks)
+
+    async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]], *,
+                            finish: tuple[str, float] | None = None) -> None:
         """Append generated chunks `(first_ord, count, data)` in one transaction; `data` is the
-        chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk)."""
-        if not chunks:
-            return
+        chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk).
+        `finish=(status, processing_time_ms)` also ends the generation in that transaction."""
         worlds = World.__table__
-        async with self._tx() as s:
-            conn = await s.connection()  # Core, not the ORM: this runs for every chunk group
-            if conn.dialect.name == "sqlite":
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.executemany(
-                    _SQLITE_INSERT_CHUNK, [(world_id, o, n, d) for o, n, d in chunks])
-            else:
-                await conn.execute(insert(WorldChunk.__table__),
-                                   [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
-            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
-                instance_count=worlds.c.instance_count + sum(n for _, n, _ in chunks), updated_at=utcnow()))
+        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + sum(n for _, n, _ in chunks),
+                                  "updated_at": utcnow()}
+        if finish is not None:
+            values["status"], values["processing_time_ms"] = finish
+        async with self._core() as conn:
+            await _insert_chunks(conn, world_id, chunks)
+            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(**values))
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
-        async with self._tx() as s:
-            await s.execute(update(World).where(World.id == world_id).values(
+        worlds = World.__table__
+        async with self._core() as conn:
+            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
                 status=status, processing_time_ms=processing_time_ms, updated_at=utcnow()))
 
     async def mark_interrupted(self) -> int:

@@ -106,59 +106,76 @@ async def stream_world(services: Services, req: GenRequest,
     started = time.perf_counter()
     seed = req.seed if req.seed is not None else secrets.randbits(31)
     catalog = services.catalog.generator_catalog()
-    wp = await loop.run_in_executor(_EXECUTOR, lambda: plan(
-        req.prompt, seed=seed, catalog=catalog, budget=budget_for(services, req.max_instances),
-        world_type=req.world_type))
-    plan_ms = (time.perf_counter() - started) * 1000
-    header = wp.header.to_dict()
-    world_id = secrets.token_hex(12)
-    await services.store.worlds.create(
-        id=world_id, owner_id=req.owner_id, prompt=req.prompt, world_type=header["world_type"],
-        title=header["title"][:200], description=header["description"], header=header, seed=seed)
-    yield Started(world_id, header, seed)
-
     size = max(1, req.chunk_size)
-    total = len(wp)
 
-    def take(first: int, n: int) -> list[Chunk]:
+    def take(wp: Any, first: int, n: int) -> list[Chunk]:
         """Chunks `first`… (at most n): records, and their wire array packed once."""
         out = []
-        for a in range(first * size, min(total, (first + n) * size), size):
+        for a in range(first * size, min(len(wp), (first + n) * size), size):
             recs = wp.records(a, a + size)
             out.append(Chunk(first + len(out), recs, a, pack_instances(wire_records(recs))))
         return out
 
+    def prepare() -> tuple[Any, dict[str, Any], list[Chunk]]:
+        wp = plan(req.prompt, seed=seed, catalog=catalog, budget=budget_for(services, req.max_instances),
+                  world_type=req.world_type)
+        return wp, wp.header.to_dict(), take(wp, 0, 1)
+
+    # One hop to the executor for the plan and the first chunk (time to first instance).
+    wp, header, group = await loop.run_in_executor(_EXECUTOR, prepare)
+    plan_ms = (time.perf_counter() - started) * 1000
+    world_id = secrets.token_hex(12)
+    total = len(wp)
+
+    def rows(chunks: list[Chunk]) -> list[tuple[int, int, bytes]]:
+        return [(c.first_ord, len(c.records), c.packed) for c in chunks]
+
+    def complete_with(chunks: list[Chunk]) -> tuple[str, float] | None:
+        """The world's final status when `chunks` end it (stored in the same transaction)."""
+        end = chunks[-1].first_ord + len(chunks[-1].records) if chunks else 0
+        return ("complete", (time.perf_counter() - started) * 1000) if end >= total else None
+
+    # The world row and its first chunk in one transaction: each chunk is durable before it
+    # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
+    # every later chunk live (docs/protocol.md, joining a generating world).
+    finished = complete_with(group)
+    await asyncio.shield(services.store.worlds.start_generated(
+        rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
+        world_type=header["world_type"], title=header["title"][:200], description=header["description"],
+        header=header, seed=seed))
+    yield Started(world_id, header, seed)
+
     count = index = 0
     status = "complete"
-    exhausted = False
-    # The first chunk goes alone (time to first instance); later ones in groups, one store
-    # transaction per group, computed while the previous group is written.
-    upcoming = loop.run_in_executor(_EXECUTOR, take, 0, 1)
+    # Later chunks go in groups, one store transaction per group, each computed while the
+    # previous one is written and sent; the last group's transaction also marks the world
+    # complete.
     group_size = max(1, _PERSIST_GROUP_INSTANCES // size)
+    upcoming = None
     try:
         while True:
-            if cancel is not None and cancel.is_set():
-                status = "cancelled"
-                break
-            group = await upcoming
-            if not group:
-                exhausted = True
-                break
-            upcoming = loop.run_in_executor(_EXECUTOR, take, group[-1].index + 1, group_size)
-            # Each chunk is durable before it is sent, so a member joining mid-generation gets
-            # the stored prefix as its snapshot and every later chunk live (docs/protocol.md,
-            # joining a generating world). Shielded: a write cancelled half-way would leave its
-            # connection holding the SQLite write lock; it commits, then the loop stops.
-            await asyncio.shield(services.store.worlds.append_chunks(
-                world_id, [(c.first_ord, len(c.records), c.packed) for c in group]))
             for chunk in group:
                 yield chunk
                 count += len(chunk.records)
                 index += 1
+            if finished is not None:
+                break
+            if upcoming is None:
+                upcoming = loop.run_in_executor(_EXECUTOR, take, wp, index, group_size)
+            if cancel is not None and cancel.is_set():
+                status = "cancelled"
+                break
+            group = await upcoming
+            upcoming = loop.run_in_executor(_EXECUTOR, take, wp, index + len(group), group_size)
+            finished = complete_with(group)
+            # Shielded: a write cancelled half-way would leave its connection holding the
+            # SQLite write lock; it commits, then the loop stops.
+            await asyncio.shield(services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
-        await asyncio.shield(services.store.worlds.finish(
-            world_id, "complete" if exhausted else "partial", (time.perf_counter() - started) * 1000))
+        if finished is None:
+            await asyncio.shield(services.store.worlds.finish(
+                world_id, "partial", (time.perf_counter() - started) * 1000))
     yield Done(world_id, status, count, index, round(plan_ms, 3),
                round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])))
