@@ -230,15 +230,18 @@ class Layout:
         xs = np.concatenate([rng.normal(0, 4, 12), rng.uniform(-0.9, 0.9, 200) * ter.half])
         zs = np.concatenate([-d, rng.uniform(-0.9, 0.9, 200) * ter.half])
         half = 4.0
-        for x, z in zip(xs, zs):
-            i0, i1 = ter.index(np.array([x - half, x + half]))
-            j0, j1 = ter.index(np.array([z - half, z + half]))
+        h, cell = ter.half, ter.cell
+        for x, z in zip(xs.tolist(), zs.tolist()):
+            # Terrain.index, element by element (same float operations on Python floats)
+            i0, i1 = math.floor((x - half + h) / cell), math.floor((x + half + h) / cell)
+            j0, j1 = math.floor((z - half + h) / cell), math.floor((z + half + h) / cell)
             if i0 < 0 or j0 < 0 or i1 >= ter.n or j1 >= ter.n:
                 continue
             block = ter.flags[i0:i1 + 1, j0:j1 + 1]
             if not (block & (WATER | OCC)).any():
                 block |= RES
-                return float(round(x, 3)), float(round(z, 3))
+                # numpy's rounding, as on the float64 scalars this loop used to see
+                return float(np.round(x, 3)), float(np.round(z, 3))
         self.warnings.append("no free spawn area found; spawning at the origin")
         return 0.0, 0.0
 

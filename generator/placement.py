@@ -121,9 +121,16 @@ class PlacementEngine:
         h = t.half
         # the four edges in one (4, m) array: one floor/clip instead of four (same arithmetic
         # as Terrain.index, element by element)
-        edges = np.stack((x - hx, x + hx, z - hz, z + hz))
-        inb = (edges[0] >= -h) & (edges[1] <= h) & (edges[2] >= -h) & (edges[3] <= h)
-        idx = np.floor((edges + h) / t.cell).astype(np.int64)
+        edges = np.empty((4, x.size))
+        np.subtract(x, hx, out=edges[0])
+        np.add(x, hx, out=edges[1])
+        np.subtract(z, hz, out=edges[2])
+        np.add(z, hz, out=edges[3])
+        inb = (np.minimum(edges[0], edges[2]) >= -h) & (np.maximum(edges[1], edges[3]) <= h)
+        edges += h
+        if t.cell != 1.0:  # dividing by 1.0 changes nothing
+            edges /= t.cell
+        idx = np.floor(edges, out=edges).astype(np.int64)
         np.minimum(idx, n - 1, out=idx)
         np.maximum(idx, 0, out=idx)
         return hx, hz, idx[0], idx[1], idx[2], idx[3], inb
@@ -134,7 +141,10 @@ class PlacementEngine:
 
         Smaller footprints repeat their last row/column to fill the common width (a repeated
         cell changes neither an OR/AND over it nor a mark)."""
-        a0, a1, b0, b1 = i0[sel], i1[sel], j0[sel], j1[sel]
+        if sel.size == i0.size:  # sel is sorted and unique (flatnonzero/subsets): all rows
+            a0, a1, b0, b1 = i0, i1, j0, j1
+        else:
+            a0, a1, b0, b1 = i0[sel], i1[sel], j0[sel], j1[sel]
         ki = int((a1 - a0).max()) + 1
         kj = int((b1 - b0).max()) + 1
         ii = np.minimum(a0[:, None] + _ARANGE[:ki], a1[:, None]) * self.ter.n

@@ -292,31 +292,48 @@ def _anchors_first(live: list[Request], rel_of: dict[int, Any]) -> list[Request]
 
 def _landmark_boxes(lay: Layout) -> list[tuple[float, float, float, float]]:
     from .geometry import half_extents
-    cols = lay.eng.cols.concat()
     boxes = []
-    for k in np.nonzero(cols["landmark"])[0]:
-        p = int(cols["pidx"][k])
-        if lay.cat.surface[p] != "ground":
+    for pidx, xs, zs, yaws, scales, _, landmark in lay.eng.cols.parts:
+        if not landmark:
             continue
-        hx, hz = half_extents(lay.cat.width[p], lay.cat.depth[p], cols["scale"][k], cols["yaw"][k])
-        x, z = cols["x"][k], cols["z"][k]
-        boxes.append((float(x - hx), float(z - hz), float(x + hx), float(z + hz)))
+        for k in range(pidx.size):
+            p = int(pidx[k])
+            if lay.cat.surface[p] != "ground":
+                continue
+            hx, hz = half_extents(lay.cat.width[p], lay.cat.depth[p], scales[k], yaws[k])
+            x, z = xs[k], zs[k]
+            boxes.append((float(x - hx), float(z - hz), float(x + hx), float(z + hz)))
     return boxes
+
+
+def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """y of each instance from its surface: ground, water level, ground + 2 m (wall), or
+    ground + 8 m + its height (air)."""
+    surf = surface_codes(catalog)[pidx]
+    y = ground
+    if (surf != SURFACE_CODE["ground"]).any():
+        height = catalog.height[pidx]
+        y = np.where(surf == SURFACE_CODE["water"], WATER_LEVEL,
+                     np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
+                              np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
+    return y
 
 
 def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, result: LayoutResult,
               requests: list[Request | None], warnings: list[str]) -> WorldPlan:
     c = result.columns
-    surf = surface_codes(catalog)[c["pidx"]]
-    ground = terrain.height_at(c["x"], c["z"])
-    height = catalog.height[c["pidx"]]
-    y = np.where(surf == SURFACE_CODE["water"], WATER_LEVEL,
-                 np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
-                          np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
-    c["x"], c["z"], c["y"] = np.round(c["x"], 3), np.round(c["z"], 3), np.round(y, 3)
     sx, sz = result.spawn
+    # one height lookup for the instances and the spawn point (appended last)
+    ground = terrain.height_at(np.append(c["x"], sx), np.append(c["z"], sz))
+    sy = float(np.round(ground[-1], 3))
+    c["y"] = np.round(_surface_y(catalog, c["pidx"], ground[:-1]), 3)
+    c["x"], c["z"] = np.round(c["x"], 3), np.round(c["z"], 3)
     dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)
-    order = np.lexsort((np.arange(dist.size), dist, ~c["landmark"]))
+    # landmarks first, then nearest the spawn; ties in placement order
+    order = np.argsort(dist, kind="stable")
+    lm = c["landmark"][order]
+    if lm.any():
+        order = np.concatenate([order[lm], order[~lm]])
     cols = {k: v[order] for k, v in c.items()}
     placed = np.bincount(cols["group"][cols["group"] >= 0],
                          minlength=len(intent.requests)) if intent.requests else np.zeros(0)
@@ -329,7 +346,6 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
     group_props: dict[int, dict[str, Any]] = {
         i: {"attributes": list(kr.attributes)} for i, kr in enumerate(intent.requests)
         if kr.attributes}
-    sy = float(np.round(terrain.height_at(np.array([sx]), np.array([sz]))[0], 3))
     spawns = tuple({"x": round(sx + dx, 3), "y": sy, "z": round(sz + dz, 3)}
                    for dx, dz in ((0, 0), (2, 0), (-2, 0), (0, 2)))
     h = terrain.half

@@ -109,8 +109,9 @@ class Terrain:
         return np.where(wet, np.minimum(y, WATER_LEVEL - 0.5), np.maximum(y, WATER_LEVEL + 0.3))
 
     def summary(self) -> dict[str, Any]:
-        wet = float(((self.flags & WATER) != 0).mean())
-        paths = float(((self.flags & PATH) != 0).mean())
+        # exact counts over the raster size: the same value as the mean of a bool raster
+        wet = np.count_nonzero(self.flags & np.uint8(WATER)) / self.flags.size
+        paths = np.count_nonzero(self.flags & np.uint8(PATH)) / self.flags.size
         return {
             "size": self.size, "cell": self.cell, "water_level": WATER_LEVEL,
             "height_min": round(float(self.heights.min()), 3),
@@ -125,19 +126,34 @@ class Terrain:
 def _fbm(rng: np.random.Generator, g: int, octaves: int = 4) -> np.ndarray:
     """Fractal value noise in [-1, 1] on a g x g grid (bilinear-upsampled random lattices)."""
     out = np.zeros((g, g))
-    t = np.linspace(0.0, 1.0, g)
     amp, total = 1.0, 0.0
-    for k in range(octaves):
-        res = 3 * 2**k + 1
+    for res, i, w, w1 in _fbm_tables(g, octaves):
         lattice = rng.uniform(-1, 1, (res, res))
-        f = t * (res - 1)
-        i = np.minimum(f.astype(np.int64), res - 2)
-        w = f - i
-        rows = lattice[i] * (1 - w)[:, None] + lattice[i + 1] * w[:, None]
-        out += amp * (rows[:, i] * (1 - w)[None, :] + rows[:, i + 1] * w[None, :])
+        rows = lattice[i] * w1[:, None] + lattice[i + 1] * w[:, None]
+        out += amp * (rows[:, i] * w1[None, :] + rows[:, i + 1] * w[None, :])
         total += amp
         amp *= 0.5
     return out / total
+
+
+_FBM_TABLES: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def _fbm_tables(g: int, octaves: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per octave: lattice size, left lattice index, weight and 1 - weight of each grid point
+    (depend on g only, so computed once per grid size; at most 129 sizes)."""
+    hit = _FBM_TABLES.get((g, octaves))
+    if hit is None:
+        t = np.linspace(0.0, 1.0, g)
+        hit = []
+        for k in range(octaves):
+            res = 3 * 2**k + 1
+            f = t * (res - 1)
+            i = np.minimum(f.astype(np.int64), res - 2)
+            w = f - i
+            hit.append((res, i, w, 1 - w))
+        _FBM_TABLES[(g, octaves)] = hit
+    return hit
 
 
 _LAKE_REACH = 1.0 + 0.12 + 0.06 + 1e-6  # the lake's radius modulation never exceeds this
@@ -167,7 +183,7 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
     ter = Terrain(size=size, cell=cell, n=n, heights=heights, hstep=hstep,
                   flags=np.zeros((n, n), dtype=np.uint8))
     if lake:
-        rx = float(np.clip(0.13 * size, 10.0, 160.0))
+        rx = min(160.0, max(10.0, 0.13 * size))
         cx, cz = (0.0, 0.0) if lake_central else (0.22 * size, 0.16 * size)
         ter.lake = (cx, cz, rx, rx * float(rng.uniform(0.75, 1.0)),
                     float(rng.uniform(0, 6.28)), float(rng.uniform(0, 6.28)))
@@ -182,7 +198,7 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
     if river:
         ter.river = Road("x", 0.3 * size * (-1 if lake_central else 1) * 0.8,
                          0.05 * size, 2 * math.pi / size * float(rng.uniform(0.8, 1.6)),
-                         float(rng.uniform(0, 6.28)), float(np.clip(size * 0.03, 6.0, 24.0)))
+                         float(rng.uniform(0, 6.28)), min(24.0, max(6.0, size * 0.03)))
         # a dry ford where the (first) road or the north-south walk line crosses, so the
         # two banks stay connected for the reachability guarantee
         fx = 0.0
@@ -216,8 +232,11 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
             paths[a0:a1, :] |= road.distance(centres[a0:a1, None], centres[None, :]) < road.width / 2
         else:
             paths[:, a0:a1] |= road.distance(centres[:, None], centres[None, a0:a1]) < road.width / 2
-    ter.flags[wet] |= WATER
-    ter.flags[paths & ~wet] |= PATH
-    gx = np.linspace(-half, half, g)
-    ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5, heights)
+    if ter.lake is not None or ter.river is not None or ter.coast is not None:
+        ter.flags |= wet.view(np.uint8)  # WATER is bit 1: a bool raster viewed as 0/1 bytes
+        gx = np.linspace(-half, half, g)
+        ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5,
+                               heights)
+    if ter.roads:
+        ter.flags |= (paths & ~wet).view(np.uint8) * np.uint8(PATH)
     return ter
