@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from protocol.codes import ErrorCode
 
 from .blueprint import instance_wire
 from .broker import Envelope
+from .writer import ws_frame
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -32,6 +34,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("immersiverse.room")
 REPLAY_BATCH = 1000
+FAN_OUT_SLICE = 64  # deliveries between yields to the event loop (see Room._each_member)
+BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
+
+
+@dataclass(slots=True)
+class Out:
+    """One frame of a broadcast and whom it is not for (see Room._broadcast)."""
+
+    frame: bytes
+    seq: int | None = None  # an op: members whose base_seq is at or past it skip it
+    origin: str | None = None  # an op: its author's session, which gets `edit.ack` instead
+    rid: int | None = None
+    results: list[dict[str, Any]] | None = None
+    ack: bytes | None = None  # the `edit.ack`, encoded once
+    exclude: str | None = None  # a frame or presence event: not echoed to this session
+    first_ord: int | None = None  # a gen.chunk: members whose snapshot holds it skip it
 
 
 @dataclass(slots=True)
@@ -77,18 +95,26 @@ class Room:
         self.generating = generating
         self.bounds = bounds  # the header's bounds: edits must stay inside them
         self.members: dict[str, Member] = {}
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("call", (fn, future))
+        self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
+
+    @property
+    def backlog(self) -> int:
+        """Envelopes and calls waiting for the delivery task."""
+        return len(self._queue)
 
     # -- producers ------------------------------------------------------------------------------
     def deliver(self, envelope: Envelope) -> None:
         """From the broker: queue for ordered delivery."""
-        self._queue.put_nowait(("env", envelope))
+        self._queue.append(("env", envelope))
+        self._wake.set()
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run `fn` inside the delivery task (between deliveries) and return its result."""
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(("call", (fn, done)))
+        self._queue.append(("call", (fn, done)))
+        self._wake.set()
         return await done
 
     async def publish_frame(self, frame: bytes, *, first_ord: int | None = None) -> None:
@@ -108,7 +134,11 @@ class Room:
     # -- the delivery task ------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
-            kind, item = await self._queue.get()
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            kind, item = self._queue.popleft()
             try:
                 if kind == "env":
                     await self._on_envelope(item)
@@ -129,32 +159,99 @@ class Room:
 
     async def _on_envelope(self, env: Envelope) -> None:
         kind = env["k"]
-        if kind == "op":
-            await self._on_op(env["s"], env)
-        elif kind == "frame":
-            self._fan_out(env["f"], exclude=env.get("o") if env.get("x") else None, first_ord=env.get("a"))
-        elif kind == "presence":
-            self._fan_out(env["f"], exclude=env.get("o"))
+        if kind == "op" and env["s"] > self.seq + 1:
+            await self._fill_gap(env["s"] - 1)
+        if kind in BROADCASTS:
+            batch: list[Out] = []
+            self._take(env, batch)  # (an op's gap was filled just above)
+            # Whatever else is already queued for members goes out with it: one write per member
+            # for the lot (under load, ops pile up while a big room is being served).
+            while self._queue and self._queue[0][0] == "env" and self._take(self._queue[0][1], batch):
+                self._queue.popleft()
+            if batch:
+                await self._broadcast(batch)
         elif kind == "control":
             if env.get("c") == "resync":
                 await self._resync()
             else:
                 await self.hub.on_control(self, env)
 
-    def _fan_out(self, frame: bytes, *, exclude: str | None = None, first_ord: int | None = None) -> None:
-        for sid, member in list(self.members.items()):
-            if sid == exclude or (first_ord is not None and first_ord < member.gen_base):
-                continue
-            member.session.send_bytes(frame)
+    def _take(self, env: Envelope, batch: list[Out]) -> bool:
+        """Add `env` to `batch` if it can go out now (False: it must wait for the next round)."""
+        kind = env["k"]
+        if kind == "op":
+            seq = env["s"]
+            top = next((out.seq for out in reversed(batch) if out.seq), self.seq)
+            if seq > top + 1:
+                return False  # a gap: filled from the op log before this op goes out
+            if seq > top:  # else already delivered (duplicate, or filled from the op log earlier)
+                batch.append(Out(env["f"], seq=seq, origin=env.get("o"), rid=env.get("r"), results=env.get("res")))
+        elif kind == "frame":
+            batch.append(Out(env["f"], exclude=env.get("o") if env.get("x") else None, first_ord=env.get("a")))
+        elif kind == "presence":
+            batch.append(Out(env["f"], exclude=env.get("o")))
+        else:
+            return False
+        return True
 
-    async def _on_op(self, seq: int, env: Envelope | None) -> None:
-        if seq <= self.seq:
-            return  # already delivered (duplicate, or filled from the op log earlier)
-        if seq > self.seq + 1:
-            await self._fill_gap(seq - 1)
-        if env is None:
-            return
-        self._deliver_op(seq, env["f"], env.get("o"), env.get("r"), env.get("res"))
+    async def _broadcast(self, batch: list[Out]) -> None:
+        """Deliver `batch` in order to every member, each getting what concerns it.
+
+        Most members get every frame of the batch: for them the frames are joined into one
+        WebSocket byte string once (server/writer.py `ws_frame`) and written with one call. The
+        others — an op's author (who gets `edit.ack` instead), a frame's excluded origin, a
+        member whose snapshot already holds an op or a generated instance — are served one by one.
+        """
+        seqs = [out.seq for out in batch if out.seq]
+        if seqs:
+            self.seq = seqs[-1]
+        first_seq = seqs[0] if seqs else None
+        special = {out.origin if out.rid is not None else out.exclude for out in batch} - {None}
+        ords = [out.first_ord for out in batch if out.first_ord is not None]
+        min_ord = min(ords) if ords else None
+        frames = [out.frame for out in batch]
+        wire = b"".join(map(ws_frame, frames)) if len(self.members) > 1 else None
+        async for sid, member in self._each_member():
+            if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
+                    or (min_ord is not None and min_ord < member.gen_base)):
+                member.session.send_many(self._frames_for(sid, member, batch))
+            else:
+                if seqs:
+                    member.base_seq = seqs[-1]
+                member.session.send_many(frames, wire)
+
+    def _frames_for(self, sid: str, member: Member, batch: list[Out]) -> list[bytes]:
+        out: list[bytes] = []
+        for item in batch:
+            if item.seq:
+                if member.base_seq >= item.seq:
+                    continue
+                member.base_seq = item.seq
+                out.append(self._ack(item) if sid == item.origin and item.rid is not None else item.frame)
+            elif sid != item.exclude and (item.first_ord is None or item.first_ord >= member.gen_base):
+                out.append(item.frame)
+        return out
+
+    def _ack(self, item: Out) -> bytes:
+        if item.ack is None:
+            item.ack = encode(m.EditAck(rid=item.rid, world_id=self.world_id, seq=item.seq,  # type: ignore[arg-type]
+                                        results=item.results or []))  # type: ignore[arg-type]
+        return item.ack
+
+    async def _each_member(self) -> AsyncIterator[tuple[str, Member]]:
+        """The members, yielding to the event loop every FAN_OUT_SLICE of them.
+
+        Each delivery is a socket write (a system call, ~10 µs on loopback), so a big room's
+        broadcast takes milliseconds; slices let the store's round trips (the next edit's
+        transaction) and other sessions progress in between. Only members still present when
+        their turn comes are served: one that left meanwhile already got `left`.
+        """
+        members = self.members
+        for k, (sid, member) in enumerate(list(members.items()), 1):
+            if members.get(sid) is member:
+                yield sid, member
+            if k % FAN_OUT_SLICE == 0:
+                await asyncio.sleep(0)
 
     async def _fill_gap(self, upto: int) -> None:
         self.hub.metrics.broker_gaps.inc()
@@ -168,31 +265,15 @@ class Room:
                 self._resync_all()
                 self.seq = upto
                 return
-            for row in rows:
-                self._deliver_op(row.seq, op_frame(self.world_id, row.seq, row.author_id, row.ops),
-                                 row.session_id, row.rid, results_of(row.ops))
+            await self._broadcast([Out(op_frame(self.world_id, row.seq, row.author_id, row.ops), seq=row.seq,
+                                       origin=row.session_id, rid=row.rid, results=results_of(row.ops))
+                                   for row in rows])
 
     async def _resync(self) -> None:
         """The broker may have lost messages (it reconnected): catch up with the op log."""
         world = await self.hub.services.store.worlds.get(self.world_id)
         if world is not None and world.seq > self.seq:
             await self._fill_gap(world.seq)
-
-    def _deliver_op(self, seq: int, frame: bytes, origin: str | None, rid: int | None,
-                    results: list[dict[str, Any]] | None) -> None:
-        self.seq = seq
-        ack: bytes | None = None
-        for sid, member in list(self.members.items()):
-            if member.base_seq >= seq:
-                continue
-            member.base_seq = seq
-            if sid == origin and rid is not None:
-                if ack is None:
-                    ack = encode(m.EditAck(rid=rid, world_id=self.world_id, seq=seq,
-                                           results=results or []))  # type: ignore[arg-type]
-                member.session.send_bytes(ack)
-            else:
-                member.session.send_bytes(frame)
 
     def _resync_all(self) -> None:
         for member in list(self.members.values()):

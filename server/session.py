@@ -49,21 +49,22 @@ def limits_for(settings: Any) -> Limits:
 
 class Session:
     def __init__(self, services: Services, ws: web.WebSocketResponse, registry: Registry, hub: Hub,
-                 remote: str, transport: asyncio.Transport | None = None) -> None:
+                 request: web.BaseRequest) -> None:
         s = services.settings
         self.services = services
         self.settings = s
         self.ws = ws
         self.registry = registry
         self.hub = hub
-        self.remote = remote
-        self.transport = transport
+        self.remote = request.remote or "unknown"
+        self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]
         self.id = secrets.token_hex(8)
         self.ident: Identity | None = None
         self.display_name = ""
         self.protocol = SUPPORTED_VERSIONS[-1]
         self.limits = limits_for(s)
-        self.writer = Writer(ws, s.send_queue_bytes, self._close_slow, on_sent=hub.metrics.frame_sent)
+        self.writer = Writer(ws, self.transport, request.protocol, request.writer, s.send_queue_bytes,
+                             self._close_slow, on_sent=hub.metrics.frame_sent)
         self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
         self.prompts = TokenBucket(s.prompts_per_min / 60.0, max(1, min(s.prompts_per_min, 5)))
         self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
@@ -100,8 +101,13 @@ class Session:
     def send(self, msg: m.ServerMessage) -> bool:
         return self.send_bytes(encode(msg))
 
-    def send_bytes(self, data: bytes) -> bool:
-        return self.writer.send(data)
+    def send_bytes(self, data: bytes, frame: bytes | None = None) -> bool:
+        """Queue `data`; `frame`, when given, is its WebSocket frame built once for a broadcast."""
+        return self.writer.send(data, frame)
+
+    def send_many(self, datas: list[bytes], frames: bytes | None = None) -> bool:
+        """Queue several frames at once; `frames`, when given, is all of them framed (a broadcast)."""
+        return self.writer.send_many(datas, frames)
 
     def send_error(self, code: ErrorCode, rid: int | None = None, message: str | None = None,
                    fields: Any = None, retry_after_s: float | None = None, world_id: str | None = None) -> None:
@@ -140,7 +146,7 @@ class Session:
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
         await self.writer.stop()
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport.is_closing() or self.ws.closed:
             return
         reason = CloseCode.SLOW_CONSUMER.wire_name.encode()
         transport.write(bytes([0x88, 2 + len(reason)]) + int(CloseCode.SLOW_CONSUMER).to_bytes(2, "big") + reason)

@@ -1,10 +1,21 @@
-"""Per-connection outbound queue, bounded in bytes, drained by one sender task.
+"""Per-connection outbound path: frames go straight to the socket's transport while it keeps
+up; behind a backed-up transport they wait in a queue bounded in bytes, drained in batches by
+one sender task.
 
-Fan-out only ever calls `send` (never awaits a socket): the frame is appended to this
-connection's queue and the sender task writes it. aiohttp's `send_bytes` waits for the
-transport to drain once its buffer passes the high-water mark, so a slow reader only
-stalls its own sender; when its queue passes `max_bytes` it is closed as a slow consumer
-(close 4001) and its backlog is dropped — never grows without bound (centrifuge writer.go).
+Fan-out only ever calls `send` (never awaits a socket). A frame is written at once when
+nothing is queued and the transport is below its high-water mark — no task wake-up per
+delivery. Otherwise it is queued; the sender task waits for the transport to drain and hands
+the queue over in batches (`writelines`). A reader too slow for its queue to stay under
+`max_bytes` is closed as a slow consumer (close 4001) and its backlog dropped — the queue never
+grows without bound (centrifuge writer.go); the transport's own buffer stays near its
+high-water mark, because nothing is written to it while it is above.
+
+We write WebSocket frames ourselves (RFC 6455 §5.2: FIN, binary, unmasked — server frames are
+never masked, so a broadcast's complete frame is the same bytes for every member and is built
+once: `ws_frame`). This is safe next to aiohttp's own frames (pings, pongs, close): with
+compression off (server/ws.py) aiohttp writes each frame synchronously, without an await
+between its header and payload, and so do we — frames cannot interleave on the event loop.
+Nothing is written once aiohttp has begun closing (`ws.closed`) or the transport is closing.
 """
 
 from __future__ import annotations
@@ -12,26 +23,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.base_protocol import BaseProtocol
 
 log = logging.getLogger("immersiverse.writer")
 
+BATCH_BYTES = 256 * 1024  # at most this much is handed to the transport per sender wake-up
+_LEN2 = struct.Struct("!BBH").pack
+_LEN3 = struct.Struct("!BBQ").pack
+_COPY_MAX = 16 * 1024  # up to this size a payload is joined to its header (one buffer)
+
+
+def ws_header(size: int) -> bytes:
+    """The header of a final, unmasked binary frame carrying `size` bytes (RFC 6455 §5.2)."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 65536:
+        return _LEN2(0x82, 126, size)
+    return _LEN3(0x82, 127, size)
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """A complete server→client binary frame: the same bytes for every member of a broadcast."""
+    return ws_header(len(payload)) + payload
+
 
 class Writer:
-    def __init__(self, ws: web.WebSocketResponse, max_bytes: int,
-                 on_slow: Callable[[], Awaitable[None]], on_sent: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, protocol: BaseProtocol,
+                 stream: AbstractStreamWriter, max_bytes: int, on_slow: Callable[[], Awaitable[None]],
+                 on_sent: Callable[[bytes], None] | None = None) -> None:
         self._ws = ws
+        self._transport = transport
+        self._protocol = protocol  # its writing_paused: the transport is above its high-water mark
+        self._stream = stream  # its drain() waits for the transport to come back below it
         self._max = max_bytes
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] = deque()  # payloads; framed when written
         self._bytes = 0
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
         self._on_slow = on_slow
-        self._on_sent = on_sent
+        self._on_sent = on_sent or (lambda data: None)
         self.closed = False
         self.slow = False
         self.frames_sent = 0
@@ -44,10 +81,25 @@ class Writer:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ws-writer")
 
-    def send(self, data: bytes) -> bool:
-        """Queue a frame; False (and the connection is being closed as slow) on overflow."""
+    def send(self, data: bytes, frame: bytes | None = None) -> bool:
+        """Write or queue `data`; `frame` is its complete WebSocket frame when the caller built
+        it once for many members (`ws_frame`). False once the connection is closing, or when
+        this frame overflowed the queue (the connection is then being closed as slow)."""
         if self.closed:
             return False
+        if not self._queue and not self._protocol.writing_paused:
+            if self._ws.closed or self._transport.is_closing():
+                self.closed = True
+                return False
+            if frame is not None:
+                self._transport.write(frame)
+            elif len(data) <= _COPY_MAX:
+                self._transport.write(ws_header(len(data)) + data)
+            else:
+                self._transport.writelines((ws_header(len(data)), data))
+            self.frames_sent += 1
+            self._on_sent(data)
+            return True
         if self._bytes + len(data) > self._max and self._queue:
             self._overflow()
             return False
@@ -56,6 +108,26 @@ class Writer:
         self._drained.clear()
         self._wake.set()
         return True
+
+    def send_many(self, datas: list[bytes], frames: bytes | None = None) -> bool:
+        """`send` for several frames in order, in one write when possible; `frames` is all of
+        them already framed and joined (a broadcast builds it once for its members)."""
+        if len(datas) == 1:
+            return self.send(datas[0], frames)
+        if self.closed or not datas:
+            return not self.closed
+        if not self._queue and not self._protocol.writing_paused:
+            if self._ws.closed or self._transport.is_closing():
+                self.closed = True
+                return False
+            if frames is None:
+                frames = b"".join(ws_header(len(data)) + data for data in datas)
+            self._transport.write(frames)
+            self.frames_sent += len(datas)
+            for data in datas:
+                self._on_sent(data)
+            return True
+        return all(self.send(data) for data in datas)
 
     async def wait_below(self, limit: int) -> None:
         """Wait until at most `limit` bytes are queued (backpressure for our own producers)."""
@@ -97,16 +169,32 @@ class Writer:
                     self._drained.set()
                     self._wake.clear()
                     await self._wake.wait()
-                    continue
-                data = self._queue.popleft()
-                self._bytes -= len(data)
-                if self._bytes <= self._max // 4:
-                    self._drained.set()
-                await self._ws.send_bytes(data)
-                self.frames_sent += 1
-                if self._on_sent is not None:
-                    self._on_sent(data)
-        except (ConnectionResetError, RuntimeError):  # peer gone / socket closing
-            self.closed = True
+                elif self._ws.closed or self._transport.is_closing():
+                    break
+                elif self._protocol.writing_paused:
+                    await self._stream.drain()
+                else:
+                    self._write_batch()
+        except ConnectionError:  # the peer went away while we waited for the transport
+            pass
         finally:
+            self.closed = True
+            self._drained.set()
+
+    def _write_batch(self) -> None:
+        """Hand queued frames to the transport in one call, up to BATCH_BYTES."""
+        parts: list[bytes] = []
+        size = 0
+        sent = []
+        while self._queue and size < BATCH_BYTES:
+            data = self._queue.popleft()
+            parts += (ws_header(len(data)), data)
+            size += len(data)
+            sent.append(data)
+        self._bytes -= size
+        self._transport.writelines(parts)
+        self.frames_sent += len(sent)
+        for data in sent:
+            self._on_sent(data)
+        if self._bytes <= self._max // 4:
             self._drained.set()

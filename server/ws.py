@@ -46,7 +46,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     registry.add_ip(ip)
     hub.metrics.sessions.inc()
     try:
-        session = Session(services, ws, registry, hub, ip, request.transport)  # type: ignore[arg-type]
+        session = Session(services, ws, registry, hub, request)
         logs.SESSION_ID.set(session.id)  # every log line of this session carries it (server/logs.py)
         await session.run(bearer_token(request))
         log.info("session closed: user %s, %d frames in, close %s", session.ident.user_id if session.ident

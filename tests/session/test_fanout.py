@@ -1,0 +1,73 @@
+"""Broadcast batching (server/room.py `Room._broadcast`): what piles up in a room while its
+delivery task is busy goes out together — each member still gets exactly its frames, in
+order: watchers every op, authors `edit.ack` for their own, a member who joined meanwhile
+only what its snapshot does not already hold."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient
+
+from server.context import SERVICES
+from tests.conftest import TIMEOUT
+from tests.session.peer import Connect, rid
+from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
+from tests.session.worldview import WorldView, same_state, stored_state
+
+
+async def test_ops_piled_up_behind_a_busy_room_reach_everyone_once_in_order(client: TestClient,
+                                                                             connect: Connect) -> None:
+    catalog_types(client)
+    owner, ed, viewer, late = await connect("owner"), await connect("ed"), await connect("vi"), await connect("la")
+    world_id = await make_world(client, owner, ed="editor", vi="viewer", la="viewer")
+    views = {p: (await join(p, world_id))[1] for p in (owner, ed, viewer)}
+    room = client.app[SERVICES].extras["hub"].rooms[world_id]
+    ids = list(views[owner].instances)
+
+    # Hold the room's delivery task (a call runs inside it), so what follows queues up.
+    release = asyncio.Event()
+    held = asyncio.ensure_future(room.call(release.wait))
+    for i in range(6):
+        author = (owner, ed)[i % 2]
+        await edit(author, views[author], [{"op": "move", "id": ids[i], "pos": [float(i), 0.0, 1.0]}])
+    async with asyncio.timeout(TIMEOUT):  # applied and waiting in the room: 6 ops
+        while room.backlog < 6:
+            await asyncio.sleep(0.01)
+    r = rid()
+    await late.send(type="join", rid=r, world_id=world_id)  # queues behind the ops
+    async with asyncio.timeout(TIMEOUT):
+        while room.backlog < 7:
+            await asyncio.sleep(0.01)
+    for i in range(6, 10):  # behind the join: the late member's snapshot may already hold them
+        author = (owner, ed)[i % 2]
+        await edit(author, views[author], [{"op": "move", "id": ids[i], "pos": [float(i), 0.0, 2.0]}])
+    async with asyncio.timeout(TIMEOUT):
+        while (await stored_state(client, world_id))[0] < 10:
+            await asyncio.sleep(0.01)
+    assert room.backlog >= 7  # nothing went out while the room was held
+    release.set()
+    await held
+
+    late_view = WorldView(world_id)
+    joined = await late.until(lambda f: f.get("rid") == r)
+    late_view.feed(joined)
+    while True:
+        snap = await late.until(lambda f: f.get("type") == "snapshot" and f.get("rid") == r)
+        late_view.feed(snap)
+        if snap["last"]:
+            break
+    views[late] = late_view
+    # A last edit after everything: reading up to it shows any duplicate or gap before it.
+    await edit(owner, views[owner], [{"op": "move", "id": ids[0], "pos": [0.0, 0.0, 9.0]}])
+    for p, view in views.items():
+        await pump(p, view, 11)  # WorldView fails on any gap, duplicate or out-of-order ack
+    seq, stored = await stored_state(client, world_id)
+    assert seq == 11
+    for p in (owner, ed, viewer):
+        assert views[p].seqs == list(range(1, 12)) and not views[p].pending
+        assert same_state(views[p], stored)
+    assert late_view.seqs == list(range(joined["seq"] + 1, 12)) and same_state(late_view, stored)
+    # the author got acks for its own edits, never its own ops echoed
+    assert not any(f.get("type") == "op" and f.get("author") == "owner" for f in owner.seen)
+    assert sum(f.get("type") == "edit.ack" for f in owner.seen) == 6
