@@ -93,7 +93,7 @@ class Layout:
     def _choose(self, rng: np.random.Generator, req: Request, n: int) -> np.ndarray:
         if req.pidx.size == 1:
             return np.full(n, req.pidx[0])
-        return req.pidx[rng.choice(req.pidx.size, n, p=req.weights)]
+        return req.pidx[samplers.choice(rng, n, req.weights)]
 
     # -- steps ---------------------------------------------------------------------------
     def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool,
@@ -118,6 +118,8 @@ class Layout:
     def _snap(self, pidx: np.ndarray, yaw: np.ndarray) -> np.ndarray:
         """Buildings face a cardinal direction (streets look planned); the rest keep their yaw."""
         building = self.is_building[pidx]
+        if not building.any():
+            return yaw.astype(np.int64)
         return np.where(building, (np.round(yaw / 90.0) * 90) % 360, yaw).astype(np.int64)
 
     def _scan(self, req: Request, need: int) -> int:

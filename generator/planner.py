@@ -207,7 +207,9 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))
-    has_water = bool((lay.ter.flags & 1).any())
+    ter = lay.ter  # only a lake, river or coast flags water cells (terrain.build_terrain)
+    has_water = (ter.lake is not None or ter.river is not None or ter.coast is not None) \
+        and bool((ter.flags & 1).any())
     lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
                       frozenset(tokenize(intent.prompt)), urban_setting(intent))
     if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)

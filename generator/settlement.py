@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import cache
+from . import cache, samplers
 from .lexicon import lemma
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
             break
         m = min(x.size - cursor, need * 2 + 4)
         sl = slice(cursor, cursor + m)
-        pidx = s.houses[rng.choice(s.houses.size, m, p=s.weights)]
+        pidx = s.houses[samplers.choice(rng, m, s.weights)]
         u = rng.uniform(0.0, 1.0, m)
         scale = np.round(cat.scale_min[pidx] + (cat.scale_max[pidx] - cat.scale_min[pidx]) * u, 2)
         got = eng.try_place(pidx, x[sl], z[sl], yaw[sl], scale, target=need, group=req.index)

@@ -89,8 +89,7 @@ def landmark_targets(ter: Terrain, boxes: list[tuple[float, float, float, float]
         i1 = int(min(nc - 1, (x1 + ter.half) // size + 1))
         j0 = int(max(0, (z0 + ter.half) // size - 1))
         j1 = int(min(nc - 1, (z1 + ter.half) // size + 1))
-        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
-        flat = (ii * nc + jj).ravel()
+        flat = (np.arange(i0, i1 + 1)[:, None] * nc + np.arange(j0, j1 + 1)[None, :]).ravel()
         out.append(flat[~blocked.ravel()[flat]])
     return out
 
@@ -113,6 +112,7 @@ def reserve_corridors(ter: Terrain, spawn: tuple[float, float],
     dist = bfs(blocked, s, targets).ravel()
     nc = blocked.shape[0]
     f = coarse_factor(ter)
+    blocks = ter.flags[:nc * f, :nc * f].reshape(nc, f, nc, f)  # a view: coarse cell blocks
     unreachable = 0
     for tgt in targets:
         reached = tgt[dist[tgt] >= 0]
@@ -120,14 +120,16 @@ def reserve_corridors(ter: Terrain, spawn: tuple[float, float],
             unreachable += 1
             continue
         cur = int(reached[np.argmin(dist[reached])])
-        while True:
-            r, c = divmod(cur, nc)
-            ter.flags[r * f:(r + 1) * f, c * f:(c + 1) * f] |= RES
-            k = dist[cur]
-            if k == 0:
-                break
+        path = [cur]
+        k = int(dist[cur])
+        while k > 0:  # walk back down the distances to the spawn
+            c = cur % nc
             for nb in (cur - nc, cur + nc, cur - 1, cur + 1):
                 if 0 <= nb < nc * nc and abs(nb % nc - c) <= 1 and dist[nb] == k - 1:
                     cur = nb
                     break
+            path.append(cur)
+            k -= 1
+        rows, cols = np.divmod(np.array(path), nc)
+        blocks[rows, :, cols, :] |= np.uint8(RES)  # every f x f fine block on the path
     return unreachable
