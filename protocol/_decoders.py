@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import msgpack
+
 from . import messages as m
 from . import values as val
-from ._reader import FieldErrors, Reader
+from ._reader import FieldErrors, Reader, first_problem
 from .codes import ErrorCode
 from .limits import Limits
 
-__all__ = ["CLIENT_DECODERS", "MAX_RID", "read_op"]
+__all__ = ["CLIENT_DECODERS", "MAX_RID", "decode_fast", "read_op"]
 
 #: Request ids are int32-safe so any client language can hold them (docs/protocol.md §4).
 MAX_RID = 2**31 - 1
@@ -114,6 +116,63 @@ def _telemetry(r: Reader, lim: Limits) -> m.Telemetry:
             events.append(event)
     r.errors.raise_if_any("telemetry")
     return m.Telemetry(rid=rid, events=tuple(events), rejected=tuple(rejected))
+
+
+_TELEMETRY_KEYS = frozenset(("type", "rid", "events"))
+_EVENT_KEYS = frozenset(("id", "type", "ts", "world_id", "experience_id", "data"))
+_MAX_TS = 1e11
+
+
+def decode_fast(obj: dict[str, Any], lim: Limits) -> m.ClientMessage | None:
+    """The message of a frame that the general path (frame walk, then `CLIENT_DECODERS`) would
+    accept as it is, decoded at a fraction of its cost; None means "not sure": the general
+    path then decodes the frame and reports any problem as usual. Only `telemetry` has one:
+    hundreds of events a frame, each walked, then read field by field, cost ~5 µs an event.
+    """
+    if obj.get("type") == "telemetry":
+        return _telemetry_fast(obj, lim)
+    return None
+
+
+def _telemetry_fast(obj: dict[str, Any], lim: Limits) -> m.Telemetry | None:
+    # Every check mirrors one of the walk's (§2.3) or _telemetry's (§7.3); whatever it does not
+    # cover, including an event that would be rejected, returns None.
+    rid, raw = obj.get("rid"), obj.get("events")
+    if (type(rid) is not int or not 0 <= rid <= MAX_RID or type(raw) is not list
+            or not 1 <= len(raw) <= lim.max_telemetry_events or lim.max_depth < 3
+            or not (obj.keys() <= _TELEMETRY_KEYS or _plain(obj, _TELEMETRY_KEYS, 1, lim))):
+        return None
+    max_id, max_data, max_depth = lim.max_id_chars, lim.max_event_data_bytes, lim.max_depth
+    size = msgpack.Packer().pack  # one packer per frame: packb builds one per call
+    events: list[val.TelemetryEvent] = []
+    for e in raw:
+        if type(e) is not dict:
+            return None
+        eid, kind, ts = e.get("id"), e.get("type"), e.get("ts")
+        world, exp, data = e.get("world_id"), e.get("experience_id"), e.get("data")
+        if (type(eid) is not str or not 0 < len(eid) <= max_id
+                or type(kind) is not str or not 0 < len(kind) <= max_id
+                or world is not None and (type(world) is not str or not 0 < len(world) <= max_id)
+                or exp is not None and (type(exp) is not str or not 0 < len(exp) <= max_id)):
+            return None
+        if ts is not None:
+            # int or float in range; NaN fails the comparison, bool is not an int here
+            if (type(ts) is not float and type(ts) is not int) or not 0 <= ts <= _MAX_TS:
+                return None
+            ts = float(ts)
+        if data is not None and (type(data) is not dict or first_problem(data, 4, max_depth) is not None
+                                 or len(size(data)) > max_data):
+            return None
+        if not (e.keys() <= _EVENT_KEYS or _plain(e, _EVENT_KEYS, 3, lim)):
+            return None
+        events.append(val.TelemetryEvent(id=eid, type=kind, ts=ts, world_id=world, experience_id=exp, data=data))
+    return m.Telemetry(rid=rid, events=tuple(events))
+
+
+def _plain(obj: dict[str, Any], known: frozenset[str], depth: int, lim: Limits) -> bool:
+    """Whether the fields of `obj` (at `depth`) that a decoder ignores pass the frame walk."""
+    extra = {k: v for k, v in obj.items() if k not in known}
+    return first_problem(extra, depth, lim.max_depth) is None
 
 
 def _event_reader(r: Reader, i: int, item: Any) -> Reader | None:

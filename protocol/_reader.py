@@ -17,7 +17,7 @@ import msgpack
 from .codes import ErrorCode
 from .errors import ProtocolError
 
-__all__ = ["FieldErrors", "Reader", "walk"]
+__all__ = ["FieldErrors", "Reader", "first_problem", "walk"]
 
 _LEAVES = frozenset({str, int, bool, type(None)})
 
@@ -30,6 +30,13 @@ def walk(obj: dict[str, Any], max_depth: int) -> None:
         path.reverse()
         where = _join(path) or "$"
         raise ProtocolError(code, fields={where: reason})
+
+
+def first_problem(node: dict[str, Any] | list[Any], depth: int, max_depth: int) -> ErrorCode | None:
+    """What `walk` would find first inside `node`, a container at `depth` of a frame (the
+    top-level map is depth 1), or None when the walk would pass it."""
+    found = _walk(node, depth, max_depth)
+    return None if found is None else found[1]
 
 
 def _walk(node: Any, depth: int, max_depth: int) -> tuple[list[str | int], ErrorCode, str] | None:

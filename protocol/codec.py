@@ -19,7 +19,7 @@ import msgpack
 
 from . import messages as m
 from . import values as val
-from ._decoders import CLIENT_DECODERS, MAX_RID, read_op
+from ._decoders import CLIENT_DECODERS, MAX_RID, decode_fast, read_op
 from ._reader import FieldErrors, Reader, walk
 from .codes import ErrorCode
 from .errors import EncodeError, ProtocolError
@@ -108,6 +108,9 @@ def decode_client(data: bytes, limits: Limits = DEFAULT_LIMITS) -> m.ClientMessa
     The error's ``rid`` is set whenever the frame was a map carrying a valid ``rid``.
     """
     obj = _unpack(data, limits)
+    fast = decode_fast(obj, limits)  # a valid telemetry frame skips the walk (_decoders.py)
+    if fast is not None:
+        return fast
     try:
         walk(obj, limits.max_depth)
         kind = _message_type(obj, CLIENT_DECODERS)
