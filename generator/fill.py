@@ -18,6 +18,8 @@ from . import cache
 from .placement import PlacementEngine
 from .terrain import OCC, PATH, RES, WATER
 
+ALL_FLAGS = WATER | PATH | OCC | RES
+
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
 
 
@@ -57,18 +59,40 @@ def _size_classes(eng: PlacementEngine) -> tuple[list[int], list[bool]]:
 def _blocks_free(block: np.ndarray, mask: int, k: int, need: int) -> np.ndarray:
     """(mi, mj) bools: is every cell of each k x k block clear of ``mask`` (and has ``need``)?
 
-    OR-ing k strided slices per axis is ~7x faster than reshape(mi, k, mj, k).any(axis=(1, 3)).
+    An OR over k consecutive cells along each axis, then every k-th result: strided ORs for
+    small k, and for larger k OR-doubling (windows of 1, 2, 4, ... cells: log2(k) contiguous
+    passes instead of k strided ones). Both are far faster than reshape(...).any(axis=(1, 3)).
     """
-    b = block & np.uint8(mask | need)
-    if need:
-        b ^= np.uint8(need)  # a cell without the needed bit now has it set: "bad"
-    r = b[:, 0::k].copy()
-    for q in range(1, k):
-        r |= b[:, q::k]
-    c = r[0::k].copy()
-    for q in range(1, k):
-        c |= r[q::k]
-    return c == 0
+    if mask | need == ALL_FLAGS and not need:
+        b = block  # every flag bit is bad: no masking pass needed (b is only read)
+    else:
+        b = block & np.uint8(mask | need)
+        if need:
+            b ^= np.uint8(need)  # a cell without the needed bit now has it set: "bad"
+    # rows first: whole contiguous rows OR together fast; the k-times smaller result then
+    # takes the strided pass along the rows
+    return _window_or(_window_or(b, k, axis=0), k, axis=1) == 0
+
+
+def _window_or(b: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """OR of each run of k cells along ``axis`` (runs start at 0, k, 2k, ...; b's extent along
+    the axis is a multiple of k)."""
+    def sl(start: int | None, stop: int | None, step: int | None = None) -> tuple[slice, ...]:
+        return (slice(None), slice(start, stop, step)) if axis else (slice(start, stop, step),)
+
+    if k < 6:
+        r = b[sl(0, None, k)].copy()
+        for q in range(1, k):
+            r |= b[sl(q, None, k)]
+        return r
+    r = b.copy()
+    w = 1
+    while 2 * w <= k:  # r[j] = OR of b[j .. j + 2w - 1]
+        r[sl(None, -w)] |= r[sl(w, None)]
+        w *= 2
+    m = b.shape[axis]
+    out = r[sl(0, m, k)]
+    return out | r[sl(k - w, m, k)] if w < k else out.copy()
 
 
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
