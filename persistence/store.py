@@ -10,6 +10,7 @@ from .catalog import CatalogRepo
 from .db import create_engine, is_sqlite, sessionmaker
 from .edits import EditRepo
 from .experiences import ExperienceRepo
+from .sqlite_writer import SqliteWriter, sqlite_file
 from .telemetry import TelemetryRepo
 from .users import UserRepo
 from .worlds import WorldRepo
@@ -20,11 +21,14 @@ class Store:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine)
-        # SQLite has one writer at a time: write transactions queue on one lock (db.Repo).
+        # SQLite has one writer at a time: write transactions queue on one lock (db.Repo),
+        # which the hot paths' one-hop writer takes too (sqlite_writer.py).
         gate = asyncio.Lock() if is_sqlite(url) else None
+        path = sqlite_file(url)
+        self._writer = SqliteWriter(path, gate) if path and gate else None
         self.users = UserRepo(self.sessions, gate)
         self.catalog = CatalogRepo(self.sessions, gate)
-        self.worlds = WorldRepo(self.sessions, gate)
+        self.worlds = WorldRepo(self.sessions, gate, writer=self._writer)
         self.experiences = ExperienceRepo(self.sessions, gate)
         self.telemetry = TelemetryRepo(self.sessions, gate)
         self.edits = EditRepo(self.sessions, gate)
@@ -39,4 +43,6 @@ class Store:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
         await self.engine.dispose()

@@ -20,10 +20,19 @@ from .clock import utcnow
 from .db import Repo
 from .errors import NotFound
 from .models import World, WorldChunk, WorldInstance, WorldMember
+from .sqlite_writer import SqliteWriter, sqlite_time
 
 ROLES = ("owner", "editor", "viewer")
 _COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz", "rw",
             "sx", "sy", "sz", "props")
+_WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
+                  "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at")
+_SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
+                        f"VALUES ({', '.join(':' + c for c in _WORLD_COLUMNS)})")
+_SQLITE_GROW = "UPDATE worlds SET instance_count = instance_count + ?, updated_at = ? WHERE id = ?"
+_SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, updated_at = ?, status = ?, "
+                           "processing_time_ms = ? WHERE id = ?")
+_SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
 _SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
 _SQLITE_INSERT = f"INSERT INTO world_instances ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
@@ -109,6 +118,11 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class WorldRepo(Repo):
+    """Worlds; on a SQLite file the generation writes go through the one-hop `SqliteWriter`."""
+
+    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
+        super().__init__(sessions, gate)
+        self._writer = writer
 
     async def create(self, **fields: Any) -> World:
         now = utcnow()
@@ -124,20 +138,43 @@ class WorldRepo(Repo):
         `finish=(status, processing_time_ms)` when those chunks are the whole world."""
         now = utcnow()
         status, ms = finish or ("generating", 0.0)
+        row = {"visibility": "private", **fields, "status": status, "processing_time_ms": ms, "seq": 0,
+               "instance_count": sum(n for _, n, _ in chunks), "created_at": now, "updated_at": now}
+        world_id = fields["id"]
+        if self._writer is not None:
+            stamp = sqlite_time(now)
+            values = {**row, "header": json.dumps(row["header"]), "created_at": stamp, "updated_at": stamp}
+            rows = [(world_id, o, n, d) for o, n, d in chunks]
+
+            def tx(conn: Any) -> None:
+                conn.execute(_SQLITE_INSERT_WORLD, values)
+                conn.executemany(_SQLITE_INSERT_CHUNK, rows)
+            await self._writer.run(tx)
+            return
         async with self._core() as conn:
-            await conn.execute(insert(World.__table__).values(
-                created_at=now, updated_at=now, status=status, processing_time_ms=ms, seq=0,
-                instance_count=sum(n for _, n, _ in chunks), **fields))
-            await _insert_chunks(conn, fields["id"], chunks)
+            await conn.execute(insert(World.__table__).values(**row))
+            await _insert_chunks(conn, world_id, chunks)
 
     async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]], *,
                             finish: tuple[str, float] | None = None) -> None:
         """Append generated chunks `(first_ord, count, data)` in one transaction; `data` is the
         chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk).
         `finish=(status, processing_time_ms)` also ends the generation in that transaction."""
+        count, now = sum(n for _, n, _ in chunks), utcnow()
+        if self._writer is not None:
+            rows = [(world_id, o, n, d) for o, n, d in chunks]
+            stamp = sqlite_time(now)
+
+            def tx(conn: Any) -> None:
+                conn.executemany(_SQLITE_INSERT_CHUNK, rows)
+                if finish is None:
+                    conn.execute(_SQLITE_GROW, (count, stamp, world_id))
+                else:
+                    conn.execute(_SQLITE_GROW_AND_FINISH, (count, stamp, *finish, world_id))
+            await self._writer.run(tx)
+            return
         worlds = World.__table__
-        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + sum(n for _, n, _ in chunks),
-                                  "updated_at": utcnow()}
+        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now}
         if finish is not None:
             values["status"], values["processing_time_ms"] = finish
         async with self._core() as conn:
@@ -145,6 +182,11 @@ class WorldRepo(Repo):
             await conn.execute(update(worlds).where(worlds.c.id == world_id).values(**values))
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
+        if self._writer is not None:
+            stamp = sqlite_time(utcnow())
+            await self._writer.run(lambda conn: conn.execute(_SQLITE_GROW_AND_FINISH,
+                                                             (0, stamp, status, processing_time_ms, world_id)))
+            return
         worlds = World.__table__
         async with self._core() as conn:
             await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
@@ -177,6 +219,9 @@ class WorldRepo(Repo):
             return await instance_rows(s, world_id)
 
     async def count_owned(self, owner_id: str) -> int:
+        if self._writer is not None:  # checked before every generation: one hop, not six
+            return int(await self._writer.read(
+                lambda conn: conn.execute(_SQLITE_COUNT_OWNED, (owner_id,)).fetchone()[0]))
         async with self._sessions() as s:
             return int(await s.scalar(select(func.count()).select_from(World)
                                       .where(World.owner_id == owner_id)) or 0)

@@ -118,9 +118,11 @@ def _check_store(db: Path, acked_events: set[str], acked_ops: dict[str, set[int]
         for world_id, seqs in acked_ops.items():
             have = {r[0] for r in con.execute("SELECT seq FROM world_ops WHERE world_id = ?", (world_id,))}
             assert seqs <= have, f"acked ops lost in {world_id}: {sorted(seqs - have)[:10]}"
+        # Generated instances are stored a chunk per row until a world's first edit.
         counts = con.execute("SELECT w.id, w.status, w.instance_count, "
-                             "(SELECT count(*) FROM world_instances i WHERE i.world_id = w.id) FROM worlds w"
-                             ).fetchall()
+                             "(SELECT count(*) FROM world_instances i WHERE i.world_id = w.id) + "
+                             "(SELECT coalesce(sum(c.count), 0) FROM world_chunks c WHERE c.world_id = w.id) "
+                             "FROM worlds w").fetchall()
         for world_id, status, count, rows in counts:
             assert count == rows, f"world {world_id} ({status}) says {count} instances, has {rows}"
         return {"statuses": sorted({r[1] for r in counts}), "worlds": len(counts), "events": len(stored)}

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import msgpack
 import pytest
 
 from tests.conftest import REDIS_URL, TIMEOUT, require_service
@@ -253,9 +254,13 @@ async def db_state(db_url: str, world_id: str) -> tuple[int, dict[str, tuple[str
         seq = await conn.fetchval("SELECT seq FROM worlds WHERE id = $1", world_id)
         rows = await conn.fetch("SELECT id, prefab_id, px, py, pz, props FROM world_instances WHERE world_id = $1",
                                 world_id)
+        chunks = await conn.fetch("SELECT data FROM world_chunks WHERE world_id = $1", world_id)
     finally:
         await conn.close()
     state = {}
+    for c in chunks:  # generated instances not yet expanded by an edit (persistence/worlds.py)
+        for w in msgpack.unpackb(c["data"]):
+            state[w["id"]] = (w["prefab_id"], [round(x, 4) for x in w["pos"]], w["props"])
     for r in rows:
         props = r["props"] if isinstance(r["props"], dict) else json.loads(r["props"] or "{}")
         state[r["id"]] = (r["prefab_id"], [round(r["px"], 4), round(r["py"], 4), round(r["pz"], 4)], props)

@@ -8,11 +8,13 @@ half-expanded world.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import msgpack
 from sqlalchemy import func, select
 
+from persistence.clock import as_utc
 from persistence.models import WorldChunk, WorldInstance
 from persistence.store import Store
 
@@ -95,3 +97,32 @@ async def test_deleting_a_world_deletes_its_chunks(store: Store) -> None:
     assert await store.worlds.delete(w)
     assert await _counts(store, w) == (0, 0)
     assert await store.worlds.instances(w) == []
+
+
+async def test_a_world_started_with_its_chunks_reads_back_like_any_other(store: Store) -> None:
+    await store.users.ensure_guest("alice")
+    header = {"title": "Fjord — été", "bounds": {"min": {"x": -1.5}}, "warnings": []}
+    await store.worlds.start_generated([_chunk(0, 3)], id="wfast", owner_id="alice", prompt="a fjord",
+                                       world_type="nature", title="Fjord", description="cold", header=header, seed=7)
+    world = await store.worlds.require("wfast")
+    assert (world.status, world.instance_count, world.visibility, world.seq, world.seed) == ("generating", 3, "private", 0, 7)
+    assert world.header == header
+    assert world.created_at.utcoffset() in (None, timedelta(0)) and world.created_at == world.updated_at
+    await store.worlds.append_chunks("wfast", [_chunk(3, 2)], finish=("complete", 12.5))
+    world = await store.worlds.require("wfast")
+    assert (world.status, world.instance_count, world.processing_time_ms) == ("complete", 5, 12.5)
+    assert as_utc(world.updated_at) >= as_utc(world.created_at)
+    assert await store.worlds.count_owned("alice") == 1
+    assert [r.id for r in await store.worlds.instances("wfast")] == [f"i{n:05d}" for n in range(1, 6)]
+    listed, total = await store.worlds.list_for_user("alice", 10, 0)
+    assert total == 1 and listed[0][0].id == "wfast"
+
+
+async def test_a_whole_world_in_its_first_chunk_is_created_complete(store: Store) -> None:
+    await store.users.ensure_guest("alice")
+    await store.worlds.start_generated([_chunk(0, 2)], finish=("complete", 3.0), id="wone", owner_id="alice",
+                                       prompt="p", world_type="nature", title="t", description="d", header={}, seed=1)
+    world = await store.worlds.require("wone")
+    assert (world.status, world.instance_count, world.processing_time_ms) == ("complete", 2, 3.0)
+    await store.worlds.finish("wone", "partial", 4.0)
+    assert (await store.worlds.require("wone")).status == "partial"
