@@ -1,9 +1,11 @@
 """A world's room on this node: its local members and the ordered delivery to them.
 
-Everything that reaches members — ops, generation frames, presence, joins — passes through
-one queue and one task per room, so members see one order. Frames are encoded once by
-their publisher; the room only appends the same bytes to each member's bounded queue
-(`Session.send_bytes`), never awaiting a socket or the store per member.
+Everything that reaches members — ops, generation frames, presence — passes through one
+queue and one task per room, so members see one order; joins run in the same task, between
+deliveries. Frames are encoded once by their publisher and framed once by the room
+(`writer.ws_frame`); the room hands the same bytes to each member's writer, never awaiting
+a socket or the store per member. What piles up while the task is busy goes out together,
+one write per member (`Room._broadcast`).
 
 Ops carry the world's seq. The room remembers the last seq it delivered; a duplicate is
 dropped and a gap is filled from the op log before delivering (docs/protocol.md §7.5), so
@@ -164,10 +166,7 @@ class Room:
         if kind in BROADCASTS:
             batch: list[Out] = []
             self._take(env, batch)  # (an op's gap was filled just above)
-            # Whatever else is already queued for members goes out with it: one write per member
-            # for the lot (under load, ops pile up while a big room is being served).
-            while self._queue and self._queue[0][0] == "env" and self._take(self._queue[0][1], batch):
-                self._queue.popleft()
+            self._take_queued(batch)
             if batch:
                 await self._broadcast(batch)
         elif kind == "control":
@@ -175,6 +174,29 @@ class Room:
                 await self._resync()
             else:
                 await self.hub.on_control(self, env)
+
+    def _take_queued(self, batch: list[Out]) -> None:
+        """Move what is already queued for members into `batch`: one write per member for the
+        lot (ops pile up while a big room is being served; presence events during a wave of joins).
+
+        Broadcasts keep their order among themselves but may overtake queued joins: that is
+        safe because everything published was stored first, so a join that runs later finds it
+        in its snapshot and member list. A control envelope or an op after a seq gap ends the
+        batch; it and all behind it wait for the next round.
+        """
+        waiting: deque[tuple[str, Any]] = deque()
+        queue = self._queue
+        while queue:
+            kind, item = queue[0]
+            if kind == "env":
+                if not self._take(item, batch):
+                    break
+                queue.popleft()
+            else:
+                waiting.append(queue.popleft())
+        if waiting:
+            waiting.extend(queue)
+            self._queue = waiting
 
     def _take(self, env: Envelope, batch: list[Out]) -> bool:
         """Add `env` to `batch` if it can go out now (False: it must wait for the next round)."""
