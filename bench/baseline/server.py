@@ -1,14 +1,17 @@
 """Baseline server: the raw work each figure needs and nothing else (no auth, validation,
 persistence of worlds, metrics or limits), so `ours / baseline` is what our features cost.
 
-    python -m bench.baseline --port N [--db PATH] [--canned GET:/path=FILE ...]
+    python -m bench.baseline --port N [--db PATH] [--canned GET:/path=FILE ...] [--prepared]
 
 - GET /ws: holds the socket and sends a pre-encoded `welcome`. Outbound frames go through a
   per-connection queue drained by one sender task, the same structure the product uses (so a
   slow member cannot stall a broadcast); the comparison is therefore feature cost, not design.
   - `join` adds the socket to a room, answered by `joined`;
   - `edit` bumps the room seq, encodes one `op` frame once and queues the same bytes to every
-    other member, and answers `edit.ack`;
+    other member, and answers `edit.ack`; with `--prepared`, the op's complete WebSocket frame
+    (header + payload) is built once and written straight to each member's transport when
+    that member has nothing queued and its transport is not paused (ours sends broadcasts
+    this way, server/writer.py), otherwise queued as before;
   - `prompt` is answered immediately with `gen.start`, pre-built `gen.chunk` frames (128
     instances each, built once per size; only the `rid` is patched in) and `gen.done`;
   - `telemetry` stores the events with one aiosqlite `executemany` (INSERT OR IGNORE on a
@@ -46,13 +49,23 @@ def instance(k: int) -> dict[str, Any]:
 
 
 class Conn:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.ws = ws
+        self.transport = request.transport
+        self.protocol = request.protocol
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.task = asyncio.create_task(self._send())
 
     def send(self, data: bytes) -> None:
         self.queue.put_nowait(data)
+
+    def send_prepared(self, data: bytes, frame: bytes) -> None:
+        """`frame` is `data` as a complete server WebSocket frame (unmasked, so the same for all)."""
+        if self.queue.empty() and not self.protocol.writing_paused and not self.ws.closed \
+                and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frame)
+        else:
+            self.queue.put_nowait(data)
 
     async def _send(self) -> None:
         while (data := await self.queue.get()) is not None:
@@ -67,8 +80,16 @@ class Conn:
         self.task.cancel()
 
 
+def ws_frame(payload: bytes) -> bytes:
+    n = len(payload)  # FIN + binary; server frames are unmasked (RFC 6455 §5.2)
+    head = bytes((0x82, n)) if n < 126 else bytes((0x82, 126)) + n.to_bytes(2, "big") if n < 65536 else \
+        bytes((0x82, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
 class Baseline:
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, prepared: bool = False) -> None:
+        self.prepared = prepared
         self.rooms: dict[str, set[Conn]] = {}
         self.seq: dict[str, int] = {}
         self.streams: dict[int, list[bytes]] = {}
@@ -98,7 +119,7 @@ class Baseline:
     async def ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=2 * 1048576, compress=False)
         await ws.prepare(request)
-        conn = Conn(ws)
+        conn = Conn(ws, request)
         conn.send(WELCOME)
         joined: set[str] = set()
         try:
@@ -112,9 +133,15 @@ class Baseline:
                     seq = self.seq[world] = self.seq.get(world, 0) + 1
                     out = pack({"type": "op", "world_id": world, "seq": seq, "author": "baseline",
                                 "ops": frame["ops"]})
-                    for member in self.rooms.get(world, ()):
-                        if member is not conn:
-                            member.send(out)
+                    if self.prepared:
+                        wire = ws_frame(out)
+                        for member in self.rooms.get(world, ()):
+                            if member is not conn:
+                                member.send_prepared(out, wire)
+                    else:
+                        for member in self.rooms.get(world, ()):
+                            if member is not conn:
+                                member.send(out)
                     conn.send(pack({"type": "edit.ack", "rid": frame["rid"], "world_id": world, "seq": seq,
                                     "results": [{"i": i, "outcome": "applied", "id": op.get("id", "")}
                                                 for i, op in enumerate(frame["ops"])]}))
@@ -175,8 +202,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--db", default=":memory:")
     ap.add_argument("--canned", action="append", default=[], help="METHOD:PATH=FILE")
+    ap.add_argument("--prepared", action="store_true", help="fan-out: pre-framed direct transport writes")
     args = ap.parse_args()
-    base = Baseline(args.db)
+    base = Baseline(args.db, args.prepared)
     app = web.Application()
     app.router.add_get("/health", health)
     app.router.add_get("/ws", base.ws)
