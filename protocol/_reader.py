@@ -17,7 +17,7 @@ import msgpack
 from .codes import ErrorCode
 from .errors import ProtocolError
 
-__all__ = ["FieldErrors", "Reader", "first_problem", "walk"]
+__all__ = ["FieldErrors", "Reader", "passes", "walk"]
 
 _LEAVES = frozenset({str, int, bool, type(None)})
 
@@ -32,11 +32,27 @@ def walk(obj: dict[str, Any], max_depth: int) -> None:
         raise ProtocolError(code, fields={where: reason})
 
 
-def first_problem(node: dict[str, Any] | list[Any], depth: int, max_depth: int) -> ErrorCode | None:
-    """What `walk` would find first inside `node`, a container at `depth` of a frame (the
-    top-level map is depth 1), or None when the walk would pass it."""
-    found = _walk(node, depth, max_depth)
-    return None if found is None else found[1]
+def passes(node: Any, depth: int, max_depth: int) -> bool:
+    """Whether `walk` finds nothing inside `node`, a map or array at `depth` of a frame (the
+    top-level map is depth 1). The same rules as `_walk`, without building a problem's path:
+    the telemetry fast path checks every event's data with it."""
+    if depth > max_depth:
+        return False
+    if type(node) is dict:
+        for key, value in node.items():
+            if type(key) is bytes:
+                return False
+            kind = type(value)
+            if not (kind in _LEAVES or (kind is float and value - value == 0.0)  # NaN, ±inf: not 0
+                    or ((kind is dict or kind is list) and passes(value, depth + 1, max_depth))):
+                return False
+        return True
+    for value in node:
+        kind = type(value)
+        if not (kind in _LEAVES or (kind is float and value - value == 0.0)
+                or ((kind is dict or kind is list) and passes(value, depth + 1, max_depth))):
+            return False
+    return True
 
 
 def _walk(node: Any, depth: int, max_depth: int) -> tuple[list[str | int], ErrorCode, str] | None:
