@@ -116,7 +116,7 @@ class Terrain:
             "size": self.size, "cell": self.cell, "water_level": WATER_LEVEL,
             "height_min": round(float(self.heights.min()), 3),
             "height_max": round(float(self.heights.max()), 3),
-            "water_fraction": round(wet, 4), "path_fraction": round(paths, 4),
+            "water_fraction": round(float(wet), 4), "path_fraction": round(float(paths), 4),
             "features": [n for n, on in (("lake", self.lake), ("river", self.river),
                                          ("road", self.roads), ("coast", self.coast)) if on],
             "heightmap": {"resolution": int(self.heights.shape[0]), "spacing": self.hstep},
