@@ -32,16 +32,35 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
     occupancy raster (its slots are disjoint from each other by construction).
     """
     size_class, water = _size_classes(eng)
-    placed = 0
+    placed = carry = 0
     buckets: dict[tuple[int, bool], list[tuple[int, int]]] = {}
     for p, n in members:
         if n > 0:
             buckets.setdefault((size_class[p], water[p]), []).append((p, n))
     keys = sorted(buckets, reverse=True)  # big first, small fill the gaps
     for n, key in enumerate(keys):
-        placed += _fill_class(eng, rng, buckets[key], key[1], group, scale_range, clustered,
-                              mark=not (final and n == len(keys) - 1))
+        # what a bigger class could not place (no whole free slot left) moves down to this
+        # one, shared in proportion to its members' counts: a crowded world gets more of the
+        # smaller things instead of falling short of what was asked for
+        group_members = _with_extra(buckets[key], carry)
+        want = min(sum(c for _, c in group_members), eng.room)
+        got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
+                          mark=not (final and n == len(keys) - 1))
+        placed += got
+        carry = want - got
     return placed
+
+
+def _with_extra(members: list[tuple[int, int]], extra: int) -> list[tuple[int, int]]:
+    """members with ``extra`` more instances shared in proportion to their counts (largest
+    counts take the remainder; integer arithmetic, so deterministic)."""
+    if extra <= 0:
+        return members
+    total = sum(c for _, c in members)
+    add = [extra * c // total for _, c in members]
+    for i in sorted(range(len(members)), key=lambda i: -members[i][1])[:extra - sum(add)]:
+        add[i] += 1
+    return [(p, c + a) for (p, c), a in zip(members, add)]
 
 
 def _size_classes(eng: PlacementEngine) -> tuple[list[int], list[bool]]:

@@ -146,10 +146,14 @@ class Layout:
             return req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent
         return 0.0, 0.0, 0.0
 
-    def sampler_for(self, req: Request, rel: Any, requests: list[Request]) -> Any:
-        """Pick the candidate sampler for a request from its relation, else its pattern."""
+    def sampler_for(self, req: Request, rel: Any, requests: list[Request],
+                    target: int | None = None) -> Any:
+        """Pick the candidate sampler for a request from its relation, else its pattern.
+
+        ``target``: how many will be placed (an uncounted plural's share), so a ring is wide
+        enough for all of them rather than for a nominal eight."""
         ter, ext = self.ter, self._extent(req.pidx)
-        n_hint = req.count or 8
+        n_hint = req.count or min(target or 8, 12)
         kind = rel.kind if rel is not None else None
         anchor = requests[rel.anchor] if rel is not None and rel.anchor is not None else None
         feature = rel.feature if rel is not None else None

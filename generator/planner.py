@@ -31,7 +31,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 
@@ -203,7 +203,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
             _place(lay, req, lambda r=req, t=target: setattr(r, "placed",
                                                              r.placed + lay.fill_request(r, t)))
             continue
-        sampler = lay.sampler_for(req, rel, requests)  # type: ignore[arg-type]
+        sampler = lay.sampler_for(req, rel, requests, target)  # type: ignore[arg-type]
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))

@@ -44,12 +44,18 @@ def cluster(rng: np.random.Generator, ter: Terrain, n: int, extent: float,
             _yaws(rng, n))
 
 
+GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # ~137.5 degrees
+
+
 def ring(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
          widen: int = 0) -> Samples:
-    """Evenly spaced angles around a centre, facing it; later rounds try wider radii."""
+    """Candidates around a centre, facing it; later rounds try wider radii.
+
+    Successive candidates step by the golden angle, so every prefix of them is spread round
+    the whole ring: placement accepts candidates in order, so "three towers around a lake" get
+    three directions, not three neighbouring slots of an evenly spaced ring."""
     base = rng.uniform(0, 2 * math.pi)
-    k = max(n, 1)
-    ang = base + 2 * math.pi * np.arange(n) / k + rng.normal(0, 0.05, n)
+    ang = base + GOLDEN_ANGLE * np.arange(n) + rng.normal(0, 0.05, n)
     r = radius * (1 + 0.18 * widen) + rng.normal(0, 0.04 * radius + 0.3, n)
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.round(np.degrees(np.arctan2(cx - x, cz - z))).astype(np.int64) % 360

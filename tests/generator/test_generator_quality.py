@@ -119,3 +119,40 @@ def test_title_names_the_subject_and_its_relation(fishing, catalog: Catalog) -> 
     assert t.split()[-1].lower() not in {"by", "the", "with", "a", "and", "of"}
     assert plan("A mystical forest with ancient trees and glowing mushrooms", seed=1,
                 catalog=catalog, budget=200).header.title == "Mystical Forest with Ancient Trees"
+
+
+@pytest.mark.parametrize("prompt", [
+    "A mystical forest with ancient trees and glowing mushrooms",
+    "futuristic space station with alien technology",
+    "three towers guarding a castle",
+])
+def test_open_ended_worlds_come_close_to_the_budget(catalog: Catalog, prompt: str) -> None:
+    # big filler that finds no whole free slot hands its share to smaller filler
+    for seed in (1, 2):
+        wp = plan(prompt, seed=seed, catalog=catalog, budget=500)
+        assert 0.95 * 500 <= len(wp) <= 500
+    towers = [t for t in plan("three towers guarding a castle", seed=1, catalog=catalog,
+                              budget=500).header.trace if t["phrase"] == "towers"]
+    assert towers[0]["placed"] == 3  # counted requests stay exact
+
+
+def test_a_fill_shortfall_moves_to_smaller_members_in_proportion() -> None:
+    from generator.fill import _with_extra
+    assert _with_extra([(1, 6), (2, 3), (3, 1)], 0) == [(1, 6), (2, 3), (3, 1)]
+    assert _with_extra([(1, 6), (2, 3), (3, 1)], 10) == [(1, 12), (2, 6), (3, 2)]
+    more = _with_extra([(1, 5), (2, 5), (3, 1)], 7)
+    assert sum(c for _, c in more) == 11 + 7 and more[2][1] >= 1
+
+
+def test_any_prefix_of_ring_candidates_goes_round_the_ring() -> None:
+    # placement accepts candidates in order: the first three must not be neighbours
+    import math
+
+    import numpy as np
+
+    from generator.samplers import ring
+    for seed in range(20):
+        x, z, _ = ring(np.random.default_rng(seed), 15, 0.0, 0.0, 30.0)
+        ang = np.sort(np.arctan2(z[:3], x[:3]))
+        gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * math.pi]))
+        assert gaps.max() < math.pi
