@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgpack
@@ -133,9 +134,10 @@ class WorldRepo(Repo):
         return world
 
     async def start_generated(self, chunks: Sequence[tuple[int, int, bytes]], *,
-                              finish: tuple[str, float] | None = None, **fields: Any) -> None:
+                              finish: tuple[str, float] | None = None, **fields: Any) -> dict[str, Any]:
         """Create a world (status `generating`) with its first chunks, in one transaction;
-        `finish=(status, processing_time_ms)` when those chunks are the whole world."""
+        `finish=(status, processing_time_ms)` when those chunks are the whole world. Returns the
+        world row's values as stored (so the caller need not read it back)."""
         now = utcnow()
         status, ms = finish or ("generating", 0.0)
         row = {"visibility": "private", **fields, "status": status, "processing_time_ms": ms, "seq": 0,
@@ -150,16 +152,18 @@ class WorldRepo(Repo):
                 conn.execute(_SQLITE_INSERT_WORLD, values)
                 conn.executemany(_SQLITE_INSERT_CHUNK, rows)
             await self._writer.run(tx)
-            return
+            return row
         async with self._core() as conn:
             await conn.execute(insert(World.__table__).values(**row))
             await _insert_chunks(conn, world_id, chunks)
+        return row
 
     async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]], *,
-                            finish: tuple[str, float] | None = None) -> None:
+                            finish: tuple[str, float] | None = None) -> datetime:
         """Append generated chunks `(first_ord, count, data)` in one transaction; `data` is the
         chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk).
-        `finish=(status, processing_time_ms)` also ends the generation in that transaction."""
+        `finish=(status, processing_time_ms)` also ends the generation in that transaction.
+        Returns the world's new `updated_at`."""
         count, now = sum(n for _, n, _ in chunks), utcnow()
         if self._writer is not None:
             rows = [(world_id, o, n, d) for o, n, d in chunks]
@@ -172,7 +176,7 @@ class WorldRepo(Repo):
                 else:
                     conn.execute(_SQLITE_GROW_AND_FINISH, (count, stamp, *finish, world_id))
             await self._writer.run(tx)
-            return
+            return now
         worlds = World.__table__
         values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now}
         if finish is not None:
@@ -180,17 +184,21 @@ class WorldRepo(Repo):
         async with self._core() as conn:
             await _insert_chunks(conn, world_id, chunks)
             await conn.execute(update(worlds).where(worlds.c.id == world_id).values(**values))
+        return now
 
-    async def finish(self, world_id: str, status: str, processing_time_ms: float) -> None:
+    async def finish(self, world_id: str, status: str, processing_time_ms: float) -> datetime:
+        """Set the world's final status; returns its new `updated_at`."""
+        now = utcnow()
         if self._writer is not None:
-            stamp = sqlite_time(utcnow())
+            stamp = sqlite_time(now)
             await self._writer.run(lambda conn: conn.execute(_SQLITE_GROW_AND_FINISH,
                                                              (0, stamp, status, processing_time_ms, world_id)))
-            return
+            return now
         worlds = World.__table__
         async with self._core() as conn:
             await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
-                status=status, processing_time_ms=processing_time_ms, updated_at=utcnow()))
+                status=status, processing_time_ms=processing_time_ms, updated_at=now))
+        return now
 
     async def mark_interrupted(self) -> int:
         """Worlds a dead process left `generating` become `partial`; returns how many."""

@@ -70,6 +70,7 @@ class Done:
     plan_ms: float
     total_ms: float
     warnings: list[str] = field(default_factory=list)
+    world: dict[str, Any] = field(default_factory=dict)  # the world row's values as stored at the end
 
 
 def wire_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -139,7 +140,7 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
-    await asyncio.shield(services.store.worlds.start_generated(
+    world = await asyncio.shield(services.store.worlds.start_generated(
         rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
         world_type=header["world_type"], title=header["title"][:200], description=header["description"],
         header=header, seed=seed))
@@ -170,12 +171,15 @@ async def stream_world(services: Services, req: GenRequest,
             finished = complete_with(group)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
-            await asyncio.shield(services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            world["updated_at"] = await asyncio.shield(
+                services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            world["instance_count"] += sum(len(c.records) for c in group)
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
         if finished is None:
-            await asyncio.shield(services.store.worlds.finish(
-                world_id, "partial", (time.perf_counter() - started) * 1000))
+            finished = ("partial", (time.perf_counter() - started) * 1000)
+            world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+    world["status"], world["processing_time_ms"] = finished
     yield Done(world_id, status, count, index, round(plan_ms, 3),
-               round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])))
+               round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])), world)

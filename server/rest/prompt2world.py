@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from types import SimpleNamespace
 
 from aiohttp import web
 
@@ -18,7 +19,6 @@ from ..generation import (
     Done,
     GenerationRefused,
     GenRequest,
-    Started,
     blueprint_records,
     check_quota,
     stream_world,
@@ -54,17 +54,16 @@ async def prompt2world(request: web.Request) -> web.Response:
         raise ApiError(429, exc.code, exc.message) from None
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
-    world_id = ""
     instances = []
+    world = None
     async with contextlib.aclosing(stream_world(services, req)) as events:
         async for event in events:
-            if isinstance(event, Started):
-                world_id = event.world_id
-            elif isinstance(event, Chunk):
+            if isinstance(event, Chunk):
                 instances.extend(blueprint_records(event.records))
             elif isinstance(event, Done):
+                world = SimpleNamespace(**event.world)  # the row as stored: no read back
                 break
-    world = await services.store.worlds.require(world_id)
+    assert world is not None, "stream_world always ends with Done"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     return json_response({"success": True, "world_blueprint": blueprint(world, instances),
                           "message": f"World generated with {len(instances)} instances",

@@ -38,6 +38,19 @@ async def test_prompt2world_answers_the_seed_shape_and_persists_the_world(client
     assert world.instance_count == len(bp["prefab_instances"])
 
 
+@pytest.mark.parametrize("max_instances", [60, 3000])  # a world of one chunk (1,024 on REST), and of several
+async def test_prompt2world_answers_exactly_what_a_later_read_of_the_world_returns(
+        client: TestClient, max_instances: int) -> None:
+    # The response is built from what was written, not read back: it must not drift from the store.
+    token = await login(client, "reader")
+    bp = (await generate(client, token, seed=11, max_instances=max_instances))["world_blueprint"]
+    got = await (await client.get(f"/api/v1/worlds/{bp['id']}", headers=bearer(token))).json()
+    stored = got["world_blueprint"]
+    assert stored.pop("role") == "owner"
+    assert stored == bp
+    assert (len(bp["prefab_instances"]) > 1024) == (max_instances > 1024)
+
+
 async def test_prompt2world_infers_the_world_type_from_the_prompt(client: TestClient) -> None:
     token = await login(client)
     data = await generate(client, token, prompt="futuristic space station with alien technology")
