@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("immersiverse.room")
 REPLAY_BATCH = 1000
-FAN_OUT_SLICE = 64  # deliveries between yields to the event loop (see Room._each_member)
+# Deliveries between yields to the event loop. Each is a socket write (a system call, ~10 µs
+# on loopback), so a big room's broadcast takes milliseconds; slices let other sessions and
+# the store's round trips (the next edit's transaction) progress in between.
+FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 
 
@@ -233,14 +236,27 @@ class Room:
         min_ord = min(ords) if ords else None
         frames = [out.frame for out in batch]
         wire = b"".join(map(ws_frame, frames)) if len(self.members) > 1 else None
-        async for sid, member in self._each_member():
-            if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
-                    or (min_ord is not None and min_ord < member.gen_base)):
-                member.session.send_many(self._frames_for(sid, member, batch))
-            else:
-                if seqs:
-                    member.base_seq = seqs[-1]
-                member.session.send_many(frames, wire)
+        one = frames[0] if len(frames) == 1 else None
+        top = seqs[-1] if seqs else 0
+        members = self.members
+        everyone = list(members.items())
+        for start in range(0, len(everyone), FAN_OUT_SLICE):
+            if start:
+                await asyncio.sleep(0)  # see FAN_OUT_SLICE
+            for sid, member in everyone[start:start + FAN_OUT_SLICE]:
+                if members.get(sid) is not member:
+                    continue  # it left meanwhile (and got `left`)
+                writer = member.session.writer
+                if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
+                        or (min_ord is not None and min_ord < member.gen_base)):
+                    writer.send_many(self._frames_for(sid, member, batch))
+                    continue
+                if top:
+                    member.base_seq = top
+                if one is not None:
+                    writer.send(one, wire)
+                else:
+                    writer.send_many(frames, wire)
 
     def _frames_for(self, sid: str, member: Member, batch: list[Out]) -> list[bytes]:
         out: list[bytes] = []
@@ -259,21 +275,6 @@ class Room:
             item.ack = encode(m.EditAck(rid=item.rid, world_id=self.world_id, seq=item.seq,  # type: ignore[arg-type]
                                         results=item.results or []))  # type: ignore[arg-type]
         return item.ack
-
-    async def _each_member(self) -> AsyncIterator[tuple[str, Member]]:
-        """The members, yielding to the event loop every FAN_OUT_SLICE of them.
-
-        Each delivery is a socket write (a system call, ~10 µs on loopback), so a big room's
-        broadcast takes milliseconds; slices let the store's round trips (the next edit's
-        transaction) and other sessions progress in between. Only members still present when
-        their turn comes are served: one that left meanwhile already got `left`.
-        """
-        members = self.members
-        for k, (sid, member) in enumerate(list(members.items()), 1):
-            if members.get(sid) is member:
-                yield sid, member
-            if k % FAN_OUT_SLICE == 0:
-                await asyncio.sleep(0)
 
     async def _fill_gap(self, upto: int) -> None:
         self.hub.metrics.broker_gaps.inc()
