@@ -438,14 +438,17 @@ PROMPTS = ["a misty pine forest with a ruined tower", "a small village with thre
 
 
 def prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
-              max_instances: int, start: Any) -> None:
+              max_instances: int, start: Any, interval: float = 0.0) -> None:
     """Load process: `clients` sockets, each keeping `parallel` prompts running until `seconds`
-    have passed after `start` is set. Reports first-chunk latencies and instances received."""
-    guard(q, lambda q: run_async(_prompters, q, url, token, clients, parallel, seconds, max_instances, start))
+    have passed after `start` is set; with `interval`, a client sends its next prompt no sooner
+    than `interval` seconds after its previous one (a user who looks at the world first).
+    Reports first-chunk latencies and instances received."""
+    guard(q, lambda q: run_async(_prompters, q, url, token, clients, parallel, seconds, max_instances, start,
+                                 interval))
 
 
 async def _prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
-                     max_instances: int, start: Any) -> None:
+                     max_instances: int, start: Any, interval: float = 0.0) -> None:
     socks = []
     for i in range(clients):
         ws = await ws_connect(url, token, source_ip(i))
@@ -461,13 +464,16 @@ async def _prompters(q: Any, url: str, token: str | None, clients: int, parallel
 
     async def client(i: int, ws: Any) -> None:
         sent: dict[int, float] = {}
+        sent_at: dict[int, float] = {}
         got_first: set[int] = set()
         rid = 0
+        if interval:  # spread the clients' first prompts over one interval
+            await asyncio.sleep(interval * i / max(1, clients))
 
         async def send() -> None:
             nonlocal rid
             rid += 1
-            sent[rid] = time.perf_counter()
+            sent[rid] = sent_at[rid] = time.perf_counter()
             await ws.send(pack({"type": "prompt", "rid": rid, "prompt": PROMPTS[(i + rid) % len(PROMPTS)],
                                 "seed": i * 1000 + rid, "max_instances": max_instances}))
         for _ in range(parallel):
@@ -490,7 +496,9 @@ async def _prompters(q: Any, url: str, token: str | None, clients: int, parallel
                 counts["prompts"] += 1
                 total.append(t - sent.pop(r))
                 got_first.discard(r)
-                if t < stop_at:
+                if interval:  # paced: wait out the rest of this prompt's interval (jittered start)
+                    await asyncio.sleep(max(0.0, interval - (time.perf_counter() - sent_at[r])))
+                if time.perf_counter() < stop_at:
                     await send()
             elif msg.get("type") == "error":
                 counts["errors"] += 1
@@ -512,9 +520,10 @@ def chunk_rid(data: bytes) -> int:
 
 
 def run_prompters(server: Server, token: str | None, procs: int, clients: int, parallel: int,
-                  seconds: float, max_instances: int) -> tuple[dict[str, Any], Meter]:
+                  seconds: float, max_instances: int, interval: float = 0.0) -> tuple[dict[str, Any], Meter]:
     start = MP.Event()
-    ps, q = spawn(prompters, [(server.ws_url, token, clients, parallel, seconds, max_instances, start)] * procs)
+    ps, q = spawn(prompters, [(server.ws_url, token, clients, parallel, seconds, max_instances, start,
+                               interval)] * procs)
     try:
         collect(q, procs, 60)
         with Meter(server) as meter:
