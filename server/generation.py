@@ -144,7 +144,6 @@ async def stream_world(services: Services, req: GenRequest,
         rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
         world_type=header["world_type"], title=header["title"][:200], description=header["description"],
         header=header, seed=seed))
-    yield Started(world_id, header, seed)
 
     count = index = 0
     status = "complete"
@@ -154,6 +153,7 @@ async def stream_world(services: Services, req: GenRequest,
     group_size = max(1, _PERSIST_GROUP_INSTANCES // size)
     upcoming = None
     try:
+        yield Started(world_id, header, seed)
         while True:
             for chunk in group:
                 yield chunk
