@@ -102,11 +102,14 @@ def _truncated(prompt: str, limit: int = 6) -> str:
 
 
 def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[dict[str, Any]],
-                     size_m: float) -> str:
+                     size_m: float, title: str | None = None) -> str:
     """"A small realistic fishing village by the lake at dusk, 112 m across: 12 buildings ..."""
     env = intent.environment
     size_word = next((t for t in tokenize(intent.prompt) if t in SIZE_ADJECTIVES), "")
-    title = make_title(intent, requests).lower() if requests and any(requests) else "world"
+    if not (requests and any(requests)):
+        title = "world"
+    else:  # the caller may pass the title it already made
+        title = (title if title is not None else make_title(intent, requests)).lower()
     genre = intent.world_type.replace("_", "-")
     head = " ".join(w for w in (size_word, genre, title) if w)
     when = " ".join(w for w in (TIME_PHRASE[env.time_of_day], WEATHER_PHRASE[env.weather]) if w)

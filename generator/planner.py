@@ -308,6 +308,17 @@ def _landmark_boxes(lay: Layout) -> list[tuple[float, float, float, float]]:
     return boxes
 
 
+def _stable_order(dist: np.ndarray) -> np.ndarray:
+    """``np.argsort(dist, kind="stable")`` for distances rounded to 1 mm: each becomes the
+    integer millimetres shifted left, with its index in the low bits, so one plain sort of
+    unique int64 keys gives the same order (about twice as fast as a stable argsort)."""
+    if dist.size >= 1 << 20 or dist.size and float(dist.max()) >= 1e9:
+        return np.argsort(dist, kind="stable")
+    key = np.rint(dist * 1000.0).astype(np.int64) << 20
+    key |= np.arange(dist.size)
+    return np.sort(key) & ((1 << 20) - 1)
+
+
 def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray) -> np.ndarray:
     """y of each instance from its surface: ground, water level, ground + 2 m (wall), or
     ground + 8 m + its height (air)."""
@@ -332,7 +343,7 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
     c["x"], c["z"] = np.round(c["x"], 3), np.round(c["z"], 3)
     dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)
     # landmarks first, then nearest the spawn; ties in placement order
-    order = np.argsort(dist, kind="stable")
+    order = _stable_order(dist)
     lm = c["landmark"][order]
     if lm.any():
         order = np.concatenate([order[lm], order[~lm]])
@@ -355,9 +366,9 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
                       "z": -h},
               "max": {"x": h, "y": round(float(terrain.heights.max()) + 250.0, 3), "z": h}}
     env = environment_settings(intent.environment, intent.world_type)
+    title = make_title(intent, requests)
     header = WorldHeader(
-        title=make_title(intent, requests),
-        description=make_description(intent, requests, trace, terrain.size),
+        title=title, description=make_description(intent, requests, trace, terrain.size, title),
         world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
         bounds=bounds, spawn_points=spawns, trace=tuple(trace),
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),

@@ -121,8 +121,13 @@ def footprint_area(cat: Catalog, s: Settlement) -> float:
 
 def _spacing(cat: Catalog, s: Settlement) -> float:
     ids = s.houses if s.houses.size else np.array(s.civic, dtype=np.int64)
-    ext = np.maximum(cat.width[ids], cat.depth[ids]) * cat.scale_max[ids]
-    return float(np.percentile(ext, 60)) + STREET_GAP
+    memo = cache.table(cat, "spacing")  # a settlement plan asks three times; the houses recur
+    key = tuple(ids.tolist())
+    hit = memo.get(key)
+    if hit is None:
+        ext = np.maximum(cat.width[ids], cat.depth[ids]) * cat.scale_max[ids]
+        hit = memo[key] = float(np.percentile(ext, 60)) + STREET_GAP
+    return hit
 
 
 def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,

@@ -96,16 +96,22 @@ class Terrain:
         x = np.asarray(x, dtype=np.float64)
         z = np.asarray(z, dtype=np.float64)
         g = self.heights.shape[0] - 1
-        fx = np.clip((x + self.half) / self.hstep, 0, g - 1e-9)
-        fz = np.clip((z + self.half) / self.hstep, 0, g - 1e-9)
+        # np.clip's arithmetic (max, then min) without its wrapper; 2-D lookups as flat takes
+        fx = np.minimum(np.maximum((x + self.half) / self.hstep, 0), g - 1e-9)
+        fz = np.minimum(np.maximum((z + self.half) / self.hstep, 0), g - 1e-9)
         i, j = fx.astype(np.int64), fz.astype(np.int64)
         tx, tz = fx - i, fz - j
-        h = self.heights
-        y = ((h[i, j] * (1 - tx) + h[i + 1, j] * tx) * (1 - tz)
-             + (h[i, j + 1] * (1 - tx) + h[i + 1, j + 1] * tx) * tz)
-        ii = np.clip(self.index(x), 0, self.n - 1)
-        jj = np.clip(self.index(z), 0, self.n - 1)
-        wet = (self.flags[ii, jj] & WATER) != 0
+        ux, uz = 1 - tx, 1 - tz
+        h = self.heights.ravel()
+        k = i * (g + 1) + j
+        y = ((h.take(k) * ux + h.take(k + g + 1) * tx) * uz
+             + (h.take(k + 1) * ux + h.take(k + g + 2) * tx) * tz)
+        if self.lake is None and self.river is None and self.coast is None:
+            return np.maximum(y, WATER_LEVEL + 0.3)  # no water anywhere
+        n = self.n
+        ii = np.minimum(np.maximum(self.index(x), 0), n - 1)
+        jj = np.minimum(np.maximum(self.index(z), 0), n - 1)
+        wet = (self.flags.ravel().take(ii * n + jj) & WATER) != 0
         return np.where(wet, np.minimum(y, WATER_LEVEL - 0.5), np.maximum(y, WATER_LEVEL + 0.3))
 
     def summary(self) -> dict[str, Any]:
