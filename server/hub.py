@@ -113,7 +113,7 @@ class Hub:
             room = await self._room(msg.world_id)
             # Recorded before the join runs, so the member list in `joined` includes us.
             await self.broker.presence_set(msg.world_id, session.id, member_record(session, role))
-            await room.call(lambda: room.join(session, msg.rid, role, msg.since_seq))
+            await room.join(session, msg.rid, role, msg.since_seq)
         except BaseException as exc:
             await self.broker.presence_remove(msg.world_id, session.id)
             if isinstance(exc, NotFound):

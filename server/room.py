@@ -91,6 +91,14 @@ def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if not done.done():
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
+
+
 class Room:
     def __init__(self, hub: Hub, world_id: str, seq: int, generating: bool,
                  bounds: dict[str, Any] | None = None) -> None:
@@ -100,7 +108,7 @@ class Room:
         self.generating = generating
         self.bounds = bounds  # the header's bounds: edits must stay inside them
         self.members: dict[str, Member] = {}
-        self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("call", (fn, future))
+        self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("join", …) | ("call", …)
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
@@ -147,6 +155,15 @@ class Room:
             try:
                 if kind == "env":
                     await self._on_envelope(item)
+                elif kind == "join":
+                    joins = [item]
+                    while self._queue and self._queue[0][0] == "join":
+                        joins.append(self._queue.popleft()[1])
+                    try:
+                        await self._join_all(joins)
+                    finally:  # no joiner waits forever, whatever happened
+                        for *_, done in joins:
+                            _settle(done, RuntimeError(f"join of {self.world_id} did not complete"))
                 else:
                     fn, done = item
                     try:
@@ -184,8 +201,8 @@ class Room:
 
         Broadcasts keep their order among themselves but may overtake queued joins: that is
         safe because everything published was stored first, so a join that runs later finds it
-        in its snapshot and member list. A control envelope or an op after a seq gap ends the
-        batch; it and all behind it wait for the next round.
+        in its snapshot and member list. A control envelope, an op after a seq gap or a call
+        ends the batch; it and all behind it wait for the next round.
         """
         waiting: deque[tuple[str, Any]] = deque()
         queue = self._queue
@@ -195,8 +212,10 @@ class Room:
                 if not self._take(item, batch):
                     break
                 queue.popleft()
-            else:
+            elif kind == "join":
                 waiting.append(queue.popleft())
+            else:
+                break
         if waiting:
             waiting.extend(queue)
             self._queue = waiting
@@ -306,33 +325,69 @@ class Room:
             self.members.pop(member.session.id, None)
             member.session.rooms.pop(self.world_id, None)
 
-    # -- joins (run inside the task through `call`) ---------------------------------------------------
+    # -- joins (run inside the delivery task, between deliveries) -----------------------------------
     async def join(self, session: Session, rid: int, role: str, since_seq: int | None) -> None:
+        """Make `session` a member: `joined`, then its snapshot or the ops it missed (§7.3).
+
+        Runs inside the delivery task. Joins queued together are served together: one store
+        read of the world and one member list for all of them (a wave of joins would otherwise
+        read the same snapshot once per member, one after the other).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(("join", (session, rid, role, since_seq, done)))
+        self._wake.set()
+        await done
+
+    async def _join_all(self, joins: list[tuple[Session, int, str, int | None, asyncio.Future[None]]]) -> None:
+        by_snapshot = []
+        for join in joins:
+            session, rid, role, since_seq, done = join
+            try:
+                if since_seq is None or self.generating or not await self._join_replay(session, rid, role, since_seq):
+                    by_snapshot.append(join)
+                    continue
+            except Exception as exc:
+                _settle(done, exc)
+                continue
+            _settle(done, None)
+        if not by_snapshot:
+            return
+        try:
+            world, rows = await self.hub.services.store.edits.snapshot(self.world_id)
+            for session, _, role, _, _ in by_snapshot:
+                self._add(session, role, base_seq=world.seq, gen_base=len(rows))
+            members = await self.hub.member_list(self.world_id)
+        except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
+            for _, _, _, _, done in by_snapshot:
+                _settle(done, exc)
+            return
+        size = self.hub.services.settings.chunk_size
+        parts = [[instance_wire(r) for r in rows[i:i + size]] for i in range(0, len(rows), size)] or [[]]
+        for session, rid, role, _, done in by_snapshot:
+            session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
+                                  mode="snapshot", members=members))  # type: ignore[arg-type]
+            for index, part in enumerate(parts):
+                session.send(m.Snapshot(rid=rid, world_id=self.world_id, seq=world.seq, index=index,
+                                        last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
+                                        header=world.header if index == 0 else None))
+            _settle(done, None)
+
+    async def _join_replay(self, session: Session, rid: int, role: str, since_seq: int) -> bool:
+        """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""
         store = self.hub.services.store
         retention = self.hub.services.settings.oplog_retention_ops
-        if since_seq is not None and not self.generating:
-            rows = await store.edits.ops_since(self.world_id, since_seq, retention + 1)
-            world = await store.worlds.require(self.world_id)
-            contiguous = (rows and rows[0].seq == since_seq + 1) or (not rows and since_seq == world.seq)
-            if contiguous and since_seq <= world.seq and len(rows) <= retention:
-                top = rows[-1].seq if rows else since_seq
-                self._add(session, role, base_seq=top, gen_base=0)
-                session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
-                                      mode="replay", members=await self.hub.member_list(self.world_id)))
-                for row in rows:
-                    session.send_bytes(op_frame(self.world_id, row.seq, row.author_id, row.ops))
-                return
-        world, rows = await store.edits.snapshot(self.world_id)
-        self._add(session, role, base_seq=world.seq, gen_base=len(rows))
-        session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
-                              mode="snapshot", members=await self.hub.member_list(self.world_id)))
-        size = self.hub.services.settings.chunk_size
-        count = max(1, -(-len(rows) // size))
-        for index in range(count):
-            part = rows[index * size:(index + 1) * size]
-            session.send(m.Snapshot(rid=rid, world_id=self.world_id, seq=world.seq, index=index,
-                                    last=index == count - 1, instances=[instance_wire(r) for r in part],  # type: ignore[misc]
-                                    header=world.header if index == 0 else None))
+        rows = await store.edits.ops_since(self.world_id, since_seq, retention + 1)
+        world = await store.worlds.require(self.world_id)
+        contiguous = (rows and rows[0].seq == since_seq + 1) or (not rows and since_seq == world.seq)
+        if not (contiguous and since_seq <= world.seq and len(rows) <= retention):
+            return False
+        top = rows[-1].seq if rows else since_seq
+        self._add(session, role, base_seq=top, gen_base=0)
+        session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
+                              mode="replay", members=await self.hub.member_list(self.world_id)))  # type: ignore[arg-type]
+        for row in rows:
+            session.send_bytes(op_frame(self.world_id, row.seq, row.author_id, row.ops))
+        return True
 
     def _add(self, session: Session, role: str, *, base_seq: int, gen_base: int) -> None:
         if not self.members:

@@ -71,3 +71,55 @@ async def test_ops_piled_up_behind_a_busy_room_reach_everyone_once_in_order(clie
     # the author got acks for its own edits, never its own ops echoed
     assert not any(f.get("type") == "op" and f.get("author") == "owner" for f in owner.seen)
     assert sum(f.get("type") == "edit.ack" for f in owner.seen) == 6
+
+
+async def test_a_wave_of_joins_is_served_together_each_with_its_own_snapshot(client: TestClient,
+                                                                             connect: Connect) -> None:
+    catalog_types(client)
+    owner = await connect("owner")
+    users = [f"u{i}" for i in range(8)]
+    world_id = await make_world(client, owner, n=300, **{u: "viewer" for u in users})
+    _, owner_view = await join(owner, world_id)
+    await edit(owner, owner_view, [{"op": "move", "id": next(iter(owner_view.instances)), "pos": [1.0, 0.0, 1.0]}])
+    await pump(owner, owner_view, 1)
+    room = client.app[SERVICES].extras["hub"].rooms[world_id]
+    peers = [await connect(u) for u in users]
+
+    release = asyncio.Event()
+    held = asyncio.ensure_future(room.call(release.wait))
+    rids = {}
+    for i, peer in enumerate(peers):  # all queue up behind the held room; one resumes from seq 0
+        rids[peer] = rid()
+        since = {"since_seq": 0} if i == 0 else {}
+        await peer.send(type="join", rid=rids[peer], world_id=world_id, **since)
+    async with asyncio.timeout(TIMEOUT):
+        while room.backlog < len(peers):
+            await asyncio.sleep(0.01)
+    release.set()
+    await held
+
+    views = {}
+    for i, peer in enumerate(peers):
+        joined = await peer.until(lambda f, p=peer: f.get("rid") == rids[p])
+        assert joined["type"] == "joined" and joined["seq"] == 1, joined
+        assert joined["mode"] == ("replay" if i == 0 else "snapshot")
+        listed = {member["user_id"] for member in joined["members"]}
+        assert {"owner", *users} <= listed  # every joiner of the wave is in everyone's list
+        if i == 0:
+            continue
+        view = views[peer] = WorldView(world_id)
+        view.feed(joined)
+        while True:
+            snap = await peer.until(lambda f, p=peer: f.get("type") == "snapshot" and f.get("rid") == rids[p])
+            view.feed(snap)
+            if snap["last"]:
+                break
+        assert len(view.instances) == 300
+    await edit(owner, owner_view, [{"op": "move", "id": next(iter(owner_view.instances)), "pos": [2.0, 0.0, 2.0]}])
+    for peer, view in views.items():
+        await pump(peer, view, 2)  # WorldView fails on a gap or a duplicate
+        assert view.seqs == [2]
+    _, stored = await stored_state(client, world_id)
+    assert all(same_state(view, stored) for view in views.values())
+    replayed = [(await peers[0].until_type("op"))["seq"] for _ in range(2)]
+    assert replayed == [1, 2]  # the resumed member: the op it missed, then the live one
