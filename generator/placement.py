@@ -101,6 +101,8 @@ class PlacementEngine:
         self.count = 0
         self.cols = Columns()
         self.tab = prefab_table(catalog)
+        # (cells, candidates, footprint cell table) during one try_place call
+        self._known: tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray] | None = None
         self.surface = self.tab.surface
         self.is_building = catalog.is_building
 
@@ -157,13 +159,17 @@ class PlacementEngine:
         if sel.size == 0:
             return np.zeros(0, dtype=bool)
         _, _, i0, i1, j0, j1, _ = cells
-        span = int((i1[sel] - i0[sel]).max() + 1) * int((j1[sel] - j0[sel]).max() + 1)
-        step = max(1, _GATHER_LIMIT // span)
         flat = self.ter.flags.reshape(-1)
+        known = self._footprints_of(sel, cells)
+        if known is not None:
+            step = sel.size
+        else:
+            span = int((i1[sel] - i0[sel]).max() + 1) * int((j1[sel] - j0[sel]).max() + 1)
+            step = max(1, _GATHER_LIMIT // span)
         out = np.empty(sel.size, dtype=bool)
         for a in range(0, sel.size, step):
             part = sel[a:a + step]
-            g = flat.take(self._gather(part, i0, i1, j0, j1))
+            g = flat.take(known if known is not None else self._gather(part, i0, i1, j0, j1))
             # one OR over each footprint's cells says which flags it touches; one AND says
             # which flags all its cells have (water things need water under every cell)
             bad = (np.bitwise_or.reduce(g, axis=1) & forbid[part]) != 0
@@ -178,8 +184,18 @@ class PlacementEngine:
             return
         _, _, i0, i1, j0, j1, _ = cells
         flat = self.ter.flags.reshape(-1)
-        idx = self._gather(sel, i0, i1, j0, j1).ravel()
+        known = self._footprints_of(sel, cells)
+        idx = (known if known is not None else self._gather(sel, i0, i1, j0, j1)).ravel()
         flat[idx] = flat.take(idx) | np.uint8(bit)
+
+    def _footprints_of(self, sel: np.ndarray, cells: tuple[np.ndarray, ...]) -> np.ndarray | None:
+        """The rows of try_place's footprint table for candidates ``sel`` (sorted), if any:
+        one gather per try_place call serves its raster check, its phases and its marks."""
+        known = self._known
+        if known is None or known[0] is not cells:
+            return None
+        cand, table = known[1], known[2]
+        return table if sel.size == cand.size else table[np.searchsorted(cand, sel)]
 
     def try_place(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
                   scale: np.ndarray, *, target: int, group: int, landmark: bool = False) -> int:
@@ -193,10 +209,17 @@ class PlacementEngine:
         forbid = self.tab.forbid[pidx]
         need_water = self.tab.need_water[pidx]
         cand = np.flatnonzero(inb)
-        cand = cand[~self.conflicts(cand, cells, forbid, need_water)]
-        hard = cand[solid[cand]]
-        soft = cand[~solid[cand]]
-        accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target)
+        _, _, i0, i1, j0, j1, _ = cells
+        if cand.size and cand.size * int((i1 - i0).max() + 1) * int((j1 - j0).max() + 1) \
+                <= _GATHER_LIMIT:  # (an upper bound of the table's size: bounded memory)
+            self._known = (cells, cand, self._gather(cand, i0, i1, j0, j1))
+        try:
+            cand = cand[~self.conflicts(cand, cells, forbid, need_water)]
+            hard = cand[solid[cand]]
+            soft = cand[~solid[cand]]
+            accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target)
+        finally:
+            self._known = None
         if soft.size:
             accepted = np.concatenate([accepted, soft[:target - accepted.size]])
         if accepted.size == 0:
