@@ -71,11 +71,7 @@ class Terrain:
         z = np.asarray(z, dtype=np.float64)
         out = np.zeros(np.broadcast(x, z).shape, dtype=bool)
         if self.lake is not None:
-            cx, cz, rx, rz, p1, p2 = self.lake
-            dx, dz = (x - cx) / rx, (z - cz) / rz
-            theta = np.arctan2(dz, dx)
-            rmod = 1 + 0.12 * np.sin(3 * theta + p1) + 0.06 * np.sin(5 * theta + p2)
-            out |= dx * dx + dz * dz < rmod * rmod
+            out |= self._in_lake(x, z)
         if self.river is not None:
             wet = self.river.distance(x, z) < self.river.width / 2
             if self.ford is not None:
@@ -83,6 +79,23 @@ class Terrain:
             out |= wet
         if self.coast is not None:
             out |= z < self.coast.centre(x)
+        return out
+
+    def _in_lake(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """dx^2 + dz^2 < rmod^2 with rmod = 1 + 0.12 sin(3 theta + p1) + 0.06 sin(5 theta + p2).
+
+        rmod stays within 1 -/+ 0.18, so points well inside 0.81 or outside 1.19 are decided
+        without the trigonometry; only the band between evaluates it (same formula)."""
+        cx, cz, rx, rz, p1, p2 = self.lake  # type: ignore[misc]
+        dx, dz = (x - cx) / rx, (z - cz) / rz
+        r2 = dx * dx + dz * dz  # broadcast: a column and a row give the whole window
+        out = r2 < 0.81 * 0.81
+        band = np.nonzero(~out & (r2 < 1.19 * 1.19))
+        if band[0].size:
+            theta = np.arctan2(np.broadcast_to(dz, r2.shape)[band],
+                               np.broadcast_to(dx, r2.shape)[band])
+            rmod = 1 + 0.12 * np.sin(3 * theta + p1) + 0.06 * np.sin(5 * theta + p2)
+            out[band] = r2[band] < rmod * rmod
         return out
 
     def path_at(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -132,22 +145,29 @@ class Terrain:
 def _fbm(rng: np.random.Generator, g: int, octaves: int = 4) -> np.ndarray:
     """Fractal value noise in [-1, 1] on a g x g grid (bilinear-upsampled random lattices)."""
     out = np.zeros((g, g))
+    a, b = np.empty((g, g)), np.empty((g, g))  # reused: no g x g temporaries per octave
     amp, total = 1.0, 0.0
-    for res, i, w, w1 in _fbm_tables(g, octaves):
+    for res, i, i1, w, w1 in _fbm_tables(g, octaves):
         lattice = rng.uniform(-1, 1, (res, res))
-        rows = lattice[i] * w1[:, None] + lattice[i + 1] * w[:, None]
-        out += amp * (rows[:, i] * w1[None, :] + rows[:, i + 1] * w[None, :])
+        rows = lattice[i] * w1[:, None] + lattice[i1] * w[:, None]
+        # out += amp * (rows[:, i] * w1 + rows[:, i1] * w), operation for operation
+        np.multiply(rows.take(i, axis=1), w1, out=a)
+        np.multiply(rows.take(i1, axis=1), w, out=b)
+        a += b
+        a *= amp
+        out += a
         total += amp
         amp *= 0.5
     return out / total
 
 
-_FBM_TABLES: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+_Octave = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_FBM_TABLES: dict[tuple[int, int], list[_Octave]] = {}
 
 
-def _fbm_tables(g: int, octaves: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per octave: lattice size, left lattice index, weight and 1 - weight of each grid point
-    (depend on g only, so computed once per grid size; at most 129 sizes)."""
+def _fbm_tables(g: int, octaves: int) -> list[_Octave]:
+    """Per octave: lattice size, left and right lattice index, weight and 1 - weight of each
+    grid point (depend on g only, so computed once per grid size; at most 129 sizes)."""
     hit = _FBM_TABLES.get((g, octaves))
     if hit is None:
         t = np.linspace(0.0, 1.0, g)
@@ -157,7 +177,7 @@ def _fbm_tables(g: int, octaves: int) -> list[tuple[int, np.ndarray, np.ndarray,
             f = t * (res - 1)
             i = np.minimum(f.astype(np.int64), res - 2)
             w = f - i
-            hit.append((res, i, w, 1 - w))
+            hit.append((res, i, i + 1, w, 1 - w))
         _FBM_TABLES[(g, octaves)] = hit
     return hit
 
@@ -216,33 +236,35 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
         ter.coast = Road("x", -half + 0.12 * size, 0.02 * size, 2 * math.pi / size * 2,
                          float(rng.uniform(0, 6.28)), 0.0)
     centres = (np.arange(n) + 0.5) * cell - half
-    wet = np.zeros((n, n), dtype=bool)
-    paths = np.zeros((n, n), dtype=bool)
-    # each analytic shape is evaluated only on the raster window it can reach (same per-cell
-    # arithmetic as water_at/path_at, so the raster is identical; ~10x fewer cells for a lake)
+    # each analytic shape is evaluated only on the raster window it can reach, and flagged
+    # there (same per-cell arithmetic as water_at/path_at, so the raster is identical; ~10x
+    # fewer cells for a lake). WATER is bit 1: a bool window viewed as bytes is its flags.
+    flags = ter.flags
     if ter.lake is not None:
         cx, cz, rx, rz, _, _ = ter.lake
         i0, i1 = _window(centres, cx, rx * _LAKE_REACH + cell)
         j0, j1 = _window(centres, cz, rz * _LAKE_REACH + cell)
-        wet[i0:i1, j0:j1] |= ter.water_at(centres[i0:i1, None], centres[None, j0:j1])
+        flags[i0:i1, j0:j1] |= ter.water_at(centres[i0:i1, None],
+                                            centres[None, j0:j1]).view(np.uint8)
     if ter.river is not None or ter.coast is not None:
         saved, ter.lake = ter.lake, None
         j0, j1 = 0, n
         if ter.coast is None:
             j0, j1 = _window(centres, ter.river.c0, _reach(ter.river) + cell)  # type: ignore[union-attr]
-        wet[:, j0:j1] |= ter.water_at(centres[:, None], centres[None, j0:j1])
+        flags[:, j0:j1] |= ter.water_at(centres[:, None], centres[None, j0:j1]).view(np.uint8)
         ter.lake = saved
-    for road in ter.roads:
+    for road in ter.roads:  # paths only where there is no water
         a0, a1 = _window(centres, road.c0, _reach(road) + cell)
         if road.axis == "z":  # across = x = rows
-            paths[a0:a1, :] |= road.distance(centres[a0:a1, None], centres[None, :]) < road.width / 2
+            win = flags[a0:a1, :]
+            on = road.distance(centres[a0:a1, None], centres[None, :]) < road.width / 2
         else:
-            paths[:, a0:a1] |= road.distance(centres[:, None], centres[None, a0:a1]) < road.width / 2
+            win = flags[:, a0:a1]
+            on = road.distance(centres[:, None], centres[None, a0:a1]) < road.width / 2
+        on &= (win & WATER) == 0
+        win |= on.view(np.uint8) << np.uint8(1)  # PATH is bit 2
     if ter.lake is not None or ter.river is not None or ter.coast is not None:
-        ter.flags |= wet.view(np.uint8)  # WATER is bit 1: a bool raster viewed as 0/1 bytes
         gx = np.linspace(-half, half, g)
         ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5,
                                heights)
-    if ter.roads:
-        ter.flags |= (paths & ~wet).view(np.uint8) * np.uint8(PATH)
     return ter
