@@ -41,6 +41,7 @@ REPLAY_BATCH = 1000
 # the store's round trips (the next edit's transaction) progress in between.
 FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
+BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 
 
 @dataclass(slots=True)
@@ -239,6 +240,20 @@ class Room:
         return True
 
     async def _broadcast(self, batch: list[Out]) -> None:
+        """Deliver `batch` in parts of at most BATCH_BYTES (a member's transport takes one part
+        at once, past its high-water mark: the part size bounds that overshoot)."""
+        part: list[Out] = []
+        size = 0
+        for out in batch:
+            if part and size + len(out.frame) > BATCH_BYTES:
+                await self._broadcast_part(part)
+                part, size = [], 0
+            part.append(out)
+            size += len(out.frame)
+        if part:
+            await self._broadcast_part(part)
+
+    async def _broadcast_part(self, batch: list[Out]) -> None:
         """Deliver `batch` in order to every member, each getting what concerns it.
 
         Most members get every frame of the batch: for them the frames are joined into one

@@ -7,8 +7,8 @@ nothing is queued and the transport is below its high-water mark — no task wak
 delivery. Otherwise it is queued; the sender task waits for the transport to drain and hands
 the queue over in batches (`writelines`). A reader too slow for its queue to stay under
 `max_bytes` is closed as a slow consumer (close 4001) and its backlog dropped — the queue never
-grows without bound (centrifuge writer.go); the transport's own buffer stays near its
-high-water mark, because nothing is written to it while it is above.
+grows without bound (centrifuge writer.go); the transport's own buffer stays within one
+batch of its high-water mark, because nothing is written to it while it is above.
 
 We write WebSocket frames ourselves (RFC 6455 §5.2: FIN, binary, unmasked — server frames are
 never masked, so a broadcast's complete frame is the same bytes for every member and is built
