@@ -87,16 +87,18 @@ class Terrain:
         rmod stays within 1 -/+ 0.18, so points well inside 0.81 or outside 1.19 are decided
         without the trigonometry; only the band between evaluates it (same formula)."""
         cx, cz, rx, rz, p1, p2 = self.lake  # type: ignore[misc]
+        shape = np.broadcast(x, z).shape
+        x, z = np.atleast_1d(x), np.atleast_1d(z)  # 0-d inputs: masks need arrays
         dx, dz = (x - cx) / rx, (z - cz) / rz
         r2 = dx * dx + dz * dz  # broadcast: a column and a row give the whole window
         out = r2 < 0.81 * 0.81
-        band = np.nonzero(~out & (r2 < 1.19 * 1.19))
-        if band[0].size:
+        band = ~out & (r2 < 1.19 * 1.19)  # a mask: inputs may be 0-d
+        if band.any():
             theta = np.arctan2(np.broadcast_to(dz, r2.shape)[band],
                                np.broadcast_to(dx, r2.shape)[band])
             rmod = 1 + 0.12 * np.sin(3 * theta + p1) + 0.06 * np.sin(5 * theta + p2)
             out[band] = r2[band] < rmod * rmod
-        return out
+        return out.reshape(shape)
 
     def path_at(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
         out = np.zeros(np.broadcast(x, z).shape, dtype=bool)
