@@ -42,11 +42,12 @@ Key = tuple[str, str]  # (user_id, client_event_id)
 
 _COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
             "data", "timestamp", "received_at")
-#: Rows per SQLite statement. Fixed sizes (this, then powers of two for the rest) keep the
+#: Rows per SQLite statement: a full socket frame (`max_telemetry_events`) in one statement, so
+#: one trip to the driver's thread. Fixed sizes (this, then powers of two for the rest) keep the
 #: statement texts few, so the driver's statement cache keeps them prepared: preparing a
-#: 500-row VALUES list costs as much as inserting the rows. 100 rows are 900 variables, under
-#: even old SQLite builds' limit of 999.
-_SQLITE_ROWS = 100
+#: 500-row VALUES list costs as much as inserting the rows. 4,500 variables: SQLite allows
+#: 32,766 since 3.32 (RETURNING needs 3.35).
+_SQLITE_ROWS = 500
 _ZERO = timedelta(0)
 
 
@@ -109,10 +110,6 @@ def _sqlite_unix_time(ts: float) -> str:
     return f"{prefix}.{micro:06d}"
 
 
-def _sqlite_stamp(ts: float | datetime) -> str:
-    return _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts)
-
-
 def _event_row(e: Event) -> Row:
     return (e["user_id"], e.get("client_event_id"), e["event_type"], e.get("session_id"), e.get("world_id"),
             e.get("experience_id"), data_json(e.get("data")), e["timestamp"], e["received_at"])
@@ -127,17 +124,18 @@ def _sqlite_insert(rows: int) -> str:
 
 def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any]]]:
     """(statement, flat parameters) covering `rows`, with the times as SQLite stores them."""
-    received: dict[int, str] = {}  # one received_at object is shared by a whole frame
     start, total = 0, len(rows)
+    last_at, stamp = None, ""  # the rows of a frame share one received_at object
     while start < total:
         left = total - start
         size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
         params: list[Any] = []
         for user, cid, kind, sid, world, exp, data, ts, at in rows[start:start + size]:
-            stamp = received.get(id(at))
-            if stamp is None:
-                stamp = received[id(at)] = _sqlite_time(at)
-            params += (user, cid, kind, sid, world, exp, data, stamp if ts is None else _sqlite_stamp(ts), stamp)
+            if at is not last_at:
+                last_at, stamp = at, _sqlite_time(at)
+            params += (user, cid, kind, sid, world, exp, data,
+                       stamp if ts is None else _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts),
+                       stamp)
         yield _sqlite_insert(size), params
         start += size
 
