@@ -138,10 +138,8 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         return 0
     size = k * ter.cell
     h = size / 2
-    qi, qj = np.divmod(free, mj)
-    x = -ter.half + (o0 + qi * k) * ter.cell + h
-    z = -ter.half + (o1 + qj * k) * ter.cell + h
     if clustered:
+        qi, qj = np.divmod(free, mj)
         nc = int(min(24, max(1, total // 8)))
         cx = rng.uniform(-ter.half, ter.half, nc)
         cz = rng.uniform(-ter.half, ter.half, nc)
@@ -158,13 +156,17 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         order = rng.permutation(free.size)
     slots = order[:total]
     m = slots.size
+    # centres of the chosen slots only
+    qi, qj = np.divmod(free[slots], mj)
+    x = -ter.half + (o0 + qi * k) * ter.cell + h
+    z = -ter.half + (o1 + qj * k) * ter.cell + h
     pidx = rng.permutation(np.repeat(pids, counts))[:m]
     lo, hi = scale_range
     u = rng.uniform(lo, hi, m)
     scale = np.round(cat.scale_min[pidx] + tab.scale_span[pidx] * u, 2)
     slack = np.maximum(0.0, h - tab.half_diag[pidx] * scale - 0.01)
-    px = x[slots] + rng.uniform(-1, 1, m) * slack
-    pz = z[slots] + rng.uniform(-1, 1, m) * slack
+    px = x + rng.uniform(-1, 1, m) * slack
+    pz = z + rng.uniform(-1, 1, m) * slack
     yaw = rng.integers(0, 360, m)
     building = eng.is_building[pidx]
     if building.any():
