@@ -10,6 +10,8 @@ Prints a table and writes bench/results/generator.json. The first-chunk target i
 (the catalog has been used by plan() before, as in a running server, so its per-catalog caches
 are filled); a cold row (fresh Catalog, empty caches, BM25 index built inside the timing) is
 reported alongside. Wall-clock medians plus CPU (process_time) medians, as the box is shared.
+The last rows are what the server benchmarks cost the generator: plan() plus records() in
+128-instance chunks for their prompts, CPU medians (instances_per_s there is per CPU second).
 """
 from __future__ import annotations
 
@@ -30,6 +32,12 @@ PROMPTS = ["A mystical forest with ancient trees and glowing mushrooms",
            "a small village with three towers around a lake at sunset",
            "a busy downtown with skyscrapers, taxis and pedestrians along the road"]
 TARGETS = {"instances_per_s": 100_000, "first_chunk_ms_1k": 5.0, "world_20k_s": 0.5}
+# the prompts the server benchmarks send (bench/common.py PROMPTS): time to first instance and
+# REST prompt2world plan 500-instance worlds of these, streaming 20,000-instance ones
+SERVER_PROMPTS = ["a misty pine forest with a ruined tower",
+                  "a small village with three towers around a lake",
+                  "futuristic space station with alien technology",
+                  "a busy downtown with skyscrapers and taxis"]
 
 
 def load_catalog() -> Catalog:
@@ -72,6 +80,20 @@ def first_chunk_cold(data: dict, prompt: str, seed: int) -> tuple[float, float]:
     return first_chunk(cat, prompt, seed, 1_000)
 
 
+def server_plan(cat: Catalog, seed: int, budget: int) -> tuple[list[float], list[int]]:
+    """CPU seconds and instances of plan() plus records() in 128-instance chunks (what the
+    server's streaming does), per server prompt."""
+    cpu, n = [], []
+    for prompt in SERVER_PROMPTS:
+        c = time.process_time()
+        wp = plan(prompt, seed=seed, catalog=cat, budget=budget)
+        for a in range(0, len(wp), 128):
+            wp.records(a, a + 128)
+        cpu.append(time.process_time() - c)
+        n.append(len(wp))
+    return cpu, n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="few repetitions, for CI")
@@ -111,6 +133,18 @@ def main() -> None:
                      "instances": 256, "instances_per_s": None,
                      "baseline_s": round(base_chunk, 5),
                      "ratio_vs_baseline": round(statistics.median(wall) / base_chunk, 2)})
+    for budget, reps_b in ((500, reps * 6), (20_000, max(1, reps // 2))):
+        cpu, n = [], []
+        for r in range(reps_b):
+            c, k = server_plan(cat, r, budget)
+            cpu += c
+            n += k
+        med = statistics.median(cpu)
+        rows.append({"case": f"server prompts, budget {budget}", "median_s": None,
+                     "max_s": None, "cpu_median_s": round(med, 5),
+                     "instances": int(statistics.mean(n)),
+                     "instances_per_s": round(statistics.mean(n) / med), "baseline_s": None,
+                     "ratio_vs_baseline": None})
     results = {
         "generator_version": GENERATOR_VERSION, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "smoke": args.smoke,
@@ -121,12 +155,14 @@ def main() -> None:
     }
     print(f"{'case':<34} {'median ms':>10} {'max ms':>9} {'cpu ms':>7} {'inst':>7} "
           f"{'inst/s':>9} {'baseline ms':>12} {'x base':>7}")
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1000:.2f}"
+
     for r in rows:
         ips = "-" if r["instances_per_s"] is None else f"{r['instances_per_s']:,}"
-        cpu = f"{r['cpu_median_s'] * 1000:.2f}" if "cpu_median_s" in r else "-"
-        print(f"{r['case']:<34} {r['median_s'] * 1000:>10.2f} {r['max_s'] * 1000:>9.2f} "
-              f"{cpu:>7} {r['instances']:>7} {ips:>9} {r['baseline_s'] * 1000:>12.2f} "
-              f"{r['ratio_vs_baseline']:>7}")
+        print(f"{r['case']:<34} {ms(r['median_s']):>10} {ms(r['max_s']):>9} "
+              f"{ms(r.get('cpu_median_s')):>7} {r['instances']:>7} {ips:>9} "
+              f"{ms(r['baseline_s']):>12} {r['ratio_vs_baseline'] or '-':>7}")
     print("first chunk target is judged on the warm row (catalog already used once, as in a "
           "running server); wall-clock ms on a shared machine, CPU ms alongside")
     print("targets met:", results["met"])
