@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgpack
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 
 from .clock import utcnow
 from .db import Repo
@@ -24,6 +24,10 @@ from .models import World, WorldChunk, WorldInstance, WorldMember
 from .sqlite_writer import SqliteWriter, sqlite_time
 
 ROLES = ("owner", "editor", "viewer")
+# The mapped classes' tables, typed as Tables for Core statements.
+WORLDS = cast(Table, World.__table__)
+INSTANCES = cast(Table, WorldInstance.__table__)
+CHUNKS = cast(Table, WorldChunk.__table__)
 _COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz", "rw",
             "sx", "sy", "sz", "props")
 _WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
@@ -71,7 +75,7 @@ def chunk_rows(world_id: str, first_ord: int, data: bytes) -> list[InstanceRow]:
 
 async def instance_rows(s: Any, world_id: str) -> list[Any]:
     """Every instance of the world in stream order: `world_instances` rows and chunk rows."""
-    table = WorldInstance.__table__
+    table = INSTANCES
     rows: list[Any] = list((await s.execute(
         select(table).where(table.c.world_id == world_id).order_by(table.c.ord))).all())
     chunks = (await s.execute(select(WorldChunk.ord, WorldChunk.data).where(WorldChunk.world_id == world_id)
@@ -98,7 +102,7 @@ async def expand_chunks(s: Any, world_id: str) -> int:
         await raw.driver_connection.executemany(
             _SQLITE_INSERT, [(*r[:15], _dumps(r.props) if r.props else "{}") for r in rows])
     else:
-        await s.execute(insert(WorldInstance.__table__), [r._asdict() for r in rows])
+        await s.execute(insert(INSTANCES), [r._asdict() for r in rows])
     await s.execute(delete(WorldChunk).where(WorldChunk.world_id == world_id))
     return len(rows)
 
@@ -111,7 +115,7 @@ async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, i
         raw = await conn.get_raw_connection()
         await raw.driver_connection.executemany(_SQLITE_INSERT_CHUNK, [(world_id, o, n, d) for o, n, d in chunks])
     else:
-        await conn.execute(insert(WorldChunk.__table__),
+        await conn.execute(insert(CHUNKS),
                            [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
 
 
@@ -154,7 +158,7 @@ class WorldRepo(Repo):
             await self._writer.run(tx)
             return row
         async with self._core() as conn:
-            await conn.execute(insert(World.__table__).values(**row))
+            await conn.execute(insert(WORLDS).values(**row))
             await _insert_chunks(conn, world_id, chunks)
         return row
 
@@ -177,7 +181,7 @@ class WorldRepo(Repo):
                     conn.execute(_SQLITE_GROW_AND_FINISH, (count, stamp, *finish, world_id))
             await self._writer.run(tx)
             return now
-        worlds = World.__table__
+        worlds = WORLDS
         values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now}
         if finish is not None:
             values["status"], values["processing_time_ms"] = finish
@@ -194,7 +198,7 @@ class WorldRepo(Repo):
             await self._writer.run(lambda conn: conn.execute(_SQLITE_GROW_AND_FINISH,
                                                              (0, stamp, status, processing_time_ms, world_id)))
             return now
-        worlds = World.__table__
+        worlds = WORLDS
         async with self._core() as conn:
             await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
                 status=status, processing_time_ms=processing_time_ms, updated_at=now))

@@ -73,7 +73,7 @@ class Done:
     world: dict[str, Any] = field(default_factory=dict)  # the world row's values as stored at the end
 
 
-def wire_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+def wire_records(records: list[tuple[Any, ...]]) -> list[Any]:
     """Generator records in the session protocol's shape (docs/protocol.md §6.1: compact arrays)."""
     return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],
              "props": props} for i, p, t, x, y, z, r, s, props in records]
@@ -92,7 +92,7 @@ def budget_for(services: Services, requested: int | None) -> int:
 
 
 async def check_quota(services: Services, owner_id: str) -> None:
-    owned = await services.store.worlds.count_owned(owner_id)
+    owned: int = await services.store.worlds.count_owned(owner_id)
     if owned >= services.settings.max_worlds_per_user:
         raise GenerationRefused("limit_exceeded",
                                 f"you own {owned} worlds; the limit is {services.settings.max_worlds_per_user}")
@@ -111,7 +111,7 @@ async def stream_world(services: Services, req: GenRequest,
 
     def take(wp: Any, first: int, n: int) -> list[Chunk]:
         """Chunks `first`… (at most n): records, and their wire array packed once."""
-        out = []
+        out: list[Chunk] = []
         for a in range(first * size, min(len(wp), (first + n) * size), size):
             recs = wp.records(a, a + size)
             out.append(Chunk(first + len(out), recs, a, pack_instances(wire_records(recs))))
