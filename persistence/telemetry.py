@@ -115,14 +115,14 @@ def _event_row(e: Event) -> Row:
             e.get("experience_id"), data_json(e.get("data")), e["timestamp"], e["received_at"])
 
 
-@functools.lru_cache(maxsize=16)
-def _sqlite_insert(rows: int) -> str:
+@functools.lru_cache(maxsize=32)
+def _sqlite_insert(rows: int, returning: bool) -> str:
     values = ", ".join(["(" + ", ".join("?" * len(_COLUMNS)) + ")"] * rows)
-    return (f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} "
-            "ON CONFLICT DO NOTHING RETURNING user_id, client_event_id")
+    return (f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
+            + (" RETURNING user_id, client_event_id" if returning else ""))
 
 
-def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any]]]:
+def _sqlite_statements(rows: Sequence[Row], returning: bool) -> Iterator[tuple[str, list[Any]]]:
     """(statement, flat parameters) covering `rows`, with the times as SQLite stores them."""
     start, total = 0, len(rows)
     last_at, stamp = None, ""  # the rows of a frame share one received_at object
@@ -136,7 +136,7 @@ def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any]]]:
             params += (user, cid, kind, sid, world, exp, data,
                        stamp if ts is None else _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts),
                        stamp)
-        yield _sqlite_insert(size), params
+        yield _sqlite_insert(size, returning), params
         start += size
 
 
@@ -145,6 +145,34 @@ def _pg_params(row: Row) -> dict[str, Any]:
     stamp = at if ts is None else datetime.fromtimestamp(ts, UTC) if isinstance(ts, float | int) else ts
     return {"user_id": user, "client_event_id": cid, "event_type": kind, "session_id": sid, "world_id": world,
             "experience_id": exp, "data_json": data, "timestamp": stamp, "received_at": at}
+
+
+async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
+    """Straight to the driver (aiosqlite) with flat parameters: SQLAlchemy's per-row processing
+    was most of the cost of a durable event (bench/RESULTS.md, telemetry).
+
+    Optimistic: retries are rare, so the frames go in without RETURNING (which costs SQLite a
+    third more per row) and each statement's row count tells whether every row went in. When
+    one did not, everything since the savepoint is undone and written again with RETURNING,
+    which names the rows that went in.
+    """
+    await raw.execute("SAVEPOINT telemetry_flush")
+    for rows in frames:
+        stored = 0
+        for sql, params in _sqlite_statements(rows, returning=False):
+            stored += (await raw.execute(sql, params)).rowcount
+        if stored != len(rows):
+            break
+    else:
+        return [set() for _ in frames]
+    await raw.execute("ROLLBACK TO telemetry_flush")
+    out = []
+    for rows in frames:
+        inserted: set[Key] = set()
+        for sql, params in _sqlite_statements(rows, returning=True):
+            inserted.update((user, cid) for user, cid in await raw.execute_fetchall(sql, params))
+        out.append(_duplicates(rows, inserted))
+    return out
 
 
 def _duplicates(rows: Sequence[Row], inserted: set[Key]) -> set[Key]:
@@ -169,24 +197,16 @@ class TelemetryRepo(Repo):
         """Store several submissions in one transaction; for each, the keys of its events that
         were stored before (by an earlier transaction or an earlier frame of this one).
 
-        No lookup before the insert: the unique index refuses a stored key and RETURNING names
-        the rows that went in (the lookup per user was a fifth of SQLite's time per event).
+        No lookup before the insert: the unique index refuses a stored key (the lookup per user
+        was a fifth of SQLite's time per event).
         """
         async with self._tx() as s:
             conn = await s.connection()
-            insert = self._insert_sqlite if conn.dialect.name == "sqlite" else self._insert_pg
-            return [await insert(s, rows) for rows in frames]
-
-    @staticmethod
-    async def _insert_sqlite(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:
-        # Straight to the driver with flat tuples: SQLAlchemy's per-row processing was most of
-        # the cost of a durable event (bench/RESULTS.md, telemetry).
-        raw = (await (await s.connection()).get_raw_connection()).driver_connection
-        assert raw is not None  # an open aiosqlite connection
-        inserted: set[Key] = set()
-        for sql, params in _sqlite_statements(rows):
-            inserted.update((user, cid) for user, cid in await raw.execute_fetchall(sql, params))
-        return _duplicates(rows, inserted)
+            if conn.dialect.name == "sqlite":
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None  # an open aiosqlite connection
+                return await _insert_sqlite(raw, frames)
+            return [await self._insert_pg(s, rows) for rows in frames]
 
     @staticmethod
     async def _insert_pg(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:
