@@ -6,12 +6,15 @@ only what its snapshot does not already hold."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
+import msgpack
 from aiohttp.test_utils import TestClient
+from websockets.asyncio.client import connect as ws_connect
 
 from server.context import SERVICES
-from tests.conftest import TIMEOUT
-from tests.session.peer import Connect, rid
+from tests.conftest import TIMEOUT, AppFactory, bearer, login
+from tests.session.peer import Connect, Peer, rid
 from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
 from tests.session.worldview import WorldView, same_state, stored_state
 
@@ -123,3 +126,53 @@ async def test_a_wave_of_joins_is_served_together_each_with_its_own_snapshot(cli
     assert all(same_state(view, stored) for view in views.values())
     replayed = [(await peers[0].until_type("op"))["seq"] for _ in range(2)]
     assert replayed == [1, 2]  # the resumed member: the op it missed, then the live one
+
+
+async def test_a_member_that_pauses_reading_gets_its_backlog_in_order_once_it_reads_again(
+        make_client: AppFactory) -> None:
+    # The transport backs up past its high-water mark, so frames wait in the member's queue
+    # (bounded well above what is sent) and go out in batches once the transport drains.
+    client = await make_client(send_queue_bytes=32 * 2**20, msgs_per_s=10_000.0, msgs_burst=10_000)
+    services = client.app[SERVICES]
+    owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
+    await owner.recv()
+    start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
+    world_id = start["world_id"]
+    await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
+                     json={"visibility": "public"})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", client.port))
+    token = await login(client, "pauser")
+    pauser = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1, max_size=2**24,
+                              additional_headers={"Authorization": f"Bearer {token}"})
+    await pauser.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
+    registry = services.extras["registry"]
+    async with asyncio.timeout(TIMEOUT):
+        while not any(s.user_id == "pauser" and world_id in s.rooms for s in registry.sessions):
+            await asyncio.sleep(0.01)
+    session = next(s for s in registry.sessions if s.user_id == "pauser")
+    await owner.send(type="join", rid=rid(), world_id=world_id)
+    await owner.until_type("joined")
+
+    edits, peak = 40, 0  # 40 × ~190 KiB: past every kernel buffer (4 MiB), within the queue bound
+    ids = [f"i{n:05d}" for n in range(1, 48)]
+    for i in range(edits):
+        ops = [{"op": "set", "id": inst, "props": {"note": "x" * 3800, "n": i}} for inst in ids]
+        await owner.send(type="edit", rid=rid(), world_id=world_id, ops=ops)
+        await owner.until_type("edit.ack")
+        peak = max(peak, session.writer.queued_bytes)
+    assert peak > 0  # frames did wait in the queue
+
+    seqs = []
+    async with asyncio.timeout(TIMEOUT):
+        while len(seqs) < edits:
+            frame = msgpack.unpackb(await pauser.recv(), raw=False)
+            if frame["type"] == "op":
+                assert frame["ops"][0]["props"]["n"] == len(seqs)
+                seqs.append(frame["seq"])
+    assert seqs == list(range(1, edits + 1)) and not session.writer.slow
+    async with asyncio.timeout(TIMEOUT):
+        while session.writer.queued_bytes:
+            await asyncio.sleep(0.01)
+    await pauser.close()
