@@ -267,7 +267,7 @@ class TelemetryWriter:
         self._room = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._close_requested = asyncio.Event()
+        self._full = asyncio.Event()  # a batch is buffered, or the writer is closing
         self.stats = WriterStats()
 
     @property
@@ -288,12 +288,14 @@ class TelemetryWriter:
             self._queue.append(_Pending(rows, fut))
             self._buffered += len(rows)
         self._wakeup.set()
+        if self._buffered >= self._batch:
+            self._full.set()
         return fut
 
     async def close(self) -> None:
         """Flush everything buffered, then stop."""
         self._closing = True
-        self._close_requested.set()
+        self._full.set()
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -307,9 +309,11 @@ class TelemetryWriter:
                 await self._wakeup.wait()
                 continue
             if self._buffered < self._batch and not self._closing:
-                # Let a batch form; a close cuts the wait short.
+                # Let a batch form for at most flush_ms; a full batch or a close ends the wait.
+                # (Waiting the whole interval capped the writer at a partial batch per interval.)
+                self._full.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._close_requested.wait(), self._flush_s)
+                    await asyncio.wait_for(self._full.wait(), self._flush_s)
             await self._flush_once()
 
     async def _flush_once(self) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from persistence.clock import as_utc
 from persistence.store import Store
 from persistence.telemetry import Row, TelemetryWriter, _sqlite_time, _sqlite_unix_time, data_json
+from tests.conftest import TIMEOUT
 
 NOW = datetime(2026, 11, 25, 23, 0, 0, 123456, tzinfo=UTC)
 
@@ -79,11 +80,22 @@ async def test_the_writer_writes_what_is_buffered_in_one_flush_and_answers_each_
     first = await writer.submit(frame("fay", ["x", "y"]))
     second = await writer.submit(frame("fay", ["y", "z"]))
     writer.start()  # both frames are queued before the writer's first flush
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(TIMEOUT):
         assert (await first, await second) == (set(), {("fay", "y")})
     await writer.close()
     assert (writer.stats.flushes, writer.stats.events_written) == (1, 4)
     assert await store.telemetry.count("fay") == 3
+
+
+async def test_a_full_batch_is_written_without_waiting_out_the_interval(store: Store) -> None:
+    writer = TelemetryWriter(store.telemetry, capacity=10_000, batch=5, flush_ms=600_000)
+    writer.start()
+    partial = await writer.submit(frame("gil", ["p1", "p2"]))
+    filling = await writer.submit(frame("gil", ["p3", "p4", "p5"]))  # now 5 = batch are buffered
+    async with asyncio.timeout(TIMEOUT):  # far shorter than the ten-minute interval
+        assert (await partial, await filling) == (set(), set())
+    await writer.close()
+    assert await store.telemetry.count("gil") == 5
 
 
 @settings(max_examples=2000, deadline=None)
