@@ -25,7 +25,8 @@ import contextlib
 import logging
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -55,7 +56,7 @@ def ws_frame(payload: bytes) -> bytes:
 
 class Writer:
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, protocol: BaseProtocol,
-                 stream: AbstractStreamWriter, max_bytes: int, on_slow: Callable[[], Awaitable[None]],
+                 stream: AbstractStreamWriter, max_bytes: int, on_slow: Callable[[], Coroutine[Any, None, None]],
                  on_sent: Callable[[bytes], None] | None = None) -> None:
         self._ws = ws
         self._transport = transport
