@@ -93,7 +93,8 @@ class Layout:
     def _choose(self, rng: np.random.Generator, req: Request, n: int) -> np.ndarray:
         if req.pidx.size == 1:
             return np.full(n, req.pidx[0])
-        return req.pidx[samplers.choice(rng, n, req.weights)]
+        chosen: np.ndarray = req.pidx[samplers.choice(rng, n, req.weights)]
+        return chosen
 
     # -- steps ---------------------------------------------------------------------------
     def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool,

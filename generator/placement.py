@@ -151,7 +151,8 @@ class PlacementEngine:
         kj = int((b1 - b0).max()) + 1
         ii = np.minimum(a0[:, None] + _ARANGE[:ki], a1[:, None]) * self.ter.n
         jj = np.minimum(b0[:, None] + _ARANGE[:kj], b1[:, None])
-        return (ii[:, :, None] + jj[:, None, :]).reshape(sel.size, ki * kj)
+        table: np.ndarray = (ii[:, :, None] + jj[:, None, :]).reshape(sel.size, ki * kj)
+        return table
 
     def conflicts(self, sel: np.ndarray, cells: tuple[np.ndarray, ...], forbid: np.ndarray,
                   need_water: np.ndarray) -> np.ndarray:

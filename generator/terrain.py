@@ -122,12 +122,15 @@ class Terrain:
         y = ((h.take(k) * ux + h.take(k + g + 1) * tx) * uz
              + (h.take(k + 1) * ux + h.take(k + g + 2) * tx) * tz)
         if self.lake is None and self.river is None and self.coast is None:
-            return np.maximum(y, WATER_LEVEL + 0.3)  # no water anywhere
+            dry: np.ndarray = np.maximum(y, WATER_LEVEL + 0.3)  # no water anywhere
+            return dry
         n = self.n
         ii = np.minimum(np.maximum(self.index(x), 0), n - 1)
         jj = np.minimum(np.maximum(self.index(z), 0), n - 1)
         wet = (self.flags.ravel().take(ii * n + jj) & WATER) != 0
-        return np.where(wet, np.minimum(y, WATER_LEVEL - 0.5), np.maximum(y, WATER_LEVEL + 0.3))
+        out: np.ndarray = np.where(wet, np.minimum(y, WATER_LEVEL - 0.5),
+                                   np.maximum(y, WATER_LEVEL + 0.3))
+        return out
 
     def summary(self) -> dict[str, Any]:
         # exact counts over the raster size: the same value as the mean of a bool raster
