@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .db import Repo
 from .models import TelemetryEvent
@@ -147,25 +147,37 @@ def _pg_params(row: Row) -> dict[str, Any]:
             "experience_id": exp, "data_json": data, "timestamp": stamp, "received_at": at}
 
 
-async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
-    """Straight to the driver (aiosqlite) with flat parameters: SQLAlchemy's per-row processing
-    was most of the cost of a durable event (bench/RESULTS.md, telemetry).
+class _AlreadyStored(Exception):
+    """A row of the flush had a stored key: undo the flush, then write it naming the rows."""
 
-    Optimistic: retries are rare, so the frames go in without RETURNING (which costs SQLite a
-    third more per row) and each statement's row count tells whether every row went in. When
-    one did not, everything since the savepoint is undone and written again with RETURNING,
-    which names the rows that went in.
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None  # an open aiosqlite connection
+    return raw
+
+
+async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> bool:
+    """Insert every row, straight to the driver (aiosqlite) with flat parameters; whether every
+    row went in. SQLAlchemy's per-row processing was most of the cost of a durable event.
+
+    Optimistic: retries are rare, so the rows go in without RETURNING (which costs SQLite a
+    third more per row) and the row count says whether a key was stored already. Statements of
+    one size go in one `executemany`: each trip to the driver's thread waits for the event loop
+    and the GIL, which under load bounded the writer more than SQLite did.
     """
-    await raw.execute("SAVEPOINT telemetry_flush")
+    batches: dict[str, list[list[Any]]] = {}
     for rows in frames:
-        stored = 0
         for sql, params in _sqlite_statements(rows, returning=False):
-            stored += (await raw.execute(sql, params)).rowcount
-        if stored != len(rows):
-            break
-    else:
-        return [set() for _ in frames]
-    await raw.execute("ROLLBACK TO telemetry_flush")
+            batches.setdefault(sql, []).append(params)
+    stored = 0
+    for sql, params_list in batches.items():
+        stored += (await raw.executemany(sql, params_list)).rowcount
+    return stored == sum(len(rows) for rows in frames)
+
+
+async def _insert_sqlite_naming(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
+    """Insert frame after frame with RETURNING, which names the rows that went in."""
     out = []
     for rows in frames:
         inserted: set[Key] = set()
@@ -198,15 +210,21 @@ class TelemetryRepo(Repo):
         were stored before (by an earlier transaction or an earlier frame of this one).
 
         No lookup before the insert: the unique index refuses a stored key (the lookup per user
-        was a fifth of SQLite's time per event).
+        was a fifth of SQLite's time per event). On SQLite the rows go in optimistically; see
+        `_insert_sqlite`.
         """
+        try:
+            async with self._tx() as s:
+                conn = await s.connection()
+                if conn.dialect.name != "sqlite":
+                    return [await self._insert_pg(s, rows) for rows in frames]
+                if await _insert_sqlite(await _driver(conn), frames):
+                    return [set() for _ in frames]
+                raise _AlreadyStored  # rolls the transaction back
+        except _AlreadyStored:
+            pass
         async with self._tx() as s:
-            conn = await s.connection()
-            if conn.dialect.name == "sqlite":
-                raw = (await conn.get_raw_connection()).driver_connection
-                assert raw is not None  # an open aiosqlite connection
-                return await _insert_sqlite(raw, frames)
-            return [await self._insert_pg(s, rows) for rows in frames]
+            return await _insert_sqlite_naming(await _driver(await s.connection()), frames)
 
     @staticmethod
     async def _insert_pg(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:
