@@ -357,6 +357,8 @@ class Room:
         by_snapshot = []
         for join in joins:
             session, rid, role, since_seq, done = join
+            if done.done():  # its requester is gone (the session closed while it waited)
+                continue
             try:
                 if since_seq is None or self.generating or not await self._join_replay(session, rid, role, since_seq):
                     by_snapshot.append(join)
