@@ -49,7 +49,9 @@ class Hub:
             room.deliver(env)
 
     # -- rooms ------------------------------------------------------------------------------------
-    async def _room(self, world_id: str) -> Room:
+    async def _room(self, world_id: str, new: tuple[int, bool, Any] | None = None) -> Room:
+        """The world's room on this node, opened on first use. `new` = (seq, generating, bounds)
+        of a world this node has just created, which need not be read back."""
         room = self.rooms.get(world_id)
         if room is not None:
             return room
@@ -60,9 +62,10 @@ class Hub:
                 # Subscribe before reading the seq: every op committed after the read is
                 # then delivered through the broker (or found by the gap fill).
                 await self.broker.subscribe(world_id)
-                world = await self.services.store.worlds.require(world_id)
-                room = Room(self, world_id, world.seq, world.status == "generating",
-                            (world.header or {}).get("bounds"))
+                if new is None:
+                    world = await self.services.store.worlds.require(world_id)
+                    new = (world.seq, world.status == "generating", (world.header or {}).get("bounds"))
+                room = Room(self, world_id, *new)
                 self.rooms[world_id] = room
                 self.metrics.rooms.set(len(self.rooms))
         self._creating.pop(world_id, None)
@@ -87,7 +90,7 @@ class Hub:
 
     # -- generation ---------------------------------------------------------------------------------
     async def open_generation(self, session: Session, world_id: str, header: dict[str, Any]) -> Room:
-        room = await self._room(world_id)
+        room = await self._room(world_id, (0, True, header.get("bounds")))
         room.add_generator(session)
         await self.broker.presence_set(world_id, session.id, member_record(session, "owner"))
         await self._announce(room, session, "join", "owner")
