@@ -2,10 +2,10 @@
 
 Clients retry; (user_id, client_event_id) is unique, so a retried event is stored once and
 reported as a duplicate. The writer buffers events from many connections and writes what has
-gathered in one transaction, one INSERT ... ON CONFLICT DO NOTHING RETURNING per submission
-(a socket frame, a REST request), so each submitter learns exactly which of its events were
-already stored. A submitter gets a future that resolves only once its events are committed,
-which is when the session may acknowledge them.
+gathered in one transaction (INSERT ... ON CONFLICT DO NOTHING, no lookup first); each submission
+(a socket frame, a REST request) learns exactly which of its events were already stored. A
+submitter gets a future that resolves only once its events are committed, which is when the
+session may acknowledge them.
 """
 
 from __future__ import annotations
@@ -35,18 +35,17 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]  # the TelemetryEvent columns, minus id (the repository's dict interface)
 #: One event ready to store, in column order: (user_id, client_event_id, event_type, session_id,
 #: world_id, experience_id, data as JSON text (`data_json`), timestamp, received_at). The timestamp
-#: is unix seconds (what a socket client sends), a datetime, or None for received_at; it is
-#: converted per backend only when written.
+#: is unix seconds within 0 … 1e11 (what a socket client may send, docs/protocol.md §7.3), a
+#: datetime, or None for received_at; it is converted per backend only when written.
 Row = tuple[str, str | None, str, str | None, str | None, str | None, str, float | datetime | None, datetime]
 Key = tuple[str, str]  # (user_id, client_event_id)
 
 _COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
             "data", "timestamp", "received_at")
-#: Rows per SQLite statement: a full socket frame (`max_telemetry_events`) in one statement, so
-#: one trip to the driver's thread. Fixed sizes (this, then powers of two for the rest) keep the
-#: statement texts few, so the driver's statement cache keeps them prepared: preparing a
-#: 500-row VALUES list costs as much as inserting the rows. 4,500 variables: SQLite allows
-#: 32,766 since 3.32 (RETURNING needs 3.35).
+#: Rows per SQLite statement: a full socket frame (`max_telemetry_events`). Fixed sizes (this,
+#: then powers of two for the rest) keep the statement texts few, so the driver's statement
+#: cache keeps them prepared: preparing a 500-row VALUES list costs as much as inserting the
+#: rows. 4,500 variables: SQLite allows 32,766 since 3.32 (ON CONFLICT … RETURNING needs 3.35).
 _SQLITE_ROWS = 500
 _ZERO = timedelta(0)
 
@@ -92,9 +91,9 @@ _seconds: dict[float, str] = {}
 
 
 def _sqlite_unix_time(ts: float) -> str:
-    """`_sqlite_time(datetime.fromtimestamp(ts, UTC))` for 0 <= ts < 253402300800, at a third
-    of the cost: the date and time of day are formatted once per second, and the microseconds
-    rounded exactly as datetime rounds them (half to even)."""
+    """`_sqlite_time(datetime.fromtimestamp(ts, UTC))` at a third of the cost: the date and time
+    of day are formatted once per second, and the microseconds rounded exactly as datetime
+    rounds them (half to even)."""
     if not 0.0 <= ts < 1e11:  # outside what a socket client may send (docs/protocol.md §7.3)
         return _sqlite_time(datetime.fromtimestamp(ts, UTC))
     frac, whole = math.modf(ts)
