@@ -9,17 +9,27 @@ an earlier seq removed is `superseded` (remove wins over move). See docs/protoco
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, insert, select, update
 
 from .clock import utcnow
 from .db import Repo
 from .errors import Conflict, LimitExceeded, NotFound
-from .models import World, WorldInstance, WorldOp
-from .worlds import expand_chunks, instance_rows
+from .models import World, WorldOp
+from .sqlite_writer import SqliteWriter, sqlite_time
+from .worlds import (
+    INSERT_INSTANCE_SQLITE,
+    INSTANCE_COLUMNS,
+    INSTANCES,
+    OPS,
+    WORLDS,
+    expand_chunks,
+    expand_chunks_sqlite,
+    instance_rows,
+)
 
 IDENTITY_ROT = [0.0, 0.0, 0.0, 1.0]
 UNIT_SCALE = [1.0, 1.0, 1.0]
@@ -33,6 +43,11 @@ class Applied:
 
 
 class EditRepo(Repo):
+    """Edits; on a SQLite file a batch is one function on the one-hop `SqliteWriter`."""
+
+    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
+        super().__init__(sessions, gate)
+        self._writer = writer
 
     async def apply(self, world_id: str, author_id: str, ops: list[dict[str, Any]], *,
                     session_id: str | None = None, rid: int | None = None, new_ids: list[str],
@@ -42,49 +57,11 @@ class EditRepo(Repo):
         Raises NotFound (no world), Conflict (an add reuses a live id, or the world is still
         generating), LimitExceeded (adds past `max_instances`). Nothing is written when it raises.
         """
-        async with self._tx() as s:
-            status = await s.scalar(select(World.status).where(World.id == world_id))
-            if status is None:
-                raise NotFound(f"world {world_id} not found")
-            if status == "generating":
-                raise Conflict("the world is still generating; edit it after gen.done")
-            # Lock the world row first (PostgreSQL: FOR UPDATE; SQLite: the write lock taken
-            # by this UPDATE), so outcomes are computed against the state this seq follows.
-            await s.execute(update(World).where(World.id == world_id).values(updated_at=utcnow()))
-            # Generated instances are stored a chunk per row; edits work on instance rows.
-            await expand_chunks(s, world_id)
-            adds = sum(1 for op in ops if op["op"] == "add")
-            if adds and max_instances is not None:
-                # Under the row lock: two editors racing at the cap cannot both pass it.
-                count = int(await s.scalar(select(World.instance_count).where(World.id == world_id)) or 0)
-                if count + adds > max_instances:
-                    raise LimitExceeded(f"a world holds at most {max_instances} instances")
-            ids = [op.get("id") for op in ops if op.get("id")] + [i for i in new_ids if i]
-            live = {row.id: row for row in await s.scalars(
-                select(WorldInstance).where(WorldInstance.world_id == world_id, WorldInstance.id.in_(ids)))}
-            # (not `… or -1`: a max of 0 is falsy, and every later add would reuse ord 0)
-            next_ord = int(await s.scalar(select(func.coalesce(func.max(WorldInstance.ord), -1))
-                                          .where(WorldInstance.world_id == world_id))) + 1
-            stored = []
-            for i, op in enumerate(ops):
-                out = _apply_one(s, world_id, op, new_ids[i], live, next_ord)
-                if out["op"] == "add":
-                    next_ord += 1
-                stored.append(out)
-            if not any(o["outcome"] == "applied" for o in stored):
-                # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
-                current = await s.scalar(select(World.seq).where(World.id == world_id))
-                return Applied(int(current or 0), stored, advanced=False)
-            seq = await s.scalar(update(World).where(World.id == world_id)
-                                 .values(seq=World.seq + 1).returning(World.seq))
-            s.add(WorldOp(world_id=world_id, seq=seq, author_id=author_id, session_id=session_id, rid=rid,
-                          ops=stored, created_at=utcnow()))
-            count_delta = sum(1 for o in stored if o["op"] == "add") - sum(
-                1 for o in stored if o["op"] == "remove" and o["outcome"] == "applied")
-            if count_delta:
-                await s.execute(update(World).where(World.id == world_id)
-                                .values(instance_count=World.instance_count + count_delta))
-        return Applied(int(seq), stored)
+        batch = _Batch(world_id, author_id, ops, session_id, rid, new_ids, max_instances)
+        if self._writer is not None:
+            return await self._writer.run(batch.run_sqlite)
+        async with self._core() as conn:
+            return await batch.run_core(conn)
 
     async def ops_since(self, world_id: str, since_seq: int, limit: int) -> list[WorldOp]:
         async with self._sessions() as s:
@@ -121,48 +98,156 @@ class EditRepo(Repo):
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _apply_one(s: AsyncSession, world_id: str, op: dict[str, Any], new_id: str | None,
-               live: dict[str, WorldInstance], next_ord: int) -> dict[str, Any]:
+class _Batch:
+    """One edit batch: the rules in `plan` (no I/O), the statements in `run_sqlite` (one
+    writer-thread transaction) and `run_core` (PostgreSQL, under the world's row lock)."""
+
+    def __init__(self, world_id: str, author_id: str, ops: list[dict[str, Any]], session_id: str | None,
+                 rid: int | None, new_ids: list[str], max_instances: int | None) -> None:
+        self.world_id, self.author_id, self.ops = world_id, author_id, ops
+        self.session_id, self.rid, self.new_ids, self.max_instances = session_id, rid, new_ids, max_instances
+        self.adds = sum(1 for op in ops if op["op"] == "add")
+        self.ids = [op["id"] for op in ops if op.get("id")] + [i for i in new_ids if i]
+
+    def check(self, status: str | None, count: int) -> None:
+        if status is None:
+            raise NotFound(f"world {self.world_id} not found")
+        if status == "generating":
+            raise Conflict("the world is still generating; edit it after gen.done")
+        # Checked under the row lock: two editors racing at the cap cannot both pass it.
+        if self.adds and self.max_instances is not None and count + self.adds > self.max_instances:
+            raise LimitExceeded(f"a world holds at most {self.max_instances} instances")
+
+    def plan(self, live: dict[str, dict[str, Any]], next_ord: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The ops as stored (with outcomes) and the final state of every instance the batch
+        touched: a row dict, or None when it ends removed. `live` maps id → row for the ids
+        the batch names that exist now."""
+        final: dict[str, dict[str, Any] | None] = {}
+        stored = []
+        for i, op in enumerate(self.ops):
+            out = _apply_one(self.world_id, op, self.new_ids[i], live, next_ord, final)
+            if out["op"] == "add":
+                next_ord += 1
+            stored.append(out)
+        return stored, final
+
+    def _counts(self, stored: list[dict[str, Any]]) -> int:
+        return sum(1 for o in stored if o["op"] == "add") - sum(
+            1 for o in stored if o["op"] == "remove" and o["outcome"] == "applied")
+
+    # -- SQLite: plain statements on the writer thread -------------------------------------------
+    def run_sqlite(self, conn: Any) -> Applied:
+        w = self.world_id
+        row = conn.execute("SELECT status, instance_count, seq FROM worlds WHERE id = ?", (w,)).fetchone()
+        self.check(row and row[0], row[1] if row else 0)
+        expand_chunks_sqlite(conn, w)
+        marks = ", ".join("?" * len(self.ids))
+        live = {r["id"]: r for r in (_sqlite_row(c) for c in conn.execute(
+            f"SELECT {_COLS} FROM world_instances WHERE world_id = ? AND id IN ({marks})", (w, *self.ids)))}
+        next_ord = conn.execute("SELECT coalesce(max(ord), -1) FROM world_instances WHERE world_id = ?",
+                                (w,)).fetchone()[0] + 1
+        existing = set(live)
+        stored, final = self.plan(live, next_ord)
+        now = sqlite_time(utcnow())
+        if not any(o["outcome"] == "applied" for o in stored):
+            # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
+            return Applied(int(row[2]), stored, advanced=False)
+        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ? "
+                           "WHERE id = ? RETURNING seq", (self._counts(stored), now, w)).fetchone()[0]
+        conn.execute("INSERT INTO world_ops (world_id, seq, author_id, session_id, rid, ops, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (w, seq, self.author_id, self.session_id, self.rid, json.dumps(stored), now))
+        gone = [i for i in final if i in existing]  # delete, then insert what remains
+        if gone:
+            conn.execute(f"DELETE FROM world_instances WHERE world_id = ? AND id IN ({', '.join('?' * len(gone))})",
+                         (w, *gone))
+        conn.executemany(INSERT_INSTANCE_SQLITE, [(*(r[c] for c in INSTANCE_COLUMNS[:-1]), json.dumps(r["props"]))
+                                                  for r in final.values() if r is not None])
+        return Applied(int(seq), stored)
+
+    # -- PostgreSQL (and SQLite without a file): Core statements --------------------------------
+    async def run_core(self, conn: Any) -> Applied:
+        w, worlds, inst = self.world_id, WORLDS, INSTANCES
+        # Lock the world row first (PostgreSQL: FOR UPDATE), so outcomes are computed against
+        # the state this seq follows.
+        row = (await conn.execute(select(worlds.c.status, worlds.c.instance_count, worlds.c.seq)
+                                  .where(worlds.c.id == w).with_for_update())).first()
+        self.check(row and row[0], row[1] if row else 0)
+        await expand_chunks(conn, w)
+        live = {r.id: dict(r._mapping) for r in await conn.execute(
+            select(inst).where(inst.c.world_id == w, inst.c.id.in_(self.ids)))}
+        next_ord = int(await conn.scalar(select(func.coalesce(func.max(inst.c.ord), -1))
+                                         .where(inst.c.world_id == w))) + 1
+        existing = set(live)
+        stored, final = self.plan(live, next_ord)
+        if not any(o["outcome"] == "applied" for o in stored):
+            return Applied(int(row[2]), stored, advanced=False)
+        seq = await conn.scalar(update(worlds).where(worlds.c.id == w).values(
+            seq=worlds.c.seq + 1, instance_count=worlds.c.instance_count + self._counts(stored),
+            updated_at=utcnow()).returning(worlds.c.seq))
+        await conn.execute(insert(OPS).values(world_id=w, seq=seq, author_id=self.author_id, session_id=self.session_id,
+                                              rid=self.rid, ops=stored, created_at=utcnow()))
+        gone = [i for i in final if i in existing]  # delete, then insert what remains
+        if gone:
+            await conn.execute(delete(inst).where(inst.c.world_id == w, inst.c.id.in_(gone)))
+        rows = [r for r in final.values() if r is not None]
+        if rows:
+            await conn.execute(insert(inst), rows)
+        return Applied(int(seq), stored)
+
+
+def _sqlite_row(values: tuple[Any, ...]) -> dict[str, Any]:
+    row = dict(zip(INSTANCE_COLUMNS, values, strict=True))
+    row["props"] = json.loads(row["props"]) if row["props"] else {}
+    return row
+
+
+_COLS = ", ".join(INSTANCE_COLUMNS)
+
+
+def _apply_one(world_id: str, op: dict[str, Any], new_id: str | None, live: dict[str, dict[str, Any]],
+               next_ord: int, final: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """One op against `live` (id → row of the instances alive now, updated as ops apply);
+    records each touched instance's resulting row (or None) in `final`."""
     kind = op["op"]
     if kind == "add":
         assert new_id is not None
         if new_id in live:
             raise Conflict(f"instance id {new_id} is already in use")
         pos, rot, scale = op["pos"], op.get("rot") or IDENTITY_ROT, op.get("scale") or UNIT_SCALE
-        row = WorldInstance(world_id=world_id, id=new_id, ord=next_ord, prefab_id=op["prefab_id"],
-                            prefab_type=op["prefab_type"], px=pos[0], py=pos[1], pz=pos[2], rx=rot[0],
-                            ry=rot[1], rz=rot[2], rw=rot[3], sx=scale[0], sy=scale[1], sz=scale[2],
-                            props=dict(op.get("props") or {}))
-        s.add(row)
-        live[new_id] = row
+        row = {"world_id": world_id, "id": new_id, "ord": next_ord, "prefab_id": op["prefab_id"],
+               "prefab_type": op["prefab_type"], "px": pos[0], "py": pos[1], "pz": pos[2], "rx": rot[0],
+               "ry": rot[1], "rz": rot[2], "rw": rot[3], "sx": scale[0], "sy": scale[1], "sz": scale[2],
+               "props": dict(op.get("props") or {})}
+        live[new_id] = final[new_id] = row
         return {"op": "add", "id": new_id, "prefab_id": op["prefab_id"], "prefab_type": op["prefab_type"],
-                "pos": list(pos), "rot": list(rot), "scale": list(scale), "props": row.props,
+                "pos": list(pos), "rot": list(rot), "scale": list(scale), "props": row["props"],
                 "outcome": "applied"}
     row = live.get(op["id"])
     if kind == "remove":
         if row is None:
             return {"op": "remove", "id": op["id"], "outcome": "noop"}
-        live.pop(op["id"])
-        # Deleting through the session keeps a later add of the same id in this batch valid.
-        s.sync_session.delete(row)
+        del live[op["id"]]
+        final[op["id"]] = None  # a later add of the same id in this batch replaces it
         return {"op": "remove", "id": op["id"], "outcome": "applied"}
     if row is None:  # an earlier seq (or op) removed it: remove wins over move / set
         return {"op": kind, "id": op["id"], "outcome": "superseded"}
+    row = final[op["id"]] = live[op["id"]] = dict(row)
     out: dict[str, Any] = {"op": kind, "id": op["id"], "outcome": "applied"}
     if kind == "move":
         for key, cols in (("pos", ("px", "py", "pz")), ("rot", ("rx", "ry", "rz", "rw")),
                           ("scale", ("sx", "sy", "sz"))):
             if op.get(key) is not None:
                 for col, value in zip(cols, op[key], strict=True):
-                    setattr(row, col, value)
+                    row[col] = value
                 out[key] = list(op[key])
     elif kind == "set":
-        merged = dict(row.props or {})
+        merged = dict(row["props"] or {})
         for key, value in op["props"].items():
             if value is None:
                 merged.pop(key, None)  # null deletes a property
             else:
                 merged[key] = value
-        row.props = merged
+        row["props"] = merged
         out["props"] = dict(op["props"])
     return out

@@ -31,7 +31,7 @@ class Store:
         self.worlds = WorldRepo(self.sessions, gate, writer=self._writer)
         self.experiences = ExperienceRepo(self.sessions, gate)
         self.telemetry = TelemetryRepo(self.sessions, gate)
-        self.edits = EditRepo(self.sessions, gate)
+        self.edits = EditRepo(self.sessions, gate, writer=self._writer)
 
     @property
     def dialect(self) -> str:

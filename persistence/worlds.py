@@ -20,7 +20,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from .clock import utcnow
 from .db import Repo
 from .errors import NotFound
-from .models import World, WorldChunk, WorldInstance, WorldMember
+from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
 from .sqlite_writer import SqliteWriter, sqlite_time
 
 ROLES = ("owner", "editor", "viewer")
@@ -28,8 +28,9 @@ ROLES = ("owner", "editor", "viewer")
 WORLDS = cast(Table, World.__table__)
 INSTANCES = cast(Table, WorldInstance.__table__)
 CHUNKS = cast(Table, WorldChunk.__table__)
-_COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz", "rw",
-            "sx", "sy", "sz", "props")
+OPS = cast(Table, WorldOp.__table__)
+INSTANCE_COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz",
+                    "rw", "sx", "sy", "sz", "props")
 _WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
                   "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at")
 _SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
@@ -39,7 +40,8 @@ _SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + 
                            "processing_time_ms = ? WHERE id = ?")
 _SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
 _SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
-_SQLITE_INSERT = f"INSERT INTO world_instances ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+INSERT_INSTANCE_SQLITE = (f"INSERT INTO world_instances ({', '.join(INSTANCE_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(INSTANCE_COLUMNS))})")
 
 
 class InstanceRow(NamedTuple):
@@ -86,24 +88,28 @@ async def instance_rows(s: Any, world_id: str) -> list[Any]:
     return rows
 
 
-async def expand_chunks(s: Any, world_id: str) -> int:
+async def expand_chunks(conn: Any, world_id: str) -> int:
     """Turn the world's chunks into `world_instances` rows (before its first edit, in the
-    edit's transaction); returns how many instances were expanded."""
-    chunks = (await s.execute(select(WorldChunk.ord, WorldChunk.data)
-                              .where(WorldChunk.world_id == world_id).order_by(WorldChunk.ord))).all()
+    edit's transaction, on a Core connection); returns how many instances were expanded."""
+    chunks = (await conn.execute(select(CHUNKS.c.ord, CHUNKS.c.data)
+                                 .where(CHUNKS.c.world_id == world_id).order_by(CHUNKS.c.ord))).all()
     if not chunks:
         return 0
-    rows = [r for first, data in chunks for r in chunk_rows(world_id, first, data)]
-    conn = await s.connection()
-    if conn.dialect.name == "sqlite":
-        # The driver's executemany over tuples: SQLAlchemy's per-row parameter processing
-        # costs several times SQLite's own insert (bench/RESULTS.md, streaming).
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.executemany(
-            _SQLITE_INSERT, [(*r[:15], _dumps(r.props) if r.props else "{}") for r in rows])
-    else:
-        await s.execute(insert(INSTANCES), [r._asdict() for r in rows])
-    await s.execute(delete(WorldChunk).where(WorldChunk.world_id == world_id))
+    rows = [r._asdict() for first, data in chunks for r in chunk_rows(world_id, first, data)]
+    await conn.execute(insert(INSTANCES), rows)
+    await conn.execute(delete(CHUNKS).where(CHUNKS.c.world_id == world_id))
+    return len(rows)
+
+
+def expand_chunks_sqlite(conn: Any, world_id: str) -> int:
+    """`expand_chunks` on a plain sqlite3 connection (the writer thread's)."""
+    chunks = conn.execute("SELECT ord, data FROM world_chunks WHERE world_id = ? ORDER BY ord", (world_id,)).fetchall()
+    if not chunks:
+        return 0
+    rows = [(*r[:15], _dumps(r.props) if r.props else "{}")
+            for first, data in chunks for r in chunk_rows(world_id, first, data)]
+    conn.executemany(INSERT_INSTANCE_SQLITE, rows)
+    conn.execute("DELETE FROM world_chunks WHERE world_id = ?", (world_id,))
     return len(rows)
 
 
