@@ -47,6 +47,24 @@ async def test_same_ids_from_another_user_are_not_duplicates(client: TestClient,
     assert await client.app[SERVICES].store.telemetry.count() == 10
 
 
+async def test_an_id_sent_on_two_sockets_into_one_flush_is_stored_once_and_reported_once(
+        make_client: AppFactory) -> None:
+    # The writer waits (up to a minute) for a batch of 6 events: both frames go in one transaction.
+    client = await make_client(telemetry_flush_ms=60_000, telemetry_batch=6)
+    token = await login(client, "gus")
+    a, b = [Peer(await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})) for _ in range(2)]
+    for p in (a, b):
+        await p.recv()
+    ra, rb = rid(), rid()
+    await a.send(type="telemetry", rid=ra, events=events("a", 3))
+    await b.send(type="telemetry", rid=rb, events=events("a", 1) + events("b", 2))
+    acks = [await a.until(lambda f: f.get("rid") == ra), await b.until(lambda f: f.get("rid") == rb)]
+    assert [len(ack["ids"]) for ack in acks] == [3, 3]
+    assert sorted(acks[0]["duplicates"] + acks[1]["duplicates"]) == ["a-0"]
+    assert client.app[SERVICES].telemetry.stats.flushes == 1
+    assert await client.app[SERVICES].store.telemetry.count("gus") == 5
+
+
 async def test_a_bad_event_is_rejected_alone(client: TestClient, connect: Connect) -> None:
     peer = await connect("carol")
     batch = events("c", 3)
