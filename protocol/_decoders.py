@@ -25,6 +25,7 @@ __all__ = ["CLIENT_DECODERS", "MAX_RID", "decode_fast", "read_op"]
 MAX_RID = 2**31 - 1
 _MAX_INT64 = 2**63 - 1
 _OPS = ("add", "move", "set", "remove")
+_MAX_TS = 1e11  # telemetry event times, unix seconds (docs/protocol.md §7.3)
 
 
 def _rid(r: Reader) -> int:
@@ -103,7 +104,7 @@ def _telemetry(r: Reader, lim: Limits) -> m.Telemetry:
         event = val.TelemetryEvent(
             id=event_id,
             type=ev.req_str("type", lim.max_id_chars),
-            ts=ev.opt_number("ts", 0.0, 1e11),
+            ts=ev.opt_number("ts", 0.0, _MAX_TS),
             world_id=ev.opt_str("world_id", lim.max_id_chars),
             experience_id=ev.opt_str("experience_id", lim.max_id_chars),
             data=ev.opt_map("data", lim.max_event_data_bytes),
@@ -121,7 +122,6 @@ def _telemetry(r: Reader, lim: Limits) -> m.Telemetry:
 
 _TELEMETRY_KEYS = frozenset(("type", "rid", "events"))
 _EVENT_KEYS = frozenset(("id", "type", "ts", "world_id", "experience_id", "data"))
-_MAX_TS = 1e11
 
 
 def decode_fast(obj: dict[str, Any], lim: Limits) -> m.ClientMessage | None:
