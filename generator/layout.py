@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from .fill import fill
 from .palette import palette_members
 
 ROUNDS = 6
+_SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
 
 def sub_rng(key: bytes, *labels: object) -> np.random.Generator:
@@ -36,9 +37,9 @@ def sub_rng(key: bytes, *labels: object) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(int.from_bytes(h.digest(), "little")))
 
 
-@dataclass
+@dataclass(eq=False)
 class Request:
-    """A matched KindRequest as layout sees it."""
+    """A matched KindRequest as layout sees it (compared by identity: each is one request)."""
 
     index: int
     match: Match
@@ -224,7 +225,7 @@ class Layout:
             def sampler(rng: np.random.Generator, n: int, rnd: int) -> samplers.Samples:
                 if r == 0.0 and rnd == 0:
                     return samplers.annulus(rng, n, 0.0, 0.0, 0.0, 1.0 + 4 * rnd)
-                x, z, yaw = samplers.ring(rng, n, 0.0, 0.0, max(r, 20.0), rnd)
+                x, z, yaw = samplers.ring(rng, n, 0.0, 0.0, max(r, 20.0), rnd, spread=False)
                 c, s = math.cos(phase), math.sin(phase)
                 return x * c - z * s, x * s + z * c, yaw
         req.placed += self.place_request(req, target, sampler, exact=True)
@@ -233,12 +234,9 @@ class Layout:
         """A free, dry 8 m square south of the centre (or anywhere), reserved for arrivals."""
         ter = self.ter
         rng = sub_rng(self.key, "spawn")
-        d = np.linspace(0.35, 0.9, 12) * ter.half
-        xs = np.concatenate([rng.normal(0, 4, 12), rng.uniform(-0.9, 0.9, 200) * ter.half])
-        zs = np.concatenate([-d, rng.uniform(-0.9, 0.9, 200) * ter.half])
         half = 4.0
         h, cell = ter.half, ter.cell
-        for x, z in zip(xs.tolist(), zs.tolist()):
+        for x, z in self._spawn_candidates(rng):
             # Terrain.index, element by element (same float operations on Python floats)
             i0, i1 = math.floor((x - half + h) / cell), math.floor((x + half + h) / cell)
             j0, j1 = math.floor((z - half + h) / cell), math.floor((z + half + h) / cell)
@@ -251,6 +249,14 @@ class Layout:
                 return float(np.round(x, 3)), float(np.round(z, 3))
         self.warnings.append("no free spawn area found; spawning at the origin")
         return 0.0, 0.0
+
+    def _spawn_candidates(self, rng: np.random.Generator) -> Iterator[tuple[float, float]]:
+        """12 points due south of the centre, then 200 anywhere; the 200 are drawn only when
+        the first 12 are all taken (same draws, in the same order, as drawing all at once)."""
+        yield from zip(rng.normal(0, 4, 12).tolist(), (-(_SPAWN_DEPTHS * self.ter.half)).tolist())
+        xs = rng.uniform(-0.9, 0.9, 200) * self.ter.half
+        zs = rng.uniform(-0.9, 0.9, 200) * self.ter.half
+        yield from zip(xs.tolist(), zs.tolist())
 
     def place_roads(self, match: Match | None, limit: int) -> None:
         """Road/path pieces end to end along every road centreline (non-solid decals)."""

@@ -31,7 +31,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.2.1"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 

@@ -48,14 +48,17 @@ GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # ~137.5 degrees
 
 
 def ring(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
-         widen: int = 0) -> Samples:
+         widen: int = 0, spread: bool = True) -> Samples:
     """Candidates around a centre, facing it; later rounds try wider radii.
 
-    Successive candidates step by the golden angle, so every prefix of them is spread round
-    the whole ring: placement accepts candidates in order, so "three towers around a lake" get
-    three directions, not three neighbouring slots of an evenly spaced ring."""
+    ``spread``: successive candidates step by the golden angle, so every prefix of them goes
+    round the whole ring: placement accepts candidates in order, so "three towers around a
+    lake" get three directions, not three neighbouring slots. Without it the candidates are
+    evenly spaced in order, so the first accepted ones sit together (landmarks without a
+    relation: spread round the centre they could wall it in)."""
     base = rng.uniform(0, 2 * math.pi)
-    ang = base + GOLDEN_ANGLE * np.arange(n) + rng.normal(0, 0.05, n)
+    turns = GOLDEN_ANGLE * np.arange(n) if spread else 2 * math.pi * np.arange(n) / max(n, 1)
+    ang = base + turns + rng.normal(0, 0.05, n)
     r = radius * (1 + 0.18 * widen) + rng.normal(0, 0.04 * radius + 0.3, n)
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.round(np.degrees(np.arctan2(cx - x, cz - z))).astype(np.int64) % 360

@@ -15,6 +15,7 @@ import numpy as np
 
 WATER, PATH, OCC, RES = 1, 2, 4, 8  # flag bits of Terrain.flags
 WATER_LEVEL = 0.0
+FORD_BANK = 6.0  # metres of each bank kept free at the river's ford
 RELIEF = {"fantasy": 5.0, "sci_fi": 1.5, "realistic": 3.0, "surreal": 7.0, "historical": 2.5,
           "urban": 0.6, "nature": 6.0, "space": 4.0}
 
@@ -258,6 +259,13 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
             j0, j1 = _window(centres, ter.river.c0, _reach(ter.river) + cell)  # type: ignore[union-attr]
         flags[:, j0:j1] |= ter.water_at(centres[:, None], centres[None, j0:j1]).view(np.uint8)
         ter.lake = saved
+    if ter.river is not None and ter.ford is not None:
+        # the ford is the one dry crossing: reserve it and 6 m of either bank, so nothing solid
+        # (an airship hovering there counts) can cut the banks apart (walk.py's reachability)
+        f0, f1 = _window(centres, (ter.ford[0] + ter.ford[1]) / 2, (ter.ford[1] - ter.ford[0]) / 2)
+        lane = ter.river.distance(centres[f0:f1, None], centres[None, :]) \
+            < ter.river.width / 2 + FORD_BANK
+        flags[f0:f1, :] |= lane.view(np.uint8) * np.uint8(RES)
     for road in ter.roads:  # paths only where there is no water
         a0, a1 = _window(centres, road.c0, _reach(road) + cell)
         if road.axis == "z":  # across = x = rows

@@ -176,3 +176,18 @@ def test_records_are_the_instances_as_tuples_in_any_slicing(catalog: Catalog) ->
     assert wp.records(-5, 3) == want[:3] and wp.records(len(wp), len(wp) + 9) == []
     a, b = wp.records(0, 2)[0][-1], wp.records(0, 2)[0][-1]
     assert a == b and a is not b  # a fresh properties dict per call
+
+
+def test_the_river_ford_is_a_dry_crossing_that_nothing_solid_can_block() -> None:
+    from generator.layout import sub_rng
+    from generator.terrain import RES, WATER, build_terrain
+    for seed in range(5):
+        ter = build_terrain(sub_rng(b"k" * 32, "terrain", seed), size=152.0,
+                            world_type="fantasy", hilliness=1.0, lake=False, lake_central=False,
+                            river=True, road=seed % 2 == 1, coast=False)
+        fx = (ter.ford[0] + ter.ford[1]) / 2
+        i = int(ter.index(np.array([fx]))[0])
+        zc = float(ter.river.centre(np.array([fx]))[0])
+        j0, j1 = ter.index(np.array([zc - ter.river.width / 2, zc + ter.river.width / 2]))
+        lane = ter.flags[i, j0:j1 + 1]
+        assert not (lane & WATER).any() and (lane & RES).all()

@@ -156,3 +156,15 @@ def test_any_prefix_of_ring_candidates_goes_round_the_ring() -> None:
         ang = np.sort(np.arctan2(z[:3], x[:3]))
         gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * math.pi]))
         assert gaps.max() < math.pi
+
+
+def test_landmarks_without_a_relation_keep_an_evenly_spaced_ring() -> None:
+    # spread round the centre, ring landmarks could wall in the landmark standing there
+    import math
+
+    import numpy as np
+
+    from generator.samplers import ring
+    x, z, _ = ring(np.random.default_rng(3), 12, 0.0, 0.0, 30.0, spread=False)
+    ang = np.unwrap(np.arctan2(z, x))
+    assert np.allclose(np.diff(ang), 2 * math.pi / 12, atol=0.3)
