@@ -77,11 +77,10 @@ def chunk_rows(world_id: str, first_ord: int, data: bytes) -> list[InstanceRow]:
 
 async def instance_rows(s: Any, world_id: str) -> list[Any]:
     """Every instance of the world in stream order: `world_instances` rows and chunk rows."""
-    table = INSTANCES
     rows: list[Any] = list((await s.execute(
-        select(table).where(table.c.world_id == world_id).order_by(table.c.ord))).all())
-    chunks = (await s.execute(select(WorldChunk.ord, WorldChunk.data).where(WorldChunk.world_id == world_id)
-                              .order_by(WorldChunk.ord))).all()
+        select(INSTANCES).where(INSTANCES.c.world_id == world_id).order_by(INSTANCES.c.ord))).all())
+    chunks = (await s.execute(select(CHUNKS.c.ord, CHUNKS.c.data).where(CHUNKS.c.world_id == world_id)
+                              .order_by(CHUNKS.c.ord))).all()
     if chunks:
         from_chunks = [r for first, data in chunks for r in chunk_rows(world_id, first, data)]
         rows = sorted(rows + from_chunks, key=lambda r: r.ord) if rows else from_chunks
@@ -114,13 +113,7 @@ def expand_chunks_sqlite(conn: Any, world_id: str) -> int:
 
 
 async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> None:
-    if not chunks:
-        return
-    if conn.dialect.name == "sqlite":
-        # The driver's executemany: SQLAlchemy's per-row parameter processing is not free.
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.executemany(_SQLITE_INSERT_CHUNK, [(world_id, o, n, d) for o, n, d in chunks])
-    else:
+    if chunks:
         await conn.execute(insert(CHUNKS),
                            [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
 
