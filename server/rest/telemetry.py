@@ -29,7 +29,7 @@ EVENT = (F("event_type", "str", min=1, max=64), F("user_id", "str", required=Fal
 def _timestamp(raw: str | None) -> datetime:
     if raw is None:
         return utcnow()
-    stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    stamp = datetime.fromisoformat(raw)  # 3.11+ reads a trailing Z
     # Stored as UTC: SQLite keeps no offset, so "12:00+02:00" must become "10:00Z" first.
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
