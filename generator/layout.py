@@ -22,6 +22,7 @@ from .intent import Intent
 from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
+from .walk import WALK_CELL
 from .fill import fill
 from .palette import palette_members
 
@@ -99,8 +100,11 @@ class Layout:
 
     # -- steps ---------------------------------------------------------------------------
     def place_request(self, req: Request, target: int, sampler_for: Any, exact: bool,
-                      rounds: int = ROUNDS) -> int:
-        """Retry rounds with a widening sampler, then (for exact counts) an exhaustive scan."""
+                      rounds: int = ROUNDS, halo: int = 0) -> int:
+        """Retry rounds with a widening sampler, then (for exact counts) an exhaustive scan.
+
+        ``halo`` (cells) applies to the rounds before the relaxed ones; the last rounds and the
+        scan place without it, so exact counts still hold in a crowded world."""
         placed = 0
         for rnd in range(rounds):
             need = target - placed
@@ -112,7 +116,8 @@ class Layout:
             pidx = self._choose(rng, req, x.size)
             yaw = self._snap(pidx, yaw)
             placed += self.eng.try_place(pidx, x, z, yaw, self._scales(rng, pidx, req.attributes),
-                                         target=need, group=req.index, landmark=req.landmark)
+                                         target=need, group=req.index, landmark=req.landmark,
+                                         halo=halo if rnd < ROUNDS - 2 else 0)
         if exact and placed < target and self.eng.room > 0:
             placed += self._scan(req, target - placed)
         return placed
@@ -228,7 +233,9 @@ class Layout:
                 x, z, yaw = samplers.ring(rng, n, 0.0, 0.0, max(r, 20.0), rnd, spread=False)
                 c, s = math.cos(phase), math.sin(phase)
                 return x * c - z * s, x * s + z * c, yaw
-        req.placed += self.place_request(req, target, sampler, exact=True)
+        # two walk cells (walk.py) between landmarks, so they cannot wall one another in
+        halo = int(math.ceil(2 * WALK_CELL / self.ter.cell))
+        req.placed += self.place_request(req, target, sampler, exact=True, halo=halo)
 
     def place_spawn(self) -> tuple[float, float]:
         """A free, dry 8 m square south of the centre (or anywhere), reserved for arrivals."""

@@ -18,7 +18,7 @@ import numpy as np
 from . import cache
 from .catalog import Catalog
 from .geometry import half_extents
-from .terrain import OCC, PATH, RES, WATER, Terrain
+from .terrain import HALO, OCC, PATH, RES, WATER, Terrain
 
 SURFACE_CODE = {"ground": 0, "water": 1, "wall": 2, "air": 3}
 
@@ -189,6 +189,13 @@ class PlacementEngine:
         idx = (known if known is not None else self._gather(sel, i0, i1, j0, j1)).ravel()
         flat[idx] = flat.take(idx) | np.uint8(bit)
 
+    def _grown(self, cells: tuple[np.ndarray, ...], by: int) -> tuple[np.ndarray, ...]:
+        """The same footprints' cell ranges grown by ``by`` cells on every side (clipped)."""
+        hx, hz, i0, i1, j0, j1, inb = cells
+        top = self.ter.n - 1
+        return (hx, hz, np.maximum(i0 - by, 0), np.minimum(i1 + by, top),
+                np.maximum(j0 - by, 0), np.minimum(j1 + by, top), inb)
+
     def _footprints_of(self, sel: np.ndarray, cells: tuple[np.ndarray, ...]) -> np.ndarray | None:
         """The rows of try_place's footprint table for candidates ``sel`` (sorted), if any:
         one gather per try_place call serves its raster check, its phases and its marks."""
@@ -199,8 +206,12 @@ class PlacementEngine:
         return table if sel.size == cand.size else table[np.searchsorted(cand, sel)]
 
     def try_place(self, pidx: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray,
-                  scale: np.ndarray, *, target: int, group: int, landmark: bool = False) -> int:
-        """Accept up to ``target`` candidates (in candidate order); returns how many were placed."""
+                  scale: np.ndarray, *, target: int, group: int, landmark: bool = False,
+                  halo: int = 0) -> int:
+        """Accept up to ``target`` candidates (in candidate order); returns how many were placed.
+
+        ``halo``: cells round each accepted footprint flagged HALO, and HALO forbidden to the
+        candidates (landmarks keep walking room between each other)."""
         target = min(target, self.room)
         if target <= 0 or x.size == 0:
             return 0
@@ -208,6 +219,8 @@ class PlacementEngine:
         hx, hz, *_, inb = cells
         solid = self.cat.solid[pidx]
         forbid = self.tab.forbid[pidx]
+        if halo:
+            forbid = forbid | HALO
         need_water = self.tab.need_water[pidx]
         cand = np.flatnonzero(inb)
         _, _, i0, i1, j0, j1, _ = cells
@@ -218,7 +231,8 @@ class PlacementEngine:
             cand = cand[~self.conflicts(cand, cells, forbid, need_water)]
             hard = cand[solid[cand]]
             soft = cand[~solid[cand]]
-            accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target)
+            accepted = self._phases(hard, x, z, hx, hz, cells, forbid, need_water, target,
+                                    halo)
         finally:
             self._known = None
         if soft.size:
@@ -233,7 +247,7 @@ class PlacementEngine:
 
     def _phases(self, cand: np.ndarray, x: np.ndarray, z: np.ndarray, hx: np.ndarray,
                 hz: np.ndarray, cells: tuple[np.ndarray, ...], forbid: np.ndarray,
-                need_water: np.ndarray, target: int) -> np.ndarray:
+                need_water: np.ndarray, target: int, halo: int = 0) -> np.ndarray:
         if cand.size == 0:
             return cand
         size = 2.0 * float(max(hx[cand].max(), hz[cand].max())) + 1e-6
@@ -264,6 +278,8 @@ class PlacementEngine:
                 sel = sel[~self.conflicts(sel, cells, forbid, need_water)]
             sel = sel[:remaining]
             self.mark(sel, cells)
+            if halo and sel.size:
+                self.mark(sel, self._grown(cells, halo), HALO)
             out.append(sel)
             remaining -= sel.size
             if remaining == 0:

@@ -28,10 +28,10 @@ from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settl
 from .placement import SURFACE_CODE, surface_codes
 from .prompt import parse_prompt
 from .stream import WorldHeader, WorldPlan
-from .terrain import WATER_LEVEL, Terrain, build_terrain
+from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.2.1"
+GENERATOR_VERSION = "1.2.2"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 
@@ -173,6 +173,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     for slot, req in enumerate(landmarks):
         _place(lay, req, lambda r=req, s=slot: lay.place_landmark(r, rel_of.get(r.index),
                                                                    requests, s))  # type: ignore[arg-type]
+    lay.ter.flags &= np.uint8(~HALO & 0xFF)  # the halo only spaced the landmarks
     spawn = lay.place_spawn()
     boxes = _landmark_boxes(lay)
     unreachable = reserve_corridors(lay.ter, spawn, boxes)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 WATER, PATH, OCC, RES = 1, 2, 4, 8  # flag bits of Terrain.flags
+HALO = 16  # only while landmarks are placed: around each landmark, kept free of the others
 WATER_LEVEL = 0.0
 FORD_BANK = 6.0  # metres of each bank kept free at the river's ford
 RELIEF = {"fantasy": 5.0, "sci_fi": 1.5, "realistic": 3.0, "surreal": 7.0, "historical": 2.5,
