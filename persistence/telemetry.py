@@ -18,11 +18,12 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -50,33 +51,15 @@ _SQLITE_ROWS = 500
 _ZERO = timedelta(0)
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    # json.JSONEncoder.encode builds a new C encoder on every call, which was most of the cost
-    # of encoding a small map; this one is built once. Same text as json.dumps writes.
-    make = getattr(json.encoder, "c_make_encoder", None)
-    plain = json.JSONEncoder(check_circular=False).encode
-    if make is None:
-        return plain
-
-    def refuse(value: Any) -> Any:
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-    try:
-        chunks = make(None, refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
-        if "".join(chunks({"a": [1.5, None]}, 0)) != plain({"a": [1.5, None]}):
-            return plain
-    except Exception:  # noqa: BLE001 - a future CPython with another signature: use the plain path
-        return plain
-    join = "".join
-    return lambda value: join(chunks(value, 0))
-
-
-_encode_json = _json_encoder()
-
-
 def data_json(data: Mapping[str, Any] | None) -> str:
-    """The stored form of an event's `data` (an absent map is stored as {})."""
-    return _encode_json(data) if data else "{}"
+    """The stored form of an event's `data` (an absent map is stored as {}): compact JSON by
+    orjson (a third of the stdlib's cost per event), the stdlib for what orjson refuses."""
+    if not data:
+        return "{}"
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":"))
 
 
 def _sqlite_time(value: datetime) -> str:

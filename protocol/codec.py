@@ -317,7 +317,7 @@ def pack_instances(instances: Sequence[val.Instance]) -> bytes:
     return _pack(instances)
 
 
-_INSTANCES_KEY = msgpack.packb("instances")
+_INSTANCES_KEY: bytes = msgpack.packb("instances")
 
 
 def encode_gen_chunk_packed(rid: int, world_id: str, index: int, packed_instances: bytes) -> bytes:
