@@ -249,7 +249,7 @@ class Connection:
             task.cancel()
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+        ceiling: float = min(self.max_delay, self.base_delay * 2**attempt)  # int ** int types as Any
         delay = ceiling / 2 + random.uniform(0, ceiling / 2)
         if attempt == 0 and retry_after:
             delay = max(delay, min(retry_after, self.max_delay))

@@ -190,48 +190,49 @@ class Session(Connection):
         except ProtocolError as exc:
             log.warning("ignoring a server frame: %s", exc)  # unknown types included (§2.5)
             return
-        kind = type(msg)
         views = self._views
-        if kind is m.GenChunk or kind is m.GenDone or kind is m.GenStart:
+        # isinstance, not a type() comparison: it narrows the decoded-message union for mypy.
+        # The message classes are final dataclasses, so the two tests agree.
+        if isinstance(msg, (m.GenChunk, m.GenDone, m.GenStart)):
             req = self._requests.get(msg.rid)
             if isinstance(req, Generation):
-                if kind is m.GenStart and req.world_id is None and msg.session_id == self.session_id:
+                if isinstance(msg, m.GenStart) and req.world_id is None and msg.session_id == self.session_id:
                     req.world_id = msg.world_id
                 if req.world_id == msg.world_id:
                     req._push(msg)
-                    if kind is m.GenDone:
+                    if isinstance(msg, m.GenDone):
                         del self._requests[msg.rid]
-            if kind is m.GenChunk:
+            if isinstance(msg, m.GenChunk):
                 for inst in msg.instances:
                     self._prefab_types.setdefault(inst["prefab_id"], inst["prefab_type"])
             if (view := views.get(msg.world_id)) is not None:
                 view._on_gen(msg)
-        elif kind is m.WorldOp:
+        elif isinstance(msg, m.WorldOp):
             if (view := views.get(msg.world_id)) is not None:
                 wire_ops = msgpack.unpackb(data, raw=False)["ops"]  # keeps prefab_type of adds
                 for op in wire_ops:
                     if op.get("op") == "add" and op.get("prefab_type"):
                         self._prefab_types.setdefault(op["prefab_id"], op["prefab_type"])
                 view._on_op(msg, wire_ops)
-        elif kind is m.Snapshot:
+        elif isinstance(msg, m.Snapshot):
             if (view := views.get(msg.world_id)) is not None:
                 for inst in msg.instances:
                     self._prefab_types.setdefault(inst["prefab_id"], inst["prefab_type"])
                 view._on_snapshot(msg)
-        elif kind is m.PresenceEvent:
+        elif isinstance(msg, m.PresenceEvent):
             if (view := views.get(msg.world_id)) is not None:
                 view._on_presence(msg)
-        elif kind is m.Error:
+        elif isinstance(msg, m.Error):
             self._on_error(msg)
-        elif kind is m.Bye:
+        elif isinstance(msg, m.Bye):
             self._bye = msg
-        elif kind is m.Welcome:
+        elif isinstance(msg, m.Welcome):
             self.welcome = msg  # a second welcome replaces the first (§3.3)
-        else:
-            req = self._requests.pop(msg.rid, None)  # type: ignore[union-attr]
-            if kind is m.Joined and (view := views.get(msg.world_id)) is not None:
+        else:  # a reply: every remaining message type carries the request's rid
+            req = self._requests.pop(msg.rid, None)
+            if isinstance(msg, m.Joined) and (view := views.get(msg.world_id)) is not None:
                 view._on_joined(msg)
-            elif kind is m.EditAck and (view := views.get(msg.world_id)) is not None:
+            elif isinstance(msg, m.EditAck) and (view := views.get(msg.world_id)) is not None:
                 view._on_ack(msg, req.context if isinstance(req, Request) else [])
             if isinstance(req, Request) and not req.future.done():
                 req.future.set_result(msg)

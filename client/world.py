@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from protocol import messages as m
 from protocol import values as val
@@ -47,16 +47,29 @@ def op_to_wire(op: val.EditOp | Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _floats(v: Any) -> tuple[float, ...] | None:
+    return None if v is None else tuple(float(x) for x in v)
+
+
+# The casts below do not check lengths (or a missing pos) on purpose: a user's op is forwarded
+# as given and the server's decoder answers a malformed one with a field error (docs/protocol.md §6.1).
+def _vec3(v: Any) -> val.Vec3 | None:
+    return cast("val.Vec3 | None", _floats(v))
+
+
+def _quat(v: Any) -> val.Quat | None:
+    return cast("val.Quat | None", _floats(v))
+
+
 def op_from_wire(op: Mapping[str, Any]) -> val.EditOp:
     """A user's op map ({"op": "add", ...}) as the protocol dataclass the encoder expects."""
     kind = op.get("op")
-    tup = (lambda v: None if v is None else tuple(float(x) for x in v))
     if kind == "add":
-        return val.AddOp(prefab_id=op["prefab_id"], pos=tup(op["pos"]), id=op.get("id"),  # type: ignore[arg-type]
-                         rot=tup(op.get("rot")), scale=tup(op.get("scale")), props=op.get("props"))
+        return val.AddOp(prefab_id=op["prefab_id"], pos=cast(val.Vec3, _vec3(op["pos"])), id=op.get("id"),
+                         rot=_quat(op.get("rot")), scale=_vec3(op.get("scale")), props=op.get("props"))
     if kind == "move":
-        return val.MoveOp(id=op["id"], pos=tup(op.get("pos")), rot=tup(op.get("rot")),  # type: ignore[arg-type]
-                          scale=tup(op.get("scale")))
+        return val.MoveOp(id=op["id"], pos=_vec3(op.get("pos")), rot=_quat(op.get("rot")),
+                          scale=_vec3(op.get("scale")))
     if kind == "set":
         return val.SetOp(id=op["id"], props=op["props"])
     if kind == "remove":
@@ -86,7 +99,7 @@ def apply_ops(instances: dict[str, dict[str, Any]], ops: Sequence[Mapping[str, A
                 else:
                     props[k] = v
             instances[iid]["props"] = props
-        elif kind == "remove":
+        elif kind == "remove" and iid is not None:
             instances.pop(iid, None)
 
 
