@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .catalog import Catalog
 
 MAX_ENTRIES = 4096  # per cache table; a table that grows past this is cleared (bounded memory)
-_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[Catalog, tuple[tuple[str, int], dict[str, dict[Any, Any]]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _stamp(cat: Catalog) -> tuple[str, int]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from .errors import CatalogError
 from .lexicon import WORLD_TYPES, lemma, tokenize
+
+if TYPE_CHECKING:
+    from .retrieval import Bm25Index
 
 PREFAB_TYPES: tuple[str, ...] = (
     "building", "vehicle", "character", "prop", "environment", "lighting", "effect", "ui",
@@ -132,7 +135,7 @@ class Catalog:
         return frozenset(out)
 
     @cached_property
-    def retrieval(self) -> "Bm25Index":
+    def retrieval(self) -> Bm25Index:
         from .retrieval import Bm25Index  # local import: retrieval depends on Catalog
         return Bm25Index(self)
 

@@ -8,6 +8,7 @@ a word boundary and never ends on a dangling preposition, article or conjunction
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .lexicon import (FEATURES, NUMBER_WORDS, SIZE_ADJECTIVES, STOP_WORDS, TIME_WORDS,
@@ -53,10 +54,11 @@ def _phrase_words(tokens: list[str], terms: tuple[str, ...], limit: int = 0) -> 
 def _main(intent: Intent, requests: Sequence[Any]) -> int | None:
     """Settlement, else a single landmark, else any landmark, else a landscape noun, else first."""
     live = [k for k, r in enumerate(requests) if r is not None]
-    preds = (lambda k: requests[k].settlement is not None,
-             lambda k: requests[k].landmark and not intent.requests[k].plural,
-             lambda k: requests[k].landmark,
-             lambda k: intent.requests[k].terms[-1] in LANDSCAPES)
+    preds: tuple[Callable[[int], object], ...] = (
+        lambda k: requests[k].settlement is not None,
+        lambda k: requests[k].landmark and not intent.requests[k].plural,
+        lambda k: requests[k].landmark,
+        lambda k: intent.requests[k].terms[-1] in LANDSCAPES)
     for pred in preds:
         for k in live:
             if pred(k):

@@ -35,11 +35,14 @@ def quaternion_yaw(q: Sequence[float]) -> float:
 
 
 def _bounds_dict(header_or_bounds: Any) -> Mapping[str, Mapping[str, float]]:
+    bounds: Mapping[str, Mapping[str, float]]
     if hasattr(header_or_bounds, "bounds"):
-        return header_or_bounds.bounds  # WorldHeader
-    if isinstance(header_or_bounds, Mapping) and "bounds" in header_or_bounds:
-        return header_or_bounds["bounds"]  # header.to_dict()
-    return header_or_bounds  # {"min": {...}, "max": {...}}
+        bounds = header_or_bounds.bounds  # WorldHeader
+    elif isinstance(header_or_bounds, Mapping) and "bounds" in header_or_bounds:
+        bounds = header_or_bounds["bounds"]  # header.to_dict()
+    else:
+        bounds = header_or_bounds  # {"min": {...}, "max": {...}}
+    return bounds
 
 
 def bounds_contains(header_or_bounds: Any, position: Any) -> bool:

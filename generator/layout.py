@@ -90,7 +90,8 @@ class Layout:
             hi = 0.4
         u = rng.uniform(lo, hi, pidx.size)
         smin, smax = self.cat.scale_min[pidx], self.cat.scale_max[pidx]
-        return np.round(smin + (smax - smin) * u, 2)
+        scales: np.ndarray = np.round(smin + (smax - smin) * u, 2)
+        return scales
 
     def _choose(self, rng: np.random.Generator, req: Request, n: int) -> np.ndarray:
         if req.pidx.size == 1:
@@ -185,7 +186,8 @@ class Layout:
         if kind in ("around", "near", "along") and feature in ("river", "road", "coast"):
             road = {"river": ter.river, "road": ter.roads[0] if ter.roads else None,
                     "coast": ter.coast}[feature]
-            off = (road.width / 2 if road is not None else 0.0) + ext
+            assert road is not None  # a feature the terrain lacks was dropped above
+            off = road.width / 2 + ext
             return lambda rng, n, rnd: (samplers.along(rng, ter, road, n, off, rnd)
                                         if rnd < relaxed else fallback(rng, n, rnd))
         if kind in ("around", "along", "near", "ring", "center") and (feature == "lake"):

@@ -107,7 +107,7 @@ def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset
     """(prefab number, category, tags, area factor) of everything that may ever be filler."""
     per_cat = cache.table(cat, "palette_candidates")
     if world_type not in per_cat:
-        out = []
+        out: list[tuple[int, str, frozenset[str], float]] = []
         for i, p in enumerate(cat.prefabs):
             if world_type not in p.world_types or p.landmark or p.surface == "wall":
                 continue
@@ -119,7 +119,8 @@ def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset
             out.append((i, category(p), frozenset(p.tags),
                         single / max(1.0, p.width * p.depth) ** 0.3))
         per_cat[world_type] = out
-    return per_cat[world_type]
+    found: list[tuple[int, str, frozenset[str], float]] = per_cat[world_type]  # the cache holds what we stored
+    return found
 
 
 def wanted_biomes(words: frozenset[str], env: EnvironmentIntent) -> set[str]:

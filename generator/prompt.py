@@ -112,7 +112,7 @@ def _count_at(tokens: list[str], i: int) -> tuple[int, bool, int] | None:
 def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
     """Group tokens into noun phrases with their counts and attributes."""
     tokens = state.tokens
-    kind = is_kind  # type: ignore[assignment]
+    kind = is_kind
     pending_count: tuple[int, bool, int] | None = None  # value, exact, position
     attrs: list[str] = []
     current: _Phrase | None = None

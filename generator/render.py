@@ -3,13 +3,14 @@ a legend and a scale bar. Returns bytes; the caller decides where (or whether) t
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .geometry import half_extents, quaternion_yaw
-from .stream import Instance, WorldPlan
+from .stream import Instance, WorldHeader, WorldPlan
 from .terrain import PATH, WATER
 
 TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character": (230, 90, 200),
@@ -18,8 +19,16 @@ TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character
 LEGEND_W = 150
 
 
-def render_png(world: WorldPlan | tuple[Any, Sequence[Instance]], *, size_px: int = 1024) -> bytes:
+def _header_field(header: WorldHeader | Mapping[str, Any], name: str) -> Any:
+    """A field of a WorldHeader or of its dict form (a stored world, a gen.start header)."""
+    return header[name] if isinstance(header, Mapping) else getattr(header, name)
+
+
+def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequence[Instance]], *,
+               size_px: int = 1024) -> bytes:
     """Render a WorldPlan (or a (header, instances) pair) as a size_px x size_px PNG."""
+    header: WorldHeader | Mapping[str, Any]
+    instances: Sequence[Instance]
     if isinstance(world, WorldPlan):
         header, instances, ter, cat = world.header, world.instances, world.extras["terrain"], \
             world.catalog
@@ -28,7 +37,7 @@ def render_png(world: WorldPlan | tuple[Any, Sequence[Instance]], *, size_px: in
         ter = cat = None
     if size_px < 64:
         raise ValueError("size_px must be at least 64")
-    b = header.bounds if hasattr(header, "bounds") else header["bounds"]
+    b = _header_field(header, "bounds")
     x0, x1, z0, z1 = b["min"]["x"], b["max"]["x"], b["min"]["z"], b["max"]["z"]
     map_px = size_px - LEGEND_W
     k = map_px / max(x1 - x0, z1 - z0)
@@ -44,7 +53,7 @@ def render_png(world: WorldPlan | tuple[Any, Sequence[Instance]], *, size_px: in
         base[(ter.flags & WATER) != 0] = (50, 100, 190)
         # raster is [i=x, j=z]; image rows go north (max z) to south
         terrain_img = Image.fromarray(np.ascontiguousarray(base.transpose(1, 0, 2)[::-1]))
-        img.paste(terrain_img.resize((map_px, map_px), Image.NEAREST), (0, 0))
+        img.paste(terrain_img.resize((map_px, map_px), Image.Resampling.NEAREST), (0, 0))
     draw = ImageDraw.Draw(img)
 
     def to_px(x: float, z: float) -> tuple[float, float]:
@@ -55,15 +64,15 @@ def render_png(world: WorldPlan | tuple[Any, Sequence[Instance]], *, size_px: in
         if cat is not None and (p := cat.get(inst.prefab_id)) is not None:
             if p.pattern == "line" and p.type == "environment":
                 colour = (170, 150, 110)  # road/path pieces read as paths, not vegetation
-            hx, hz = half_extents(np.array(p.width), np.array(p.depth),
+            ex, ez = half_extents(np.array(p.width), np.array(p.depth),
                                   np.array(inst.scale[0]), np.array(quaternion_yaw(inst.rotation)))
-            hx, hz = float(hx), float(hz)
+            hx, hz = float(ex), float(ez)
         else:
             hx = hz = 0.5
         (ax, az), (bx, bz) = to_px(inst.position[0] - hx, inst.position[2] + hz), \
             to_px(inst.position[0] + hx, inst.position[2] - hz)
         draw.rectangle([ax, az, max(ax + 1, bx), max(az + 1, bz)], fill=colour)
-    spawns = header.spawn_points if hasattr(header, "spawn_points") else header["spawn_points"]
+    spawns = _header_field(header, "spawn_points")
     for sp in spawns:
         px, pz = to_px(sp["x"], sp["z"])
         draw.ellipse([px - 5, pz - 5, px + 5, pz + 5], outline=(255, 255, 255), width=2)

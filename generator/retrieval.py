@@ -58,7 +58,7 @@ class Bm25Index:
         self.tag_sets = [frozenset(lemma(t) for tag in p.tags for t in tokenize(tag))
                          for p in catalog.prefabs]
         self.words = [p.words for p in catalog.prefabs]
-        self._memo: dict[tuple, Match | None] = {}
+        self._memo: dict[tuple[tuple[str, ...], tuple[str, ...], str, bool], Match | None] = {}
         # name words plus the first two tags: what a prefab *is* (tags after that describe it)
         self.primary = [frozenset(lemma(w) for w in tokenize(p.name) + list(p.tags[:2]))
                         for p in catalog.prefabs]

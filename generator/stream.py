@@ -129,7 +129,7 @@ class WorldPlan:
         # object.__setattr__ by name per field. Setting the slots through their descriptors
         # builds the same objects (equal, same fields) in about half the time.
         new, s_id, s_pid, s_type, s_pos, s_rot, s_scale, s_props = _FAST
-        out = []
+        out: list[Instance] = []
         append = out.append
         for name, pid, typ, x, y, z, q, s, pr in zip(names, ids, types, xs, ys, zs, quats,
                                                       scales, props):

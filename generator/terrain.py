@@ -41,7 +41,8 @@ class Road:
     def distance(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Approximate distance to the centreline (exact for straight roads)."""
         along, across = (z, x) if self.axis == "z" else (x, z)
-        return np.abs(across - self.centre(along)) / np.sqrt(1 + self.slope(along) ** 2)
+        dist: np.ndarray = np.abs(across - self.centre(along)) / np.sqrt(1 + self.slope(along) ** 2)
+        return dist
 
 
 @dataclass
@@ -256,8 +257,8 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
     if ter.river is not None or ter.coast is not None:
         saved, ter.lake = ter.lake, None
         j0, j1 = 0, n
-        if ter.coast is None:
-            j0, j1 = _window(centres, ter.river.c0, _reach(ter.river) + cell)  # type: ignore[union-attr]
+        if ter.coast is None and ter.river is not None:  # (no coast: then there is a river)
+            j0, j1 = _window(centres, ter.river.c0, _reach(ter.river) + cell)
         flags[:, j0:j1] |= ter.water_at(centres[:, None], centres[None, j0:j1]).view(np.uint8)
         ter.lake = saved
     if ter.river is not None and ter.ford is not None:
@@ -267,14 +268,14 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
         lane = ter.river.distance(centres[f0:f1, None], centres[None, :]) \
             < ter.river.width / 2 + FORD_BANK
         flags[f0:f1, :] |= lane.view(np.uint8) * np.uint8(RES)
-    for road in ter.roads:  # paths only where there is no water
-        a0, a1 = _window(centres, road.c0, _reach(road) + cell)
-        if road.axis == "z":  # across = x = rows
+    for way in ter.roads:  # paths only where there is no water
+        a0, a1 = _window(centres, way.c0, _reach(way) + cell)
+        if way.axis == "z":  # across = x = rows
             win = flags[a0:a1, :]
-            on = road.distance(centres[a0:a1, None], centres[None, :]) < road.width / 2
+            on = way.distance(centres[a0:a1, None], centres[None, :]) < way.width / 2
         else:
             win = flags[:, a0:a1]
-            on = road.distance(centres[:, None], centres[None, a0:a1]) < road.width / 2
+            on = way.distance(centres[:, None], centres[None, a0:a1]) < way.width / 2
         on &= (win & WATER) == 0
         win |= on.view(np.uint8) << np.uint8(1)  # PATH is bit 2
     if ter.lake is not None or ter.river is not None or ter.coast is not None:
