@@ -79,7 +79,7 @@ class EditRepo(Repo):
             # The first statement autobegins the transaction; on PostgreSQL it is begun with
             # REPEATABLE READ (an explicit s.begin() after this would raise "already begun").
             # Read-only: closing the session ends it.
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             world = await s.get(World, world_id)
             if world is None:
@@ -215,13 +215,13 @@ def _apply_one(world_id: str, op: dict[str, Any], new_id: str | None, live: dict
         if new_id in live:
             raise Conflict(f"instance id {new_id} is already in use")
         pos, rot, scale = op["pos"], op.get("rot") or IDENTITY_ROT, op.get("scale") or UNIT_SCALE
-        row = {"world_id": world_id, "id": new_id, "ord": next_ord, "prefab_id": op["prefab_id"],
-               "prefab_type": op["prefab_type"], "px": pos[0], "py": pos[1], "pz": pos[2], "rx": rot[0],
-               "ry": rot[1], "rz": rot[2], "rw": rot[3], "sx": scale[0], "sy": scale[1], "sz": scale[2],
-               "props": dict(op.get("props") or {})}
-        live[new_id] = final[new_id] = row
+        added = {"world_id": world_id, "id": new_id, "ord": next_ord, "prefab_id": op["prefab_id"],
+                 "prefab_type": op["prefab_type"], "px": pos[0], "py": pos[1], "pz": pos[2], "rx": rot[0],
+                 "ry": rot[1], "rz": rot[2], "rw": rot[3], "sx": scale[0], "sy": scale[1], "sz": scale[2],
+                 "props": dict(op.get("props") or {})}
+        live[new_id] = final[new_id] = added
         return {"op": "add", "id": new_id, "prefab_id": op["prefab_id"], "prefab_type": op["prefab_type"],
-                "pos": list(pos), "rot": list(rot), "scale": list(scale), "props": row["props"],
+                "pos": list(pos), "rot": list(rot), "scale": list(scale), "props": added["props"],
                 "outcome": "applied"}
     row = live.get(op["id"])
     if kind == "remove":

@@ -30,8 +30,15 @@ def _run(connection: Any) -> None:
         context.run_migrations()
 
 
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # persistence/db.py always sets it
+        raise RuntimeError("alembic: sqlalchemy.url is not set")
+    return url
+
+
 async def _online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"), poolclass=NullPool)
+    engine = create_async_engine(_url(), poolclass=NullPool)
     async with engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
