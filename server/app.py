@@ -23,6 +23,7 @@ from persistence.telemetry import TelemetryWriter
 from .auth import LoginThrottle, Revocations, TokenService
 from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
+from .config import Settings
 from .context import SERVICES, Services
 from .http import error_middleware
 from .hub import Hub
@@ -93,7 +94,7 @@ def _sample(services: Services) -> None:
         metrics.db_pool.set(checked_out())
 
 
-def _make_broker(settings: Any) -> Any:
+def _make_broker(settings: Settings) -> Any:
     if settings.broker == "redis":
         from .broker_redis import RedisBroker
 
@@ -102,7 +103,7 @@ def _make_broker(settings: Any) -> Any:
     return MemoryBroker()
 
 
-def _services_ctx(settings: Any) -> Any:
+def _services_ctx(settings: Settings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await migrate_async(settings.database_url)
@@ -150,7 +151,7 @@ async def _drain(app: web.Application) -> None:
     await services.extras["registry"].drain(services.settings.drain_timeout_s)
 
 
-def create_app(settings: Any) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)

@@ -18,12 +18,13 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import jwt
 
 from persistence.clock import as_utc
 from persistence.store import Store
+
+from .config import Settings
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _VERIFIED_CACHE = 50_000  # verified tokens remembered (per process)
@@ -67,7 +68,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 class TokenService:
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._key = settings.secret_key
         self._alg = settings.jwt_algorithm
         self._iss = settings.jwt_issuer

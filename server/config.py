@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 DEFAULT_SECRET = "dev-insecure-default-secret-change-me-in-production"
 
@@ -103,13 +103,70 @@ def _field(s: Setting) -> Any:
     return dataclasses.field(default=s.default)
 
 
-Settings = dataclasses.make_dataclass(
-    "Settings",
-    [(s.name, type(s.default), _field(s)) for s in SETTINGS],
-    frozen=True,
-    slots=True,
-)
-Settings.__doc__ = "Every setting of one server process (see SETTINGS for meaning)."
+if TYPE_CHECKING:
+    # The static shape of the generated class below, for type checkers only: one attribute per
+    # SETTINGS row, in order, typed as its default (tests/test_typing.py checks they agree).
+    @dataclass(frozen=True, slots=True)
+    class Settings:
+        environment: str
+        host: str
+        port: int
+        log_level: str
+        log_json: bool
+        drain_timeout_s: float
+        gc_gen0_threshold: int
+        gc_freeze: bool
+        database_url: str
+        db_pool_size: int
+        auto_migrate: bool
+        catalog_file: str
+        secret_key: str
+        jwt_algorithm: str
+        jwt_issuer: str
+        jwt_audience: str
+        token_ttl_s: int
+        guest_login: bool
+        login_attempts_per_min: int
+        revocation_poll_s: float
+        max_body_bytes: int
+        cors_origins: str
+        default_instances: int
+        max_instances: int
+        max_instances_per_world: int
+        max_worlds_per_user: int
+        max_prompt_chars: int
+        hello_timeout_s: float
+        heartbeat_s: float
+        idle_timeout_s: float
+        max_frame_bytes: int
+        msgs_per_s: float
+        msgs_burst: int
+        prompts_per_min: int
+        max_generations: int
+        chunk_size: int
+        send_queue_bytes: int
+        max_connections_per_user: int
+        max_connections_per_ip: int
+        bad_frames_before_close: int
+        telemetry_buffer_events: int
+        telemetry_flush_ms: int
+        telemetry_batch: int
+        telemetry_max_events: int
+        telemetry_max_event_bytes: int
+        oplog_retention_ops: int
+        presence_per_s: float
+        broker: str
+        redis_url: str
+        node_id: str
+        presence_ttl_s: float
+else:
+    Settings = dataclasses.make_dataclass(
+        "Settings",
+        [(s.name, type(s.default), _field(s)) for s in SETTINGS],
+        frozen=True,
+        slots=True,
+    )
+    Settings.__doc__ = "Every setting of one server process (see SETTINGS for meaning)."
 
 
 def _coerce(setting: Setting, raw: Any, source: str) -> Any:
@@ -139,7 +196,7 @@ def resolve(
     config_path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
-) -> tuple[Any, dict[str, str]]:
+) -> tuple[Settings, dict[str, str]]:
     """Build Settings and the source of each value ("default", the file, "env:NAME", "override")."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -177,12 +234,12 @@ def _async_driver(url: str) -> str:
     return f"{driver}{sep}{rest}" if driver and sep else url
 
 
-def load(config_path: str | Path | None = "config.toml", **overrides: Any) -> Any:
+def load(config_path: str | Path | None = "config.toml", **overrides: Any) -> Settings:
     """Settings from the config file and the environment, with keyword overrides on top."""
     return resolve(config_path, overrides=overrides)[0]
 
 
-def _check(s: Any) -> None:
+def _check(s: Settings) -> None:
     if s.environment not in ("development", "production"):
         raise ConfigError(f"environment: {s.environment!r} is not development or production")
     if s.environment == "production" and s.secret_key == DEFAULT_SECRET:
@@ -193,7 +250,7 @@ def _check(s: Any) -> None:
         raise ConfigError(f"broker: {s.broker!r} is not memory or redis")
 
 
-def describe(settings: Any, sources: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+def describe(settings: Settings, sources: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
     """Rows of (name, value, source, help) for `immersiverse config`; secrets are masked."""
     rows = []
     for s in SETTINGS:

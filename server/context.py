@@ -12,11 +12,12 @@ from persistence.telemetry import TelemetryWriter
 
 from .auth import AuthError, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
+from .config import Settings
 
 
 @dataclass
 class Services:
-    settings: Any
+    settings: Settings
     store: Store
     tokens: TokenService
     revocations: Revocations

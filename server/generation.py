@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +99,7 @@ async def check_quota(services: Services, owner_id: str) -> None:
 
 
 async def stream_world(services: Services, req: GenRequest,
-                       cancel: asyncio.Event | None = None) -> AsyncIterator[Started | Chunk | Done]:
+                       cancel: asyncio.Event | None = None) -> AsyncGenerator[Started | Chunk | Done, None]:
     """Started, then Chunk after Chunk, then Done (after everything is durable)."""
     from generator import plan
 

@@ -63,14 +63,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 413:
             limit = request.app[SERVICES].settings.max_body_bytes
             message = f"request body exceeds {limit} bytes"
-        err = ApiError(exc.status, code, message)
+        error = ApiError(exc.status, code, message)
         if exc.status == 405 and "Allow" in exc.headers:
-            err.headers["Allow"] = exc.headers["Allow"]
-        return error_response(err, request_id)
+            error.headers["Allow"] = exc.headers["Allow"]
+        return error_response(error, request_id)
     except Exception:
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
-        err = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
-        return error_response(err, request_id)
+        error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
+        return error_response(error, request_id)
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
     return response
@@ -111,7 +111,8 @@ def bearer_token(request: web.Request) -> str | None:
 
 def identity(request: web.Request) -> Identity:
     """The caller's verified, unrevoked identity, or 401."""
-    cached = request.get(IDENTITY)
+    # Request.get comes from MutableMapping and types as Any; IDENTITY is a RequestKey[Identity].
+    cached: Identity | None = request.get(IDENTITY)
     if cached is not None:
         return cached
     token = bearer_token(request)

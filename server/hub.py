@@ -160,7 +160,7 @@ class Hub:
         if not session.presence_bucket.take():
             return  # ephemeral: a dropped cursor update is replaced by the next one
         member = room.members[session.id].wire()
-        frame = encode(m.PresenceEvent(world_id=msg.world_id, event="update", member=member,  # type: ignore[arg-type]
+        frame = encode(m.PresenceEvent(world_id=msg.world_id, event="update", member=member,
                                        cursor=msg.cursor, selection=msg.selection))
         await self.broker.publish(msg.world_id, {"k": "frame", "f": frame, "o": session.id, "x": 1})
 
@@ -262,7 +262,7 @@ class Hub:
             # Its node died (broker_redis.py reaps records no longer refreshed): say goodbye
             # for it, as its own node would have on a close (docs/protocol.md §7.4).
             member = env["m"]
-            frame = encode(m.PresenceEvent(world_id=room.world_id, event="leave", member=member))  # type: ignore[arg-type]
+            frame = encode(m.PresenceEvent(world_id=room.world_id, event="leave", member=member))
             for local in list(room.members.values()):
                 if local.session.id != member.get("session_id"):
                     local.session.send_bytes(frame)

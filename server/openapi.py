@@ -14,7 +14,7 @@ from typing import Any
 
 from persistence.catalog import PREFAB_TYPES, WORLD_TYPES
 
-from .config import SETTINGS
+from .config import SETTINGS, Settings
 from .version import SERVER_VERSION
 
 Schema = dict[str, Any]
@@ -48,7 +48,7 @@ def array(items: Schema, **extra: Any) -> Schema:
     return {"type": "array", "items": items, **extra}
 
 
-def _schemas(s: Any) -> dict[str, Schema]:
+def _schemas(s: Settings) -> dict[str, Schema]:
     vec3 = obj({"x": NUM, "y": NUM, "z": NUM})
     return {
         "Error": obj({"success": {"const": False}, "error": {**STR, "description": "stable machine-readable code"},
@@ -214,8 +214,9 @@ def op(summary: str, tag: str, ok: dict[str, Schema], *, body: Schema | None = N
     return out
 
 
-def _paths(s: Any) -> dict[str, dict[str, Schema]]:
-    limit = lambda hi, default: query("limit", {**INT, "minimum": 1, "maximum": hi, "default": default})  # noqa: E731
+def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
+    def limit(hi: int, default: int) -> Schema:
+        return query("limit", {**INT, "minimum": 1, "maximum": hi, "default": default})
     offset = query("offset", {**INT, "minimum": 0, "maximum": 2**31 - 1, "default": 0})
     prefab_type = query("prefab_type", {"enum": list(PREFAB_TYPES)})
     world_id = path("world_id")
@@ -340,9 +341,9 @@ def _operation_id(method: str, route: str) -> str:
     return "_".join([method, *words]) or method
 
 
-def build(settings: Any = None) -> dict[str, Any]:
+def build(settings: Settings | None = None) -> dict[str, Any]:
     """The document for `settings` (defaults when None)."""
-    s = settings if settings is not None else type("Defaults", (), _DEFAULTS)
+    s = settings if settings is not None else Settings(**_DEFAULTS)
     paths = _paths(s)
     seen: set[str] = set()
     for route, item in paths.items():

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.codes import CloseCode
 
+from .config import Settings
+
 if TYPE_CHECKING:
     from .session import Session
 
 
 class Registry:
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.sessions: set[Session] = set()
         self._per_user: Counter[str] = Counter()

@@ -6,16 +6,16 @@ import asyncio
 import gc
 import logging
 import signal
-from typing import Any
 
 from aiohttp import web
 
 from .app import create_app
+from .config import Settings
 
 log = logging.getLogger("immersiverse.runner")
 
 
-async def _serve(settings: Any) -> None:
+async def _serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=settings.drain_timeout_s)
@@ -34,7 +34,7 @@ async def _serve(settings: Any) -> None:
     log.info("stopped")
 
 
-def tune_gc(settings: Any) -> None:
+def tune_gc(settings: Settings) -> None:
     """Streaming allocates a few containers per instance; with Python's default threshold
     (700) the cyclic GC ran so often, re-scanning every long-lived object of the process,
     that it cost as much as generating the instances (bench/RESULTS.md, streaming). Start-up
@@ -48,7 +48,7 @@ def tune_gc(settings: Any) -> None:
         gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
 
 
-def serve(settings: Any) -> int:
+def serve(settings: Settings) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; Windows has none

@@ -26,6 +26,7 @@ from protocol.limits import Limits
 from protocol.version import SUPPORTED_VERSIONS, negotiate
 
 from .auth import AuthError, Identity
+from .config import Settings
 from .context import Services
 from .failures import RequestRefused
 from .ratelimit import TokenBucket
@@ -41,7 +42,7 @@ RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002
 SLOW_CLOSE_GRACE_S = 1.0  # a slow consumer's connection is aborted this long after its close frame
 
 
-def limits_for(settings: Any) -> Limits:
+def limits_for(settings: Settings) -> Limits:
     return Limits(max_frame_bytes=settings.max_frame_bytes, max_prompt_chars=settings.max_prompt_chars,
                   max_instances=settings.max_instances, max_telemetry_events=settings.telemetry_max_events,
                   max_event_data_bytes=settings.telemetry_max_event_bytes)
@@ -140,7 +141,7 @@ class Session:
         """
         if self._closing is not None:
             return
-        self._closing = asyncio.current_task()  # type: ignore[assignment]
+        self._closing = asyncio.current_task()
         log.warning("session %s (user %s) closed as slow consumer", self.id,  # (runs in the publisher's
                     self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)

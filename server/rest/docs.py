@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
 
 from aiohttp import web
 
 from .. import openapi
+from ..config import Settings
 from ..context import SERVICES
 
 routes = web.RouteTableDef()
 
 
 @lru_cache(maxsize=8)
-def _render(settings: Any) -> bytes:
+def _render(settings: Settings) -> bytes:
     """The document, built once per settings (they are frozen, hence hashable)."""
     return json.dumps(openapi.build(settings), separators=(",", ":")).encode()
 

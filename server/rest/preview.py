@@ -9,11 +9,11 @@ from __future__ import annotations
 import html
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from .. import openapi
+from ..config import Settings
 from ..context import SERVICES
 from ..errors import not_found
 
@@ -69,7 +69,7 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 
 @lru_cache(maxsize=8)
-def _docs_page(settings: Any) -> bytes:
+def _docs_page(settings: Settings) -> bytes:
     """Swagger UI (rendered in the browser from /api/v1/openapi.json) above a plain route list
     rendered here from the same document, so the page is useful without JavaScript too."""
     doc = openapi.build(settings)
