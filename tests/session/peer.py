@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -87,3 +88,25 @@ class Peer:
 
 
 Connect = Callable[..., Any]
+
+
+async def stalled_member(client: TestClient, user: str, world_id: str, **ws_options: Any) -> tuple[Any, Any]:
+    """A member that joins `world_id` and then stops reading: a raw socket with a 4 KiB receive
+    buffer under a `websockets` client that queues one message. Returns the client socket and
+    the server's Session for it, once the server has it in the room."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    from server.context import SERVICES
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", client.port))
+    token = await login(client, user)
+    ws = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1,
+                          additional_headers={"Authorization": f"Bearer {token}"}, **ws_options)
+    await ws.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
+    registry = client.app[SERVICES].extras["registry"]
+    async with asyncio.timeout(TIMEOUT):
+        while not any(s.user_id == user and world_id in s.rooms for s in registry.sessions):
+            await asyncio.sleep(0.01)
+    return ws, next(s for s in registry.sessions if s.user_id == user)

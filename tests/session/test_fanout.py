@@ -6,15 +6,13 @@ only what its snapshot does not already hold."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import msgpack
 from aiohttp.test_utils import TestClient
-from websockets.asyncio.client import connect as ws_connect
 
 from server.context import SERVICES
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.session.peer import Connect, Peer, rid
+from tests.session.peer import Connect, Peer, rid, stalled_member
 from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
 from tests.session.worldview import WorldView, same_state, stored_state
 
@@ -133,25 +131,13 @@ async def test_a_member_that_pauses_reading_gets_its_backlog_in_order_once_it_re
     # The transport backs up past its high-water mark, so frames wait in the member's queue
     # (bounded well above what is sent) and go out in batches once the transport drains.
     client = await make_client(send_queue_bytes=32 * 2**20, msgs_per_s=10_000.0, msgs_burst=10_000)
-    services = client.app[SERVICES]
     owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
     await owner.recv()
     start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
     world_id = start["world_id"]
     await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
                      json={"visibility": "public"})
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", client.port))
-    token = await login(client, "pauser")
-    pauser = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1, max_size=2**24,
-                              additional_headers={"Authorization": f"Bearer {token}"})
-    await pauser.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
-    registry = services.extras["registry"]
-    async with asyncio.timeout(TIMEOUT):
-        while not any(s.user_id == "pauser" and world_id in s.rooms for s in registry.sessions):
-            await asyncio.sleep(0.01)
-    session = next(s for s in registry.sessions if s.user_id == "pauser")
+    pauser, session = await stalled_member(client, "pauser", world_id, max_size=2**24)
     await owner.send(type="join", rid=rid(), world_id=world_id)
     await owner.until_type("joined")
 

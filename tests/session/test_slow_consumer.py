@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
-import msgpack
 import websockets
-from websockets.asyncio.client import connect as ws_connect
 
 from protocol.codes import CloseCode
 from server.context import SERVICES
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.session.peer import Peer, rid
+from tests.session.peer import Peer, rid, stalled_member
 from tests.session.worldview import WorldView
 
 QUEUE_BOUND = 128 * 1024
@@ -35,18 +32,7 @@ async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receivin
     view.feed(joined)
 
     # The slow member: a tiny receive buffer, a client that stops reading after joining.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", client.port))
-    slow_token = await login(client, "slow")
-    slow = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1,
-                            additional_headers={"Authorization": f"Bearer {slow_token}"})
-    await slow.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
-    registry = services.extras["registry"]
-    async with asyncio.timeout(TIMEOUT):
-        while not any(s.user_id == "slow" and world_id in s.rooms for s in registry.sessions):
-            await asyncio.sleep(0.01)
-    slow_session = next(s for s in registry.sessions if s.user_id == "slow")
+    slow, slow_session = await stalled_member(client, "slow", world_id)
     await owner.send(type="join", rid=rid(), world_id=world_id)
     await owner.until_type("joined")
 
@@ -63,7 +49,7 @@ async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receivin
             view.feed(await fast.recv())
     assert view.seqs == list(range(1, edits + 1))  # the fast member got everything, in order
     async with asyncio.timeout(TIMEOUT):
-        while slow_session in registry.sessions:
+        while slow_session in services.extras["registry"].sessions:
             await asyncio.sleep(0.01)
     assert slow_session.writer.slow and peak <= QUEUE_BOUND
     assert services.extras["metrics"].slow._value.get() >= 1
