@@ -38,6 +38,8 @@ _SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
 _SQLITE_GROW = "UPDATE worlds SET instance_count = instance_count + ?, updated_at = ? WHERE id = ?"
 _SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, updated_at = ?, status = ?, "
                            "processing_time_ms = ? WHERE id = ?")
+_SQLITE_ROLE = ("SELECT w.owner_id, w.visibility, m.role FROM worlds w LEFT JOIN world_members m "
+                "ON m.world_id = w.id AND m.user_id = ? WHERE w.id = ?")
 _SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
 _SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
 INSERT_INSTANCE_SQLITE = (f"INSERT INTO world_instances ({', '.join(INSTANCE_COLUMNS)}) "
@@ -119,6 +121,14 @@ async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, i
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _role(owner_id: str, visibility: str, member_role: str | None, user_id: str) -> str | None:
+    if owner_id == user_id:
+        return "owner"
+    if member_role is not None:
+        return member_role
+    return "public" if visibility == "public" else None
 
 
 class WorldRepo(Repo):
@@ -257,9 +267,22 @@ class WorldRepo(Repo):
             return "owner"
         async with self._sessions() as s:
             member = await s.get(WorldMember, (world.id, user_id))
-        if member is not None:
-            return member.role
-        return "public" if world.visibility == "public" else None
+        return _role(world.owner_id, world.visibility, member.role if member is not None else None, user_id)
+
+    async def role_in(self, world_id: str, user_id: str) -> str | None:
+        """`role_of` by world id in one query (every join asks); NotFound when there is no world."""
+        if self._writer is not None:
+            row = await self._writer.read(lambda conn: conn.execute(_SQLITE_ROLE, (user_id, world_id)).fetchone())
+        else:
+            members = cast(Table, WorldMember.__table__)
+            q = (select(WORLDS.c.owner_id, WORLDS.c.visibility, members.c.role)
+                 .outerjoin(members, (members.c.world_id == WORLDS.c.id) & (members.c.user_id == user_id))
+                 .where(WORLDS.c.id == world_id))
+            async with self._sessions() as s:
+                row = (await s.execute(q)).first()
+        if row is None:
+            raise NotFound(f"world {world_id} not found")
+        return _role(row[0], row[1], row[2], user_id)
 
     async def members(self, world_id: str) -> list[WorldMember]:
         async with self._sessions() as s:

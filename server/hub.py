@@ -98,11 +98,10 @@ class Hub:
 
     # -- handlers ---------------------------------------------------------------------------------------
     async def _role(self, session: Session, world_id: str) -> str:
-        store = self.services.store
-        world = await store.worlds.get(world_id)
-        if world is None:
-            raise RequestRefused(ErrorCode.NOT_FOUND, f"world {world_id} not found")
-        role = await store.worlds.role_of(world, session.user_id)
+        try:
+            role = await self.services.store.worlds.role_in(world_id, session.user_id)
+        except NotFound:
+            raise RequestRefused(ErrorCode.NOT_FOUND, f"world {world_id} not found") from None
         if role is None:
             raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
         return "viewer" if role == "public" else role
