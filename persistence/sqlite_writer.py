@@ -42,28 +42,54 @@ def sqlite_file(url: str) -> str | None:
     return u.database
 
 
+class _Lane:
+    """One thread and its own connection (sqlite3 connections are used from one thread)."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def connection(self) -> sqlite3.Connection:
+        if self.conn is None:
+            # The same pragmas as the engine's connections (db._sqlite_pragmas); autocommit
+            # mode (isolation_level=None), so explicit BEGIN/COMMIT are the only transaction control.
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+                self.conn.execute(f"PRAGMA {pragma}")
+        return self.conn
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+        self.thread.submit(shut).result()
+        self.thread.shutdown(wait=True)
+
+
 class SqliteWriter:
+    """Writes on one lane under the store's gate; reads on another, so a read (a join's access
+    check, a connect's account lookup) never queues behind a long write (WAL: readers see the
+    last commit and never wait for the writer)."""
+
     def __init__(self, path: str, gate: asyncio.Lock) -> None:
         self.gate = gate
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._writes = _Lane(path, "sqlite-writer")
+        self._reads = _Lane(path, "sqlite-reader")
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` in one transaction on the writer thread; rolled back if it raises."""
         async with self.gate:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._transaction, fn)
+            return await asyncio.get_running_loop().run_in_executor(self._writes.thread, self._transaction, fn)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read-only `fn(connection)` on the writer thread (one hop; WAL: readers never
-        wait for the writer, so no gate)."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._read, fn)
-
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return fn(self._conn or self._connect())
+        """Run a read-only `fn(connection)` on the reader thread (one hop, no gate)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads.thread, lambda: fn(self._reads.connection()))
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn or self._connect()
+        conn = self._writes.connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             out = fn(conn)
@@ -73,19 +99,6 @@ class SqliteWriter:
         conn.execute("COMMIT")
         return out
 
-    def _connect(self) -> sqlite3.Connection:
-        # The same pragmas as the engine's connections (db._sqlite_pragmas); autocommit mode
-        # (isolation_level=None) so that BEGIN/COMMIT above are the only transaction control.
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
-            conn.execute(f"PRAGMA {pragma}")
-        self._conn = conn
-        return conn
-
     def close(self) -> None:
-        def shut() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-        self._thread.submit(shut).result()
-        self._thread.shutdown(wait=True)
+        self._writes.close()
+        self._reads.close()

@@ -26,7 +26,7 @@ class Store:
         gate = asyncio.Lock() if is_sqlite(url) else None
         path = sqlite_file(url)
         self._writer = SqliteWriter(path, gate) if path and gate else None
-        self.users = UserRepo(self.sessions, gate)
+        self.users = UserRepo(self.sessions, gate, writer=self._writer)
         self.catalog = CatalogRepo(self.sessions, gate)
         self.worlds = WorldRepo(self.sessions, gate, writer=self._writer)
         self.experiences = ExperienceRepo(self.sessions, gate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -11,13 +12,28 @@ from .clock import utcnow
 from .db import Repo
 from .errors import Conflict
 from .models import RevokedSession, User
+from .sqlite_writer import SqliteWriter
 
 
 class UserRepo(Repo):
+    """Accounts; on a SQLite file the per-connect lookup is one hop on the `SqliteWriter`'s reader."""
+
+    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
+        super().__init__(sessions, gate)
+        self._writer = writer
 
     async def get(self, user_id: str) -> User | None:
         async with self._sessions() as s:
             return await s.get(User, user_id)
+
+    async def display_name(self, user_id: str) -> str | None:
+        """The account's display name; None when there is no such account (asked on every connect)."""
+        if self._writer is not None:
+            row = await self._writer.read(
+                lambda conn: conn.execute("SELECT display_name FROM users WHERE id = ?", (user_id,)).fetchone())
+            return None if row is None else str(row[0])
+        user = await self.get(user_id)
+        return None if user is None else user.display_name
 
     async def get_many(self, user_ids: list[str]) -> dict[str, User]:
         async with self._sessions() as s:

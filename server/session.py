@@ -208,8 +208,8 @@ class Session:
                     "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
             self.close_soon(code, reason=exc.message)
             return False
-        user = await self.services.store.users.get(ident.user_id)
-        if user is None:  # a valid token for an account that no longer exists
+        display_name = await self.services.store.users.display_name(ident.user_id)
+        if display_name is None:  # a valid token for an account that no longer exists
             self.close_soon(CloseCode.FORBIDDEN, reason="this account may not use the session server")
             return False
         if self.ident is not None:  # hello replacing a header token (docs/protocol.md §3.1)
@@ -224,7 +224,7 @@ class Session:
                             reason="too many connections for this user")
             return False
         self.ident = ident
-        self.display_name = user.display_name
+        self.display_name = display_name
         self.registry.add(self)
         self._welcome()
         return True

@@ -62,6 +62,9 @@ async def test_password_accounts_refuse_duplicates_and_guest_use(store: Store) -
     with pytest.raises(Conflict):
         await store.users.ensure_guest("carol")
     assert (await store.users.get("carol")).password_hash == "scrypt$hash"  # type: ignore[union-attr]
+    # The per-connect lookup (one hop on SQLite) sees an account created a moment ago.
+    assert await store.users.display_name("carol") == "Carol"
+    assert await store.users.display_name("nobody") is None
 
 
 async def test_revocations_are_stored_once_listed_and_purged_when_expired(store: Store) -> None:
