@@ -208,6 +208,24 @@ def collect(q: Any, n: int, timeout: float) -> list[Any]:
     return out
 
 
+def run_load(server: Server, target: Callable[..., Any], args_for: Callable[[Any], Sequence[tuple[Any, ...]]],
+             seconds: float, ready_s: float = 60, slack_s: float = 120) -> tuple[list[Any], Meter]:
+    """The shape every timed load shares: start the load processes (`args_for(start)` gives one
+    args tuple each, carrying the `start` event), wait until each reports ready, then set `start`
+    and collect their reports while the server's CPU is metered; the processes are always reaped."""
+    start = MP.Event()
+    args_list = args_for(start)
+    ps, q = spawn(target, args_list)
+    try:
+        collect(q, len(args_list), ready_s)
+        with Meter(server) as meter:
+            start.set()
+            reports = collect(q, len(args_list), seconds + slack_s)
+    finally:
+        reap(ps)
+    return reports, meter
+
+
 def reap(procs: Iterable[Any]) -> None:
     for p in procs:
         p.join(5)
@@ -521,16 +539,8 @@ def chunk_rid(data: bytes) -> int:
 
 def run_prompters(server: Server, token: str | None, procs: int, clients: int, parallel: int,
                   seconds: float, max_instances: int, interval: float = 0.0) -> tuple[dict[str, Any], Meter]:
-    start = MP.Event()
-    ps, q = spawn(prompters, [(server.ws_url, token, clients, parallel, seconds, max_instances, start,
-                               interval)] * procs)
-    try:
-        collect(q, procs, 60)
-        with Meter(server) as meter:
-            start.set()
-            reports = collect(q, procs, seconds + 120)
-    finally:
-        reap(ps)
+    reports, meter = run_load(server, prompters, lambda start: [
+        (server.ws_url, token, clients, parallel, seconds, max_instances, start, interval)] * procs, seconds)
     merged: dict[str, Any] = {"first": [], "total": []}
     for r in reports:
         for k, v in r.items():

@@ -102,16 +102,9 @@ def _http_proc(q: Any, port: int, requests: Sequence[bytes], conns: int, seconds
 def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int, seconds: float,
                count: bytes = b"") -> dict[str, Any]:
     """`conns` keep-alive connections spread over `procs` load processes; server CPU measured."""
-    start = c.MP.Event()
     per = [conns // procs + (1 if i < conns % procs else 0) for i in range(procs)]
-    ps, q = c.spawn(_http_proc, [(server.port, requests, k, seconds, start, count) for k in per])
-    try:
-        c.collect(q, procs, 30)
-        with c.Meter(server) as meter:
-            start.set()
-            reports = c.collect(q, procs, seconds + 60)
-    finally:
-        c.reap(ps)
+    reports, meter = c.run_load(server, _http_proc, lambda start: [
+        (server.port, requests, k, seconds, start, count) for k in per], seconds, ready_s=30, slack_s=60)
     lat = sorted(x * 1000 for r in reports for x in r["lat"])
     ok = sum(r["ok"] for r in reports)
     status: dict[int, int] = {}

@@ -70,16 +70,8 @@ async def _send(q: Any, url: str, token: str | None, socks: int, seconds: float,
 
 
 def measure(server: c.Server, token: str | None, socks: int, procs: int, seconds: float, tag: str) -> dict[str, Any]:
-    start = c.MP.Event()
-    ps, q = c.spawn(_senders, [(server.ws_url, token, socks // procs, seconds, f"{tag}{p}", start)
-                               for p in range(procs)])
-    try:
-        c.collect(q, procs, 60)
-        with c.Meter(server) as meter:
-            start.set()
-            reports = c.collect(q, procs, seconds + 120)
-    finally:
-        c.reap(ps)
+    reports, meter = c.run_load(server, _senders, lambda start: [
+        (server.ws_url, token, socks // procs, seconds, f"{tag}{p}", start) for p in range(procs)], seconds)
     acked = sum(r["acked"] for r in reports)
     lat = sorted(x * 1000 for r in reports for x in r["lat"])
     return {"sockets": socks, "events_acked": acked, "errors": sum(r["errors"] for r in reports),
