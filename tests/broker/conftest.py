@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from server.broker import Broker, Envelope
 from server.broker_memory import MemoryBroker
 from server.broker_redis import RedisBroker
-from tests.broker.proxy import Proxy
+from tests.broker.proxy import Proxy, proxy  # noqa: F401, F811 (proxy: a fixture)
 from tests.conftest import REDIS_URL, TIMEOUT, require_service
 
 BROKERS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
@@ -108,16 +108,6 @@ async def broker(request: Any, nodes: NodeFactory) -> tuple[Broker, Recorder]:
     memory.bind(recorder)
     await memory.start()
     return memory, recorder
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[Proxy]:
-    """A Redis proxy a test can stop and start (a Redis restart as one node sees it)."""
-    require_service("Redis", 6379)
-    p = Proxy(6379)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def kill(broker: RedisBroker) -> None:

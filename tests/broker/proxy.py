@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import require_service
 
 
 class Proxy:
@@ -65,3 +70,14 @@ class Proxy:
         finally:
             dst.transport.abort()
             self._writers.discard(dst)
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[Proxy]:
+    """A Redis proxy a test can stop and start (a Redis restart as one node sees it). Import it
+    into a conftest or test module to use it."""
+    require_service("Redis", 6379)
+    p = Proxy(6379)
+    await p.start()
+    yield p
+    await p.stop()

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.context import SERVICES
 from tests.broker.conftest import eventually
-from tests.broker.proxy import Proxy
+from tests.broker.proxy import Proxy, proxy  # noqa: F401, F811 (proxy: a fixture)
 from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
 from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
@@ -34,15 +34,6 @@ async def schema_url() -> AsyncIterator[str]:
                  f"ALTER ROLE {name} SET search_path = {name}")
     yield f"postgresql+asyncpg://{name}@127.0.0.1:5432/test"
     await _admin(f"DROP SCHEMA IF EXISTS {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE IF EXISTS {name}")
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[Proxy]:
-    require_service("Redis", 6379)
-    p = Proxy(6379)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def peer_on(client: TestClient, user: str) -> Peer:
