@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from server.broker import Broker, Envelope
 from server.broker_memory import MemoryBroker
 from server.broker_redis import RedisBroker
-from tests.broker.proxy import Proxy, proxy  # noqa: F401, F811 (proxy: a fixture)
+from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
 from tests.conftest import REDIS_URL, TIMEOUT, require_service
 
 BROKERS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
