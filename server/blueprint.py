@@ -21,6 +21,19 @@ def instance_wire(row: Any) -> dict[str, Any]:
             "scale": [row.sx, row.sy, row.sz], "props": row.props}
 
 
+def wire_records(records: list[tuple[Any, ...]]) -> list[Any]:
+    """`instance_wire` for generator records (`WorldPlan.records`), without rows in between."""
+    return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],
+             "props": props} for i, p, t, x, y, z, r, s, props in records]
+
+
+def blueprint_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """`instance_json` for generator records (`WorldPlan.records`), without rows in between."""
+    return [{"id": i, "prefab_id": p, "prefab_type": t, "position": {"x": x, "y": y, "z": z},
+             "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]}, "scale": {"x": s, "y": s, "z": s},
+             "properties": props} for i, p, t, x, y, z, r, s, props in records]
+
+
 def world_summary(world: Any, role: str | None = None) -> dict[str, Any]:
     out = {"id": world.id, "title": world.title, "prompt": world.prompt, "world_type": world.world_type,
            "status": world.status, "visibility": world.visibility, "owner_id": world.owner_id,

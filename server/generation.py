@@ -19,6 +19,7 @@ from typing import Any
 
 from protocol.codec import pack_instances
 
+from .blueprint import wire_records
 from .context import Services
 
 # CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
@@ -71,19 +72,6 @@ class Done:
     total_ms: float
     warnings: list[str] = field(default_factory=list)
     world: dict[str, Any] = field(default_factory=dict)  # the world row's values as stored at the end
-
-
-def wire_records(records: list[tuple[Any, ...]]) -> list[Any]:
-    """Generator records in the session protocol's shape (docs/protocol.md §6.1: compact arrays)."""
-    return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],
-             "props": props} for i, p, t, x, y, z, r, s, props in records]
-
-
-def blueprint_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Generator records in the seed's `prefab_instances` JSON shape (rest-contract.md)."""
-    return [{"id": i, "prefab_id": p, "prefab_type": t, "position": {"x": x, "y": y, "z": z},
-             "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]}, "scale": {"x": s, "y": s, "z": s},
-             "properties": props} for i, p, t, x, y, z, r, s, props in records]
 
 
 def budget_for(services: Services, requested: int | None) -> int:

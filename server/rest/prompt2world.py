@@ -11,7 +11,7 @@ from aiohttp import web
 
 from persistence.catalog import WORLD_TYPES
 
-from ..blueprint import blueprint
+from ..blueprint import blueprint, blueprint_records
 from ..context import SERVICES
 from ..errors import ApiError, forbidden
 from ..generation import (
@@ -19,7 +19,6 @@ from ..generation import (
     Done,
     GenerationRefused,
     GenRequest,
-    blueprint_records,
     check_quota,
     stream_world,
 )
