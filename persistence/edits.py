@@ -19,7 +19,7 @@ from .clock import utcnow
 from .db import Repo
 from .errors import Conflict, LimitExceeded, NotFound
 from .models import World, WorldOp
-from .sqlite_writer import SqliteWriter, sqlite_time
+from .sqlite_writer import SqliteWriter, json_text, sqlite_time
 from .worlds import (
     INSERT_INSTANCE_SQLITE,
     INSTANCE_COLUMNS,
@@ -156,12 +156,12 @@ class _Batch:
                            "WHERE id = ? RETURNING seq", (self._counts(stored), now, w)).fetchone()[0]
         conn.execute("INSERT INTO world_ops (world_id, seq, author_id, session_id, rid, ops, created_at) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (w, seq, self.author_id, self.session_id, self.rid, json.dumps(stored), now))
+                     (w, seq, self.author_id, self.session_id, self.rid, json_text(stored), now))
         gone = [i for i in final if i in existing]  # delete, then insert what remains
         if gone:
             conn.execute(f"DELETE FROM world_instances WHERE world_id = ? AND id IN ({', '.join('?' * len(gone))})",
                          (w, *gone))
-        conn.executemany(INSERT_INSTANCE_SQLITE, [(*(r[c] for c in INSTANCE_COLUMNS[:-1]), json.dumps(r["props"]))
+        conn.executemany(INSERT_INSTANCE_SQLITE, [(*(r[c] for c in INSTANCE_COLUMNS[:-1]), json_text(r["props"]))
                                                   for r in final.values() if r is not None])
         return Applied(int(seq), stored)
 

@@ -16,11 +16,12 @@ reads them back exactly as if it had written them.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -30,6 +31,14 @@ T = TypeVar("T")
 def sqlite_time(value: datetime) -> str:
     """SQLAlchemy's SQLite DateTime storage: naive UTC text with microseconds."""
     return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's stored text (compact; SQLAlchemy's JSON type reads any JSON text back)."""
+    return _json_text(value)
+
+
+_json_text = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def sqlite_file(url: str) -> str | None:

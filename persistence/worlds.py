@@ -9,7 +9,6 @@ half-world. `mark_interrupted` turns left-over `generating` rows into `partial` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -21,7 +20,7 @@ from .clock import utcnow
 from .db import Repo
 from .errors import NotFound
 from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
-from .sqlite_writer import SqliteWriter, sqlite_time
+from .sqlite_writer import SqliteWriter, json_text, sqlite_time
 
 ROLES = ("owner", "editor", "viewer")
 # The mapped classes' tables, typed as Tables for Core statements.
@@ -107,7 +106,7 @@ def expand_chunks_sqlite(conn: Any, world_id: str) -> int:
     chunks = conn.execute("SELECT ord, data FROM world_chunks WHERE world_id = ? ORDER BY ord", (world_id,)).fetchall()
     if not chunks:
         return 0
-    rows = [(*r[:15], _dumps(r.props) if r.props else "{}")
+    rows = [(*r[:15], json_text(r.props))
             for first, data in chunks for r in chunk_rows(world_id, first, data)]
     conn.executemany(INSERT_INSTANCE_SQLITE, rows)
     conn.execute("DELETE FROM world_chunks WHERE world_id = ?", (world_id,))
@@ -118,9 +117,6 @@ async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, i
     if chunks:
         await conn.execute(insert(CHUNKS),
                            [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
-
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _role(owner_id: str, visibility: str, member_role: str | None, user_id: str) -> str | None:
@@ -158,7 +154,7 @@ class WorldRepo(Repo):
         world_id = fields["id"]
         if self._writer is not None:
             stamp = sqlite_time(now)
-            values = {**row, "header": json.dumps(row["header"]), "created_at": stamp, "updated_at": stamp}
+            values = {**row, "header": json_text(row["header"]), "created_at": stamp, "updated_at": stamp}
             rows = [(world_id, o, n, d) for o, n, d in chunks]
 
             def tx(conn: Any) -> None:
