@@ -10,7 +10,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
 # Every dependency (uvloop, asyncpg, numpy, pillow, msgpack) ships manylinux wheels: no compiler.
-RUN pip install --prefix=/install .
+# Installed from the lock (exact versions, hashes): the runtime set only.
+RUN pip install --require-hashes -r requirements/tools.txt \
+ && pip install --prefix=/install --require-hashes -r requirements/runtime.txt \
+ && pip install --prefix=/install --no-deps --no-build-isolation .
 
 # -- run ------------------------------------------------------------------------------------
 FROM python:3.11-slim

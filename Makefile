@@ -1,27 +1,48 @@
 # Two commands do all the set-up (README.md): `make serve` and `make test`.
+# Both install from the lock files in requirements/ (exact versions and hashes), so a fresh
+# machine gets the same packages today and next month. `make lock` re-resolves them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-EXTRAS ?= test,browser
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: serve test install bench clean
+.PHONY: serve test install install-test lock bench clean
 
-$(STAMP): pyproject.toml
+# The runtime set only (what the server needs) ...
+$(VENV)/.runtime: requirements/tools.txt requirements/runtime.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	touch $(STAMP)
+	$(PIP) --require-hashes -r requirements/tools.txt
+	$(PIP) --require-hashes -r requirements/runtime.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
 
-install: $(STAMP)
+# ... and the test set on top (test runner, type checker, linter, browser driver).
+$(VENV)/.test: $(VENV)/.runtime requirements/test.txt
+	$(PIP) --require-hashes -r requirements/test.txt
+	touch $@
 
-serve: $(STAMP)  ## start the server on the embedded default (SQLite, in-process broker, shipped catalog)
+install: $(VENV)/.runtime
+install-test: $(VENV)/.test
+
+serve: $(VENV)/.runtime  ## start the server on the embedded default (SQLite, in-process broker, shipped catalog)
 	$(BIN)/immersiverse serve
 
-test: $(STAMP)  ## run the whole test suite
+test: $(VENV)/.test  ## run the whole test suite
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## run every benchmark (minutes; loopback only)
+# Re-resolve the lock files after changing dependencies in pyproject.toml (docs/operations.md §8).
+lock:
+	$(PYTHON) -m venv /tmp/immersiverse-lock-venv
+	/tmp/immersiverse-lock-venv/bin/python -m pip install --quiet uv==0.13.9
+	for set in runtime test; do \
+	  extras=$$([ $$set = test ] && echo "--extra test --extra browser"); \
+	  /tmp/immersiverse-lock-venv/bin/uv pip compile pyproject.toml $$extras --universal \
+	    --python-version 3.11 --generate-hashes --no-header -o requirements/$$set.txt; \
+	done
+	/tmp/immersiverse-lock-venv/bin/uv pip compile requirements/tools.in --universal \
+	  --python-version 3.11 --generate-hashes --no-header -o requirements/tools.txt
+
+bench: $(VENV)/.test  ## run every benchmark (minutes; loopback only)
 	$(BIN)/python -m bench all
 
 clean:

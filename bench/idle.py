@@ -49,7 +49,7 @@ def measure(server: c.Server, token: str | None, n: int, procs: int) -> dict[str
     per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     offsets = [sum(per[:i]) for i in range(procs)]
     with c.Meter(server) as meter:
-        ps, q = c.spawn(_holder, [(server.ws_url, token, k, off, stop) for k, off in zip(per, offsets)])
+        ps, q = c.spawn(_holder, [(server.ws_url, token, k, off, stop) for k, off in zip(per, offsets, strict=True)])
         reports = c.collect(q, procs, timeout=120)
     time.sleep(0.2 if n < 1000 else 1.0)  # let lazily allocated buffers settle
     rss1 = server.rss()

@@ -41,7 +41,7 @@ def slope_kb_per_min(samples: list[tuple[float, int]]) -> float:
     ys = [r / 1024.0 for _, r in samples]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     den = sum((x - mx) ** 2 for x in xs)
-    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den, 2) if den else 0.0
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den, 2) if den else 0.0
 
 
 class Stats:
@@ -123,7 +123,7 @@ async def _cycle(url: str, token: str, n: int, stats: Stats, rng: random.Random,
             r = next(rids)
             t2 = time.perf_counter()
             await ws.send(c.pack({"type": "edit", "rid": r, "world_id": world_id, "ops": ops}))
-            ack = await _recv(ws, lambda f: f.get("rid") == r, stats)
+            ack = await _recv(ws, lambda f, r=r: f.get("rid") == r, stats)
             if ack.get("type") == "edit.ack":
                 stats.lat["edit_ack"].append(time.perf_counter() - t2)
                 stats.counts["edits"] += 1
@@ -134,7 +134,7 @@ async def _cycle(url: str, token: str, n: int, stats: Stats, rng: random.Random,
                        "data": {"i": i, "pad": "x" * rng.randrange(0, 200)}} for i in range(rng.randint(5, 50))]
             t3 = time.perf_counter()
             await ws.send(c.pack({"type": "telemetry", "rid": r, "events": events}))
-            ack = await _recv(ws, lambda f: f.get("rid") == r, stats)
+            ack = await _recv(ws, lambda f, r=r: f.get("rid") == r, stats)
             if ack.get("type") == "telemetry.ack":
                 stats.lat["telemetry_ack"].append(time.perf_counter() - t3)
                 stats.counts["telemetry_events"] += len(ack.get("ids", []))

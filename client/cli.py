@@ -149,10 +149,10 @@ async def _run(args: argparse.Namespace, err: TextIO) -> int:
     world = blueprint(args.prompt, gen.start, done, gen.instances)
     try:
         out = Path(args.out)
-        out.write_text(json.dumps(world, indent=2) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(world, indent=2) + "\n", encoding="utf-8")  # noqa: ASYNC240 (session over)
         err.write(f"saved {len(gen.instances)} instances to {out}\n")
         if args.png:
-            Path(args.png).write_bytes(render_png(gen.start.header, gen.instances))
+            Path(args.png).write_bytes(render_png(gen.start.header, gen.instances))  # noqa: ASYNC240
             err.write(f"saved map to {args.png}\n")
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}", EXIT_OUTPUT) from None

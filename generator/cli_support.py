@@ -5,7 +5,8 @@ contents here, and writes the returned text/bytes wherever it likes.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .catalog import Catalog
 from .evaluate import evaluate_prompts, format_table, read_prompts

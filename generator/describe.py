@@ -8,11 +8,19 @@ a word boundary and never ends on a dangling preposition, article or conjunction
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .lexicon import (FEATURES, NUMBER_WORDS, SIZE_ADJECTIVES, STOP_WORDS, TIME_WORDS,
-                      VAGUE_COUNTS, WEATHER_WORDS, tokenize)
+from .lexicon import (
+    FEATURES,
+    NUMBER_WORDS,
+    SIZE_ADJECTIVES,
+    STOP_WORDS,
+    TIME_WORDS,
+    VAGUE_COUNTS,
+    WEATHER_WORDS,
+    tokenize,
+)
 
 if TYPE_CHECKING:
     from .intent import Intent

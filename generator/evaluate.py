@@ -12,7 +12,8 @@ import hashlib
 import json
 import math
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def evaluate_world(wp: WorldPlan) -> Row:
     off = ((surf == "ground") | (surf == "water")) & (np.abs(a["y"] - expect) > 0.01)
     off |= (surf == "air") & (a["y"] < ground)
     trace = wp.header.trace
-    exact = [(t["placed"], t["requested"]) for t, r in zip(trace, intent.requests) if r.exact
+    exact = [(t["placed"], t["requested"]) for t, r in zip(trace, intent.requests, strict=False) if r.exact
              and t["matched"]]
     matched = [t for t in trace if t["matched"]]
     row: Row = {

@@ -60,7 +60,7 @@ def _with_extra(members: list[tuple[int, int]], extra: int) -> list[tuple[int, i
     add = [extra * c // total for _, c in members]
     for i in sorted(range(len(members)), key=lambda i: -members[i][1])[:extra - sum(add)]:
         add[i] += 1
-    return [(p, c + a) for (p, c), a in zip(members, add)]
+    return [(p, c + a) for (p, c), a in zip(members, add, strict=True)]
 
 
 def _size_classes(eng: PlacementEngine) -> tuple[list[int], list[bool]]:

@@ -7,7 +7,8 @@ implies "no footprint overlap" and a single fast test serves layout and evaluati
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

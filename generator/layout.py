@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from . import samplers
 from .catalog import Catalog
+from .fill import fill
 from .intent import Intent
+from .palette import palette_members
 from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
 from .walk import WALK_CELL
-from .fill import fill
-from .palette import palette_members
 
 ROUNDS = 6
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
@@ -262,17 +263,17 @@ class Layout:
     def _spawn_candidates(self, rng: np.random.Generator) -> Iterator[tuple[float, float]]:
         """12 points due south of the centre, then 200 anywhere; the 200 are drawn only when
         the first 12 are all taken (same draws, in the same order, as drawing all at once)."""
-        yield from zip(rng.normal(0, 4, 12).tolist(), (-(_SPAWN_DEPTHS * self.ter.half)).tolist())
+        yield from zip(rng.normal(0, 4, 12).tolist(), (-(_SPAWN_DEPTHS * self.ter.half)).tolist(), strict=False)
         xs = rng.uniform(-0.9, 0.9, 200) * self.ter.half
         zs = rng.uniform(-0.9, 0.9, 200) * self.ter.half
-        yield from zip(xs.tolist(), zs.tolist())
+        yield from zip(xs.tolist(), zs.tolist(), strict=True)
 
     def place_roads(self, match: Match | None, limit: int) -> None:
         """Road/path pieces end to end along every road centreline (non-solid decals)."""
         if match is None or not self.ter.roads or limit <= 0:
             return
         p = self.cat.index[match.prefab_ids[0]]
-        for k, road in enumerate(self.ter.roads):
+        for road in self.ter.roads:
             step = max(float(self.cat.depth[p]), self.ter.size / max(1, limit // len(self.ter.roads)))
             t = np.arange(-self.ter.half + step / 2, self.ter.half - step / 2, step)
             c, s = road.centre(t), road.slope(t)

@@ -146,7 +146,8 @@ SYNONYMS: Final[dict[str, str]] = {
     "glowworm": "firefly", "mage": "wizard", "sorcerer": "wizard", "warrior": "knight",
     "monument": "statue", "sculpture": "statue", "obelisk": "obelisk", "ruin": "ruin",
     "technology": "technology", "machine": "robot", "colony": "habitat", "module": "habitat",
-    "village": "cottage", "hamlet": "cottage", "mill": "windmill", "church": "chapel", "temple": "temple", "inn": "tavern",
+    "village": "cottage", "hamlet": "cottage", "mill": "windmill", "church": "chapel",
+    "temple": "temple", "inn": "tavern",
 }
 
 # Irregular plurals; the regular ones are handled by rules in ``lemma``.
@@ -154,7 +155,8 @@ IRREGULAR: Final[dict[str, str]] = {
     "people": "people", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
     "geese": "goose", "feet": "foot", "teeth": "tooth", "leaves": "leaf", "wolves": "wolf",
     "elves": "elf", "dwarves": "dwarf", "dwarfs": "dwarf", "shelves": "shelf",
-    "cacti": "cactus", "taxis": "taxi", "axes": "axe", "fungi": "fungus", "buses": "bus", "gases": "gas", "octopi": "octopus",
+    "cacti": "cactus", "taxis": "taxi", "axes": "axe", "fungi": "fungus", "buses": "bus", "gases": "gas",
+    "octopi": "octopus",
     "knives": "knife", "lives": "life", "thieves": "thief", "halves": "half", "fish": "fish",
     "sheep": "sheep", "deer": "deer", "series": "series", "species": "species",
     "bonuses": "bonus", "lenses": "lens", "oases": "oasis", "canvases": "canvas",

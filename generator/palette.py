@@ -169,7 +169,7 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
     counts = np.floor(wv * target).astype(np.int64)
     rest = target - int(counts.sum())
     counts[np.argsort(-(wv * target - counts), kind="stable")[:rest]] += 1
-    return [(i, int(n)) for i, n in zip(ids, counts) if n > 0]
+    return [(i, int(n)) for i, n in zip(ids, counts, strict=True) if n > 0]
 
 
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,

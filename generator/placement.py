@@ -82,7 +82,7 @@ class Columns:
             return {"pidx": np.zeros(0, np.int64), "x": np.zeros(0), "z": np.zeros(0),
                     "yaw": np.zeros(0, np.int64), "scale": np.zeros(0),
                     "group": np.zeros(0, np.int64), "landmark": np.zeros(0, bool)}
-        pidx, x, z, yaw, scale, group, landmark = zip(*self.parts)
+        pidx, x, z, yaw, scale, group, landmark = zip(*self.parts, strict=True)
         sizes = [p.size for p in pidx]
         return {"pidx": np.concatenate(pidx).astype(np.int64),
                 "x": np.concatenate(x).astype(np.float64),

@@ -20,13 +20,12 @@ from .environment import environment_settings
 from .errors import GeneratorError
 from .intent import Intent
 from .layout import Layout, LayoutResult, Request, sub_rng
-from .lexicon import WORLD_TYPES, lemma, tokenize
+from .lexicon import lemma, tokenize
 from .palette import category, coherent, urban_setting
-from .retrieval import Match
-from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, \
-    settlement_kind
 from .placement import SURFACE_CODE, surface_codes
 from .prompt import parse_prompt
+from .retrieval import Match
+from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, settlement_kind
 from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors

@@ -12,11 +12,25 @@ from dataclasses import dataclass, field
 from . import cache
 from .catalog import Catalog
 from .errors import GeneratorError
-from .intent import (EnvironmentIntent, Intent, KindRequest, Relation, RelationKind,
-                     TerrainIntent)
-from .lexicon import (ATTRIBUTES, FEATURES, MAX_COUNT, NUMBER_WORDS, SEASON_WORDS,
-                      SETTLEMENT_NOUNS, SIZE_ADJECTIVES, SIZE_WORDS, STOP_WORDS, TIME_WORDS, VAGUE_COUNTS,
-                      WEATHER_WORDS, WORLD_KEYWORDS, WORLD_TYPES, lemma, tokenize)
+from .intent import EnvironmentIntent, Intent, KindRequest, Relation, RelationKind, TerrainIntent
+from .lexicon import (
+    ATTRIBUTES,
+    FEATURES,
+    MAX_COUNT,
+    NUMBER_WORDS,
+    SEASON_WORDS,
+    SETTLEMENT_NOUNS,
+    SIZE_ADJECTIVES,
+    SIZE_WORDS,
+    STOP_WORDS,
+    TIME_WORDS,
+    VAGUE_COUNTS,
+    WEATHER_WORDS,
+    WORLD_KEYWORDS,
+    WORLD_TYPES,
+    lemma,
+    tokenize,
+)
 
 COLLECTIVE = frozenset(
     "forest woods grove jungle orchard garden meadow field village town hamlet city settlement "

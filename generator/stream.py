@@ -7,8 +7,9 @@ the first chunk is ready long before the whole world would be.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class WorldPlan:
         out: list[Instance] = []
         append = out.append
         for name, pid, typ, x, y, z, q, s, pr in zip(names, ids, types, xs, ys, zs, quats,
-                                                      scales, props):
+                                                      scales, props, strict=True):
             o = new(Instance)
             s_id(o, name)
             s_pid(o, pid)
@@ -153,7 +154,7 @@ class WorldPlan:
         a, b = max(0, a), min(n, b)
         if a >= b:
             return []
-        return list(zip(*self._columns(a, b)))
+        return list(zip(*self._columns(a, b), strict=True))
 
     def chunks(self, size: int) -> Iterator[list[Instance]]:
         """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first)."""

@@ -37,10 +37,10 @@ class Broker(abc.ABC):
         """`deliver(world_id, envelope)` is called on the event loop for every message."""
         self._deliver = deliver
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 (optional hook; the memory broker needs none)
         """Connect; called once before use."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (optional hook)
         """Disconnect; pending publishes may be dropped."""
 
     @abc.abstractmethod

@@ -297,7 +297,7 @@ class RedisBroker(Broker):
         self._confirm.clear()
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             with contextlib.suppress(Exception):
                 await pubsub.connection_pool.disconnect()
 

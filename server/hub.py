@@ -248,9 +248,11 @@ class Hub:
         elif env.get("c") == "roles":
             world = await self.services.store.worlds.get(room.world_id)
             for member in list(room.members.values()):
-                role = None if world is None else await self.services.store.worlds.role_of(world, member.session.user_id)
+                role = (None if world is None
+                        else await self.services.store.worlds.role_of(world, member.session.user_id))
                 if role is None:
-                    member.session.send_error(ErrorCode.FORBIDDEN, None, f"you no longer have access to {room.world_id}",
+                    member.session.send_error(ErrorCode.FORBIDDEN, None,
+                                              f"you no longer have access to {room.world_id}",
                                               world_id=room.world_id)
                     room.remove(member.session)
                     await self.broker.presence_remove(room.world_id, member.session.id)

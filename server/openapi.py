@@ -62,7 +62,8 @@ def _schemas(s: Settings) -> dict[str, Schema]:
         "Ready": obj({"status": {"enum": ["ready", "draining", "unavailable"]}, "store": STR},
                      {"catalog_version": STR, "prefabs": INT,
                       "broker": {"enum": ["ok", "reconnecting"],
-                                 "description": "the cross-node broker link (redis: reconnecting while Redis is away)"}}),
+                                 "description":
+                                     "the cross-node broker link (redis: reconnecting while Redis is away)"}}),
         # -- auth ---------------------------------------------------------------------------
         "GuestLogin": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128,
                                        "description": "any non-empty device or guest id"}}),

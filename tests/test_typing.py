@@ -1,4 +1,4 @@
-"""The codebase stays ``mypy --strict`` clean (/work/shared/STYLE.md, "Size, names, types").
+"""The codebase stays ``mypy --strict`` and ``ruff`` clean (/work/shared/STYLE.md, "Size, names, types").
 
 mypy runs in a subprocess with the project's pyproject.toml settings and its cache in
 ``.mypy_cache`` (gitignored): about 10 s cold, under 1 s warm.
@@ -33,3 +33,11 @@ def test_static_settings_declaration_matches_the_table() -> None:
     fields = [(stmt.target.id, ast.unparse(stmt.annotation)) for stmt in declared.body
               if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)]
     assert fields == [(s.name, type(s.default).__name__) for s in SETTINGS]
+
+
+def test_every_file_is_ruff_clean() -> None:
+    # The lint rules the code follows (pyproject.toml [tool.ruff.lint]: pycodestyle, pyflakes,
+    # bugbear, async pitfalls, pyupgrade, import order), with the pinned ruff from the lock.
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=TIMEOUT)
+    assert proc.returncode == 0, f"ruff reported problems:\n{proc.stdout}{proc.stderr}"

@@ -43,7 +43,8 @@ def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> Row:
         raise forbidden("events can only be logged for the authenticated user")
     data = ev["data"] or {}
     if len(json.dumps(data)) > services.settings.telemetry_max_event_bytes:
-        raise validation({f"{prefix}data": f"must encode to at most {services.settings.telemetry_max_event_bytes} bytes"})
+        limit = services.settings.telemetry_max_event_bytes
+        raise validation({f"{prefix}data": f"must encode to at most {limit} bytes"})
     try:
         stamp = _timestamp(ev["timestamp"])
     except ValueError:

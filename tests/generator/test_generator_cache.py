@@ -6,8 +6,7 @@ import json
 
 from generator_testutil import CATALOG_PATH
 
-from generator import Catalog, plan
-from generator import cache
+from generator import Catalog, cache, plan
 from generator.evaluate import world_digest
 
 PROMPTS = ("a small village with three towers around a lake at sunset",

@@ -6,9 +6,10 @@ class with no free slot in a small world ("city" -> a 30 m city hall); the curre
 """
 from __future__ import annotations
 
+from generator_testutil import PROMPTS_PATH
+
 from generator import Catalog
 from generator.evaluate import evaluate_prompts, format_table, read_prompts
-from generator_testutil import PROMPTS_PATH
 
 
 def test_corpus_has_at_least_fifty_prompts_including_the_seed_ones() -> None:

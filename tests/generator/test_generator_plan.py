@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -8,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator import (GENERATOR_VERSION, WORLD_TYPES, Catalog, GeneratorError, Instance,
-                       bounds_contains, plan)
+from generator import GENERATOR_VERSION, WORLD_TYPES, Catalog, GeneratorError, Instance, bounds_contains, plan
 from generator.evaluate import evaluate_world, world_digest
 
 HEADER_KEYS = {"title", "description", "world_type", "environment_settings", "terrain", "bounds",
@@ -70,7 +70,7 @@ def test_chunks_concatenate_to_instances_with_landmarks_first_then_by_distance(
     assert lm[:2].all() and not lm[2:].any()
     sp = wp.header.spawn_points[0]
     d = [np.hypot(i.position[0] - sp["x"], i.position[2] - sp["z"]) for i in flat[2:]]
-    assert all(a <= b + 1e-3 for a, b in zip(d, d[1:]))
+    assert all(a <= b + 1e-3 for a, b in itertools.pairwise(d))
     assert len({i.id for i in flat}) == len(flat)
 
 

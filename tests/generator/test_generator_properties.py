@@ -1,12 +1,12 @@
 """Property tests: hard constraints hold for random prompts and seeds."""
 from __future__ import annotations
 
+from generator_testutil import load_catalog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import Catalog, plan
+from generator import plan
 from generator.evaluate import evaluate_world
-from generator_testutil import load_catalog
 
 _CATALOG = load_catalog()
 _NOUNS = sorted({w for p in _CATALOG.prefabs for w in p.name.lower().split()})

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generator_testutil import load_catalog
 
 from generator import plan
-from generator_testutil import load_catalog
 
 PLAIN = (str, int, float, bool, type(None))
 PROMPTS = [p for p in (Path(__file__).parents[1] / "data" / "prompts.txt").read_text().splitlines()

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.context import SERVICES
 from tests.broker.conftest import eventually
-from tests.broker.proxy import Proxy, proxy  # noqa: F401, F811 (proxy: a fixture)
+from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
 from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
 from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
@@ -44,7 +44,7 @@ async def peer_on(client: TestClient, user: str) -> Peer:
 
 
 async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_is_back(
-        aiohttp_client: Any, tmp_path: Path, schema_url: str, proxy: Proxy) -> None:
+        aiohttp_client: Any, tmp_path: Path, schema_url: str, proxy: Proxy) -> None:  # noqa: F811
     common = {"database_url": schema_url, "broker": "redis", "secret_key": secrets.token_hex(16)}
     node_a = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=REDIS_URL, node_id="a", **common)))
     node_b = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=proxy.url(), node_id="b", **common)))

@@ -21,7 +21,6 @@ from persistence.db import migrate_async
 from persistence.store import Store
 from tests.conftest import PG_URL, require_service
 
-
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

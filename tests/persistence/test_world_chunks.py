@@ -105,7 +105,8 @@ async def test_a_world_started_with_its_chunks_reads_back_like_any_other(store: 
     await store.worlds.start_generated([_chunk(0, 3)], id="wfast", owner_id="alice", prompt="a fjord",
                                        world_type="nature", title="Fjord", description="cold", header=header, seed=7)
     world = await store.worlds.require("wfast")
-    assert (world.status, world.instance_count, world.visibility, world.seq, world.seed) == ("generating", 3, "private", 0, 7)
+    assert ((world.status, world.instance_count, world.visibility, world.seq, world.seed)
+            == ("generating", 3, "private", 0, 7))
     assert world.header == header
     assert world.created_at.utcoffset() in (None, timedelta(0)) and world.created_at == world.updated_at
     await store.worlds.append_chunks("wfast", [_chunk(3, 2)], finish=("complete", 12.5))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from protocol import decode_client, decode_server, encode, encode_gen_chunk, encode_raw
-from protocol.codec import encode_gen_chunk_packed, pack_instances
 from protocol import messages as m
 from protocol import values as val
+from protocol.codec import encode_gen_chunk_packed, pack_instances
 
 INST: val.Instance = {
     "id": "i1",

@@ -122,7 +122,8 @@ members = st.fixed_dictionaries(
         "session_id": ids,
     }
 )
-tuples_of = lambda s: st.lists(s, max_size=4).map(tuple)
+def tuples_of(s: Any) -> Any:
+    return st.lists(s, max_size=4).map(tuple)
 
 SERVER_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     m.Welcome: st.builds(

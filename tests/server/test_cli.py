@@ -21,10 +21,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from alembic.script import ScriptDirectory
 
-from tests.conftest import TIMEOUT, bearer
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from persistence.db import alembic_config
 from server.config import SETTINGS
+from tests.conftest import TIMEOUT, bearer
 
 EXE = shutil.which("immersiverse", path=str(Path(sys.executable).parent)) or shutil.which("immersiverse")
 

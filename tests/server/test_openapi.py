@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate as validate_spec
 
-from tests.conftest import bearer, login, make_settings
 from server import openapi
 from server.app import create_app
 from server.context import SERVICES
+from tests.conftest import bearer, login, make_settings
 
 # Documented routes that the app does not register yet (being added concurrently). Keep this
 # empty when nothing is pending: the test below fails when an entry here is registered.

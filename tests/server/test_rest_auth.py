@@ -12,8 +12,8 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer, login
 from server.config import DEFAULT_SECRET
+from tests.conftest import bearer, login
 
 # The HS512 forgery uses the (short) server key on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key is")

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from server.context import SERVICES
+from tests.conftest import bearer
 
 PREFAB_FIELDS = {"id", "name", "type", "description", "thumbnail_url", "download_url", "size_bytes",
                  "version", "tags", "properties"}

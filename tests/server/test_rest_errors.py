@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer, login, make_settings
 from server.app import create_app
 from server.context import SERVICES
+from tests.conftest import bearer, login, make_settings
 
 ERROR_KEYS = {"success", "error", "message", "details"}
 JSON_ROUTES = [("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/publish/"),

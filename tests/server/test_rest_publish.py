@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer, login
 from server.context import SERVICES
+from tests.conftest import bearer, login
 
 CARD_FIELDS = {"id", "world_blueprint_id", "title", "description", "thumbnail_url", "tags", "author_id",
                "is_public", "play_count", "rating", "created_at", "updated_at"}

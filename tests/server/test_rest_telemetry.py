@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import bearer, login
 from server.context import SERVICES
+from tests.conftest import bearer, login
 
 
 def _event(**changes: Any) -> dict[str, Any]:

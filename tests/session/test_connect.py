@@ -8,7 +8,6 @@ from aiohttp.test_utils import TestClient
 
 from protocol.codes import CloseCode, ErrorCode
 from tests.conftest import AppFactory, bearer, login
-
 from tests.session.peer import Connect
 
 

@@ -79,7 +79,7 @@ async def test_a_wave_of_joins_is_served_together_each_with_its_own_snapshot(cli
     catalog_types(client)
     owner = await connect("owner")
     users = [f"u{i}" for i in range(8)]
-    world_id = await make_world(client, owner, n=300, **{u: "viewer" for u in users})
+    world_id = await make_world(client, owner, n=300, **dict.fromkeys(users, "viewer"))
     _, owner_view = await join(owner, world_id)
     await edit(owner, owner_view, [{"op": "move", "id": next(iter(owner_view.instances)), "pos": [1.0, 0.0, 1.0]}])
     await pump(owner, owner_view, 1)
