@@ -1,130 +1,124 @@
 """The prefab catalog: validation of catalog files, the shipped file, and its table.
 
 A catalog file is `{"catalog_version": str, "prefabs": [prefab, ...]}` or a bare list of
-prefabs (as a Unity editor export may write it). Rows are validated one by one so that
-an operator sees every bad row with its reason, not just the first.
+prefabs (as a Unity editor export may write it); docs/catalog.md describes it and
+data/catalog.schema.json is its JSON Schema, which the importer validates with. Rows are
+validated one by one so that an operator sees every bad row with all its problems.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from . import schema_check
 from .clock import utcnow
 from .db import Repo
 from .models import Meta, Prefab
 
 SHIPPED_CATALOG = Path(__file__).parent / "data" / "catalog.json"
+CATALOG_SCHEMA = Path(__file__).parent / "data" / "catalog.schema.json"  # docs/catalog.md
 WORLD_TYPES = ("fantasy", "sci_fi", "realistic", "surreal", "historical", "urban", "nature", "space")
 PREFAB_TYPES = ("building", "vehicle", "character", "prop", "environment", "lighting", "effect", "ui")
 SURFACES = ("ground", "water", "wall", "air")
 PATTERNS = ("single", "cluster", "scatter", "line", "ring")
-_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 _META_VERSION = "catalog_version"
 _META_SHIPPED = "shipped_catalog_version"
 
 
-def _text(row: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str:
-    value = row.get(key, "" if not required else None)
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        raise ValueError(f"{key}: must be a non-empty string of at most {limit} characters")
-    return value
+def _load_schema() -> dict[str, Any]:
+    with open(CATALOG_SCHEMA, encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    schema_check.check_keywords(schema)
+    return schema
 
 
-def _number(placement: dict[str, Any], key: str, low: float, high: float) -> float:
-    value = placement.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
-        raise ValueError(f"placement.{key}: must be a number in ({low}, {high}]")
-    return float(value)
+SCHEMA = _load_schema()
+_PREFAB = SCHEMA["$defs"]["prefab"]
+_PLACEMENT = SCHEMA["$defs"]["placement"]
+_VERSION = SCHEMA["$defs"]["catalog"]["properties"]["catalog_version"]
+
+
+def _defaults(schema: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with the schema's defaults filled in, keeping only the fields the schema names."""
+    return {key: row[key] if key in row else sub["default"]
+            for key, sub in schema["properties"].items() if key in row or "default" in sub}
+
+
+def prefab_problems(row: Any) -> list[str]:
+    """Every problem of one prefab row: the schema's checks, then the rule it cannot express."""
+    problems = schema_check.errors(_PREFAB, row, "row", SCHEMA)
+    placement = row.get("placement") if isinstance(row, dict) else None
+    scales = [placement.get(k) for k in ("scale_min", "scale_max")] if isinstance(placement, dict) else []
+    if len(scales) == 2 and all(schema_check.is_type(v, "number") for v in scales) and scales[0] > scales[1]:
+        problems.append("placement.scale_min: must not exceed scale_max")
+    return problems
+
+
+def clean_prefab(row: dict[str, Any]) -> dict[str, Any]:
+    """The stored record of a row that has no problems: schema defaults filled in, unknown keys
+    dropped, numbers normalised (JSON Schema counts 3.0 as an integer)."""
+    clean = _defaults(_PREFAB, row)
+    placement = _defaults(_PLACEMENT, row["placement"])
+    for key in ("width", "depth", "height", "scale_min", "scale_max"):
+        placement[key] = float(placement[key])
+    clean.update(world_types=list(clean["world_types"]), tags=list(clean["tags"]),
+                 size_bytes=int(clean["size_bytes"]), placement=placement)
+    return clean
 
 
 def validate_prefab(row: Any) -> dict[str, Any]:
-    """A clean prefab record, or ValueError naming the first bad field."""
-    if not isinstance(row, dict):
-        raise ValueError("row: must be an object")
-    pid = row.get("id")
-    if not isinstance(pid, str) or not _ID.match(pid):
-        raise ValueError("id: must match [a-z0-9_]{1,64}")
-    ptype = row.get("type")
-    if ptype not in PREFAB_TYPES:
-        raise ValueError(f"type: must be one of {', '.join(PREFAB_TYPES)}")
-    world_types = row.get("world_types", [])
-    if not isinstance(world_types, list) or any(w not in WORLD_TYPES for w in world_types):
-        raise ValueError(f"world_types: must be a list of {', '.join(WORLD_TYPES)}")
-    tags = row.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in tags):
-        raise ValueError("tags: must be a list of strings of 1..64 characters")
-    size = row.get("size_bytes", 0)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ValueError("size_bytes: must be a non-negative integer")
-    placement = row.get("placement")
-    if not isinstance(placement, dict):
-        raise ValueError("placement: must be an object")
-    clean_placement = {
-        "width": _number(placement, "width", 0, 10_000),
-        "depth": _number(placement, "depth", 0, 10_000),
-        "height": _number(placement, "height", 0, 10_000),
-        "scale_min": _number(placement, "scale_min", 0, 10),
-        "scale_max": _number(placement, "scale_max", 0, 10),
-        "surface": placement.get("surface", "ground"),
-        "pattern": placement.get("pattern", "single"),
-        "solid": bool(placement.get("solid", True)),
-        "landmark": bool(placement.get("landmark", False)),
-    }
-    if clean_placement["scale_min"] > clean_placement["scale_max"]:
-        raise ValueError("placement.scale_min: must not exceed scale_max")
-    if clean_placement["surface"] not in SURFACES:
-        raise ValueError(f"placement.surface: must be one of {', '.join(SURFACES)}")
-    if clean_placement["pattern"] not in PATTERNS:
-        raise ValueError(f"placement.pattern: must be one of {', '.join(PATTERNS)}")
-    return {
-        "id": pid,
-        "name": _text(row, "name", 200),
-        "type": ptype,
-        "world_types": list(world_types),
-        "description": _text(row, "description", 4000),
-        "tags": list(tags),
-        "version": _text(row, "version", 32),
-        "download_url": _text(row, "download_url", 1000),
-        "size_bytes": size,
-        "thumbnail_url": _text(row, "thumbnail_url", 1000),
-        "placement": clean_placement,
-    }
+    """A clean prefab record, or ValueError naming every problem."""
+    problems = prefab_problems(row)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return clean_prefab(row)
 
 
-def parse_catalog(document: Any) -> tuple[str | None, list[dict[str, Any]], list[tuple[int, Any, str]]]:
-    """(version, valid rows, problems as (index, row, reason)) of a parsed catalog file."""
+Problem = tuple[int, Any, list[str]]  # (row index or -1 for the file, the row, its problems)
+
+
+def parse_catalog(document: Any) -> tuple[str | None, list[dict[str, Any]], list[Problem]]:
+    """(version, valid rows, problems) of a parsed catalog file; every problem of every row."""
     version = None
     rows = document
+    file_problems: list[str] = []
     if isinstance(document, dict):
         version = document.get("catalog_version")
         rows = document.get("prefabs")
+        if "catalog_version" in document:
+            file_problems = schema_check.errors(_VERSION, version, "catalog_version", SCHEMA)
     if not isinstance(rows, list):
-        return version, [], [(-1, None, "file: expected a list of prefabs or {\"prefabs\": [...]}")]
-    valid, problems, seen = [], [], set()
+        file_problems.append('expected a list of prefabs or {"catalog_version": ..., "prefabs": [...]}')
+    if file_problems:
+        return None, [], [(-1, None, file_problems)]
+    valid: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
     for index, row in enumerate(rows):
-        try:
-            clean = validate_prefab(row)
-            if clean["id"] in seen:
-                raise ValueError("id: duplicated in this file")
-        except ValueError as exc:
-            problems.append((index, row, str(exc)))
+        found = prefab_problems(row)
+        if not found and row["id"] in seen:
+            found = ["id: duplicated in this file"]
+        if found:
+            problems.append((index, row, found))
             continue
-        seen.add(clean["id"])
-        valid.append(clean)
-    return (version if isinstance(version, str) else None), valid, problems
+        seen.add(row["id"])
+        valid.append(clean_prefab(row))
+    return version, valid, problems
 
 
-def read_catalog_file(path: str | Path) -> tuple[str | None, list[dict[str, Any]], list[tuple[int, Any, str]]]:
-    with open(path, encoding="utf-8") as fh:
-        try:
+def read_catalog_file(path: str | Path) -> tuple[str | None, list[dict[str, Any]], list[Problem]]:
+    """Like parse_catalog; a file that is not UTF-8 JSON is one file-level problem saying so."""
+    try:
+        with open(path, encoding="utf-8") as fh:
             document = json.load(fh)
-        except json.JSONDecodeError as exc:
-            return None, [], [(-1, None, f"file: not valid JSON ({exc.msg} at line {exc.lineno})")]
+    except UnicodeDecodeError:
+        return None, [], [(-1, None, ["not a JSON file: it is not UTF-8 text"])]
+    except json.JSONDecodeError as exc:
+        return None, [], [(-1, None, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"])]
     return parse_catalog(document)
 
 

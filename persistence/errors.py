@@ -14,10 +14,13 @@ class Conflict(PersistenceError):
 
 
 class CatalogInvalid(PersistenceError):
-    """A catalog file has rows that fail validation; `problems` lists (index, row, reason)."""
+    """A catalog file has rows that fail validation; `problems` lists (index, row, reasons),
+    index -1 for a problem of the file itself."""
 
-    def __init__(self, problems: list[tuple[int, object, str]]) -> None:
-        super().__init__(f"{len(problems)} invalid catalog rows")
+    def __init__(self, problems: list[tuple[int, object, list[str]]]) -> None:
+        first = "; ".join(f"{'file' if i < 0 else f'row {i}'}: {r}" for i, _, reasons in problems[:3] for r in reasons)
+        more = f" and {len(problems) - 3} more invalid rows" if len(problems) > 3 else ""
+        super().__init__(f"invalid catalog: {first}{more} (docs/catalog.md)")
         self.problems = problems
 
 

@@ -50,9 +50,16 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
     version, rows, problems = read_catalog_file(args.file)
-    for index, row, reason in problems:
-        where = "file" if index < 0 else f"row {index}"
-        print(f"invalid {where}: {reason}\n    {json.dumps(row)[:300] if row is not None else ''}", file=sys.stderr)
+    if problems and problems[0][0] < 0:  # the file itself: not JSON, or not a catalog
+        for reason in problems[0][2]:
+            print(f"cannot import {args.file}: {reason}", file=sys.stderr)
+        print("a catalog file is JSON as described in docs/catalog.md "
+              "(schema: persistence/data/catalog.schema.json)", file=sys.stderr)
+        return 1
+    for index, row, reasons in problems:
+        for reason in reasons:
+            print(f"invalid row {index}: {reason}", file=sys.stderr)
+        print(f"    {json.dumps(row)[:300]}", file=sys.stderr)
     print(f"{len(rows)} valid prefabs, {len(problems)} invalid rows in {args.file}")
     if problems and not args.skip_invalid:
         print("nothing imported: fix the rows above or pass --skip-invalid", file=sys.stderr)
