@@ -24,8 +24,9 @@ $(VENV)/.test: $(VENV)/.runtime requirements/test.txt
 install: $(VENV)/.runtime
 install-test: $(VENV)/.test
 
+# `make serve PORT=9000 HOST=0.0.0.0` (or IMMERSIVERSE_PORT / IMMERSIVERSE_HOST in the environment).
 serve: $(VENV)/.runtime  ## start the server on the embedded default (SQLite, in-process broker, shipped catalog)
-	$(BIN)/immersiverse serve
+	$(BIN)/immersiverse serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.test  ## run the whole test suite
 	$(BIN)/python -m pytest -q

@@ -52,7 +52,7 @@ def prefab_problems(row: Any) -> list[str]:
     """Every problem of one prefab row: the schema's checks, then the rule it cannot express."""
     problems = schema_check.errors(_PREFAB, row, "row", SCHEMA)
     placement = row.get("placement") if isinstance(row, dict) else None
-    scales = [placement.get(k) for k in ("scale_min", "scale_max")] if isinstance(placement, dict) else []
+    scales: list[Any] = [placement.get(k) for k in ("scale_min", "scale_max")] if isinstance(placement, dict) else []
     if len(scales) == 2 and all(schema_check.is_type(v, "number") for v in scales) and scales[0] > scales[1]:
         problems.append("placement.scale_min: must not exceed scale_max")
     return problems

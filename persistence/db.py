@@ -79,6 +79,27 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def schema_revision(url: str) -> str | None:
+    """The store's Alembic revision; None when it has no schema yet (blocking, like `migrate`).
+    A SQLite file that does not exist is not created by asking."""
+    from alembic.runtime.migration import MigrationContext
+
+    database = make_url(url).database
+    if is_sqlite(url) and database and database != ":memory:" and not database.startswith("file:") \
+            and not Path(database).expanduser().exists():
+        return None
+
+    async def read() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 async def migrate_async(url: str) -> None:
     """Run `migrate` without blocking the caller's loop (Alembic's env runs its own loop)."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

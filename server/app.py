@@ -29,7 +29,7 @@ from .http import error_middleware
 from .hub import Hub
 from .metrics import Metrics
 from .registry import Registry
-from .rest import ROUTE_TABLES
+from .rest import ROUTE_TABLES, add_routes
 from .ws import routes as ws_routes
 
 log = logging.getLogger("immersiverse.app")
@@ -56,11 +56,18 @@ async def _load_catalog(store: Store, catalog_file: str) -> None:
     if catalog_file:
         await store.catalog.upsert(rows, version)
         return
-    shipped = version or "shipped"
+    shipped = shipped_catalog_label(version)
     if await store.catalog.shipped_version() != shipped:
         inserted, updated = await store.catalog.upsert(rows, shipped)
         await store.catalog.mark_shipped(shipped)
         log.info("loaded shipped catalog %s: %d new, %d updated prefabs", shipped, inserted, updated)
+
+
+def shipped_catalog_label(version: str | None = None) -> str:
+    """The label a store records once it has loaded this release's shipped catalog."""
+    if version is None:
+        version = read_catalog_file(SHIPPED_CATALOG)[0]
+    return version or "shipped"
 
 
 async def _background(services: Services) -> None:
@@ -155,7 +162,5 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)
-    for table in ROUTE_TABLES:
-        app.router.add_routes(table)
-    app.router.add_routes(ws_routes)
+    add_routes(app.router, [*ROUTE_TABLES, ws_routes])
     return app

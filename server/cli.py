@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,23 @@ from . import config as config_mod
 log = logging.getLogger("immersiverse")
 
 
-def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+DEFAULT_CONFIG = "config.toml"  # read when present; a file named by --config must exist
+
+
+def resolve_settings(args: argparse.Namespace, **overrides: Any) -> tuple[Any, dict[str, str]]:
+    """(settings, sources) for a command; exits with one line on a bad or missing --config."""
+    path = getattr(args, "config", None)
+    if path is not None and not Path(path).is_file():
+        sys.exit(f"configuration error: --config {path}: no such file")
     try:
-        return config_mod.resolve(args.config, overrides={k: v for k, v in overrides.items() if v is not None})[0]
+        return config_mod.resolve(path or DEFAULT_CONFIG,
+                                  overrides={k: v for k, v in overrides.items() if v is not None})
     except config_mod.ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    return resolve_settings(args, **overrides)[0]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -28,15 +42,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     setup(settings.log_level, settings.log_json)
-    return serve(settings)
+    try:
+        return serve(settings)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        reason = os.strerror(exc.errno).lower()
+        print(f"cannot listen on {settings.host}:{settings.port}: {reason}; choose another port with "
+              f"--port N or IMMERSIVERSE_PORT=N (make serve PORT=N), or another address with --host",
+              file=sys.stderr)
+        return 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from persistence.db import migrate
+    from persistence.db import migrate, schema_revision
 
     settings = _settings(args)
+    where = config_mod._mask_url_password(settings.database_url)
+    before = schema_revision(settings.database_url)
     migrate(settings.database_url)
-    print(f"store at {config_mod._mask_url_password(settings.database_url)} is at the latest schema")
+    after = schema_revision(settings.database_url)
+    if before == after:
+        print(f"store at {where} is already at the latest schema ({after})")
+    elif before is None:
+        print(f"created the store at {where} with the latest schema ({after})")
+    else:
+        print(f"upgraded the store at {where} from schema {before} to {after}")
     return 0
 
 
@@ -69,8 +100,14 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
         return 1
 
     async def run() -> tuple[int, int]:
+        from .app import shipped_catalog_label
+
         store = Store(settings.database_url)
         try:
+            if not settings.catalog_file and await store.catalog.shipped_version() is None:
+                # Imported before the server's first start: that start must not load the
+                # shipped catalog over this one (docs/catalog.md §4).
+                await store.catalog.mark_shipped(shipped_catalog_label())
             return await store.catalog.upsert(rows, version)
         finally:
             await store.close()
@@ -107,10 +144,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    try:
-        settings, sources = config_mod.resolve(args.config)
-    except config_mod.ConfigError as exc:
-        sys.exit(f"configuration error: {exc}")
+    settings, sources = resolve_settings(args)
     rows = config_mod.describe(settings, sources)
     width = max(len(r[0]) for r in rows)
     vwidth = min(44, max(len(r[1]) for r in rows))
@@ -133,58 +167,75 @@ def cmd_client(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="immersiverse", description=__doc__)
-    parser.add_argument("--config", default="config.toml", help="settings file (default: ./config.toml)")
+    config_help = f"settings file (default: ./{DEFAULT_CONFIG} when it exists); a file named here must exist"
+    parser.add_argument("--config", default=None, help=config_help)
+    # Every command also takes --config after its name (`immersiverse serve --config prod.toml`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the server")
+    p = sub.add_parser("serve", parents=[common], help="run the server")
     p.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default from config: 8000)")
-    p.add_argument("--config", default=argparse.SUPPRESS, help="settings file")
+    p.add_argument("--port", type=int, help="port (default from config: 8000; or IMMERSIVERSE_PORT)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("migrate", help="upgrade the store's schema to the latest revision")
+    p = sub.add_parser("migrate", parents=[common], help="create the store or upgrade its schema to the latest revision")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("catalog", help="manage the prefab catalog")
     csub = p.add_subparsers(dest="catalog_command", required=True)
-    pi = csub.add_parser("import", help="validate and upsert prefabs from a Unity-exported JSON file")
-    pi.add_argument("file")
+    pi = csub.add_parser("import", parents=[common],
+                         help="validate and upsert prefabs from a Unity-exported JSON file (docs/catalog.md)")
+    pi.add_argument("file", help="catalog JSON file (format: docs/catalog.md)")
     pi.add_argument("--skip-invalid", action="store_true", help="import the valid rows even if some are bad")
     pi.set_defaults(func=cmd_catalog_import)
 
-    p = sub.add_parser("token", help="mint a token for USER (operators)")
+    p = sub.add_parser("token", parents=[common], help="mint a token for USER (operators)")
     p.add_argument("user")
     p.set_defaults(func=cmd_token)
 
-    p = sub.add_parser("config", help="print every setting with its value, source and help")
+    p = sub.add_parser("config", parents=[common], help="print every setting with its value, source and help")
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("generate", help="generate a world offline (blueprint JSON, PNG map, or --eval)")
-    p.add_argument("prompt", nargs="?")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--world-type")
-    p.add_argument("--max-instances", type=int, default=500)
-    p.add_argument("--out", help="write the blueprint JSON here")
+    p = sub.add_parser("generate", parents=[common],
+                       help="generate a world offline (blueprint JSON, PNG map, or --eval)")
+    p.add_argument("prompt", nargs="?", help="what to build, in plain words")
+    p.add_argument("--seed", type=int, default=0, help="same prompt, seed and catalog = same world (default 0)")
+    p.add_argument("--world-type", help="fantasy, sci_fi, realistic, ... (default: read from the prompt)")
+    p.add_argument("--max-instances", type=int, default=500, help="instance budget (default 500)")
+    p.add_argument("--catalog", metavar="FILE|store",
+                   help="a catalog file, or `store` for the prefabs the server serves (default: the "
+                        "catalog_file setting, else the shipped catalog; docs/catalog.md §5)")
+    p.add_argument("--out", help="write the blueprint JSON here (default: to stdout, unless --png)")
     p.add_argument("--png", help="write a top-down map PNG here")
     p.add_argument("--eval", metavar="PROMPTS.txt", help="score every prompt of a file and print a table")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("client", help="generate a world over the WebSocket and save it")
-    p.add_argument("prompt")
-    p.add_argument("--url", default="http://127.0.0.1:8000")
-    p.add_argument("--token")
-    p.add_argument("--user", default="cli-guest")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-instances", type=int)
-    p.add_argument("--out", default="world.json")
-    p.add_argument("--png")
+    p = sub.add_parser("client", help="generate a world over the WebSocket and save it (docs/client.md)")
+    p.add_argument("prompt", help="what to build, in plain words")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default http://127.0.0.1:8000)")
+    p.add_argument("--token", help="a bearer token (default: log in as a guest, see --user)")
+    p.add_argument("--user", default="cli-guest", help="guest user id to log in as (default cli-guest)")
+    p.add_argument("--seed", type=int, help="generation seed (default: the server picks one)")
+    p.add_argument("--max-instances", type=int, help="instance budget (default: the server's default_instances)")
+    p.add_argument("--out", default="world.json", help="where to write the world's blueprint JSON (default world.json)")
+    p.add_argument("--png", help="also write a top-down map PNG here")
     p.set_defaults(func=cmd_client)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+    except BrokenPipeError:
+        # `immersiverse config | head`: the reader left. Point stdout at /dev/null so the
+        # interpreter's own flush at exit does not fail again, and exit as `yes | head` does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
+    return code
 
 
 if __name__ == "__main__":

@@ -59,11 +59,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 404 else f"no route for {request.method} {request.path}"
+        message, details = exc.reason, None
+        if exc.status == 404:
+            message = f"no route for {request.method} {request.path}; the REST API is listed at /docs"
+            details = {"docs": "/docs", "openapi": "/api/v1/openapi.json", "routes": route_prefixes(request.app)}
         if exc.status == 413:
             limit = request.app[SERVICES].settings.max_body_bytes
             message = f"request body exceeds {limit} bytes"
-        error = ApiError(exc.status, code, message)
+        error = ApiError(exc.status, code, message, details)
         if exc.status == 405 and "Allow" in exc.headers:
             error.headers["Allow"] = exc.headers["Allow"]
         return error_response(error, request_id)
@@ -74,6 +77,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
     return response
+
+
+def route_prefixes(app: web.Application) -> str:
+    """The app's route prefixes ("/api/v1/auth, /api/v1/worlds, ..., /ws"): the hint a 404 gives."""
+    prefixes: dict[str, None] = {}
+    for resource in app.router.resources():
+        parts = resource.canonical.split("/")
+        depth = 4 if resource.canonical.startswith("/api/v1/") else 2
+        prefixes["/".join(parts[:depth]).split("{")[0].rstrip("/") or "/"] = None
+    return ", ".join(prefixes)
 
 
 async def read_json(request: web.Request) -> Any:

@@ -23,7 +23,9 @@ async def _serve(settings: Settings) -> None:
     tune_gc(settings)
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()
-    log.info("listening on http://%s:%d (WebSocket at /ws)", settings.host, settings.port)
+    base = f"http://{settings.host}:{settings.port}"
+    log.info("listening on %s: WebSocket at /ws, live preview at %s/preview, REST API docs at %s/docs",
+             base, base, base)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
