@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default from config: 8000; or IMMERSIVERSE_PORT)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("migrate", parents=[common], help="create the store or upgrade its schema to the latest revision")
+    p = sub.add_parser("migrate", parents=[common],
+                       help="create the store or upgrade its schema to the latest revision")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("catalog", help="manage the prefab catalog")
