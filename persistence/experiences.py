@@ -31,3 +31,9 @@ class ExperienceRepo(Repo):
                  .where(or_(Experience.is_public.is_(True), Experience.author_id == user_id))
                  .order_by(Experience.created_at.desc(), Experience.id).limit(limit).offset(offset))
             return list(await s.scalars(q))
+
+    async def has_public(self, world_id: str) -> bool:
+        """Whether a public experience shows this world (its card's thumbnail is the world's map)."""
+        async with self._sessions() as s:
+            q = select(Experience.id).where(Experience.world_id == world_id, Experience.is_public.is_(True)).limit(1)
+            return (await s.scalar(q)) is not None

@@ -30,6 +30,7 @@ from .hub import Hub
 from .metrics import Metrics
 from .registry import Registry
 from .rest import ROUTE_TABLES, add_routes
+from .rest.worlds import MAP_CACHE, MapCache
 from .ws import routes as ws_routes
 
 log = logging.getLogger("immersiverse.app")
@@ -163,4 +164,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])
+    app[MAP_CACHE] = MapCache()
     return app

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the REST surface, served at GET /api/v1/openapi.json.
 
-Written out by hand next to the handlers it describes (rest-contract.md is the contract;
+Written out by hand next to the handlers it describes (docs/rest-contract.md is the contract;
 this is its machine-readable form, plus what we added). tests/server/test_openapi.py keeps
 it honest: it fails when a route the app registers is missing here or a documented route is
 not registered, and it checks real responses against the schemas below. Limits that come
@@ -330,10 +330,15 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
         "/api/v1/worlds/{world_id}/visibility": {"put": op(
             "Make a world public or private (owner only)", "worlds", {"200": _json(ref("VisibilityResponse"))},
             body=ref("VisibilityRequest"), params=(world_id,), errors=("403", "404"))},
-        "/api/v1/worlds/{world_id}/map.png": {"get": op(
+        "/api/v1/worlds/{world_id}/map.png": {"get": {**op(
             "A top-down map of the world", "worlds",
-            {"200": {"description": "PNG image", "content": {"image/png": {"schema": {**STR, "format": "binary"}}}}},
-            params=(world_id,), errors=("404",))},
+            {"200": {"description": "PNG image", "content": {"image/png": {"schema": {**STR, "format": "binary"}}}},
+             "304": {"description": "Not modified: the `If-None-Match` ETag is the map's current one"}},
+            params=(world_id,), errors=("404",),
+            description="No token needed for a public world or a world with a public experience (an `<img>` "
+                        "or a texture download cannot send one); other worlds need a token of a member, as "
+                        "`GET /api/v1/worlds/{world_id}`. Answers with an `ETag` that changes with every edit."),
+            "security": [{"bearerAuth": []}, {}]}},
     }
 
 
@@ -357,7 +362,8 @@ def build(settings: Settings | None = None) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "ImmersiVerse world session server", "version": SERVER_VERSION,
-                 "description": "The REST surface: the seed's /api/v1 contract (rest-contract.md), kept "
+                 "description": "The REST surface: the predecessor's /api/v1 contract (docs/rest-contract.md in "
+                                "the server's repository), kept "
                                 "unchanged for existing Unity clients, plus additions. Every error body is "
                                 "`{success: false, error, message, details?}`. Request bodies over "
                                 f"{s.max_body_bytes} bytes are refused with 413. The real-time protocol "

@@ -1,8 +1,13 @@
-"""/api/v1/worlds: my worlds, one world's blueprint, delete, share, visibility, map."""
+"""/api/v1/worlds: my worlds, one world's blueprint, delete, share, visibility, map.
+
+The map is the one route here that may answer without a token: an experience card shows it as
+its thumbnail, and an `<img>` or a texture download cannot send one (docs/rest-contract.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -89,16 +94,73 @@ async def set_visibility(request: web.Request) -> web.Response:
                           "visibility": data["visibility"]})
 
 
+class MapCache:
+    """Rendered maps by (world id, version): a 20k-instance world takes 0.4 s to read and draw,
+    and a published world's map is every card's thumbnail. Bounded in entries and bytes,
+    least recently used first out; an edit or a new generator changes the version, so a
+    stale map is never served (issue 15, finding 4)."""
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 64 << 20) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._maps: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        png = self._maps.get(key)
+        if png is not None:
+            self._maps.move_to_end(key)
+        return png
+
+    def put(self, key: tuple[str, str], png: bytes) -> None:
+        if len(png) > self.max_bytes or key in self._maps:
+            return
+        self._maps[key] = png
+        self._bytes += len(png)
+        while len(self._maps) > self.max_entries or self._bytes > self.max_bytes:
+            _, old = self._maps.popitem(last=False)
+            self._bytes -= len(old)
+
+
+MAP_CACHE = web.AppKey("map_cache", MapCache)
+
+
+def map_version(world: Any) -> str:
+    """Changes whenever the map may: an edit (seq), a generation or visibility change
+    (updated_at), a new generator release (it draws the map)."""
+    from generator import GENERATOR_VERSION
+
+    raw = f"{world.seq}|{world.updated_at.isoformat()}|{world.instance_count}|{GENERATOR_VERSION}"
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
+
+
+async def _public_map(services: Services, world: Any) -> bool:
+    """Its map is public: the world is, or a public experience card shows it as a thumbnail."""
+    return bool(world.visibility == "public" or await services.store.experiences.has_public(world.id))
+
+
 @routes.get("/api/v1/worlds/{world_id}/map.png")
-async def world_map(request: web.Request) -> web.Response:
+async def world_map(request: web.Request) -> web.StreamResponse:
     from generator.render import render_png
 
     services = request.app[SERVICES]
-    world, _ = await _world_for(services, identity(request), request.match_info["world_id"])
-    rows = await services.store.worlds.instances(world.id)
-    png = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: render_png_for(render_png, world, rows))
-    return web.Response(body=png, content_type="image/png")
+    world_id = request.match_info["world_id"]
+    world = await services.store.worlds.get(world_id)
+    public = world is not None and await _public_map(services, world)
+    if not public:
+        world, _ = await _world_for(services, identity(request), world_id)  # 401, then 404, as for the world
+    etag = f'"{map_version(world)}"'
+    headers = {"ETag": etag, "Cache-Control": f"{'public' if public else 'private'}, max-age=0, must-revalidate"}
+    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers=headers)
+    cache = request.app[MAP_CACHE]
+    key = (world.id, etag)
+    png = cache.get(key)
+    if png is None:
+        rows = await services.store.worlds.instances(world.id)
+        png = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: render_png_for(render_png, world, rows))
+        cache.put(key, png)
+    return web.Response(body=png, content_type="image/png", headers=headers)
 
 
 def render_png_for(render_png: Any, world: Any, rows: list[Any]) -> bytes:

@@ -197,6 +197,8 @@ def test_serve_answers_health_and_exits_cleanly_on_sigterm(tmp_path: Path) -> No
         output, _ = proc.communicate(timeout=3 * TIMEOUT)
         assert proc.returncode == 0, output
         assert _get(f"http://127.0.0.1:{port}/health") is None
+        base = f"http://127.0.0.1:{port}"
+        assert f"{base}/preview" in output and f"{base}/docs" in output  # where a new user goes next
     finally:
         if proc.poll() is None:
             proc.kill()
