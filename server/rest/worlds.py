@@ -144,10 +144,11 @@ async def world_map(request: web.Request) -> web.StreamResponse:
 
     services = request.app[SERVICES]
     world_id = request.match_info["world_id"]
-    world = await services.store.worlds.get(world_id)
-    public = world is not None and await _public_map(services, world)
-    if not public:
-        world, _ = await _world_for(services, identity(request), world_id)  # 401, then 404, as for the world
+    found = await services.store.worlds.get(world_id)
+    public = found is not None and await _public_map(services, found)
+    if found is None or not public:
+        found, _ = await _world_for(services, identity(request), world_id)  # 401, then 404, as for the world
+    world = found
     etag = f'"{map_version(world)}"'
     headers = {"ETag": etag, "Cache-Control": f"{'public' if public else 'private'}, max-age=0, must-revalidate"}
     if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
