@@ -51,6 +51,7 @@
     get sessionId() { return S.sessionId; },
     get selected() { return S.selected; },
     get lastError() { return S.lastError; },
+    get header() { return S.world ? S.world.header : null; },
     ids() { return S.world ? [...S.world.instances.keys()] : []; },
     instance(id) { const i = S.world && S.world.instances.get(id); return i ? JSON.parse(JSON.stringify(i)) : null; },
     screenOf(id) { // page coordinates of an instance's centre (for clicking it)
@@ -99,6 +100,25 @@
     S.token = s.token; S.userId = s.user_id; S.displayName = s.display_name || s.user_id;
     localStorage.setItem("iv.guest", id);
     localStorage.setItem("iv.token", s.token);
+  }
+
+  // World types as the server documents them (the OpenAPI document), not a copy kept here.
+  async function loadWorldTypes() {
+    const doc = await api("GET", "/api/v1/openapi.json");
+    const prop = doc.components.schemas.Prompt2WorldRequest.properties.world_type;
+    const types = (prop.anyOf || [prop]).flatMap((s) => s.enum || []);
+    const select = $("type-select");
+    for (const t of types) select.add(new Option(t.replace("_", "-"), t));
+  }
+
+  // Sizes above the server's max_instances (welcome.limits) are not offered; the limit itself is.
+  function limitSizes(max) {
+    if (!max) return;
+    const select = $("size-select");
+    for (const o of [...select.options]) if (o.value && Number(o.value) > max) o.remove();
+    if (![...select.options].some((o) => Number(o.value) === max)) {
+      select.add(new Option(`largest · ${max.toLocaleString("en")}`, String(max)));
+    }
   }
 
   async function loadCatalog() {
@@ -198,6 +218,7 @@
     switch (msg.type) {
       case "welcome":
         S.sessionId = msg.session_id; S.userId = msg.user_id; S.retries = 0;
+        limitSizes(msg.limits && msg.limits.max_instances);
         setConn("on", "connected");
         $("who").textContent = `${S.displayName || S.userId}`;
         clearInterval(S.heartbeat);
@@ -788,13 +809,26 @@
   }
 
   // -- controls ------------------------------------------------------------------------------------
+  function promptMessage(text) {
+    $("prompt-text").textContent = text || "";
+    $("prompt-text").hidden = !text;
+  }
+  $("prompt-input").addEventListener("input", () => promptMessage(""));
   $("prompt-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const prompt = $("prompt-input").value.trim();
-    if (!prompt || !S.sessionId) return;
+    if (!prompt) {
+      promptMessage("Describe the world first, e.g. “a misty pine forest around a lake”.");
+      $("prompt-input").focus();
+      return;
+    }
+    if (!S.sessionId) { promptMessage("Not connected yet: generate once the dot at the top is green."); return; }
+    promptMessage("");
     const frame = { type: "prompt", prompt, room: true };
     const seed = $("seed-input").value.trim();
     if (seed) frame.seed = Number(seed);
+    if ($("type-select").value) frame.world_type = $("type-select").value;
+    if ($("size-select").value) frame.max_instances = Number($("size-select").value);
     S.genRid = request(frame, {});
     S.lastError = null;
     $("prompt-button").disabled = true;
@@ -853,6 +887,7 @@
     } catch (e) { fail("sign-in failed: " + e.message); return; }
     $("who").textContent = S.displayName || S.userId;
     loadCatalog().catch((e) => log("catalog: " + e.message, true));
+    loadWorldTypes().catch((e) => log("world types: " + e.message, true));
     connect();
   })();
 })();

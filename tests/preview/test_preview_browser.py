@@ -68,8 +68,9 @@ async def until(page: Any, expr: str, what: str, timeout: float = WAIT) -> Any:
         await asyncio.sleep(0.05)
 
 
-async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: TestClient, tmp_path: Path) -> None:
+async def test_the_preview_page_generates_a_world_and_shares_edits_live(make_client: Any, tmp_path: Path) -> None:
     async_playwright = _browser_or_skip()
+    client: TestClient = await make_client(default_instances=300)  # below the size chosen on the page
     started = time.monotonic()
     base = str(client.make_url("/")).rstrip("/")
     origins = (base + "/", base.replace("http://", "ws://", 1) + "/", "data:")
@@ -92,13 +93,24 @@ async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: 
             # 1. the page loads and signs in as a guest; a prompt generates a world, streamed
             await one.goto(str(client.make_url("/preview")))
             await until(one, "p.status === 'ready' && p.sessionId", "the first page to connect")
+            await one.click("#prompt-button")  # nothing typed yet: the page says what to do
+            assert await one.is_visible("#prompt-text") and "Describe the world" in await one.inner_text("#prompt-text")
+            assert (await state(one))["status"] == "ready"
+            await one.screenshot(path=str(tmp_path / "0-empty-prompt.png"))
             await one.fill("#prompt-input", PROMPT)
+            assert not await one.is_visible("#prompt-text")
+            await until(one, "document.querySelectorAll('#type-select option').length > 8", "the world types")
+            await one.select_option("#type-select", "historical")
+            await one.select_option("#size-select", "500")
             await one.fill("#seed-input", "7")
             await one.click("#prompt-button")
             await until(one, "p.status === 'done'", "the generation to finish")
             s1 = await state(one)
             world_id = s1["worldId"]
             assert s1["role"] == "owner" and s1["chunks"] >= 1 and s1["lastError"] is None, s1
+            header = await state(one, "p.header")
+            # the chosen type, not the one the prompt implies (realistic); more than the default 300
+            assert header["world_type"] == "historical" and 300 < s1["instanceCount"] <= 500, header
             assert one.url.endswith(f"/preview/{world_id}")
 
             # 2. the page holds exactly what the database holds
