@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -164,3 +165,14 @@ async def test_generate_reproduces_the_servers_world_after_an_import(tmp_path: P
 def test_generate_with_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
     done = run(tmp_path, "generate", "a village", "--catalog", "store")
     assert done.returncode == 2 and "has no prefabs" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(("given", "expected"), [((), " serve"), (("PORT=9001",), " serve --port 9001"),
+                                                 (("PORT=9001", "HOST=0.0.0.0"), " serve --host 0.0.0.0 --port 9001")])
+def test_make_serve_passes_port_and_host(given: tuple[str, ...], expected: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["make", "-n", "serve", *given], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    command = done.stdout.strip().splitlines()[-1]
+    assert " ".join(command.split()).endswith("immersiverse" + expected), command  # dry run: nothing starts
