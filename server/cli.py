@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi.set_defaults(func=cmd_catalog_import)
 
     p = sub.add_parser("token", parents=[common], help="mint a token for USER (operators)")
-    p.add_argument("user")
+    p.add_argument("user", help="the user id the token is for (created as a guest if unknown)")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("config", parents=[common], help="print every setting with its value, source and help")
