@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,5 @@ def test_the_shipped_catalog_and_the_docs_name_the_schema() -> None:
     assert CATALOG_SCHEMA.name in docs
     for name in SCHEMA["$defs"]["prefab"]["properties"]:
         assert f"`{name}`" in docs, f"docs/catalog.md does not describe {name}"
+    example = json.loads(re.search(r"```json\n(.*?)```", docs, re.S).group(1))  # type: ignore[union-attr]
+    assert REFERENCE.is_valid(example) and parse_catalog(example)[2] == []
