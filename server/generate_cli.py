@@ -18,9 +18,9 @@ from typing import Any
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 
 
-def _catalog(args: argparse.Namespace) -> Any:
-    """The generator's catalog: --catalog FILE, --catalog store (what the server serves), else
-    the catalog_file setting, else the shipped file (docs/catalog.md §5)."""
+def _catalog(args: argparse.Namespace) -> tuple[Any, str]:
+    """The generator's catalog and where it came from: --catalog FILE, --catalog store (what the
+    server serves), else the catalog_file setting, else the shipped file (docs/catalog.md §5)."""
     from generator import Catalog
 
     from .cli import resolve_settings
@@ -40,7 +40,7 @@ def _catalog(args: argparse.Namespace) -> Any:
         if problems:
             raise CatalogUnavailable(f"{choice} is not a valid catalog (check it with "
                                      "`immersiverse catalog import`; docs/catalog.md)")
-    return Catalog.from_records(rows, version=version or "unversioned")
+    return Catalog.from_records(rows, version=version or "unversioned"), choice
 
 
 class CatalogUnavailable(Exception):
@@ -90,7 +90,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from generator import GeneratorError, plan
 
     try:
-        catalog = _catalog(args)
+        catalog, source = _catalog(args)
     except CatalogUnavailable as exc:
         _status(f"cannot generate: {exc}")
         return 2
@@ -115,7 +115,9 @@ def run_generate(args: argparse.Namespace) -> int:
     elapsed = (time.perf_counter() - started) * 1000
     header = wp.header.to_dict()
     _status(f"{header['title']} — {header['world_type']}, {len(instances)} instances in {elapsed:.1f} ms "
-            f"(seed {args.seed}, catalog {catalog.version})")
+            f"(seed {args.seed})")
+    if source != str(SHIPPED_CATALOG):
+        _status(f"catalog {catalog.version} from {source}")
     for warning in header["warnings"]:
         _status(f"warning: {warning}")
     doc = blueprint_of(wp, args.prompt, elapsed)
