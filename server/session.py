@@ -244,6 +244,7 @@ class Session:
         return True
 
     def _welcome(self) -> None:
+        # docs/protocol.md §4.6 lists every key with its unit and what exceeding it does.
         s = self.settings
         limits = {"max_frame_bytes": s.max_frame_bytes, "msgs_per_s": s.msgs_per_s, "burst": s.msgs_burst,
                   "prompts_per_min": s.prompts_per_min, "max_generations": s.max_generations,
@@ -251,7 +252,12 @@ class Session:
                   "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
                   "idle_timeout_s": s.idle_timeout_s, "pong_timeout_s": s.pong_timeout_s,
                   "presence_per_s": s.presence_per_s,
-                  "max_ops_per_edit": self.limits.max_ops_per_edit}
+                  "max_ops_per_edit": self.limits.max_ops_per_edit,
+                  "max_instances_per_world": s.max_instances_per_world,
+                  "max_event_data_bytes": s.telemetry_max_event_bytes, "send_queue_bytes": s.send_queue_bytes,
+                  "bad_frames_before_close": s.bad_frames_before_close,
+                  "bad_frames_window_s": s.bad_frames_window_s,
+                  "max_connections_per_user": s.max_connections_per_user}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
