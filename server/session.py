@@ -45,6 +45,8 @@ RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002 (doc
 # msgpack type is wrong, a bug in the client. invalid_value and non_finite_number are not: a
 # user can type an empty prompt, a physics step can produce a NaN.
 VIOLATION_CODES = frozenset(code for code in ErrorCode if code < ErrorCode.INVALID_VALUE)
+# The largest valid presence frame: 256 selected ids of 64 characters (4 bytes each) and a cursor.
+PRESENCE_MAX_BYTES = 72 * 1024
 
 
 def limits_for(settings: Settings) -> Limits:
@@ -339,6 +341,8 @@ class Session:
         await self.dispatch(msg)
 
     def _is_presence(self, data: bytes) -> bool:
+        if len(data) > PRESENCE_MAX_BYTES:  # an over-limit flood of big frames is not decoded
+            return False
         try:
             return isinstance(decode_client(data, self.limits), m.Presence)
         except ProtocolError:
