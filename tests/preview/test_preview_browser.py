@@ -17,9 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
 
+from generator.terrain import PATH, WATER, Terrain
+from generator.terrain_wire import decode_terrain
 from server.context import SERVICES
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -68,6 +71,18 @@ async def until(page: Any, expr: str, what: str, timeout: float = WAIT) -> Any:
         await asyncio.sleep(0.05)
 
 
+def _ground_rgb(ter: Terrain) -> list[int]:
+    """generator/render.py's ground colours, rows north first: what the page must draw."""
+    h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
+    near = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
+    shade = h[near][:, near]
+    base = np.stack([110 + 60 * shade, 140 + 50 * shade, 90 + 30 * shade], -1).astype(np.uint8)
+    base[(ter.flags & PATH) != 0] = (190, 170, 130)
+    base[(ter.flags & WATER) != 0] = (50, 100, 190)
+    rows: list[int] = base.transpose(1, 0, 2)[::-1].ravel().tolist()
+    return rows
+
+
 async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: TestClient, tmp_path: Path) -> None:
     async_playwright = _browser_or_skip()
     started = time.monotonic()
@@ -106,6 +121,13 @@ async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: 
             assert s1["instanceCount"] == len(rows) == s1["expected"] > 0, (s1, len(rows))
             assert set(await state(one, "p.ids()")) == {r.id for r in rows}
             await one.screenshot(path=str(tmp_path / "1-generated.png"))
+            # the page draws the ground from the header's terrain data, as the map PNGs do (§6.5)
+            stored = await store.worlds.get(world_id)
+            assert stored is not None
+            ter = decode_terrain(stored.header["terrain"])
+            assert ter is not None and ((ter.flags & WATER) != 0).any()
+            drawn = await state(one, "p.terrain()")
+            assert drawn["n"] == ter.n and drawn["rgb"] == _ground_rgb(ter)
 
             # 3. a second guest cannot open the private world; once the owner makes it public it can
             await two.goto(str(client.make_url(f"/preview/{world_id}")))
