@@ -622,7 +622,17 @@
     return out;
   }
 
-  function decodeGround(ter) {
+  // Ground colours (low, high) by the ground a world names in environment_settings.scene.ground;
+  // grass otherwise. Same table and arithmetic as generator/render.py (ground_rgb).
+  const GROUND_COLOURS = {
+    grass: [[110, 140, 90], [170, 190, 120]], dirt: [[110, 95, 70], [150, 130, 95]],
+    sand: [[200, 180, 120], [235, 215, 160]], snow: [[205, 210, 220], [250, 250, 255]],
+    rock: [[95, 95, 95], [150, 145, 140]], lava: [[60, 40, 35], [110, 70, 50]],
+    regolith: [[120, 120, 125], [175, 175, 180]], seabed: [[40, 80, 110], [80, 130, 150]],
+    paved: [[120, 120, 118], [160, 160, 155]], metal: [[90, 100, 110], [140, 150, 160]],
+  };
+
+  function decodeGround(ter, groundKind) {
     const hm = ter && ter.heightmap, mk = ter && ter.masks;
     if (!hm || typeof hm.data !== "string" || !mk || hm.encoding !== "u16le-base64" || mk.encoding !== "runs") return null;
     const g = hm.resolution, n = mk.resolution;
@@ -636,6 +646,7 @@
       lo = Math.min(lo, h[k]); hi = Math.max(hi, h[k]);
     }
     const span = Math.max(1e-6, hi - lo);
+    const [low, high] = GROUND_COLOURS[groundKind] || GROUND_COLOURS.grass;
     const water = decodeRuns(mk.water, n), path = decodeRuns(mk.path, n);
     const near = new Int32Array(n); // nearest heightmap sample of each cell, as render.py picks it
     for (let i = 0; i < n; i++) near[i] = Math.min(g - 1, Math.max(0, Math.floor(i * mk.cell / hm.spacing)));
@@ -648,7 +659,7 @@
         else if (path[c]) [r, gr, b] = [190, 170, 130];
         else {
           const s = Math.min(1, Math.max(0, (h[near[j] * g + near[i]] - lo) / span));
-          [r, gr, b] = [Math.floor(110 + 60 * s), Math.floor(140 + 50 * s), Math.floor(90 + 30 * s)];
+          [r, gr, b] = [0, 1, 2].map((k) => Math.floor(low[k] + (high[k] - low[k]) * s));
         }
         rgb[o] = r; rgb[o + 1] = gr; rgb[o + 2] = b;
         const q = (o / 3) * 4;
@@ -666,7 +677,8 @@
     if (!ter) return null;
     if (w.groundFor !== ter) {
       w.groundFor = ter;
-      try { w.ground = decodeGround(ter); } catch (e) { w.ground = null; log("cannot draw the terrain: " + e.message, true); }
+      const scene = (w.header.environment_settings || {}).scene || {};
+      try { w.ground = decodeGround(ter, scene.ground); } catch (e) { w.ground = null; log("cannot draw the terrain: " + e.message, true); }
     }
     return w.ground;
   }

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
 
-from generator.terrain import PATH, WATER, Terrain
+from generator.render import ground_colours, ground_rgb
+from generator.terrain import WATER, Terrain
 from generator.terrain_wire import decode_terrain
 from server.context import SERVICES
 
@@ -71,15 +71,9 @@ async def until(page: Any, expr: str, what: str, timeout: float = WAIT) -> Any:
         await asyncio.sleep(0.05)
 
 
-def _ground_rgb(ter: Terrain) -> list[int]:
-    """generator/render.py's ground colours, rows north first: what the page must draw."""
-    h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
-    near = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
-    shade = h[near][:, near]
-    base = np.stack([110 + 60 * shade, 140 + 50 * shade, 90 + 30 * shade], -1).astype(np.uint8)
-    base[(ter.flags & PATH) != 0] = (190, 170, 130)
-    base[(ter.flags & WATER) != 0] = (50, 100, 190)
-    rows: list[int] = base.transpose(1, 0, 2)[::-1].ravel().tolist()
+def _ground_rgb(ter: Terrain, header: dict[str, Any]) -> list[int]:
+    """The map's ground image (generator/render.py), rows north first: what the page must draw."""
+    rows: list[int] = ground_rgb(ter, ground_colours(header)).transpose(1, 0, 2)[::-1].ravel().tolist()
     return rows
 
 
@@ -127,7 +121,7 @@ async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: 
             ter = decode_terrain(stored.header["terrain"])
             assert ter is not None and ((ter.flags & WATER) != 0).any()
             drawn = await state(one, "p.terrain()")
-            assert drawn["n"] == ter.n and drawn["rgb"] == _ground_rgb(ter)
+            assert drawn["n"] == ter.n and drawn["rgb"] == _ground_rgb(ter, stored.header)
 
             # 3. a second guest cannot open the private world; once the owner makes it public it can
             await two.goto(str(client.make_url(f"/preview/{world_id}")))
