@@ -21,6 +21,10 @@ PROMPTS = [
     ("a mountain valley with pine trees, a river and a waterfall", 3, 500),
     ("a floating island city with an airship above", 5, 300),
     ("a moon base with rovers, craters and astronauts", 1, 400),
+    ("an underwater coral reef with sharks, kelp and a shipwreck", 4, 500),
+    ("a sunny beach with umbrellas, beach chairs and a lifeguard tower", 6, 400),
+    ("a busy harbour with a quay, fishing boats, cranes and containers", 8, 600),
+    ("a medieval castle with walls, a moat and a drawbridge", 9, 600),
 ]
 
 
@@ -75,7 +79,7 @@ def test_every_instance_stands_on_the_ground_the_header_describes(catalog: Catal
     assert off.max() <= Y_TOLERANCE, (prompt, wp.catalog.prefabs[int(c["pidx"][off.argmax()])].id,
                                       float(off.max()))
     on_ground = surface == "ground"
-    assert on_ground.sum() > 0.5 * len(surface)
+    assert on_ground.any()  # (an underwater scene is mostly water things; still some ground)
     # ground things stand on dry land: at least the dry margin above the water
     assert (c["y"][on_ground] >= WATER_LEVEL + DRY_MARGIN - Y_TOLERANCE).all()
     wet = (ter.flags & WATER) != 0
