@@ -20,7 +20,7 @@ from persistence.errors import CatalogInvalid
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import LoginThrottle, Revocations, TokenService
+from .auth import AuthRate, LoginThrottle, Revocations, TokenService
 from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
@@ -121,7 +121,9 @@ def _services_ctx(settings: Settings) -> Any:
         writer.start()
         services = Services(settings=settings, store=store, tokens=TokenService(settings),
                             revocations=revocations, throttle=LoginThrottle(settings.login_attempts_per_min),
-                            catalog=catalog, telemetry=writer)
+                            catalog=catalog, telemetry=writer,
+                            auth_rate=AuthRate(settings.auth_requests_per_ip_per_min,
+                                               settings.auth_requests_per_account_per_min))
         metrics = Metrics()
         broker = _make_broker(settings)
         await broker.start()

@@ -189,7 +189,7 @@ class Hub:
                                    results=results_of(applied.ops)))  # type: ignore[arg-type]
             return
         self.metrics.ops.inc()
-        frame = op_frame(msg.world_id, applied.seq, session.user_id, applied.ops)
+        frame = op_frame(msg.world_id, applied.seq, session.public_id, applied.ops)
         await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
                                                  "r": msg.rid, "res": results_of(applied.ops)})
         if applied.seq % COMPACT_EVERY == 0:
