@@ -124,7 +124,6 @@ class UserRepo(Repo):
             return await s.get(RevokedSession, session_id) is not None
 
     async def purge_expired_revocations(self) -> int:
-        async with self._sessions() as s:
+        async with self._tx() as s:
             result = await s.execute(delete(RevokedSession).where(RevokedSession.expires_at < utcnow()))
-            await s.commit()
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("immersiverse.hub")
 EDIT_ROLES = ("owner", "editor")
+# A rotation's length may be off by float rounding (0.7071² × 2 = 0.99998), not by more.
+QUAT_TOLERANCE = 1e-3
 COMPACT_EVERY = 100
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
@@ -222,6 +224,9 @@ class Hub:
             for key in ("pos", "rot", "scale"):
                 if key in out and not all(math.isfinite(v) for v in out[key]):
                     raise RequestRefused(ErrorCode.NON_FINITE_NUMBER, fields={f"ops[{i}].{key}": "must be finite"})
+            if "rot" in out and abs(math.hypot(*out["rot"]) - 1.0) > QUAT_TOLERANCE:
+                # docs/protocol.md §6.1: rotations are unit quaternions; [1e308, 1e308, 0, 0] is not one
+                raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].rot": "must be a unit quaternion"})
             if "scale" in out and not all(0 < v <= 100 for v in out["scale"]):
                 raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].scale": "must be in (0, 100]"})
             if "pos" in out and bounds and not bounds_contains(bounds, out["pos"]):
