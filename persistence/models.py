@@ -42,6 +42,11 @@ class User(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "guest" | "password"
     password_hash: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
+    # A guest's device secret, as "sha256$<hex>": issued once at the first login, required on
+    # later logins when `guest_secret_required` is on. NULL for accounts older than it.
+    secret_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Last login or token refresh; idle guest accounts are purged by it (server/maintenance.py).
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RevokedSession(Base):

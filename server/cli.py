@@ -42,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     setup(settings.log_level, settings.log_json)
+    for warning in config_mod.startup_warnings(settings):
+        log.warning("%s", warning)
     try:
         return serve(settings)
     except OSError as exc:

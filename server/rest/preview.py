@@ -16,6 +16,7 @@ from .. import openapi
 from ..config import Settings
 from ..context import SERVICES
 from ..errors import not_found
+from ..validate import storable
 
 routes = web.RouteTableDef()
 
@@ -37,6 +38,8 @@ PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosni
 def static_file(name: str) -> Path | None:
     """The file under static/ that `name` names, or None (outside it, hidden, unknown kind)."""
     if not name or any(part.startswith(".") for part in name.split("/")):
+        return None
+    if "\x00" in name or not storable(name):  # no file has such a name; the OS refuses it (ValueError)
         return None
     path = (STATIC_DIR / name).resolve()
     if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in CONTENT_TYPES:
