@@ -55,6 +55,17 @@ class ExperienceRepo(Repo):
                         World.visibility == "public").limit(1))
             return (await s.scalar(q)) is not None
 
+    async def update(self, experience_id: str, **fields: Any) -> Experience | None:
+        """Change a card's title, description, tags or public flag; the card after it."""
+        async with self._tx() as s:
+            exp = await s.get(Experience, experience_id)
+            if exp is None:
+                return None
+            for name, value in fields.items():
+                setattr(exp, name, value)
+            exp.updated_at = utcnow()
+        return exp
+
     async def delete(self, experience_id: str) -> bool:
         """Unpublish: the card goes, the world stays."""
         async with self._tx() as s:

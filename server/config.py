@@ -97,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
     Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
     Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
+    # -- discovery ---------------------------------------------------------------
+    Setting("play_window_s", 1800.0, "a user entering a published world again within this many seconds is not counted as another play"),
+    Setting("analytics_max_days", 366, "longest date range one author analytics request may cover"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -171,6 +174,8 @@ if TYPE_CHECKING:
         redis_url: str
         node_id: str
         presence_ttl_s: float
+        play_window_s: float
+        analytics_max_days: int
 else:
     Settings = dataclasses.make_dataclass(
         "Settings",
