@@ -29,7 +29,6 @@ from sqlalchemy import (
     text,
     update,
 )
-
 from sqlalchemy.dialects.postgresql import JSONB
 
 from .clock import utcnow
@@ -39,6 +38,7 @@ from .models import Experience, Play, Rating, World
 SORTS = ("relevance", "newest", "plays", "rating")
 MAX_TERMS = 8  # words of a search text that are used; the rest are ignored
 _WORD = re.compile(r"\w+")
+_Page = Select[Experience, bool, str]  # a card, whether it is shown, its world's type
 _FTS = table("experiences_fts", column("rowid"))
 
 
@@ -82,8 +82,8 @@ class DiscoveryRepo(Repo):
     # -- search and listings -----------------------------------------------------------------
     async def search(self, q: Query) -> list[Found]:
         """One page of cards for `q`; `limit` rows at most, in the order its sort names."""
-        stmt = (select(Experience, _shown(), World.world_type)
-                .join(World, World.id == Experience.world_id))
+        stmt: _Page = (select(Experience, _shown(), World.world_type)
+                       .join(World, World.id == Experience.world_id))
         stmt = stmt.where(Experience.author_id == q.author_id) if q.author_id is not None \
             else stmt.where(_shown())
         if q.world_type is not None:
@@ -104,7 +104,7 @@ class DiscoveryRepo(Repo):
             return exists(select(1).select_from(each).where(each.c.value == tag))
         return cast(Experience.tags, JSONB).contains([tag])
 
-    def _match(self, stmt: Select[Any], terms: tuple[str, ...]) -> tuple[Select[Any], ColumnElement[Any]]:
+    def _match(self, stmt: _Page, terms: tuple[str, ...]) -> tuple[_Page, ColumnElement[Any]]:
         """Restrict to cards matching every term (each as a prefix) and give the rank, where a
         smaller value is a better match on both stores."""
         if self._sqlite:
@@ -114,12 +114,12 @@ class DiscoveryRepo(Repo):
             # bm25 is negative, better matches lower; title weighs most, then tags.
             return stmt, literal_column("bm25(experiences_fts, 10.0, 1.0, 5.0)")
         tsquery = func.to_tsquery(literal_column("'english'::regconfig"), " & ".join(f"{t}:*" for t in terms))
-        search = literal_column("experiences.search")
+        search: ColumnElement[Any] = literal_column("experiences.search")
         return stmt.where(search.op("@@")(tsquery)), -func.ts_rank(search, tsquery)
 
     @staticmethod
-    def _order(sort: str, rank: ColumnElement[Any] | None) -> list[ColumnElement[Any]]:
-        newest = [Experience.created_at.desc(), Experience.id.desc()]
+    def _order(sort: str, rank: ColumnElement[Any] | None) -> list[Any]:
+        newest: list[Any] = [Experience.created_at.desc(), Experience.id.desc()]
         if sort == "plays":
             return [Experience.play_count.desc(), Experience.id.desc()]
         if sort == "rating":

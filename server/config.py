@@ -100,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- discovery ---------------------------------------------------------------
     Setting("play_window_s", 1800.0, "a user entering a published world again within this many seconds is not counted as another play"),
     Setting("analytics_max_days", 366, "longest date range one author analytics request may cover"),
+    Setting("analytics_operators", "", "comma-separated account ids that may read the analytics of every experience (authors read their own)"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -176,6 +177,7 @@ if TYPE_CHECKING:
         presence_ttl_s: float
         play_window_s: float
         analytics_max_days: int
+        analytics_operators: str
 else:
     Settings = dataclasses.make_dataclass(
         "Settings",

@@ -22,6 +22,7 @@ from .broker import Broker, Envelope
 from .context import Services
 from .failures import RequestRefused
 from .metrics import Metrics
+from .plays import count_play
 from .room import Room, member_record, op_frame, results_of
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class Hub:
                 del self._pending[msg.world_id]
         if msg.world_id in session.rooms:
             await self._announce(room, session, "join", role)
+            await count_play(self.services, msg.world_id, session.user_id)  # docs/discover.md §3
         else:
             await self.broker.presence_remove(msg.world_id, session.id)
             await self._drop_if_empty(room)

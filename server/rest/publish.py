@@ -1,4 +1,5 @@
-"""/api/v1/publish: publish your own world as an experience; list, read and unpublish experiences."""
+"""/api/v1/publish: publish your own world as an experience; list, read, edit and unpublish
+experiences. Search, ratings and analytics: server/rest/discover.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from persistence.clock import iso
 
 from ..auth import Identity
 from ..context import SERVICES, Services
-from ..errors import forbidden, not_found
+from ..errors import forbidden, not_found, validation
 from ..http import identity, json_response, read_json
 from ..validate import F, paging, query, validate
 
@@ -40,6 +41,18 @@ async def _envelopes(services: Services, rows: list[tuple[Any, bool]], message: 
             for exp, shown in rows]
 
 
+async def _open_world(services: Services, world: Any) -> bool:
+    """Make a public card's world public (a card never advertises a world others cannot
+    open); True when it was private."""
+    if world.visibility == "public":
+        return False
+    await services.store.worlds.set_visibility(world.id, "public")
+    hub = services.extras.get("hub")
+    if hub is not None:
+        await hub.roles_changed(world.id)
+    return True
+
+
 @routes.post("/api/v1/publish/")
 async def publish(request: web.Request) -> web.Response:
     """Publish your world. A public card makes its world public (readable and joinable as a
@@ -56,11 +69,7 @@ async def publish(request: web.Request) -> web.Response:
     if world.owner_id != ident.user_id:
         raise forbidden("you can only publish your own worlds")
     message = "Experience published successfully"
-    if data["is_public"] and world.visibility != "public":
-        await services.store.worlds.set_visibility(world.id, "public")
-        hub = services.extras.get("hub")
-        if hub is not None:
-            await hub.roles_changed(world.id)
+    if data["is_public"] and await _open_world(services, world):
         message += f"; world {world.id} is now public"
     exp = await services.store.experiences.create(
         id=secrets.token_hex(12), world_id=world.id, author_id=ident.user_id, title=data["title"],
@@ -79,7 +88,7 @@ async def list_experiences(request: web.Request) -> web.Response:
     return json_response(await _envelopes(services, rows, "Experience retrieved"))
 
 
-async def _experience(services: Services, ident: Identity, experience_id: str) -> tuple[Any, bool]:
+async def experience_for(services: Services, ident: Identity, experience_id: str) -> tuple[Any, bool]:
     found = await services.store.experiences.get_shown(experience_id)
     if found is None:
         raise not_found("experience not found")
@@ -92,7 +101,7 @@ async def _experience(services: Services, ident: Identity, experience_id: str) -
 @routes.get("/api/v1/publish/experiences/{experience_id}")
 async def get_experience(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    row = await _experience(services, identity(request), request.match_info["experience_id"])
+    row = await experience_for(services, identity(request), request.match_info["experience_id"])
     return json_response((await _envelopes(services, [row], "Experience retrieved"))[0])
 
 
@@ -101,8 +110,36 @@ async def unpublish(request: web.Request) -> web.Response:
     """Unpublish: the card goes, the world stays as it is. Only its author may."""
     services = request.app[SERVICES]
     ident = identity(request)
-    exp, _ = await _experience(services, ident, request.match_info["experience_id"])
+    exp, _ = await experience_for(services, ident, request.match_info["experience_id"])
     if exp.author_id != ident.user_id:
         raise forbidden("only the experience's author may unpublish it")
     await services.store.experiences.delete(exp.id)
     return json_response({"success": True, "message": f"Experience {exp.id} unpublished"})
+
+
+EDIT = (F("title", "str", required=False, min=1, max=200), F("description", "str", required=False, min=1, max=2000),
+        F("tags", "str_list", required=False, max=32), F("is_public", "bool", required=False))
+
+
+@routes.patch("/api/v1/publish/experiences/{experience_id}")
+async def edit_experience(request: web.Request) -> web.Response:
+    """Change a card's title, description or tags, hide it (is_public false) or show it again
+    (republish: true, which makes its world public as publishing does). Only its author may."""
+    services = request.app[SERVICES]
+    ident = identity(request)
+    exp, _ = await experience_for(services, ident, request.match_info["experience_id"])
+    if exp.author_id != ident.user_id:
+        raise forbidden("only the experience's author may edit it")
+    data = {k: v for k, v in validate(await read_json(request), EDIT).items() if v is not None}
+    if not data:
+        raise validation({"body": "name at least one of title, description, tags, is_public"})
+    message = "Experience updated"
+    if data.get("is_public"):
+        world = await services.store.worlds.get(exp.world_id)
+        if world is not None and await _open_world(services, world):
+            message += f"; world {world.id} is now public"
+    await services.store.experiences.update(exp.id, **data)
+    row = await services.store.experiences.get_shown(exp.id)
+    if row is None:  # unpublished meanwhile
+        raise not_found("experience not found")
+    return json_response((await _envelopes(services, [row], message))[0])
