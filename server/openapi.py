@@ -293,6 +293,11 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
             {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False,
             description="A browser client of the session protocol (docs/preview.md); it signs in from the "
                         "page, so the page itself needs no token.")},
+        "/gallery": {"get": op(
+            "The gallery page: search and browse public experiences, open one in the preview", "preview",
+            {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False,
+            description="Reads GET /api/v1/discover/experiences and the public map thumbnails, without a token "
+                        "(docs/discover.md).")},
         "/preview/{world_id}": {"get": op(
             "The world preview page opened on one world", "preview",
             {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}},

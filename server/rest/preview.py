@@ -1,7 +1,8 @@
 """The browser pages: GET /preview (a live top-down view of a world, speaking the msgpack
-WebSocket protocol like any client), GET /docs (Swagger UI over /api/v1/openapi.json) and the
-files they load from GET /static/... — all shipped in the package (server/static/), none from a
-CDN. No token: the pages log in from the browser like any other client (docs/preview.md).
+WebSocket protocol like any client), GET /gallery (published worlds, docs/discover.md), GET /docs
+(Swagger UI over /api/v1/openapi.json) and the files they load from GET /static/... — all shipped
+in the package (server/static/), none from a CDN. No token: the pages log in from the browser like
+any other client (docs/preview.md), and the gallery reads only public data.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ async def preview(request: web.Request) -> web.StreamResponse:
 @routes.get("/preview/{world_id}")
 async def preview_world(request: web.Request) -> web.StreamResponse:
     return _page("preview.html")  # the page reads the world id from its own URL
+
+
+@routes.get("/gallery")
+async def gallery(request: web.Request) -> web.StreamResponse:
+    return _page("gallery.html")  # lists public experiences (docs/discover.md §6)
 
 
 @routes.get("/static/{path:.+}")
