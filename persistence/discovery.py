@@ -69,8 +69,21 @@ class Found:
     world_type: str
 
 
-def _shown() -> ColumnElement[bool]:
-    return and_(Experience.is_public.is_(True), World.visibility == "public")
+def _world_public() -> ColumnElement[bool]:
+    return exists().where(World.id == Experience.world_id, World.visibility == "public")
+
+
+def shown() -> ColumnElement[bool]:
+    """A card is shown to everyone: its own flag and its world's visibility say public.
+
+    The world is read in correlated subqueries rather than joined, so `experiences` is the only
+    table the page scans: in the order of the sort's index, stopping after one page (a join let
+    SQLite's planner scan `worlds` first and sort every card)."""
+    return and_(Experience.is_public.is_(True), _world_public())
+
+
+def _world_type() -> Any:
+    return select(World.world_type).where(World.id == Experience.world_id).scalar_subquery()
 
 
 class DiscoveryRepo(Repo):
@@ -82,12 +95,11 @@ class DiscoveryRepo(Repo):
     # -- search and listings -----------------------------------------------------------------
     async def search(self, q: Query) -> list[Found]:
         """One page of cards for `q`; `limit` rows at most, in the order its sort names."""
-        stmt: _Page = (select(Experience, _shown(), World.world_type)
-                       .join(World, World.id == Experience.world_id))
+        stmt: _Page = select(Experience, shown(), _world_type())
         stmt = stmt.where(Experience.author_id == q.author_id) if q.author_id is not None \
-            else stmt.where(_shown())
+            else stmt.where(shown())
         if q.world_type is not None:
-            stmt = stmt.where(World.world_type == q.world_type)
+            stmt = stmt.where(exists().where(World.id == Experience.world_id, World.world_type == q.world_type))
         for tag in q.tags:
             stmt = stmt.where(self._has_tag(tag))
         rank: ColumnElement[Any] | None = None

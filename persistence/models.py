@@ -190,7 +190,8 @@ class Experience(Base):
     rating_sum: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (Index("ix_experiences_plays", "play_count", "id"),
+    __table_args__ = (Index("ix_experiences_newest", "created_at", "id"),
+                      Index("ix_experiences_plays", "play_count", "id"),
                       Index("ix_experiences_rating", "rating", "rating_count", "id"))
 
 

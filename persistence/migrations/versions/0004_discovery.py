@@ -56,6 +56,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rating_sum', sa.BigInteger(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('rating_count', sa.Integer(), nullable=False, server_default='0'))
         # The sorted listings read these in index order (docs/discover.md §4).
+        batch_op.create_index('ix_experiences_newest', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_experiences_plays', ['play_count', 'id'], unique=False)
         batch_op.create_index('ix_experiences_rating', ['rating', 'rating_count', 'id'], unique=False)
     op.create_table('plays',
@@ -99,5 +100,6 @@ def downgrade() -> None:
     with op.batch_alter_table('experiences', schema=None) as batch_op:
         batch_op.drop_index('ix_experiences_rating')
         batch_op.drop_index('ix_experiences_plays')
+        batch_op.drop_index('ix_experiences_newest')
         batch_op.drop_column('rating_count')
         batch_op.drop_column('rating_sum')
