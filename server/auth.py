@@ -81,6 +81,11 @@ def verify_secret(secret: str, digest: str) -> bool:
     return hmac.compare_digest(secret_digest(secret), digest)
 
 
+def guest_name(public_id: str) -> str:
+    """A new guest's display name: never its id, which is its login (issue 15, finding 1)."""
+    return f"Guest {public_id[-6:]}"
+
+
 class TokenService:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.secret_key
