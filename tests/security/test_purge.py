@@ -6,12 +6,13 @@ guest id ever used stayed an account forever."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import jwt
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
-from persistence.clock import utcnow
+from persistence.clock import as_utc, utcnow
 from persistence.models import RevokedSession, User
 from server.context import SERVICES
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
@@ -61,3 +62,25 @@ async def test_expired_revocations_are_purged(make_client: AppFactory) -> None:
     async with asyncio.timeout(TIMEOUT):
         while await store.users.revoked_since(None):
             await asyncio.sleep(0.05)
+
+
+async def test_a_revocation_outlives_every_token_of_its_session(client: TestClient) -> None:
+    """Purging by `expires_at` is only safe if no token of the session outlives it: a session
+    refreshed with a short-lived token, then logged out with that same token, must stay revoked
+    for the refreshed one."""
+    services = client.app[SERVICES]
+    await login(client, "refresher")
+    short, ident = services.tokens.mint("refresher")
+    claims = jwt.decode(short, options={"verify_signature": False})
+    claims["exp"] = claims["iat"] + 5  # the old token of the session: about to expire
+    short = jwt.encode(claims, services.settings.secret_key, algorithm=services.settings.jwt_algorithm)
+    resp = await client.post("/api/v1/auth/refresh", headers=bearer(short))
+    fresh = await resp.json()
+    assert resp.status == 200 and fresh["session_id"] == ident.session_id
+    assert (await client.post("/api/v1/auth/logout", headers=bearer(short))).status == 200
+    async with services.store.sessions() as s:
+        row = await s.get(RevokedSession, ident.session_id)
+    assert row is not None
+    assert as_utc(row.expires_at) >= datetime.fromisoformat(fresh["expires_at"].replace("Z", "+00:00"))
+    resp = await client.get("/api/v1/auth/validate", headers=bearer(fresh["token"]))
+    assert resp.status == 401
