@@ -124,7 +124,7 @@ def _services_ctx(settings: Settings) -> Any:
             log.warning("%d worlds were left generating by a previous process; marked partial", interrupted)
         catalog = CatalogCache(store)
         await catalog.reload()
-        revocations = Revocations(store)
+        revocations = Revocations(store, settings.token_ttl_s)
         await revocations.load()
         writer = TelemetryWriter(store.telemetry, capacity=settings.telemetry_buffer_events,
                                  batch=settings.telemetry_batch, flush_ms=settings.telemetry_flush_ms)

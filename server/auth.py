@@ -81,6 +81,11 @@ def verify_secret(secret: str, digest: str) -> bool:
     return hmac.compare_digest(secret_digest(secret), digest)
 
 
+def guest_name(public_id: str) -> str:
+    """A new guest's display name: never its id, which is its login (issue 15, finding 1)."""
+    return f"Guest {public_id[-6:]}"
+
+
 class TokenService:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.secret_key
@@ -145,8 +150,9 @@ class TokenService:
 class Revocations:
     """In-memory mirror of the store's revoked sessions, refreshed by polling."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, token_ttl_s: int) -> None:
         self._store = store
+        self._ttl = timedelta(seconds=token_ttl_s)
         self._revoked: set[str] = set()
         self._since: datetime | None = None
 
@@ -167,7 +173,11 @@ class Revocations:
                 self._since = at
 
     async def revoke(self, ident: Identity) -> None:
-        await self._store.users.revoke_session(ident.session_id, ident.user_id, ident.expires_at)
+        # The row may be purged once no token of the session can be valid: a refresh made a
+        # token of the same session that outlives the one logging out, but none was minted
+        # after now, so none outlives now + the token lifetime (server/maintenance.py).
+        until = max(ident.expires_at, datetime.now(UTC) + self._ttl)
+        await self._store.users.revoke_session(ident.session_id, ident.user_id, until)
         self._revoked.add(ident.session_id)
 
     async def poll(self, interval_s: float) -> None:

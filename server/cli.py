@@ -124,21 +124,23 @@ def cmd_token(args: argparse.Namespace) -> int:
     from persistence.db import migrate
     from persistence.store import Store
 
-    from .auth import TokenService
+    from .auth import TokenService, guest_name
 
     settings = _settings(args)
+
+    tokens = TokenService(settings)
 
     async def ensure_user() -> None:
         store = Store(settings.database_url)
         try:
-            if await store.users.get(args.user) is None:
-                await store.users.ensure_guest(args.user)
+            if await store.users.get(args.user) is None:  # named like any guest: never by its id
+                await store.users.ensure_guest(args.user, guest_name(tokens.public_id(args.user)))
         finally:
             await store.close()
 
     migrate(settings.database_url)
     asyncio.run(ensure_user())
-    token, ident = TokenService(settings).mint(args.user)
+    token, ident = tokens.mint(args.user)
     print(token)
     print(f"# user {args.user}, session {ident.session_id}, expires {ident.expires_at.isoformat()}",
           file=sys.stderr)

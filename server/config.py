@@ -9,6 +9,7 @@ the predecessor service read them). ``immersiverse config`` prints the table.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -293,13 +294,22 @@ def origin_list(value: str) -> frozenset[str]:
     return frozenset(o.strip().strip("\"'").rstrip("/") for o in text.split(",") if o.strip().strip("\"'"))
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 def startup_warnings(s: Settings) -> list[str]:
     """Risky but allowed development set-ups, logged loudly by `immersiverse serve`."""
     out = []
-    if s.secret_key == DEFAULT_SECRET and s.host not in ("127.0.0.1", "localhost", "::1"):
+    if s.secret_key == DEFAULT_SECRET and not _loopback(s.host):
         out.append(f"SECURITY: listening on {s.host} with the public default secret_key: anyone who can reach "
                    "this port can forge tokens for any account. Set SECRET_KEY, or bind to 127.0.0.1.")
-    if not guest_secret_required(s) and s.guest_login and s.host not in ("127.0.0.1", "localhost", "::1"):
+    if not guest_secret_required(s) and s.guest_login and not _loopback(s.host):
         out.append(f"SECURITY: listening on {s.host} with guest_secret_required off: anyone who knows a guest's "
                    "user_id can log in as that guest. Set guest_secret_required = true once clients send device_secret.")
     return out

@@ -11,7 +11,15 @@ from aiohttp import web
 from persistence.clock import iso
 from persistence.errors import Conflict
 
-from ..auth import Identity, hash_password, new_device_secret, secret_digest, verify_password, verify_secret
+from ..auth import (
+    Identity,
+    guest_name,
+    hash_password,
+    new_device_secret,
+    secret_digest,
+    verify_password,
+    verify_secret,
+)
 from ..config import guest_secret_required
 from ..context import SERVICES, Services
 from ..errors import ApiError, bad_request, conflict, forbidden, too_many, unauthorized
@@ -128,11 +136,6 @@ async def _guest_login(services: Services, request: web.Request, body: dict[str,
     if issued is not None:
         out["device_secret"] = issued
     return json_response(out)
-
-
-def guest_name(public_id: str) -> str:
-    """A new guest's display name: never its id, which is its login (issue 15, finding 1)."""
-    return f"Guest {public_id[-6:]}"
 
 
 @routes.post("/api/v1/auth/login")
