@@ -97,9 +97,9 @@ async def test_the_gallery_lists_searches_sorts_and_opens_public_worlds(make_cli
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
-            async def seen(resp: Any) -> None:
+            def seen(resp: Any) -> None:
                 if resp.url.endswith("/map.png"):
-                    maps.append((resp.url, resp.status, await resp.request.header_value("authorization")))
+                    maps.append((resp.url, resp.status, resp.request.headers.get("authorization")))
             page.on("response", seen)
 
             # 1. every public card, newest first, each thumbnail loaded without a token
@@ -109,6 +109,9 @@ async def test_the_gallery_lists_searches_sorts_and_opens_public_worlds(make_cli
             assert titles == ["Forest Cabin", "Neon Nights", "Hilltop Castle", "Lighthouse Lake"], titles
             await until(page, "[...document.querySelectorAll('.thumb')].every((i) => i.complete && i.naturalWidth > 0)",
                         "every thumbnail to load", over="true")
+            deadline = time.monotonic() + WAIT
+            while len(maps) < 4 and time.monotonic() < deadline:  # response events trail the images
+                await page.wait_for_timeout(50)
             assert len(maps) == 4 and all(status == 200 and auth is None for _, status, auth in maps), maps
             assert not any(ids["Secret Oasis"] in url for url, _, _ in maps)
             await page.wait_for_timeout(300)  # the last image painted
