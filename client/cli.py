@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -49,14 +50,25 @@ def http_base(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
+DEVICE_SECRET_ENV = "IMMERSIVERSE_DEVICE_SECRET"
+
+
 async def guest_login(base: str, user: str) -> str:
+    """A guest token. The id's device secret (docs/operations.md, Security settings) is sent from
+    $IMMERSIVERSE_DEVICE_SECRET; a newly issued one is printed once on stderr."""
+    request: dict[str, str] = {"user_id": user}
+    if os.environ.get(DEVICE_SECRET_ENV):
+        request["device_secret"] = os.environ[DEVICE_SECRET_ENV]
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http, \
-                http.post(f"{base}/api/v1/auth/login", json={"user_id": user}) as resp:
+                http.post(f"{base}/api/v1/auth/login", json=request) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200 or not isinstance(body, dict) or "token" not in body:
                 detail = body.get("message") if isinstance(body, dict) else body
                 raise CliError(f"guest login as {user!r} failed: HTTP {resp.status}: {detail}", EXIT_CONNECT)
+            if body.get("device_secret"):
+                print(f"device secret for {user!r} (set {DEVICE_SECRET_ENV} to it to log in as {user!r} again): "
+                      f"{body['device_secret']}", file=sys.stderr)
             return str(body["token"])
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise CliError(f"cannot reach {base}: {exc or type(exc).__name__}", EXIT_CONNECT) from None

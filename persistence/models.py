@@ -42,6 +42,11 @@ class User(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "guest" | "password"
     password_hash: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
+    # A guest's device secret, as "sha256$<hex>": issued once at the first login, required on
+    # later logins when `guest_secret_required` is on. NULL for accounts older than it.
+    secret_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Last login or token refresh; idle guest accounts are purged by it (server/maintenance.py).
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RevokedSession(Base):
@@ -176,9 +181,42 @@ class Experience(Base):
     thumbnail_url: Mapped[str | None] = mapped_column(String(1000))
     tags: Mapped[list[Any]]
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Aggregates kept on the row so that sorted listings read an index (docs/discover.md §4):
+    # `rating` is rating_sum / rating_count (0 when unrated), updated with them.
     play_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    rating_sum: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_experiences_newest", "created_at", "id"),
+                      Index("ix_experiences_plays", "play_count", "id"),
+                      Index("ix_experiences_rating", "rating", "rating_count", "id"))
+
+
+class Play(Base):
+    """A user entering a published world: at most one per user and experience per
+    `play_window_s` (docs/discover.md §3)."""
+
+    __tablename__ = "plays"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    experience_id: Mapped[str] = mapped_column(ForeignKey("experiences.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    played_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_plays_experience_user_time", "experience_id", "user_id", "played_at"),
+                      Index("ix_plays_experience_time", "experience_id", "played_at"))
+
+
+class Rating(Base):
+    """One user's 1–5 stars for an experience; rating again replaces them."""
+
+    __tablename__ = "ratings"
+    experience_id: Mapped[str] = mapped_column(ForeignKey("experiences.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stars: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
@@ -200,4 +238,6 @@ class TelemetryEvent(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "client_event_id", name="uq_telemetry_user_event"),
         Index("ix_telemetry_user_time", "user_id", "timestamp"),
+        Index("ix_telemetry_world_time", "world_id", "timestamp"),  # author analytics
+        Index("ix_telemetry_experience_time", "experience_id", "timestamp"),
     )

@@ -6,8 +6,10 @@ import asyncio
 
 from sqlalchemy import text
 
+from .analytics import AnalyticsRepo
 from .catalog import CatalogRepo
 from .db import create_engine, is_sqlite, sessionmaker
+from .discovery import DiscoveryRepo
 from .edits import EditRepo
 from .experiences import ExperienceRepo
 from .sqlite_writer import SqliteWriter, sqlite_file
@@ -32,6 +34,8 @@ class Store:
         self.experiences = ExperienceRepo(self.sessions, gate)
         self.telemetry = TelemetryRepo(self.sessions, gate)
         self.edits = EditRepo(self.sessions, gate, writer=self._writer)
+        self.discovery = DiscoveryRepo(self.sessions, gate, dialect=self.dialect)
+        self.analytics = AnalyticsRepo(self.sessions, gate, dialect=self.dialect)
 
     @property
     def dialect(self) -> str:

@@ -20,11 +20,13 @@ from persistence.errors import CatalogInvalid
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import LoginThrottle, Revocations, TokenService
+from . import maintenance
+from .auth import AuthRate, LoginThrottle, Revocations, TokenService
 from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
+from .cors import cors_middleware
 from .http import error_middleware
 from .hub import Hub
 from .metrics import Metrics
@@ -122,14 +124,16 @@ def _services_ctx(settings: Settings) -> Any:
             log.warning("%d worlds were left generating by a previous process; marked partial", interrupted)
         catalog = CatalogCache(store)
         await catalog.reload()
-        revocations = Revocations(store)
+        revocations = Revocations(store, settings.token_ttl_s)
         await revocations.load()
         writer = TelemetryWriter(store.telemetry, capacity=settings.telemetry_buffer_events,
                                  batch=settings.telemetry_batch, flush_ms=settings.telemetry_flush_ms)
         writer.start()
         services = Services(settings=settings, store=store, tokens=TokenService(settings),
                             revocations=revocations, throttle=LoginThrottle(settings.login_attempts_per_min),
-                            catalog=catalog, telemetry=writer)
+                            catalog=catalog, telemetry=writer,
+                            auth_rate=AuthRate(settings.auth_requests_per_ip_per_min,
+                                               settings.auth_requests_per_account_per_min))
         metrics = Metrics()
         broker = _make_broker(settings)
         await broker.start()
@@ -137,13 +141,15 @@ def _services_ctx(settings: Settings) -> Any:
         services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings))
         app[SERVICES] = services
         poller = asyncio.create_task(_background(services), name="background-refresh")
+        janitor = asyncio.create_task(maintenance.run(services), name="maintenance")
         log.info("store ready (%s), catalog %s with %d prefabs",
                  "sqlite" if is_sqlite(settings.database_url) else "postgresql",
                  catalog.version, len(catalog.prefabs))
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, janitor):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.close()
         await broker.close()
         await writer.close()  # flush acked-pending telemetry before the store goes
@@ -160,7 +166,8 @@ async def _drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[cors_middleware(settings), error_middleware],
+                          client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])

@@ -67,6 +67,25 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual.hex(), digest)
 
 
+def new_device_secret() -> str:
+    """A guest's device secret: 256 random bits, shown once (docs/operations.md, Security settings)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret: str) -> str:
+    # A fast hash is enough: the secret is random (256 bits), not a human's password.
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def verify_secret(secret: str, digest: str) -> bool:
+    return hmac.compare_digest(secret_digest(secret), digest)
+
+
+def guest_name(public_id: str) -> str:
+    """A new guest's display name: never its id, which is its login (issue 15, finding 1)."""
+    return f"Guest {public_id[-6:]}"
+
+
 class TokenService:
     def __init__(self, settings: Settings) -> None:
         self._key = settings.secret_key
@@ -75,6 +94,14 @@ class TokenService:
         self._aud = settings.jwt_audience
         self._ttl = settings.token_ttl_s
         self._verified: dict[str, Identity] = {}
+        self._public_key = hashlib.sha256(b"immersiverse public id\0" + self._key.encode()).digest()
+
+    def public_id(self, user_id: str) -> str:
+        """The opaque id that public surfaces show instead of `user_id`, which for a guest is a
+        login credential (experience cards, world owners, members, op authors). Stable while
+        `secret_key` stays the same; not reversible without it."""
+        digest = hmac.new(self._public_key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return "u_" + digest.hexdigest()[:24]
 
     def mint(self, user_id: str, session_id: str | None = None) -> tuple[str, Identity]:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -123,8 +150,9 @@ class TokenService:
 class Revocations:
     """In-memory mirror of the store's revoked sessions, refreshed by polling."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, token_ttl_s: int) -> None:
         self._store = store
+        self._ttl = timedelta(seconds=token_ttl_s)
         self._revoked: set[str] = set()
         self._since: datetime | None = None
 
@@ -145,7 +173,11 @@ class Revocations:
                 self._since = at
 
     async def revoke(self, ident: Identity) -> None:
-        await self._store.users.revoke_session(ident.session_id, ident.user_id, ident.expires_at)
+        # The row may be purged once no token of the session can be valid: a refresh made a
+        # token of the same session that outlives the one logging out, but none was minted
+        # after now, so none outlives now + the token lifetime (server/maintenance.py).
+        until = max(ident.expires_at, datetime.now(UTC) + self._ttl)
+        await self._store.users.revoke_session(ident.session_id, ident.user_id, until)
         self._revoked.add(ident.session_id)
 
     async def poll(self, interval_s: float) -> None:
@@ -155,6 +187,24 @@ class Revocations:
                 await self.refresh()
             except Exception:  # store hiccup: keep the old mirror, try again next tick
                 pass
+
+
+class AuthRate:
+    """Every call of a login path (guest, password, register, refresh) counts, failed or not,
+    per IP and per account id: a budget on guessing and on account creation (issue 15)."""
+
+    def __init__(self, per_ip: int, per_account: int) -> None:
+        self._ip = LoginThrottle(per_ip)
+        self._account = LoginThrottle(per_account)
+
+    def hit(self, ip: str | None, account: str) -> float:
+        """Seconds to wait (the call is refused), or 0 (the call is counted and may go on)."""
+        ip_key, account_key = f"ip:{ip}", f"account:{account}"
+        wait = max(self._ip.retry_after(ip_key), self._account.retry_after(account_key))
+        if not wait:
+            self._ip.failed(ip_key)
+            self._account.failed(account_key)
+        return wait
 
 
 class LoginThrottle:

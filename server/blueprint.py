@@ -53,9 +53,11 @@ def blueprint_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
              "properties": props} for i, p, t, x, y, z, r, s, props in records]
 
 
-def world_summary(world: Any, role: str | None = None) -> dict[str, Any]:
+def world_summary(world: Any, role: str | None = None, *, owner_id: str) -> dict[str, Any]:
+    """`owner_id` is the owner's public id (server/auth.py TokenService.public_id), never the
+    account id: a public world's summary is read by anyone (issue 15)."""
     out = {"id": world.id, "title": world.title, "prompt": world.prompt, "world_type": world.world_type,
-           "status": world.status, "visibility": world.visibility, "owner_id": world.owner_id,
+           "status": world.status, "visibility": world.visibility, "owner_id": owner_id,
            "instance_count": world.instance_count, "seq": world.seq,
            "created_at": iso(world.created_at), "updated_at": iso(world.updated_at)}
     if role is not None:
@@ -63,7 +65,8 @@ def world_summary(world: Any, role: str | None = None) -> dict[str, Any]:
     return out
 
 
-def blueprint(world: Any, instances: list[dict[str, Any]]) -> dict[str, Any]:
+def blueprint(world: Any, instances: list[dict[str, Any]], *, owner_id: str) -> dict[str, Any]:
+    """`owner_id`: the owner's public id, as in `world_summary`."""
     h = world.header or {}
     return {
         "id": world.id, "prompt": world.prompt, "world_type": world.world_type, "title": world.title,
@@ -72,7 +75,7 @@ def blueprint(world: Any, instances: list[dict[str, Any]]) -> dict[str, Any]:
         "created_at": iso(world.created_at), "updated_at": iso(world.updated_at),
         "processing_time_ms": round(world.processing_time_ms, 3),
         # Added beyond the seed (new fields only, never renamed):
-        "status": world.status, "owner_id": world.owner_id, "visibility": world.visibility,
+        "status": world.status, "owner_id": owner_id, "visibility": world.visibility,
         "seq": world.seq, "seed": world.seed, "bounds": h.get("bounds"), "terrain": h.get("terrain"),
         "warnings": h.get("warnings", []), "trace": h.get("trace", []),
         "generator_version": h.get("generator_version"), "catalog_version": h.get("catalog_version"),

@@ -42,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     setup(settings.log_level, settings.log_json)
+    for warning in config_mod.startup_warnings(settings):
+        log.warning("%s", warning)
     try:
         return serve(settings)
     except OSError as exc:
@@ -122,21 +124,23 @@ def cmd_token(args: argparse.Namespace) -> int:
     from persistence.db import migrate
     from persistence.store import Store
 
-    from .auth import TokenService
+    from .auth import TokenService, guest_name
 
     settings = _settings(args)
+
+    tokens = TokenService(settings)
 
     async def ensure_user() -> None:
         store = Store(settings.database_url)
         try:
-            if await store.users.get(args.user) is None:
-                await store.users.ensure_guest(args.user)
+            if await store.users.get(args.user) is None:  # named like any guest: never by its id
+                await store.users.ensure_guest(args.user, guest_name(tokens.public_id(args.user)))
         finally:
             await store.close()
 
     migrate(settings.database_url)
     asyncio.run(ensure_user())
-    token, ident = TokenService(settings).mint(args.user)
+    token, ident = tokens.mint(args.user)
     print(token)
     print(f"# user {args.user}, session {ident.session_id}, expires {ident.expires_at.isoformat()}",
           file=sys.stderr)

@@ -9,6 +9,7 @@ the predecessor service read them). ``immersiverse config`` prints the table.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # -- process ---------------------------------------------------------------
-    Setting("environment", "development", "development or production; production refuses the default secret_key"),
+    Setting("environment", "development", "development or production; production refuses a default or short secret_key and requires guest device secrets"),
     Setting("host", "127.0.0.1", "address `immersiverse serve` binds to"),
     Setting("port", 8000, "TCP port `immersiverse serve` binds to"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -46,17 +47,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auto_migrate", True, "run Alembic migrations to head when the server starts"),
     Setting("catalog_file", "", "prefab catalog JSON loaded at start; empty = the shipped catalog"),
     # -- auth --------------------------------------------------------------------
-    Setting("secret_key", DEFAULT_SECRET, "HMAC key for tokens; must be changed in production"),
+    Setting("secret_key", DEFAULT_SECRET, "HMAC key for tokens; never empty; in production at least 32 bytes and not the default"),
     Setting("jwt_algorithm", "HS256", "token signing algorithm (HS256, HS384 or HS512); pinned when verifying"),
     Setting("jwt_issuer", "immersiverse", "the `iss` claim minted and required"),
     Setting("jwt_audience", "immersiverse-clients", "the `aud` claim minted and required"),
     Setting("token_ttl_s", 86400, "token lifetime in seconds"),
     Setting("guest_login", True, "allow device/guest login with only a user_id (the seed's behaviour)"),
     Setting("login_attempts_per_min", 10, "failed password logins allowed per account and per IP per minute"),
+    Setting("guest_secret_required", "auto", "auto, true or false: a guest login of an existing id must present the device_secret issued at its first login (auto = true in production)"),
+    Setting("auth_requests_per_ip_per_min", 60, "login, register and refresh calls per IP per minute, failed or not (429 beyond)"),
+    Setting("auth_requests_per_account_per_min", 20, "login, register and refresh calls per account id per minute, failed or not (429 beyond)"),
+    Setting("guest_idle_days", 90, "guest accounts that own no world, card or share and did not log in for this many days are deleted (0 = never)"),
+    Setting("maintenance_interval_s", 3600.0, "how often expired revocations and idle guest accounts are purged"),
     Setting("revocation_poll_s", 2.0, "how often open sockets re-check their token against revocations"),
     # -- REST --------------------------------------------------------------------
     Setting("max_body_bytes", 1_048_576, "largest accepted REST request body (413 beyond)"),
-    Setting("cors_origins", "*", "comma-separated origins allowed by CORS, * for any"),
+    Setting("cors_origins", "*", "comma-separated origins allowed to call the REST API from a browser (CORS), * for any, empty for none"),
+    Setting("ws_origins", "", "comma-separated Origin values allowed to open /ws; empty = any (clients without an Origin header are always allowed)"),
     # -- generation --------------------------------------------------------------
     Setting("default_instances", 500, "instances generated when a request names no max_instances"),
     Setting("max_instances", 20_000, "largest world one prompt may generate"),
@@ -94,11 +101,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
     Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
     Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
+    # -- discovery ---------------------------------------------------------------
+    Setting("play_window_s", 1800.0, "a user entering a published world again within this many seconds is not counted as another play"),
+    Setting("analytics_max_days", 366, "longest date range one author analytics request may cover"),
+    Setting("analytics_operators", "", "comma-separated account ids that may read the analytics of every experience (authors read their own)"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 # Variables the predecessor documented, honoured without the prefix.
-_BARE_ENV = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY"}
+_BARE_ENV = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY", "cors_origins": "CORS_ORIGINS"}
 _ENV_PREFIX = "IMMERSIVERSE_"
 
 
@@ -130,9 +141,15 @@ if TYPE_CHECKING:
         token_ttl_s: int
         guest_login: bool
         login_attempts_per_min: int
+        guest_secret_required: str
+        auth_requests_per_ip_per_min: int
+        auth_requests_per_account_per_min: int
+        guest_idle_days: int
+        maintenance_interval_s: float
         revocation_poll_s: float
         max_body_bytes: int
         cors_origins: str
+        ws_origins: str
         default_instances: int
         max_instances: int
         max_instances_per_world: int
@@ -165,6 +182,9 @@ if TYPE_CHECKING:
         redis_url: str
         node_id: str
         presence_ttl_s: float
+        play_window_s: float
+        analytics_max_days: int
+        analytics_operators: str
 else:
     Settings = dataclasses.make_dataclass(
         "Settings",
@@ -245,15 +265,60 @@ def load(config_path: str | Path | None = "config.toml", **overrides: Any) -> Se
     return resolve(config_path, overrides=overrides)[0]
 
 
+MIN_PRODUCTION_SECRET_BYTES = 32  # HS256's output size; a shorter HMAC key can be brute-forced offline
+
+
 def _check(s: Settings) -> None:
     if s.environment not in ("development", "production"):
         raise ConfigError(f"environment: {s.environment!r} is not development or production")
+    if not s.secret_key.strip():
+        # An empty key signs tokens anyone can forge, and PyJWT refuses to use it: every login would fail.
+        raise ConfigError("secret_key: must not be empty; set SECRET_KEY")
     if s.environment == "production" and s.secret_key == DEFAULT_SECRET:
         raise ConfigError("secret_key: the default secret cannot be used in production; set SECRET_KEY")
+    if s.environment == "production" and len(s.secret_key.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+        raise ConfigError(f"secret_key: must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes in production "
+                          "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
+    if s.guest_secret_required not in ("auto", "true", "false"):
+        raise ConfigError(f"guest_secret_required: {s.guest_secret_required!r} is not auto, true or false")
     if s.jwt_algorithm not in ("HS256", "HS384", "HS512"):
         raise ConfigError(f"jwt_algorithm: {s.jwt_algorithm!r} is not HS256, HS384 or HS512")
     if s.broker not in ("memory", "redis"):
         raise ConfigError(f"broker: {s.broker!r} is not memory or redis")
+
+
+def guest_secret_required(s: Settings) -> bool:
+    """Whether a guest login of an existing id must present its device secret (docs/operations.md)."""
+    if s.guest_secret_required == "auto":
+        return s.environment == "production"
+    return s.guest_secret_required == "true"
+
+
+def origin_list(value: str) -> frozenset[str]:
+    """`cors_origins` / `ws_origins` as a set; also takes the predecessor's JSON list form."""
+    text = value.strip().removeprefix("[").removesuffix("]")
+    return frozenset(o.strip().strip("\"'").rstrip("/") for o in text.split(",") if o.strip().strip("\"'"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def startup_warnings(s: Settings) -> list[str]:
+    """Risky but allowed development set-ups, logged loudly by `immersiverse serve`."""
+    out = []
+    if s.secret_key == DEFAULT_SECRET and not _loopback(s.host):
+        out.append(f"SECURITY: listening on {s.host} with the public default secret_key: anyone who can reach "
+                   "this port can forge tokens for any account. Set SECRET_KEY, or bind to 127.0.0.1.")
+    if not guest_secret_required(s) and s.guest_login and not _loopback(s.host):
+        out.append(f"SECURITY: listening on {s.host} with guest_secret_required off: anyone who knows a guest's "
+                   "user_id can log in as that guest. Set guest_secret_required = true once clients send device_secret.")
+    return out
 
 
 def describe(settings: Settings, sources: Mapping[str, str]) -> list[tuple[str, str, str, str]]:

@@ -10,7 +10,7 @@ from aiohttp import web
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import AuthError, Identity, LoginThrottle, Revocations, TokenService
+from .auth import AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
 
@@ -24,6 +24,7 @@ class Services:
     throttle: LoginThrottle
     catalog: CatalogCache
     telemetry: TelemetryWriter
+    auth_rate: AuthRate
     extras: dict[str, Any] = field(default_factory=dict)
 
     def authenticate(self, token: str) -> Identity:
@@ -32,6 +33,10 @@ class Services:
         if self.revocations.is_revoked(ident.session_id):
             raise AuthError("token_revoked", "token has been revoked")
         return ident
+
+    def public_id(self, user_id: str) -> str:
+        """What public surfaces show for an account (server/auth.py TokenService.public_id)."""
+        return self.tokens.public_id(user_id)
 
 
 SERVICES = web.AppKey("services", Services)

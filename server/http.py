@@ -70,6 +70,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             error.headers["Allow"] = exc.headers["Allow"]
         return error_response(error, request_id)
+    except ConnectionResetError:
+        if request.transport is None or request.transport.is_closing():
+            # The client went away mid-request (an aborted upload): nothing to answer, no fault of ours.
+            log.info("client closed the connection during %s %s request_id=%s", request.method, request.path,
+                     request_id)
+            return error_response(ApiError(400, "bad_request", "connection closed by the client"), request_id)
+        log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
+        return error_response(ApiError(500, "internal_error", f"internal server error (request id {request_id})"),
+                              request_id)
     except Exception:
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
         error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")

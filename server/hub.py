@@ -22,6 +22,7 @@ from .broker import Broker, Envelope
 from .context import Services
 from .failures import RequestRefused
 from .metrics import Metrics
+from .plays import count_play
 from .room import Room, member_record, op_frame, results_of
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("immersiverse.hub")
 EDIT_ROLES = ("owner", "editor")
+# A rotation's length may be off by float rounding (0.7071² × 2 = 0.99998), not by more.
+QUAT_TOLERANCE = 1e-3
 COMPACT_EVERY = 100
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
@@ -127,6 +130,7 @@ class Hub:
                 del self._pending[msg.world_id]
         if msg.world_id in session.rooms:
             await self._announce(room, session, "join", role)
+            await count_play(self.services, msg.world_id, session.user_id)  # docs/discover.md §3
         else:
             await self.broker.presence_remove(msg.world_id, session.id)
             await self._drop_if_empty(room)
@@ -189,7 +193,7 @@ class Hub:
                                    results=results_of(applied.ops)))  # type: ignore[arg-type]
             return
         self.metrics.ops.inc()
-        frame = op_frame(msg.world_id, applied.seq, session.user_id, applied.ops)
+        frame = op_frame(msg.world_id, applied.seq, session.public_id, applied.ops)
         await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
                                                  "r": msg.rid, "res": results_of(applied.ops)})
         if applied.seq % COMPACT_EVERY == 0:
@@ -222,6 +226,9 @@ class Hub:
             for key in ("pos", "rot", "scale"):
                 if key in out and not all(math.isfinite(v) for v in out[key]):
                     raise RequestRefused(ErrorCode.NON_FINITE_NUMBER, fields={f"ops[{i}].{key}": "must be finite"})
+            if "rot" in out and abs(math.hypot(*out["rot"]) - 1.0) > QUAT_TOLERANCE:
+                # docs/protocol.md §6.1: rotations are unit quaternions; [1e308, 1e308, 0, 0] is not one
+                raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].rot": "must be a unit quaternion"})
             if "scale" in out and not all(0 < v <= 100 for v in out["scale"]):
                 raise RequestRefused(ErrorCode.INVALID_VALUE, fields={f"ops[{i}].scale": "must be in (0, 100]"})
             if "pos" in out and bounds and not bounds_contains(bounds, out["pos"]):

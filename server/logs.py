@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import json
 import logging
 import re
@@ -24,6 +25,32 @@ class _ContextIds(logging.Filter):
 
 # Bearer tokens and passwords must never reach a log line, whoever formats it.
 _SECRETS = re.compile(r"(eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)|(\"?password\"?\s*[:=]\s*\"?)[^\s\",}]+")
+
+
+# Line breaks and other controls in user-supplied text (ids, paths, names) would let a client
+# write lines of its own into the log (issue 15, finding 12): arguments are escaped.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
+_CONTROLS.update({0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def escape(text: str) -> str:
+    """`text` on one line: control characters and lone surrogates as backslash escapes."""
+    out = text.translate(_CONTROLS)
+    return out if out.isascii() else out.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def fingerprint(text: str) -> str:
+    """A stable, non-reversible tag for a value that must not be logged (a failed username)."""
+    return "#" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class _EscapeArgs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(escape(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: escape(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
 
 
 def scrub(text: str) -> str:
@@ -50,6 +77,7 @@ class _TextFormatter(logging.Formatter):
 def setup(level: str, json_lines: bool) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(_ContextIds())
+    handler.addFilter(_EscapeArgs())
     if json_lines:
         handler.setFormatter(_JsonFormatter())
     else:

@@ -66,7 +66,10 @@ def _schemas(s: Settings) -> dict[str, Schema]:
                                      "the cross-node broker link (redis: reconnecting while Redis is away)"}}),
         # -- auth ---------------------------------------------------------------------------
         "GuestLogin": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128,
-                                       "description": "any non-empty device or guest id"}}),
+                                       "description": "any non-empty device or guest id (no control characters)"}},
+                          {"device_secret": {**STR, "minLength": 1, "maxLength": 128,
+                                             "description": "the secret this id's first login answered; required "
+                                                            "when the server sets guest_secret_required"}}),
         "PasswordLogin": obj({"username": {**STR, "minLength": 1, "maxLength": 64},
                               "password": {**STR, "minLength": 1, "maxLength": 256}}),
         "Register": obj({"username": {**STR, "pattern": "^[A-Za-z0-9_.\\-]{3,64}$"},
@@ -74,7 +77,11 @@ def _schemas(s: Settings) -> dict[str, Schema]:
                         {"display_name": {**STR, "minLength": 1, "maxLength": 128}}),
         "Session": obj({"user_id": STR, "session_id": STR, "token": {**STR, "description": "a JWT bearer token"},
                         "expires_at": TIME, "created_at": TIME},
-                       {"success": BOOL, "display_name": STR, "token_type": {"const": "bearer"}}),
+                       {"success": BOOL, "display_name": STR, "token_type": {"const": "bearer"},
+                        "public_id": {**STR, "description": "how others see this account (cards, owners, members)"},
+                        "device_secret": {**STR, "description": "guest login only, answered once (the id's first "
+                                                                "login): store it on the device and send it with "
+                                                                "every later login of this id"}}),
         "TokenValidation": obj({"valid": {"const": True}, "user_id": STR, "session_id": STR, "expires_at": TIME}),
         # -- catalog ------------------------------------------------------------------------
         "Prefab": obj({"id": STR, "name": STR, "type": {"enum": list(PREFAB_TYPES)}, "description": STR,
@@ -92,11 +99,41 @@ def _schemas(s: Settings) -> dict[str, Schema]:
                                "user_id": {**nullable(STR), "description": "must be the caller when given"},
                                "thumbnail_url": nullable({**STR, "maxLength": 1000})}),
         "ExperienceCard": obj({"id": STR, "world_blueprint_id": STR, "title": STR, "description": STR,
-                               "thumbnail_url": nullable(STR), "tags": array(STR), "author_id": STR,
-                               "is_public": BOOL, "play_count": INT, "rating": NUM, "created_at": TIME,
-                               "updated_at": TIME}),
+                               "thumbnail_url": nullable(STR), "tags": array(STR),
+                               "author_id": {**STR, "description": "the author's public id (not a login id)"},
+                               "is_public": {**BOOL, "description": "others can see the card: published public "
+                                                                    "and its world is public"},
+                               "play_count": INT, "rating": NUM, "created_at": TIME, "updated_at": TIME},
+                              {"author_name": {**STR, "description": "the author's display name"}}),
         "ExperienceEnvelope": obj({"success": {"const": True}, "experience_card": ref("ExperienceCard"),
                                    "message": STR}),
+        "EditExperience": obj({}, {"title": {**STR, "minLength": 1, "maxLength": 200},
+                                   "description": {**STR, "minLength": 1, "maxLength": 2000},
+                                   "tags": array({**STR, "minLength": 1, "maxLength": 64}, maxItems=32),
+                                   "is_public": {**BOOL, "description": "false hides the card; true shows it "
+                                                                        "again and makes its world public"}},
+                              minProperties=1),
+        # -- discovery (docs/discover.md) ---------------------------------------------------
+        "DiscoveredCard": {"allOf": [ref("ExperienceCard"), obj(
+            {"rating_count": {**INT, "minimum": 0}, "world_type": {"enum": list(WORLD_TYPES)}})]},
+        "DiscoveryPage": obj({"success": {"const": True}, "experiences": array(ref("DiscoveredCard")),
+                              "next_offset": {**nullable({**INT, "minimum": 0}),
+                                              "description": "offset of the next page; null on the last"},
+                              "message": STR}),
+        "RatingRequest": obj({"stars": {**INT, "minimum": 1, "maximum": 5}}),
+        "RatingResponse": obj({"success": {"const": True}, "experience_id": STR,
+                               "your_rating": {**INT, "minimum": 1, "maximum": 5},
+                               "rating": {**NUM, "description": "the mean of every user's stars"},
+                               "rating_count": {**INT, "minimum": 1}, "message": STR}),
+        "AnalyticsDay": obj({"day": {**STR, "format": "date"}, "plays": INT, "unique_players": INT,
+                             "sessions": INT, "avg_session_s": nullable(NUM), "p90_session_s": nullable(NUM),
+                             "events": {"type": "object", "additionalProperties": INT,
+                                        "description": "event type → count"}}),
+        "Analytics": obj({"success": {"const": True}, "experience_id": STR, "world_blueprint_id": STR,
+                          "from": {**STR, "format": "date"}, "to": {**STR, "format": "date"},
+                          "totals": obj({"plays": INT, "unique_players": INT, "sessions": INT,
+                                         "events": {"type": "object", "additionalProperties": INT}}),
+                          "days": array(ref("AnalyticsDay")), "message": STR}),
         # -- telemetry ----------------------------------------------------------------------
         "TelemetryEvent": obj({"event_type": {**STR, "minLength": 1, "maxLength": 64}},
                               {"user_id": {**STR, "description": "must be the caller when given"},
@@ -122,7 +159,8 @@ def _schemas(s: Settings) -> dict[str, Schema]:
              "description": STR, "environment_settings": ANY_OBJECT,
              "prefab_instances": array(ref("PrefabInstance")), "spawn_points": array(ref("Vector3")),
              "created_at": TIME, "updated_at": TIME, "processing_time_ms": NUM},
-            {"status": {"enum": ["generating", "complete", "partial", "failed"]}, "owner_id": STR,
+            {"status": {"enum": ["generating", "complete", "partial", "failed"]},
+             "owner_id": {**STR, "description": "the owner's public id (not a login id)"},
              "visibility": {"enum": ["public", "private"]}, "seq": INT, "seed": INT,
              "bounds": {"description": "world extent"},
              "terrain": {**nullable(ref("Terrain")),
@@ -163,17 +201,21 @@ def _schemas(s: Settings) -> dict[str, Schema]:
         "Prompt2WorldResponse": obj({"success": {"const": True}, "world_blueprint": ref("WorldBlueprint"),
                                      "message": STR, "processing_time_ms": NUM}),
         "WorldSummary": obj({"id": STR, "title": STR, "prompt": STR, "world_type": STR, "status": STR,
-                             "visibility": STR, "owner_id": STR, "instance_count": INT, "seq": INT,
+                             "visibility": STR, "owner_id": {**STR, "description": "the owner's public id"},
+                             "instance_count": INT, "seq": INT,
                              "created_at": TIME, "updated_at": TIME}, {"role": STR}),
         "WorldList": obj({"success": {"const": True}, "worlds": array(ref("WorldSummary")),
                           "total_count": {**INT, "minimum": 0}}),
         "WorldResponse": obj({"success": {"const": True}, "world_blueprint": ref("WorldBlueprint")},
                              {"message": STR}),
-        "ShareRequest": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128},
+        "ShareRequest": obj({"user_id": {**STR, "minLength": 1, "maxLength": 128,
+                                         "description": "the account id (username or guest id) of a user who "
+                                                        "has logged in at least once; 404 otherwise"},
                              "role": {"enum": ["editor", "viewer", "none"],
                                       "description": "none removes the user's access"}}),
         "ShareResponse": obj({"success": {"const": True}, "message": STR},
-                             {"members": array(obj({"user_id": STR, "role": STR}))}),
+                             {"members": array(obj({"user_id": {**STR, "description": "the member's public id"},
+                                                    "role": STR}, {"display_name": STR}))}),
         "VisibilityRequest": obj({"visibility": {"enum": ["public", "private"]}}),
         "VisibilityResponse": obj({"success": {"const": True}, "message": STR},
                                   {"visibility": {"enum": ["public", "private"]}}),
@@ -278,6 +320,11 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
             {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False,
             description="A browser client of the session protocol (docs/preview.md); it signs in from the "
                         "page, so the page itself needs no token.")},
+        "/gallery": {"get": op(
+            "The gallery page: search and browse public experiences, open one in the preview", "preview",
+            {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}, auth=False,
+            description="Reads GET /api/v1/discover/experiences and the public map thumbnails, without a token "
+                        "(docs/discover.md).")},
         "/preview/{world_id}": {"get": op(
             "The world preview page opened on one world", "preview",
             {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}},
@@ -293,15 +340,18 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
         "/api/v1/auth/login": {"post": op(
             "Log in: a device/guest id, or a username and password", "auth", {"200": _json(ref("Session"))},
             body={"anyOf": [ref("GuestLogin"), ref("PasswordLogin")]}, auth=False, errors=("401", "403", "429"),
-            description="A guest login with an empty or missing user_id is 400 (the seed's behaviour). 401 for "
-                        "bad credentials or a guest login on a password account; 403 when guest login is "
-                        "disabled; 429 after too many failed password logins.")},
+            description="A guest login with an empty or missing user_id is 400 (the seed's behaviour). The first "
+                        "login of a guest id answers a `device_secret`; later logins of that id send it "
+                        "(required when the server sets guest_secret_required: 401 `device_secret_required` "
+                        "without it, 401 `invalid_credentials` with a wrong one). 401 for bad credentials or a "
+                        "guest login on a password account; 403 when guest login is disabled; 429 after too "
+                        "many failed logins or too many login calls per IP or per account.")},
         "/api/v1/auth/register": {"post": op("Create a password account", "auth",
                                              {"201": _json(ref("Session"), "created")},
-                                             body=ref("Register"), auth=False, errors=("409",))},
+                                             body=ref("Register"), auth=False, errors=("409", "429"))},
         "/api/v1/auth/validate": {"get": op("Check the bearer token", "auth", {"200": _json(ref("TokenValidation"))})},
         "/api/v1/auth/refresh": {"post": op("A fresh token for the same session", "auth",
-                                            {"200": _json(ref("Session"))})},
+                                            {"200": _json(ref("Session"))}, errors=("429",))},
         "/api/v1/auth/logout": {"post": op("Revoke the session: every token of it is dead afterwards", "auth",
                                            {"200": _json(ref("Message"))})},
         # -- catalog --------------------------------------------------------------------------------
@@ -317,14 +367,49 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
         # -- publishing -----------------------------------------------------------------------------
         "/api/v1/publish/": {"post": op("Publish one of your worlds as an experience", "publish",
                                         {"200": _json(ref("ExperienceEnvelope"))}, body=ref("PublishRequest"),
-                                        errors=("403", "404"))},
+                                        errors=("403", "404"),
+                                        description="A public card (is_public, the default) makes its world "
+                                                    "public; making the world private later hides the card.")},
         "/api/v1/publish/experiences": {"get": op(
             "Public experiences and your own, newest first", "publish",
             {"200": _json(array(ref("ExperienceEnvelope")), "a bare JSON array of envelopes")},
             params=(limit(100, 20), offset))},
-        "/api/v1/publish/experiences/{experience_id}": {"get": op(
-            "One experience (a private one only for its author)", "publish",
-            {"200": _json(ref("ExperienceEnvelope"))}, params=(path("experience_id"),), errors=("403", "404"))},
+        "/api/v1/publish/experiences/{experience_id}": {
+            "get": op("One experience (a private one, or one of a private world, only for its author)", "publish",
+                      {"200": _json(ref("ExperienceEnvelope"))}, params=(path("experience_id"),),
+                      errors=("403", "404")),
+            "delete": op("Unpublish an experience (author only); its world stays", "publish",
+                         {"200": _json(ref("Message"))}, params=(path("experience_id"),), errors=("403", "404")),
+            "patch": op("Edit, hide or show again (republish) an experience (author only)", "publish",
+                        {"200": _json(ref("ExperienceEnvelope"))}, body=ref("EditExperience"),
+                        params=(path("experience_id"),), errors=("403", "404")),
+        },
+        "/api/v1/publish/experiences/{experience_id}/rating": {"put": op(
+            "Rate an experience 1–5 stars; rating again replaces your stars", "discover",
+            {"200": _json(ref("RatingResponse"))}, body=ref("RatingRequest"), params=(path("experience_id"),),
+            errors=("403", "404"),
+            description="Any user who can see the card, except its author. The card's `rating` is the mean.")},
+        "/api/v1/publish/experiences/{experience_id}/analytics": {"get": op(
+            "Per-day plays, unique players, session lengths and events of an experience", "discover",
+            {"200": _json(ref("Analytics"))},
+            params=(path("experience_id"),
+                    query("from", {**STR, "format": "date"}, "first UTC day (default: 29 days before `to`)"),
+                    query("to", {**STR, "format": "date"}, "last UTC day, inclusive (default: today)")),
+            errors=("403", "404"),
+            description=f"For the experience's author and the accounts in `analytics_operators`; at most "
+                        f"{s.analytics_max_days} days. Computed by the database (docs/discover.md §5).")},
+        "/api/v1/discover/experiences": {"get": {**op(
+            "Search and browse public experiences", "discover", {"200": _json(ref("DiscoveryPage"))},
+            params=(query("q", {**STR, "maxLength": 200}, "words matched (as prefixes) in title, tags and "
+                                                          "description; every word must match"),
+                    query("tags", STR, "comma-separated tags; a card must carry every one"),
+                    query("world_type", {"enum": list(WORLD_TYPES)}),
+                    query("sort", {"enum": ["relevance", "newest", "plays", "rating"]},
+                          "default: relevance with q, newest without"),
+                    limit(100, 20), offset,
+                    query("mine", BOOL, "your own cards, public or not (needs a token)")),
+            description="No token needed for public cards; a token that is sent must be valid."),
+            "security": [{"bearerAuth": []}, {}]}},
         # -- telemetry ------------------------------------------------------------------------------
         "/api/v1/telemetry/": {"post": op("Log one event (stored before the answer)", "telemetry",
                                           {"200": _json(ref("Message"))}, body=ref("TelemetryEvent"),
@@ -396,8 +481,8 @@ def build(settings: Settings | None = None) -> dict[str, Any]:
                                 f"{s.max_body_bytes} bytes are refused with 413. The real-time protocol "
                                 "runs on the WebSocket at /ws (docs/protocol.md)."},
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": n} for n in ("health", "docs", "preview", "auth", "catalog", "publish", "telemetry",
-                                       "worlds", "session")],
+        "tags": [{"name": n} for n in ("health", "docs", "preview", "auth", "catalog", "publish", "discover",
+                                       "telemetry", "worlds", "session")],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

@@ -71,12 +71,14 @@ class Member:
 
 def member_record(session: Session, role: str) -> dict[str, Any]:
     """A member as the protocol shows it (docs/protocol.md §6.2) and presence stores it."""
-    return {"user_id": session.user_id, "display_name": session.display_name, "role": role,
+    # `user_id` carries the opaque public id: the account id is a guest's login (issue 15).
+    return {"user_id": session.public_id, "display_name": session.display_name, "role": role,
             "session_id": session.id}
 
 
 def op_frame(world_id: str, seq: int, author: str, stored_ops: list[dict[str, Any]]) -> bytes:
-    """The `op` frame for other members: the applied ops of a batch (docs/protocol.md §7.4)."""
+    """The `op` frame for other members: the applied ops of a batch (docs/protocol.md §7.4);
+    `author` is the author's public id, never the account id."""
     ops = [{k: v for k, v in op.items() if k != "outcome"} for op in stored_ops if op["outcome"] == "applied"]
     return encode_raw("op", {"world_id": world_id, "seq": seq, "author": author, "ops": ops})
 
@@ -322,7 +324,8 @@ class Room:
                 self._resync_all()
                 self.seq = upto
                 return
-            await self._broadcast([Out(op_frame(self.world_id, row.seq, row.author_id, row.ops), seq=row.seq,
+            author = self.hub.services.public_id
+            await self._broadcast([Out(op_frame(self.world_id, row.seq, author(row.author_id), row.ops), seq=row.seq,
                                        origin=row.session_id, rid=row.rid, results=results_of(row.ops))
                                    for row in rows])
 
@@ -404,7 +407,7 @@ class Room:
         session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
                               mode="replay", members=await self.hub.member_list(self.world_id)))  # type: ignore[arg-type]
         for row in rows:
-            session.send_bytes(op_frame(self.world_id, row.seq, row.author_id, row.ops))
+            session.send_bytes(op_frame(self.world_id, row.seq, self.hub.services.public_id(row.author_id), row.ops))
         return True
 
     def _add(self, session: Session, role: str, *, base_seq: int, gen_base: int) -> None:

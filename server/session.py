@@ -99,6 +99,11 @@ class Session:
         assert self.ident is not None
         return self.ident.user_id
 
+    @property
+    def public_id(self) -> str:
+        """What other members see of this user (server/auth.py TokenService.public_id)."""
+        return self.services.public_id(self.user_id)
+
     def token_problem(self, is_revoked: Callable[[str], bool]) -> CloseCode | None:
         if self.ident is None:
             return None

@@ -14,6 +14,24 @@ from typing import Any
 from .errors import validation
 
 _MISSING = object()
+_CONTROL = frozenset(chr(c) for c in (*range(32), 127))
+
+
+def storable(text: str) -> bool:
+    """True when `text` can be encoded as UTF-8: JSON's "\\ud800" escape decodes to a lone
+    surrogate, which no database column (nor a log line) can take (issue 15, finding 11)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def has_control(text: str) -> bool:
+    """True when `text` holds a control character (NUL, newline, escape...): refused in ids."""
+    return not _CONTROL.isdisjoint(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +53,8 @@ def _check(f: F, value: Any) -> tuple[Any, str | None]:
     if kind == "str":
         if not isinstance(value, str):
             return None, "must be a string"
+        if not storable(value):
+            return None, "must be valid Unicode text (no lone surrogates)"
         if f.choices is not None and value not in f.choices:
             return None, f"must be one of {', '.join(f.choices)}"
         size: float = len(value)
@@ -53,7 +73,7 @@ def _check(f: F, value: Any) -> tuple[Any, str | None]:
     elif kind in ("list", "str_list"):
         if not isinstance(value, list):
             return None, "must be an array"
-        if kind == "str_list" and not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+        if kind == "str_list" and not all(isinstance(v, str) and 0 < len(v) <= 64 and storable(v) for v in value):
             return None, "must be an array of strings of 1..64 characters"
         size = len(value)
     else:  # pragma: no cover - a programming error in a field table

@@ -17,6 +17,7 @@ from protocol.errors import bye
 
 from . import logs
 from .context import SERVICES
+from .cors import ws_origin_allowed
 from .http import bearer_token, json_response
 from .session import Session
 
@@ -31,6 +32,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if services.extras.get("draining"):
         return json_response({"success": False, "error": "draining", "message": "server is draining"},
                              status=503, headers={"Retry-After": "1"})
+    if not ws_origin_allowed(settings, request):
+        # Before the upgrade: a page from an unlisted site gets no socket (docs/operations.md, ws_origins).
+        return json_response({"success": False, "error": "forbidden",
+                              "message": "this origin may not open a session (ws_origins)"}, status=403)
     registry, hub = services.extras["registry"], services.extras["hub"]
     # aiohttp closes with 1009 itself past max_msg_size; frames between the configured
     # limit and twice it get our error frame first (protocol/codec.py checks the limit).

@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from . import auth, catalog, docs, health, preview, prompt2world, publish, telemetry, worlds
+from . import auth, catalog, discover, docs, health, preview, prompt2world, publish, telemetry, worlds
 
-ROUTE_TABLES = [health.routes, auth.routes, catalog.routes, publish.routes, telemetry.routes,
+ROUTE_TABLES = [health.routes, auth.routes, catalog.routes, publish.routes, discover.routes, telemetry.routes,
                 prompt2world.routes, worlds.routes, docs.routes, preview.routes]
 
 

@@ -1,7 +1,8 @@
 """The browser pages: GET /preview (a live top-down view of a world, speaking the msgpack
-WebSocket protocol like any client), GET /docs (Swagger UI over /api/v1/openapi.json) and the
-files they load from GET /static/... — all shipped in the package (server/static/), none from a
-CDN. No token: the pages log in from the browser like any other client (docs/preview.md).
+WebSocket protocol like any client), GET /gallery (published worlds, docs/discover.md), GET /docs
+(Swagger UI over /api/v1/openapi.json) and the files they load from GET /static/... — all shipped
+in the package (server/static/), none from a CDN. No token: the pages log in from the browser like
+any other client (docs/preview.md), and the gallery reads only public data.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .. import openapi
 from ..config import Settings
 from ..context import SERVICES
 from ..errors import not_found
+from ..validate import storable
 
 routes = web.RouteTableDef()
 
@@ -38,6 +40,8 @@ def static_file(name: str) -> Path | None:
     """The file under static/ that `name` names, or None (outside it, hidden, unknown kind)."""
     if not name or any(part.startswith(".") for part in name.split("/")):
         return None
+    if "\x00" in name or not storable(name):  # no file has such a name; the OS refuses it (ValueError)
+        return None
     path = (STATIC_DIR / name).resolve()
     if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in CONTENT_TYPES:
         return None
@@ -56,6 +60,11 @@ async def preview(request: web.Request) -> web.StreamResponse:
 @routes.get("/preview/{world_id}")
 async def preview_world(request: web.Request) -> web.StreamResponse:
     return _page("preview.html")  # the page reads the world id from its own URL
+
+
+@routes.get("/gallery")
+async def gallery(request: web.Request) -> web.StreamResponse:
+    return _page("gallery.html")  # lists public experiences (docs/discover.md §6)
 
 
 @routes.get("/static/{path:.+}")

@@ -64,6 +64,7 @@ async def prompt2world(request: web.Request) -> web.Response:
                 break
     assert world is not None, "stream_world always ends with Done"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    return json_response({"success": True, "world_blueprint": blueprint(world, instances),
+    body = blueprint(world, instances, owner_id=services.public_id(world.owner_id))
+    return json_response({"success": True, "world_blueprint": body,
                           "message": f"World generated with {len(instances)} instances",
                           "processing_time_ms": elapsed})

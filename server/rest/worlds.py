@@ -39,7 +39,8 @@ async def list_worlds(request: web.Request) -> web.Response:
     ident = identity(request)
     q = query(request.query, paging(20, 100))
     rows, total = await services.store.worlds.list_for_user(ident.user_id, q["limit"], q["offset"])
-    return json_response({"success": True, "worlds": [world_summary(w, role) for w, role in rows],
+    return json_response({"success": True, "worlds": [world_summary(w, role, owner_id=services.public_id(w.owner_id))
+                                                      for w, role in rows],
                           "total_count": total})
 
 
@@ -48,7 +49,7 @@ async def get_world(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     world, role = await _world_for(services, identity(request), request.match_info["world_id"])
     rows = await services.store.worlds.instances(world.id)
-    body = blueprint(world, [instance_json(r) for r in rows])
+    body = blueprint(world, [instance_json(r) for r in rows], owner_id=services.public_id(world.owner_id))
     body["role"] = role
     return json_response({"success": True, "world_blueprint": body, "message": "World retrieved"})
 
@@ -73,12 +74,25 @@ async def share_world(request: web.Request) -> web.Response:
                                                F("role", "str", choices=("editor", "viewer", "none"))))
     if data["user_id"] == world.owner_id:
         raise forbidden("the owner's role cannot be changed")
-    await services.store.worlds.share(world.id, data["user_id"], None if data["role"] == "none" else data["role"])
+    role = None if data["role"] == "none" else data["role"]
+    # A share names an existing account: one naming a free id would let whoever first logs in
+    # with that id into the world (issue 15, finding 1). Removing a share needs no account.
+    if role is not None and await services.store.users.get(data["user_id"]) is None:
+        raise not_found(f"no account {data['user_id']!r}; the user must log in once before a world is shared with them")
+    await services.store.worlds.share(world.id, data["user_id"], role)
     hub = services.extras.get("hub")
     if hub is not None:
         await hub.roles_changed(world.id)
-    members = [{"user_id": m.user_id, "role": m.role} for m in await services.store.worlds.members(world.id)]
-    return json_response({"success": True, "message": "Sharing updated", "members": members})
+    return json_response({"success": True, "message": "Sharing updated",
+                          "members": await _members(services, world.id)})
+
+
+async def _members(services: Services, world_id: str) -> list[dict[str, Any]]:
+    """Members by public id and display name, as the session protocol shows them (docs/protocol.md §6.2)."""
+    rows = await services.store.worlds.members(world_id)
+    users = await services.store.users.get_many([m.user_id for m in rows])
+    return [{"user_id": services.public_id(m.user_id), "display_name": users[m.user_id].display_name
+             if m.user_id in users else "", "role": m.role} for m in rows]
 
 
 @routes.put("/api/v1/worlds/{world_id}/visibility")

@@ -86,7 +86,7 @@
       S.token = candidate;
       try {
         const v = await api("GET", "/api/v1/auth/validate");
-        S.userId = v.user_id; S.displayName = v.user_id;
+        S.userId = v.user_id; S.displayName = localStorage.getItem("iv.name") || v.user_id;
         localStorage.setItem("iv.token", candidate);
         return;
       } catch (e) {
@@ -98,11 +98,17 @@
   }
 
   async function guestLogin(guestId) {
-    const id = guestId || "guest-" + Math.random().toString(16).slice(2, 8);
+    // The id is this browser's login (with its device secret): 128 random bits, not guessable.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = guestId || "guest-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const secret = guestId ? localStorage.getItem("iv.guest_secret") : null;
     S.token = null;
-    const s = await api("POST", "/api/v1/auth/login", { user_id: id });
-    S.token = s.token; S.userId = s.user_id; S.displayName = s.display_name || s.user_id;
+    const body = secret ? { user_id: id, device_secret: secret } : { user_id: id };
+    const s = await api("POST", "/api/v1/auth/login", body);
+    S.token = s.token; S.userId = s.user_id; S.displayName = s.display_name || s.public_id;
     localStorage.setItem("iv.guest", id);
+    if (s.device_secret) localStorage.setItem("iv.guest_secret", s.device_secret);
+    localStorage.setItem("iv.name", S.displayName);
     localStorage.setItem("iv.token", s.token);
   }
 
@@ -956,7 +962,7 @@
     location.reload();
   });
   $("guest-button").addEventListener("click", () => {
-    localStorage.removeItem("iv.token"); localStorage.removeItem("iv.guest");
+    for (const key of ["iv.token", "iv.guest", "iv.guest_secret", "iv.name"]) localStorage.removeItem(key);
     location.reload();
   });
 

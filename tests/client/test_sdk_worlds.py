@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 from client import ServerError
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from server.context import SERVICES
 from tests.client.sdkutil import SdkFactory
 from tests.client.worldutil import edits, make_world, next_event, resume_case, stored
 
@@ -21,13 +22,14 @@ async def test_join_edit_and_live_ops_keep_two_views_equal_to_the_store(client: 
     b_view = await bob.join(world_id)
     assert a_view.instances == b_view.instances == initial and a_view.seq == b_view.seq == 0
     assert b_view.role == "editor" and b_view.header["title"] and b_view.mode == "snapshot"
-    assert {mb["user_id"] for mb in b_view.members.values()} == {"alice", "bob"}
+    public = client.app[SERVICES].public_id  # members show public ids, never account ids
+    assert {mb["user_id"] for mb in b_view.members.values()} == {public("alice"), public("bob")}
     b_events = b_view.events()
     ack = await a_view.edit(edits(a_view, 1))
     assert ack.seq == 1 and [r["outcome"] for r in ack.results] == ["applied"] * 4
     assert a_view.seq == 1 and "added_1" in a_view.instances  # applied locally on the ack
     op = await next_event(b_events, m.WorldOp)
-    assert op.seq == 1 and op.author == "alice" and b_view.seq == 1
+    assert op.seq == 1 and op.author == public("alice") and b_view.seq == 1
     assert a_view.instances == b_view.instances == await stored(client, world_id)
     assert b_view.instances["added_1"]["prefab_type"] and b_view.instances["added_1"]["props"] == {"tint": "red"}
     # bob's edit reaches alice

@@ -19,6 +19,7 @@ async def make_world(client: TestClient, owner: Session, share_with: str = "bob"
     gen = owner.generate("a small farm with a barn and a pond", seed=3, max_instances=150)
     done = await gen.collect()
     assert done.status == "complete" and gen.world_id
+    await login(client, share_with)  # a world is shared with existing accounts only
     resp = await client.post(f"/api/v1/worlds/{gen.world_id}/share", json={"user_id": share_with, "role": "editor"},
                              headers=bearer(await login(client, owner.user_id)))
     assert resp.status == 200, await resp.text()

@@ -56,6 +56,10 @@ LIMIT_TESTS: dict[str, list[str]] = {
     "hello_timeout_s": ["tests/session/test_connect.py::test_no_hello_before_deadline_closes_unauthorized"],
     "login_attempts_per_min": ["tests/server/test_rest_auth.py::test_failed_logins_are_throttled_with_retry_after",
                                "tests/hardening/test_auth_abuse.py::test_login_is_throttled_per_account_and_per_ip"],
+    "auth_requests_per_ip_per_min": ["tests/security/test_accounts.py::test_every_login_path_is_rate_limited_per_ip"],
+    "auth_requests_per_account_per_min": [
+        "tests/security/test_accounts.py::test_guest_login_is_rate_limited_per_account",
+        "tests/security/test_accounts.py::test_register_and_refresh_count_against_the_account"],
     "telemetry_buffer_events": ["tests/session/test_telemetry.py::"
                                 "test_a_tiny_buffer_applies_backpressure_and_drops_nothing"],
     "drain_timeout_s": ["tests/hardening/test_signals.py::test_sigterm_drains_without_losing_acked_work"],

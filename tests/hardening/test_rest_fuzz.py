@@ -36,7 +36,8 @@ FRESH_TOKEN = {("POST", "/api/v1/auth/logout")}  # would revoke the shared token
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Any]]:
     proc = ServerProcess(tmp_path_factory.mktemp("restfuzz"), max_instances=200, default_instances=20,
-                         login_attempts_per_min=1_000_000, max_worlds_per_user=1_000_000, log_level="WARNING")
+                         login_attempts_per_min=1_000_000, max_worlds_per_user=1_000_000, log_level="WARNING",
+                         auth_requests_per_ip_per_min=1_000_000, auth_requests_per_account_per_min=1_000_000)
     try:
         status, doc = proc.get("/api/v1/openapi.json")
         assert status == 200

@@ -176,6 +176,13 @@ async def login(http: aiohttp.ClientSession, node: Node, user: str) -> str:
         return str((await resp.json())["token"])
 
 
+async def public_id(http: aiohttp.ClientSession, node: Node, user: str) -> str:
+    """How other members see `user` (members and op authors carry public ids, not account ids)."""
+    async with http.post(f"{node.http}/api/v1/auth/login", json={"user_id": user}) as resp:
+        assert resp.status == 200, await resp.text()
+        return str((await resp.json())["public_id"])
+
+
 async def connect(http: aiohttp.ClientSession, node: Node, user: str) -> Peer:
     token = await login(http, node, user)
     ws = await http.ws_connect(f"{node.http}/ws", headers={"Authorization": f"Bearer {token}"})

@@ -13,7 +13,7 @@ import secrets
 import aiohttp
 import pytest
 
-from tests.multinode.conftest import PRESENCE_TTL_S, Cluster, connect, db_fetch, db_state
+from tests.multinode.conftest import PRESENCE_TTL_S, Cluster, connect, db_fetch, db_state, public_id
 from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
 from tests.session.peer import rid
 
@@ -29,9 +29,10 @@ async def test_a_client_on_node_b_sees_every_op_made_on_node_a_in_order(
     view_a, _ = await join(alice_a, world_id)
     # Presence crosses nodes: b's member list has the generating session on a, and b hears
     # a's (re-)join.
-    assert len(joined_b["members"]) == 2 and {m["user_id"] for m in joined_b["members"]} == {"alice"}
+    alice = await public_id(http, cluster["a"], "alice")
+    assert len(joined_b["members"]) == 2 and {m["user_id"] for m in joined_b["members"]} == {alice}
     event = await alice_b.until(lambda f: f.get("type") == "presence" and f.get("event") == "join")
-    assert event["member"]["user_id"] == "alice"
+    assert event["member"]["user_id"] == alice
 
     for n in range(30):
         op = add_op(template, n, "x") if n % 3 == 0 else {"op": "set", "id": f"x{n - n % 3}", "props": {"k": n}}
@@ -95,7 +96,7 @@ async def test_after_node_a_is_killed_its_client_resumes_on_node_b_with_nothing_
     # Its member disappears for the others within the presence ttl (plus one refresh period).
     leave = await watcher_b.until(lambda f: f.get("type") == "presence" and f.get("event") == "leave",
                                   timeout=PRESENCE_TTL_S * 2 + 2)
-    assert leave["member"]["user_id"] == "carol"
+    assert leave["member"]["user_id"] == await public_id(http, cluster["b"], "carol")
     # Meanwhile the world moves on without carol.
     for n in range(5):
         await edit(watcher_b, w_view, world_id, [{"op": "set", "id": f"c{n}", "props": {"after": n}}])

@@ -139,6 +139,7 @@ async def _world(store: Store, world_id: str, owner: str) -> None:
         await store.users.ensure_guest(owner)
     await store.worlds.create(id=world_id, owner_id=owner, prompt="a quiet forest", world_type="nature",
                               title="Forest", description="trees", header={}, seed=0)
+    await store.worlds.set_visibility(world_id, "public")  # a card is public only while its world is
 
 
 async def test_experiences_private_ones_are_visible_only_to_their_author(store: Store) -> None:
@@ -150,8 +151,8 @@ async def test_experiences_private_ones_are_visible_only_to_their_author(store: 
     got = await store.experiences.get("x-pub")
     assert got is not None and (got.title, got.tags, got.is_public) == ("Public", ["a"], True)
     assert await store.experiences.get("missing") is None
-    assert {e.id for e in await store.experiences.visible_to("alice", 10, 0)} == {"x-pub", "x-priv"}
-    assert [e.id for e in await store.experiences.visible_to("bob", 10, 0)] == ["x-pub"]
+    assert {e.id for e, _ in await store.experiences.visible_to("alice", 10, 0)} == {"x-pub", "x-priv"}
+    assert [e.id for e, _ in await store.experiences.visible_to("bob", 10, 0)] == ["x-pub"]
 
 
 async def test_experiences_are_listed_newest_first_with_limit_and_offset(store: Store) -> None:
@@ -159,5 +160,5 @@ async def test_experiences_are_listed_newest_first_with_limit_and_offset(store: 
     for i in range(3):
         await store.experiences.create(id=f"x{i}", world_id="w1", author_id="alice", title=f"T{i}",
                                        description="d", thumbnail_url=None, tags=[], is_public=True)
-    assert [e.id for e in await store.experiences.visible_to("bob", 2, 0)] == ["x2", "x1"]
-    assert [e.id for e in await store.experiences.visible_to("bob", 2, 2)] == ["x0"]
+    assert [e.id for e, _ in await store.experiences.visible_to("bob", 2, 0)] == ["x2", "x1"]
+    assert [e.id for e, _ in await store.experiences.visible_to("bob", 2, 2)] == ["x0"]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from server.rest.preview import CONTENT_TYPES, STATIC_DIR
 
-PAGES = ("/preview", "/preview/w-some-world", "/docs")
+PAGES = ("/preview", "/preview/w-some-world", "/docs", "/gallery")
 VENDOR = STATIC_DIR / "vendor"
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)  # a scheme or protocol-relative
 

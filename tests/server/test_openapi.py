@@ -62,7 +62,7 @@ def test_the_contract_routes_are_documented() -> None:
 def test_only_the_public_routes_skip_the_bearer_scheme() -> None:
     public = {p for p, item in DOC["paths"].items() for op in item.values() if op.get("security") == []}
     assert public == {"/", "/health", "/ready", "/metrics", "/ws", "/docs", "/api/v1/openapi.json",
-                      "/api/v1/auth/login", "/api/v1/auth/register", "/preview", "/preview/{world_id}",
+                      "/api/v1/auth/login", "/api/v1/auth/register", "/preview", "/preview/{world_id}", "/gallery",
                       "/static/{path}"}
     assert DOC["security"] == [{"bearerAuth": []}]
     assert DOC["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"

@@ -58,7 +58,8 @@ async def test_publishing_your_world_returns_the_experience_envelope(client: Tes
     assert CARD_FIELDS <= set(card)
     assert (card["world_blueprint_id"], card["title"], card["description"], card["tags"], card["author_id"],
             card["is_public"], card["play_count"], card["rating"]) == (
-        "w-alice", "Mystic Forest", "Walk among ancient trees", ["forest", "fantasy"], "alice", True, 0, 0.0)
+        "w-alice", "Mystic Forest", "Walk among ancient trees", ["forest", "fantasy"],
+        client.app[SERVICES].public_id("alice"), True, 0, 0.0)  # a public id, never the login id
     for key in ("created_at", "updated_at"):
         datetime.fromisoformat(card[key].replace("Z", "+00:00"))
     resp = await client.get(f"/api/v1/publish/experiences/{card['id']}", headers=bearer(alice))
@@ -68,7 +69,8 @@ async def test_publishing_your_world_returns_the_experience_envelope(client: Tes
 async def test_user_id_and_optional_fields_may_be_omitted(client: TestClient, alice: str) -> None:
     resp = await _publish(client, alice, user_id=None, tags=None, is_public=None)
     card = (await resp.json())["experience_card"]
-    assert resp.status == 200 and (card["author_id"], card["tags"], card["is_public"]) == ("alice", [], True)
+    assert resp.status == 200 and (card["author_id"], card["tags"], card["is_public"]) == (
+        client.app[SERVICES].public_id("alice"), [], True)
 
 
 async def test_publishing_another_users_world_is_403(client: TestClient, alice: str, bob: str) -> None:

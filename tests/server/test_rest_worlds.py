@@ -87,7 +87,10 @@ async def test_worlds_list_get_share_visibility_delete(client: TestClient) -> No
     # share as viewer: listed and readable, but not theirs to manage
     resp = await client.post(f"/api/v1/worlds/{world_id}/share", headers=bearer(owner),
                              json={"user_id": "friend", "role": "viewer"})
-    assert resp.status == 200 and (await resp.json())["members"] == [{"user_id": "friend", "role": "viewer"}]
+    # members by public id and display name, never the account id (a guest's login)
+    public_friend = client.app[SERVICES].public_id("friend")
+    assert resp.status == 200 and (await resp.json())["members"] == [
+        {"user_id": public_friend, "display_name": f"Guest {public_friend[-6:]}", "role": "viewer"}]
     mine = await (await client.get("/api/v1/worlds", headers=bearer(friend))).json()
     assert [(w["id"], w["role"]) for w in mine["worlds"]] == [(world_id, "viewer")]
     got = await (await client.get(f"/api/v1/worlds/{world_id}", headers=bearer(friend))).json()

@@ -27,6 +27,7 @@ async def make_world(client: TestClient, owner: Peer, n: int = 200, **share: str
     world_id = start["world_id"]
     token = await login(client, owner.welcome["user_id"])  # type: ignore[attr-defined]
     for user, role in share.items():
+        await login(client, user)  # a world is shared with existing accounts only
         resp = await client.post(f"/api/v1/worlds/{world_id}/share", headers=bearer(token),
                                  json={"user_id": user, "role": role})
         assert resp.status == 200, await resp.text()
@@ -295,17 +296,18 @@ async def test_presence_members_join_leave_and_cursor(client: TestClient, connec
     world_id = await make_world(client, owner, bob="editor", carol="viewer")
     await join(owner, world_id)
     joined, _ = await join(b, world_id)
-    assert {m["user_id"] for m in joined["members"]} == {"owner", "bob"}
+    public = client.app[SERVICES].public_id  # members show public ids, never account ids
+    assert {m["user_id"] for m in joined["members"]} == {public("owner"), public("bob")}
     ev = await owner.until(lambda f: f.get("type") == "presence" and f["event"] == "join")
-    assert ev["member"]["user_id"] == "bob" and ev["member"]["role"] == "editor"
+    assert ev["member"]["user_id"] == public("bob") and ev["member"]["role"] == "editor"
     await join(c, world_id)
     await b.send(type="presence", world_id=world_id, cursor=[1.0, 2.0, 3.0], selection=["i00001"])
     for peer in (owner, c):
         upd = await peer.until(lambda f: f.get("type") == "presence" and f["event"] == "update")
-        assert upd["cursor"] == [1.0, 2.0, 3.0] and upd["member"]["user_id"] == "bob"
+        assert upd["cursor"] == [1.0, 2.0, 3.0] and upd["member"]["user_id"] == public("bob")
     await b.ws.close()
     left = await owner.until(lambda f: f.get("type") == "presence" and f["event"] == "leave")
-    assert left["member"]["user_id"] == "bob"
+    assert left["member"]["user_id"] == public("bob")
     seq, _ = await stored_state(client, world_id)
     assert seq == 0  # presence is never persisted as an op
 
