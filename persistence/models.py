@@ -200,4 +200,6 @@ class TelemetryEvent(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "client_event_id", name="uq_telemetry_user_event"),
         Index("ix_telemetry_user_time", "user_id", "timestamp"),
+        # the retention purge deletes by the server's receive time (TelemetryRepo.purge_received_before)
+        Index("ix_telemetry_received_at", "received_at"),
     )

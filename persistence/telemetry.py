@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, Text, bindparam, cast, select
+from sqlalchemy import Table, Text, bindparam, cast, delete, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -60,6 +62,41 @@ def data_json(data: Mapping[str, Any] | None) -> str:
         return orjson.dumps(data).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(data, separators=(",", ":"))
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a string, or any JSON value holding strings (keys included), cannot be stored in
+    both backends, or None. A lone surrogate is not UTF-8 (SQLite's driver and PostgreSQL
+    refuse it); U+0000 is refused by PostgreSQL text and jsonb. Found here, at validation,
+    such an event is refused alone; found by the insert, it would fail every submission of
+    the flush (issue 15, finding 2)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "must not contain U+0000"
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return "must be valid Unicode (no lone surrogates)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
+def stored_bytes(rows: Sequence[Row]) -> int:
+    """The bytes the rows' strings take (UTF-8): what a per-user byte quota counts."""
+    total = 0
+    for row in rows:
+        for text in row[:7]:
+            if text is not None:
+                total += len(text) if text.isascii() else len(text.encode(errors="replace"))
+    return total
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -216,6 +253,16 @@ class TelemetryRepo(Repo):
         result = await s.execute(_PG_INSERT, [_pg_params(r) for r in rows])
         return _duplicates(rows, {(user, cid) for user, cid in result})
 
+    async def purge_received_before(self, cutoff: datetime, batch: int) -> int:
+        """Delete at most `batch` events received before `cutoff` in one short transaction;
+        how many went. By received_at, the server's clock: a client's `timestamp` could be
+        set far ahead to keep events forever (index ix_telemetry_received_at, migration 0005)."""
+        doomed = (select(TelemetryEvent.id).where(TelemetryEvent.received_at < cutoff)
+                  .limit(batch).scalar_subquery())
+        async with self._tx() as s:
+            result = await s.execute(delete(TelemetryEvent).where(TelemetryEvent.id.in_(doomed)))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def for_user(self, user_id: str, limit: int) -> list[TelemetryEvent]:
         async with self._sessions() as s:
             q = (select(TelemetryEvent).where(TelemetryEvent.user_id == user_id)
@@ -230,6 +277,13 @@ class TelemetryRepo(Repo):
             if user_id is not None:
                 q = q.where(TelemetryEvent.user_id == user_id)
             return int(await s.scalar(q) or 0)
+
+
+def _store_unavailable(exc: BaseException) -> bool:
+    """Whether an insert failed because the store could not be reached or was busy (retrying
+    parts of the flush would only wait again), rather than on the rows it was given."""
+    return isinstance(exc, OSError | asyncio.TimeoutError | sqlite3.OperationalError | sa_exc.OperationalError
+                      | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError)
 
 
 @dataclass
@@ -316,6 +370,35 @@ class TelemetryWriter:
                     await asyncio.wait_for(self._full.wait(), self._flush_s)
             await self._flush_once()
 
+    async def _write(self, taken: list[_Pending]) -> None:
+        """Insert the submissions in one transaction. When the insert fails on what the rows
+        hold (not on the store being unreachable), no submission fails for another's rows:
+        the halves are written apart until the failing submission stands alone, at most
+        2n - 1 inserts for n submissions (issue 15, finding 2). Validation refuses what cannot
+        be stored (`unstorable`), so this is the net under it."""
+        try:
+            duplicates = await self._repo.insert_frames([p.rows for p in taken])
+        except Exception as exc:
+            if len(taken) > 1 and not _store_unavailable(exc):
+                log.warning("telemetry flush of %d submissions failed (%s); writing them apart",
+                            len(taken), type(exc).__name__)
+                half = len(taken) // 2
+                await self._write(taken[:half])
+                await self._write(taken[half:])
+                return
+            # the store failed, or this one submission cannot be stored: it alone learns it
+            log.error("telemetry submission of %d events was not stored",
+                      sum(len(p.rows) for p in taken), exc_info=exc)
+            self.stats.failures += 1
+            for p in taken:
+                if not p.done.done():
+                    p.done.set_exception(exc)
+            return
+        for p, dup in zip(taken, duplicates, strict=True):
+            if not p.done.done():
+                p.done.set_result(dup)
+        self.stats.events_written += sum(len(p.rows) for p in taken)
+
     async def _flush_once(self) -> None:
         taken: list[_Pending] = []
         count = 0
@@ -324,19 +407,7 @@ class TelemetryWriter:
             taken.append(item)
             count += len(item.rows)
         started = time.perf_counter()
-        try:
-            duplicates = await self._repo.insert_frames([p.rows for p in taken])
-        except Exception as exc:  # the store failed: every submitter learns it, none is acked
-            log.exception("telemetry flush of %d events failed", count)
-            self.stats.failures += 1
-            for p in taken:
-                if not p.done.done():
-                    p.done.set_exception(exc)
-        else:
-            for p, dup in zip(taken, duplicates, strict=True):
-                if not p.done.done():
-                    p.done.set_result(dup)
-            self.stats.events_written += count
+        await self._write(taken)
         self.stats.flushes += 1
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
         self.stats.flush_ms.append(self.stats.last_flush_ms)

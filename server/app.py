@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
+from persistence.clock import utcnow
 from persistence.db import is_sqlite, migrate_async
 from persistence.errors import CatalogInvalid
 from persistence.store import Store
@@ -25,9 +27,11 @@ from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
-from .http import error_middleware
+from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
 from .metrics import Metrics
+from .proxy import TrustedProxies
+from .ratelimit import UserQuota
 from .registry import Registry
 from .rest import ROUTE_TABLES
 from .ws import routes as ws_routes
@@ -75,6 +79,30 @@ async def _background(services: Services) -> None:
             _sample(services)
         except Exception:
             log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
+
+
+_PURGE_BATCH = 5000  # rows per DELETE: short transactions, so writers wait little
+
+
+async def _purge_telemetry(services: Services) -> None:
+    """Telemetry retention (docs/operations.md §1): at start and every
+    `telemetry_purge_interval_s`, delete events received more than `telemetry_retention_days`
+    ago, a batch per transaction. Every node may run it; deleting twice is harmless."""
+    settings = services.settings
+    while True:
+        try:
+            cutoff = utcnow() - timedelta(days=settings.telemetry_retention_days)
+            total = 0
+            while (n := await services.store.telemetry.purge_received_before(cutoff, _PURGE_BATCH)) > 0:
+                total += n
+                if n < _PURGE_BATCH:
+                    break
+            if total:
+                log.info("telemetry retention: purged %d events received before %s", total, cutoff.isoformat())
+        except Exception:
+            log.warning("telemetry purge failed; retrying in %.0fs", settings.telemetry_purge_interval_s,
+                        exc_info=True)
+        await asyncio.sleep(settings.telemetry_purge_interval_s)
 
 
 def _sample(services: Services) -> None:
@@ -126,16 +154,22 @@ def _services_ctx(settings: Settings) -> Any:
         broker = _make_broker(settings)
         await broker.start()
         hub = Hub(services, broker, metrics)
-        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings))
+        quota = UserQuota(settings.telemetry_events_per_user_min, settings.telemetry_bytes_per_user_min)
+        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
+                               telemetry_quota=quota)
         app[SERVICES] = services
         poller = asyncio.create_task(_background(services), name="background-refresh")
+        tasks = [poller]
+        if settings.telemetry_retention_days > 0:
+            tasks.append(asyncio.create_task(_purge_telemetry(services), name="telemetry-retention"))
         log.info("store ready (%s), catalog %s with %d prefabs",
                  "sqlite" if is_sqlite(settings.database_url) else "postgresql",
                  catalog.version, len(catalog.prefabs))
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.close()
         await broker.close()
         await writer.close()  # flush acked-pending telemetry before the store goes
@@ -152,7 +186,10 @@ async def _drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    # The client's address first, so every later middleware, log line and per-IP limit uses it.
+    app = web.Application(middlewares=[client_address_middleware, error_middleware],
+                          client_max_size=settings.max_body_bytes)
+    app[TRUSTED_PROXIES] = TrustedProxies.parse(settings.trusted_proxies)
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)
     for table in ROUTE_TABLES:
