@@ -61,10 +61,10 @@ async def closed_by_server(reader: asyncio.StreamReader, timeout: float = TIMEOU
             while await reader.read(65536):
                 pass
         return True
+    except TimeoutError:  # before OSError, of which it is a subclass
+        return False
     except (ConnectionError, OSError):
         return True
-    except TimeoutError:
-        return False
 
 
 async def request(port: int, method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None,
