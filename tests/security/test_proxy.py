@@ -32,7 +32,8 @@ def proxy_v1(client: str) -> bytes:
 def proxy_v2(client: str | None) -> bytes:
     if client is None:  # LOCAL: the proxy's own health check
         return V2_SIGNATURE + bytes([0x20, 0x00]) + struct.pack("!H", 0)
-    body = ipaddress.IPv4Address(client).packed + ipaddress.IPv4Address("10.0.0.1").packed + struct.pack("!HH", 40000, 8000)
+    body = (ipaddress.IPv4Address(client).packed + ipaddress.IPv4Address("10.0.0.1").packed
+            + struct.pack("!HH", 40000, 8000))
     return V2_SIGNATURE + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
 
 
@@ -97,7 +98,8 @@ async def test_an_untrusted_peer_cannot_choose_its_address_with_forwarded_for(
                      max_connections_per_user=50) as srv:
         token = await login(srv.port, "alice")
         for i in range(2):
-            assert await open_ws(ws_session, srv, token, source="127.0.0.2", forwarded_for=f"198.51.100.{i}") == "welcome"
+            outcome = await open_ws(ws_session, srv, token, source="127.0.0.2", forwarded_for=f"198.51.100.{i}")
+            assert outcome == "welcome"
         assert await open_ws(ws_session, srv, token, source="127.0.0.2", forwarded_for="198.51.100.9") == 4004
 
 
