@@ -37,11 +37,12 @@ class ClientGone(Exception):
 
 @web.middleware
 async def client_address_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`request.remote` becomes the client's address when the peer is a trusted proxy
-    (server/proxy.py); every per-IP limit, log line and handler below then uses it. A PROXY
-    protocol header has already set the peer (server/connections.py)."""
+    """`request.remote` becomes the client's address named by `X-Forwarded-For` when the peer
+    is a trusted proxy (server/proxy.py); every per-IP limit, log line and handler below then
+    uses it. With `proxy_protocol` the PROXY header has set the peer already
+    (server/connections.py) and the header is not read: one source of truth per deployment."""
     proxies = request.app[TRUSTED_PROXIES]
-    if proxies and proxies.trusts(request.remote):
+    if proxies and not request.app[SERVICES].settings.proxy_protocol and proxies.trusts(request.remote):
         client = proxies.client(request.remote, request.headers.getall("X-Forwarded-For", ()))
         if client is not None and client != request.remote:
             request = request.clone(remote=client)

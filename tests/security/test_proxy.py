@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -141,3 +142,17 @@ async def test_an_untrusted_peer_cannot_send_a_proxy_header(tmp_path: Path) -> N
     async with serve(tmp_path, trusted_proxies="127.0.0.1", proxy_protocol=True) as srv:
         status, _ = await request(srv.port, "GET", "/health", prefix=proxy_v1("198.51.100.7"), source="127.0.0.2")
         assert status == 400
+
+
+def test_the_shipped_deployment_sends_the_header_the_nodes_expect() -> None:
+    """deploy/haproxy.cfg speaks PROXY v2 (health checks included) to nodes that trust exactly
+    the load balancer's fixed address (docker-compose.yml)."""
+    root = Path(__file__).resolve().parents[2]
+    cfg = (root / "deploy" / "haproxy.cfg").read_text()
+    default_server = next(line.split() for line in cfg.splitlines() if line.strip().startswith("default-server"))
+    assert "send-proxy-v2" in default_server and "check-send-proxy" in default_server
+    compose = (root / "docker-compose.yml").read_text()
+    trusted = re.search(r"IMMERSIVERSE_TRUSTED_PROXIES: (\S+)", compose)
+    lb_address = re.search(r"ipv4_address: (\S+)", compose)
+    assert trusted and lb_address and trusted.group(1) == lb_address.group(1)
+    assert re.search(r'IMMERSIVERSE_PROXY_PROTOCOL: "true"', compose)
