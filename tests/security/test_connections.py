@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TIMEOUT
-from tests.security.traffic_util import closed_by_server, connect, eventually, request, serve
+from tests.security.traffic_util import closed_by_server, connect, eventually, login, request, serve
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -75,6 +75,17 @@ async def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
             assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 200")
         assert await closed_by_server(reader), "an idle keep-alive connection stayed open"
         writer.close()
+
+
+async def test_a_request_body_that_never_arrives_in_full_is_a_408(tmp_path: Path) -> None:
+    async with serve(tmp_path, http_body_timeout_s=0.2) as srv:
+        token = await login(srv.port, "alice")
+        reader, writer = await connect(srv.port)
+        writer.write((f"POST /api/v1/telemetry/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"event_type\"").encode())
+        async with asyncio.timeout(TIMEOUT):
+            assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 408")
+        writer.transport.abort()
 
 
 async def test_one_address_holding_many_idle_connections_is_capped_and_health_answers(tmp_path: Path) -> None:
