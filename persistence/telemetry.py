@@ -90,13 +90,10 @@ def unstorable(value: Any) -> str | None:
 
 
 def stored_bytes(rows: Sequence[Row]) -> int:
-    """The bytes the rows' strings take (UTF-8): what a per-user byte quota counts."""
-    total = 0
-    for row in rows:
-        for text in row[:7]:
-            if text is not None:
-                total += len(text) if text.isascii() else len(text.encode(errors="replace"))
-    return total
+    """The bytes the rows' strings take (UTF-8): what a per-user byte quota counts. One join
+    and one length: a loop over each string cost as much as encoding the data."""
+    text = "".join([t for row in rows for t in row[:7] if t is not None])
+    return len(text) if text.isascii() else len(text.encode(errors="replace"))
 
 
 def _sqlite_time(value: datetime) -> str:
