@@ -112,6 +112,9 @@ def _sample(services: Services) -> None:
     metrics.queue_bytes.set(sum(sizes))
     metrics.queue_max.set(max(sizes, default=0))
     metrics.telemetry_depth.set(services.telemetry.depth)
+    guard = services.extras.get("connections")  # under `immersiverse serve` (server/connections.py)
+    if guard is not None:
+        metrics.http_connections.set(guard.open)
     stats, seen = services.telemetry.stats, services.extras.get("flushes_seen", 0)
     for ms in list(stats.flush_ms)[len(stats.flush_ms) - min(len(stats.flush_ms), stats.flushes - seen):]:
         metrics.telemetry_flush.observe(ms / 1000)  # the flushes since the last sample (the writer keeps 256)

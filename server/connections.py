@@ -33,6 +33,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .config import Settings
+from .context import SERVICES
+from .metrics import Metrics
 from .proxy import ProxyHeaderError, TrustedProxies, parse_proxy_header
 
 log = logging.getLogger("immersiverse.connections")
@@ -77,6 +79,7 @@ class ConnectionGuard:
         self._by_ip: dict[str, dict[GuardedHandler, None]] = {}
         self.closed_idle = 0  # idle connections closed to make room
         self.refused = 0  # new connections closed at a cap with nothing idle to close
+        self.metrics: Metrics | None = None  # set once the app has started
         self._logged_at = 0.0
 
     @property
@@ -124,14 +127,20 @@ class ConnectionGuard:
                 self.release(other)
                 other.force_close()
                 self.closed_idle += 1
+                self.count_close("idle_at_cap")
                 self._log(f"connection cap reached {where}: closed the oldest idle connection")
                 return True
         return False
 
     def _refuse(self, where: str) -> bool:
         self.refused += 1
+        self.count_close("refused_at_cap")
         self._log(f"connection cap reached {where} and no connection is idle: refused a new one")
         return False
+
+    def count_close(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.http_closed.labels(reason).inc()
 
     def _log(self, what: str) -> None:
         now = time.monotonic()
@@ -227,6 +236,7 @@ class GuardedHandler(RequestHandler):
         """No complete request head in time (slowloris, or a silent connection)."""
         self._deadline = None
         if self._request_count == 0 and self.transport is not None:
+            self._guard.count_close("header_timeout")
             self.force_close()
 
 
@@ -254,4 +264,8 @@ class GuardedRunner(web.AppRunner):
         server.__class__ = GuardedServer
         assert isinstance(server, GuardedServer)
         server.guard = self.guard
+        # the app has started: its services exist (server/app.py samples the open count)
+        extras = self.app[SERVICES].extras
+        self.guard.metrics = extras["metrics"]
+        extras["connections"] = self.guard
         return server

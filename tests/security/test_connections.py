@@ -97,6 +97,8 @@ async def test_one_address_holding_many_idle_connections_is_capped_and_health_an
         # The same address still gets in: its new connection replaces an idle one.
         assert (await request(srv.port, "GET", "/health", source="127.0.0.2"))[0] == 200
         assert srv.runner.guard.open <= 50 + 1
+        _, text = await request(srv.port, "GET", "/metrics")
+        assert 'immersiverse_http_connections_closed_total{reason="idle_at_cap"}' in text
 
 
 async def test_at_the_total_cap_idle_connections_make_room_and_health_answers(tmp_path: Path) -> None:
