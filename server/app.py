@@ -85,7 +85,7 @@ _PURGE_BATCH = 5000  # rows per DELETE: short transactions, so writers wait litt
 
 
 async def _purge_telemetry(services: Services) -> None:
-    """Telemetry retention (docs/operations.md §1): at start and every
+    """Telemetry retention (docs/operations.md §1.2): at start and every
     `telemetry_purge_interval_s`, delete events received more than `telemetry_retention_days`
     ago, a batch per transaction. Every node may run it; deleting twice is harmless."""
     settings = services.settings
