@@ -57,7 +57,7 @@ class TrustedProxies:
                 addr = ipaddress.ip_address(host)
             except ValueError:
                 return False
-            if len(self._seen) >= 4096:  # a cache of the few proxy addresses, not of clients
+            if len(self._seen) >= 4096:  # every peer and hop passes here: bounded, not a client table
                 self._seen.clear()
             known = self._seen[host] = any(addr in net for net in self._networks)
         return known
