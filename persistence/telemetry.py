@@ -287,6 +287,18 @@ def _store_unavailable(exc: BaseException) -> bool:
 class _Pending:
     rows: list[Row]
     done: asyncio.Future[set[Key]]
+    divisible: bool = True  # its rows may be stored apart (see RowsNotStored)
+
+
+class RowsNotStored(Exception):
+    """Some rows of a divisible submission cannot be stored: `keys` names them, `duplicates`
+    are the stored-before keys among the rest, which are now stored. The store refused these
+    rows for what they hold, so retrying them would fail again: a socket rejects them."""
+
+    def __init__(self, keys: set[Key], duplicates: set[Key], cause: BaseException) -> None:
+        super().__init__(f"{len(keys)} telemetry events could not be stored: {type(cause).__name__}")
+        self.keys = keys
+        self.duplicates = duplicates
 
 
 @dataclass
@@ -328,15 +340,18 @@ class TelemetryWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="telemetry-writer")
 
-    async def submit(self, rows: list[Row]) -> asyncio.Future[set[Key]]:
-        """Buffer one submission's rows (see `Row`; `data_json` encodes the data)."""
+    async def submit(self, rows: list[Row], *, divisible: bool = True) -> asyncio.Future[set[Key]]:
+        """Buffer one submission's rows (see `Row`; `data_json` encodes the data). A divisible
+        submission whose own rows fail the insert is written row group by row group; the future
+        then raises RowsNotStored naming the rows the store refused (the rest are stored).
+        `divisible=False`: all or none (a REST batch)."""
         if self._closing:
             raise RuntimeError("telemetry writer is closed")
         async with self._room:
             await self._room.wait_for(lambda: self._buffered + len(rows) <= self._capacity
                                       or self._buffered == 0)
             fut: asyncio.Future[set[Key]] = asyncio.get_running_loop().create_future()
-            self._queue.append(_Pending(rows, fut))
+            self._queue.append(_Pending(rows, fut, divisible))
             self._buffered += len(rows)
         self._wakeup.set()
         if self._buffered >= self._batch:
@@ -383,6 +398,9 @@ class TelemetryWriter:
                 await self._write(taken[:half])
                 await self._write(taken[half:])
                 return
+            if taken[0].divisible and len(taken[0].rows) > 1 and not _store_unavailable(exc):
+                await self._write_rows_apart(taken[0], exc)
+                return
             # the store failed, or this one submission cannot be stored: it alone learns it
             log.error("telemetry submission of %d events was not stored",
                       sum(len(p.rows) for p in taken), exc_info=exc)
@@ -395,6 +413,39 @@ class TelemetryWriter:
             if not p.done.done():
                 p.done.set_result(dup)
         self.stats.events_written += sum(len(p.rows) for p in taken)
+
+    async def _write_rows_apart(self, p: _Pending, exc: BaseException) -> None:
+        """One divisible submission failed on its own rows: store its halves apart, down to
+        single rows, so only the rows the store refuses are left out (RowsNotStored)."""
+        duplicates: set[Key] = set()
+        refused: list[Row] = []
+
+        async def write(rows: Sequence[Row]) -> None:
+            try:
+                duplicates.update((await self._repo.insert_frames([rows]))[0])
+            except Exception as err:
+                if _store_unavailable(err):
+                    raise
+                if len(rows) == 1:
+                    refused.extend(rows)
+                    return
+                await write(rows[:len(rows) // 2])
+                await write(rows[len(rows) // 2:])
+
+        try:
+            await write(p.rows)
+        except Exception as err:  # the store went away meanwhile: the client retries it all
+            log.error("telemetry submission of %d events was not stored", len(p.rows), exc_info=err)
+            self.stats.failures += 1
+            if not p.done.done():
+                p.done.set_exception(err)
+            return
+        log.error("%d of %d telemetry events of one submission could not be stored", len(refused), len(p.rows),
+                  exc_info=exc)
+        self.stats.events_written += len(p.rows) - len(refused)
+        if not p.done.done():
+            keys = {(r[0], r[1]) for r in refused if r[1] is not None}
+            p.done.set_exception(RowsNotStored(keys, duplicates, exc))
 
     async def _flush_once(self) -> None:
         taken: list[_Pending] = []

@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from persistence.clock import utcnow
-from persistence.telemetry import Key, Row, data_json, stored_bytes, unstorable
+from persistence.telemetry import Key, Row, RowsNotStored, data_json, stored_bytes, unstorable
 from protocol import messages as m
 from protocol.codes import ErrorCode
 from protocol.values import TelemetryEvent, TelemetryRejection
@@ -85,6 +85,14 @@ async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected
                             durable: asyncio.Future[set[Key]]) -> None:
     try:
         existing = await durable
+    except RowsNotStored as exc:
+        # The store refused these events for what they hold: they would fail again, so they are
+        # rejected (the client drops them, §7.3); the others of the frame are stored.
+        existing = exc.duplicates
+        refused = {cid for _, cid in exc.keys}
+        ids = [i for i in ids if i not in refused]
+        rejected = rejected + [TelemetryRejection(id=i, code=int(ErrorCode.INVALID_VALUE),
+                                                  message="the store cannot hold this event") for i in sorted(refused)]
     except Exception:  # noqa: BLE001 - the writer logged it; the client retries the batch
         session.send_error(ErrorCode.INTERNAL, rid, "events were not stored; retry them")
         return

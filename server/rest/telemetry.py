@@ -74,7 +74,7 @@ def _charge(services: Services, user_id: str, rows: list[Row]) -> None:
 async def _store(services: Services, user_id: str, rows: list[Row]) -> None:
     """Through the write-behind buffer; returns once the rows are committed."""
     _charge(services, user_id, rows)
-    await (await services.telemetry.submit(rows))
+    await (await services.telemetry.submit(rows, divisible=False))  # a batch is all or none
 
 
 @routes.post("/api/v1/telemetry/")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from persistence.clock import utcnow
+from persistence.telemetry import RowsNotStored
 from server.context import SERVICES
 from tests.conftest import PG_URL, TIMEOUT, AppFactory, bearer, login, require_service
 from tests.persistence.conftest import reset_postgres
@@ -111,13 +112,57 @@ async def test_a_flush_that_fails_on_one_submission_fails_only_that_submission(
     await alice.send(type="telemetry", rid=r, events=good_events("a", 20))
     now = utcnow()
     poisoned = ("mallory", "m-1", "x\ud800", None, None, None, "{}", now, now)
-    bad = await client.app[SERVICES].telemetry.submit([poisoned])
+    bad = await client.app[SERVICES].telemetry.submit([poisoned], divisible=False)
     ack = await alice.until(lambda f: f.get("rid") == r)
     assert ack["type"] == "telemetry.ack" and len(ack["ids"]) == 20, ack
     with pytest.raises(Exception):  # noqa: B017 - the driver's own encoding error
         await asyncio.wait_for(bad, TIMEOUT)
     assert await client.app[SERVICES].store.telemetry.count("alice") == 20
     await alice.ws.close()
+
+
+async def test_a_socket_frame_whose_own_rows_fail_stores_the_rest_and_names_the_refused(
+        make_client: AppFactory, db: str) -> None:
+    """Below a submission: a socket frame's rows are written apart, so only the rows the store
+    refuses are left out, and the ack rejects them (the writer's side of it: the socket path
+    validates first, so no frame can carry such a row)."""
+    client = await make_client(database_url=db)
+    now = utcnow()
+    rows = [("alice", f"g-{i}", "moved", None, None, None, "{}", now, now) for i in range(6)]
+    rows.insert(3, ("alice", "bad", "x\ud800", None, None, None, "{}", now, now))
+    done = await client.app[SERVICES].telemetry.submit(rows)
+    with pytest.raises(RowsNotStored) as refused:
+        await asyncio.wait_for(done, TIMEOUT)
+    assert refused.value.keys == {("alice", "bad")} and refused.value.duplicates == set()
+    assert await client.app[SERVICES].store.telemetry.count("alice") == 6
+
+
+async def test_an_event_the_store_refuses_is_rejected_in_the_ack_and_nobody_elses_fails(
+        make_client: AppFactory) -> None:
+    """Validation knows every value the store refuses today; should it miss one, the event is
+    found by writing apart and rejected alone. A store that refuses one id stands in for that."""
+    client = await make_client(telemetry_flush_ms=300)
+    repo = client.app[SERVICES].store.telemetry
+    insert_frames = repo.insert_frames
+
+    async def refusing(frames: Any) -> Any:
+        if any(row[1] == "poison" for rows in frames for row in rows):
+            raise ValueError("the store refuses this row")
+        return await insert_frames(frames)
+
+    repo.insert_frames = refusing  # type: ignore[method-assign]
+    alice, bob = await open_socket(client, "alice"), await open_socket(client, "bob")
+    ra, rb = rid(), rid()
+    await alice.send(type="telemetry", rid=ra, events=good_events("a", 5) + [{"id": "poison", "type": "t"}])
+    await bob.send(type="telemetry", rid=rb, events=good_events("b", 5))
+    ack_a = await alice.until(lambda f: f.get("rid") == ra)
+    ack_b = await bob.until(lambda f: f.get("rid") == rb)
+    assert ack_a["type"] == "telemetry.ack" and sorted(ack_a["ids"]) == [f"a-{i}" for i in range(5)], ack_a
+    assert [(x["id"], x["code"]) for x in ack_a["rejected"]] == [("poison", 1012)]
+    assert ack_b["type"] == "telemetry.ack" and len(ack_b["ids"]) == 5, ack_b
+    assert await repo.count("alice") == 5 and await repo.count("bob") == 5
+    for peer in (alice, bob):
+        await peer.ws.close()
 
 
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
