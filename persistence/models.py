@@ -240,4 +240,6 @@ class TelemetryEvent(Base):
         Index("ix_telemetry_user_time", "user_id", "timestamp"),
         Index("ix_telemetry_world_time", "world_id", "timestamp"),  # author analytics
         Index("ix_telemetry_experience_time", "experience_id", "timestamp"),
+        # the retention purge deletes by the server's receive time (TelemetryRepo.purge_received_before)
+        Index("ix_telemetry_received_at", "received_at"),
     )

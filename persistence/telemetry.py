@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, Text, bindparam, cast, select
+from sqlalchemy import Table, Text, bindparam, cast, delete, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -60,6 +62,38 @@ def data_json(data: Mapping[str, Any] | None) -> str:
         return orjson.dumps(data).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(data, separators=(",", ":"))
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a string, or any JSON value holding strings (keys included), cannot be stored in
+    both backends, or None. A lone surrogate is not UTF-8 (SQLite's driver and PostgreSQL
+    refuse it); U+0000 is refused by PostgreSQL text and jsonb. Found here, at validation,
+    such an event is refused alone; found by the insert, it would fail every submission of
+    the flush (issue 15, finding 2)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "must not contain U+0000"
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return "must be valid Unicode (no lone surrogates)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
+def stored_bytes(rows: Sequence[Row]) -> int:
+    """The bytes the rows' strings take (UTF-8): what a per-user byte quota counts. One join
+    and one length: a loop over each string cost as much as encoding the data."""
+    text = "".join([t for row in rows for t in row[:7] if t is not None])
+    return len(text) if text.isascii() else len(text.encode(errors="replace"))
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -216,6 +250,16 @@ class TelemetryRepo(Repo):
         result = await s.execute(_PG_INSERT, [_pg_params(r) for r in rows])
         return _duplicates(rows, {(user, cid) for user, cid in result})
 
+    async def purge_received_before(self, cutoff: datetime, batch: int) -> int:
+        """Delete at most `batch` events received before `cutoff` in one short transaction;
+        how many went. By received_at, the server's clock: a client's `timestamp` could be
+        set far ahead to keep events forever (index ix_telemetry_received_at, migration 0005)."""
+        doomed = (select(TelemetryEvent.id).where(TelemetryEvent.received_at < cutoff)
+                  .limit(batch).scalar_subquery())
+        async with self._tx() as s:
+            result = await s.execute(delete(TelemetryEvent).where(TelemetryEvent.id.in_(doomed)))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def for_user(self, user_id: str, limit: int) -> list[TelemetryEvent]:
         async with self._sessions() as s:
             q = (select(TelemetryEvent).where(TelemetryEvent.user_id == user_id)
@@ -232,10 +276,29 @@ class TelemetryRepo(Repo):
             return int(await s.scalar(q) or 0)
 
 
+def _store_unavailable(exc: BaseException) -> bool:
+    """Whether an insert failed because the store could not be reached or was busy (retrying
+    parts of the flush would only wait again), rather than on the rows it was given."""
+    return isinstance(exc, OSError | asyncio.TimeoutError | sqlite3.OperationalError | sa_exc.OperationalError
+                      | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError)
+
+
 @dataclass
 class _Pending:
     rows: list[Row]
     done: asyncio.Future[set[Key]]
+    divisible: bool = True  # its rows may be stored apart (see RowsNotStored)
+
+
+class RowsNotStored(Exception):
+    """Some rows of a divisible submission cannot be stored: `keys` names them, `duplicates`
+    are the stored-before keys among the rest, which are now stored. The store refused these
+    rows for what they hold, so retrying them would fail again: a socket rejects them."""
+
+    def __init__(self, keys: set[Key], duplicates: set[Key], cause: BaseException) -> None:
+        super().__init__(f"{len(keys)} telemetry events could not be stored: {type(cause).__name__}")
+        self.keys = keys
+        self.duplicates = duplicates
 
 
 @dataclass
@@ -277,15 +340,18 @@ class TelemetryWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="telemetry-writer")
 
-    async def submit(self, rows: list[Row]) -> asyncio.Future[set[Key]]:
-        """Buffer one submission's rows (see `Row`; `data_json` encodes the data)."""
+    async def submit(self, rows: list[Row], *, divisible: bool = True) -> asyncio.Future[set[Key]]:
+        """Buffer one submission's rows (see `Row`; `data_json` encodes the data). A divisible
+        submission whose own rows fail the insert is written row group by row group; the future
+        then raises RowsNotStored naming the rows the store refused (the rest are stored).
+        `divisible=False`: all or none (a REST batch)."""
         if self._closing:
             raise RuntimeError("telemetry writer is closed")
         async with self._room:
             await self._room.wait_for(lambda: self._buffered + len(rows) <= self._capacity
                                       or self._buffered == 0)
             fut: asyncio.Future[set[Key]] = asyncio.get_running_loop().create_future()
-            self._queue.append(_Pending(rows, fut))
+            self._queue.append(_Pending(rows, fut, divisible))
             self._buffered += len(rows)
         self._wakeup.set()
         if self._buffered >= self._batch:
@@ -316,6 +382,71 @@ class TelemetryWriter:
                     await asyncio.wait_for(self._full.wait(), self._flush_s)
             await self._flush_once()
 
+    async def _write(self, taken: list[_Pending]) -> None:
+        """Insert the submissions in one transaction. When the insert fails on what the rows
+        hold (not on the store being unreachable), no submission fails for another's rows:
+        the halves are written apart until the failing submission stands alone, at most
+        2n - 1 inserts for n submissions (issue 15, finding 2). Validation refuses what cannot
+        be stored (`unstorable`), so this is the net under it."""
+        try:
+            duplicates = await self._repo.insert_frames([p.rows for p in taken])
+        except Exception as exc:
+            if len(taken) > 1 and not _store_unavailable(exc):
+                log.warning("telemetry flush of %d submissions failed (%s); writing them apart",
+                            len(taken), type(exc).__name__)
+                half = len(taken) // 2
+                await self._write(taken[:half])
+                await self._write(taken[half:])
+                return
+            if taken[0].divisible and len(taken[0].rows) > 1 and not _store_unavailable(exc):
+                await self._write_rows_apart(taken[0], exc)
+                return
+            # the store failed, or this one submission cannot be stored: it alone learns it
+            log.error("telemetry submission of %d events was not stored",
+                      sum(len(p.rows) for p in taken), exc_info=exc)
+            self.stats.failures += 1
+            for p in taken:
+                if not p.done.done():
+                    p.done.set_exception(exc)
+            return
+        for p, dup in zip(taken, duplicates, strict=True):
+            if not p.done.done():
+                p.done.set_result(dup)
+        self.stats.events_written += sum(len(p.rows) for p in taken)
+
+    async def _write_rows_apart(self, p: _Pending, exc: BaseException) -> None:
+        """One divisible submission failed on its own rows: store its halves apart, down to
+        single rows, so only the rows the store refuses are left out (RowsNotStored)."""
+        duplicates: set[Key] = set()
+        refused: list[Row] = []
+
+        async def write(rows: Sequence[Row]) -> None:
+            try:
+                duplicates.update((await self._repo.insert_frames([rows]))[0])
+            except Exception as err:
+                if _store_unavailable(err):
+                    raise
+                if len(rows) == 1:
+                    refused.extend(rows)
+                    return
+                await write(rows[:len(rows) // 2])
+                await write(rows[len(rows) // 2:])
+
+        try:
+            await write(p.rows)
+        except Exception as err:  # the store went away meanwhile: the client retries it all
+            log.error("telemetry submission of %d events was not stored", len(p.rows), exc_info=err)
+            self.stats.failures += 1
+            if not p.done.done():
+                p.done.set_exception(err)
+            return
+        log.error("%d of %d telemetry events of one submission could not be stored", len(refused), len(p.rows),
+                  exc_info=exc)
+        self.stats.events_written += len(p.rows) - len(refused)
+        if not p.done.done():
+            keys = {(r[0], r[1]) for r in refused if r[1] is not None}
+            p.done.set_exception(RowsNotStored(keys, duplicates, exc))
+
     async def _flush_once(self) -> None:
         taken: list[_Pending] = []
         count = 0
@@ -324,19 +455,7 @@ class TelemetryWriter:
             taken.append(item)
             count += len(item.rows)
         started = time.perf_counter()
-        try:
-            duplicates = await self._repo.insert_frames([p.rows for p in taken])
-        except Exception as exc:  # the store failed: every submitter learns it, none is acked
-            log.exception("telemetry flush of %d events failed", count)
-            self.stats.failures += 1
-            for p in taken:
-                if not p.done.done():
-                    p.done.set_exception(exc)
-        else:
-            for p, dup in zip(taken, duplicates, strict=True):
-                if not p.done.done():
-                    p.done.set_result(dup)
-            self.stats.events_written += count
+        await self._write(taken)
         self.stats.flushes += 1
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
         self.stats.flush_ms.append(self.stats.last_flush_ms)

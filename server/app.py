@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
+from persistence.clock import utcnow
 from persistence.db import is_sqlite, migrate_async
 from persistence.errors import CatalogInvalid
 from persistence.store import Store
@@ -27,9 +29,11 @@ from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
 from .cors import cors_middleware
-from .http import error_middleware
+from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
 from .metrics import Metrics
+from .proxy import TrustedProxies
+from .ratelimit import UserQuota
 from .registry import Registry
 from .rest import ROUTE_TABLES, add_routes
 from .rest.worlds import MAP_CACHE, MapCache
@@ -87,6 +91,30 @@ async def _background(services: Services) -> None:
             log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
 
 
+_PURGE_BATCH = 5000  # rows per DELETE: short transactions, so writers wait little
+
+
+async def _purge_telemetry(services: Services) -> None:
+    """Telemetry retention (docs/operations.md §1.2): at start and every
+    `telemetry_purge_interval_s`, delete events received more than `telemetry_retention_days`
+    ago, a batch per transaction. Every node may run it; deleting twice is harmless."""
+    settings = services.settings
+    while True:
+        try:
+            cutoff = utcnow() - timedelta(days=settings.telemetry_retention_days)
+            total = 0
+            while (n := await services.store.telemetry.purge_received_before(cutoff, _PURGE_BATCH)) > 0:
+                total += n
+                if n < _PURGE_BATCH:
+                    break
+            if total:
+                log.info("telemetry retention: purged %d events received before %s", total, cutoff.isoformat())
+        except Exception:
+            log.warning("telemetry purge failed; retrying in %.0fs", settings.telemetry_purge_interval_s,
+                        exc_info=True)
+        await asyncio.sleep(settings.telemetry_purge_interval_s)
+
+
 def _sample(services: Services) -> None:
     """Gauges that are read rather than counted."""
     metrics: Metrics = services.extras["metrics"]
@@ -94,6 +122,9 @@ def _sample(services: Services) -> None:
     metrics.queue_bytes.set(sum(sizes))
     metrics.queue_max.set(max(sizes, default=0))
     metrics.telemetry_depth.set(services.telemetry.depth)
+    guard = services.extras.get("connections")  # under `immersiverse serve` (server/connections.py)
+    if guard is not None:
+        metrics.http_connections.set(guard.open)
     stats, seen = services.telemetry.stats, services.extras.get("flushes_seen", 0)
     for ms in list(stats.flush_ms)[len(stats.flush_ms) - min(len(stats.flush_ms), stats.flushes - seen):]:
         metrics.telemetry_flush.observe(ms / 1000)  # the flushes since the last sample (the writer keeps 256)
@@ -138,15 +169,20 @@ def _services_ctx(settings: Settings) -> Any:
         broker = _make_broker(settings)
         await broker.start()
         hub = Hub(services, broker, metrics)
-        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings))
+        quota = UserQuota(settings.telemetry_events_per_user_min, settings.telemetry_bytes_per_user_min)
+        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
+                               telemetry_quota=quota)
         app[SERVICES] = services
         poller = asyncio.create_task(_background(services), name="background-refresh")
-        janitor = asyncio.create_task(maintenance.run(services), name="maintenance")
+        tasks = [poller]
+        if settings.telemetry_retention_days > 0:
+            tasks.append(asyncio.create_task(_purge_telemetry(services), name="telemetry-retention"))
+        tasks.append(asyncio.create_task(maintenance.run(services), name="maintenance"))
         log.info("store ready (%s), catalog %s with %d prefabs",
                  "sqlite" if is_sqlite(settings.database_url) else "postgresql",
                  catalog.version, len(catalog.prefabs))
         yield
-        for task in (poller, janitor):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -166,8 +202,10 @@ async def _drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[cors_middleware(settings), error_middleware],
+    # The client's address first, so every later middleware, log line and per-IP limit uses it.
+    app = web.Application(middlewares=[client_address_middleware, cors_middleware(settings), error_middleware],
                           client_max_size=settings.max_body_bytes)
+    app[TRUSTED_PROXIES] = TrustedProxies.parse(settings.trusted_proxies)
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(_drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])

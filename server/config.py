@@ -64,6 +64,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", 1_048_576, "largest accepted REST request body (413 beyond)"),
     Setting("cors_origins", "*", "comma-separated origins allowed to call the REST API from a browser (CORS), * for any, empty for none"),
     Setting("ws_origins", "", "comma-separated Origin values allowed to open /ws; empty = any (clients without an Origin header are always allowed)"),
+    Setting("http_header_timeout_s", 10.0, "seconds a new connection has to send its first request's headers (slowloris); then closed"),
+    Setting("http_keepalive_timeout_s", 15.0, "seconds an idle keep-alive connection may wait for its next request's headers; then closed"),
+    Setting("http_body_timeout_s", 30.0, "seconds to receive a whole JSON request body (408 beyond)"),
+    Setting("http_max_connections_per_ip", 256, "open TCP connections (HTTP and WebSocket) per client address; at the cap the address's oldest idle one is closed, or the new one (0 = off)"),
+    Setting("http_max_connections", 0, "open TCP connections in all; at the cap the oldest idle one is closed, or the new one (0 = the descriptor limit minus a reserve)"),
+    Setting("trusted_proxies", "", "comma-separated proxy addresses or CIDR networks whose X-Forwarded-For (or PROXY header) names the client"),
+    Setting("proxy_protocol", False, "connections from trusted_proxies start with a PROXY protocol v1/v2 header (HAProxy send-proxy-v2)"),
     # -- generation --------------------------------------------------------------
     Setting("default_instances", 500, "instances generated when a request names no max_instances"),
     Setting("max_instances", 20_000, "largest world one prompt may generate"),
@@ -93,6 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("telemetry_batch", 2000, "largest batch of events written in one insert"),
     Setting("telemetry_max_events", 500, "most events in one telemetry frame or REST batch"),
     Setting("telemetry_max_event_bytes", 8192, "largest encoded data payload of one event"),
+    Setting("telemetry_events_per_user_min", 6000, "telemetry events one user may send per minute over all sockets and REST (0 = no quota)"),
+    Setting("telemetry_bytes_per_user_min", 8_388_608, "telemetry bytes (UTF-8 of the stored strings and data) one user may send per minute (0 = no quota)"),
+    Setting("telemetry_retention_days", 90, "events received longer ago are purged (0 = keep forever)"),
+    Setting("telemetry_purge_interval_s", 3600.0, "how often the retention purge runs"),
     # -- worlds ------------------------------------------------------------------
     Setting("oplog_retention_ops", 10_000, "ops kept per world for resume; older ones are compacted away"),
     Setting("presence_per_s", 10.0, "presence (cursor/selection) updates per second per connection"),
@@ -150,6 +161,13 @@ if TYPE_CHECKING:
         max_body_bytes: int
         cors_origins: str
         ws_origins: str
+        http_header_timeout_s: float
+        http_keepalive_timeout_s: float
+        http_body_timeout_s: float
+        http_max_connections_per_ip: int
+        http_max_connections: int
+        trusted_proxies: str
+        proxy_protocol: bool
         default_instances: int
         max_instances: int
         max_instances_per_world: int
@@ -176,6 +194,10 @@ if TYPE_CHECKING:
         telemetry_batch: int
         telemetry_max_events: int
         telemetry_max_event_bytes: int
+        telemetry_events_per_user_min: int
+        telemetry_bytes_per_user_min: int
+        telemetry_retention_days: int
+        telemetry_purge_interval_s: float
         oplog_retention_ops: int
         presence_per_s: float
         broker: str
@@ -283,6 +305,7 @@ def _check(s: Settings) -> None:
         raise ConfigError(f"guest_secret_required: {s.guest_secret_required!r} is not auto, true or false")
     if s.jwt_algorithm not in ("HS256", "HS384", "HS512"):
         raise ConfigError(f"jwt_algorithm: {s.jwt_algorithm!r} is not HS256, HS384 or HS512")
+    _check_proxies(s.trusted_proxies)
     if s.broker not in ("memory", "redis"):
         raise ConfigError(f"broker: {s.broker!r} is not memory or redis")
 
@@ -319,6 +342,14 @@ def startup_warnings(s: Settings) -> list[str]:
         out.append(f"SECURITY: listening on {s.host} with guest_secret_required off: anyone who knows a guest's "
                    "user_id can log in as that guest. Set guest_secret_required = true once clients send device_secret.")
     return out
+def _check_proxies(text: str) -> None:
+    import ipaddress
+
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {item!r} is not an IP address or CIDR network") from None
 
 
 def describe(settings: Settings, sources: Mapping[str, str]) -> list[tuple[str, str, str, str]]:

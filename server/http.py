@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -16,15 +17,36 @@ from . import logs
 from .auth import AuthError, Identity
 from .context import SERVICES
 from .errors import ApiError, bad_request, unauthorized
+from .proxy import TrustedProxies
 
 log = logging.getLogger("immersiverse.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = web.RequestKey("request_id", str)
 IDENTITY = web.RequestKey("identity", Identity)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               429: "rate_limited"}
+               405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
+               415: "unsupported_media_type", 429: "rate_limited"}
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request body arrived: nothing to answer,
+    and not our failure, so no ERROR and no traceback (issue 15, finding 11)."""
+
+
+@web.middleware
+async def client_address_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`request.remote` becomes the client's address named by `X-Forwarded-For` when the peer
+    is a trusted proxy (server/proxy.py); every per-IP limit, log line and handler below then
+    uses it. With `proxy_protocol` the PROXY header has set the peer already
+    (server/connections.py) and the header is not read: one source of truth per deployment."""
+    proxies = request.app[TRUSTED_PROXIES]
+    if proxies and not request.app[SERVICES].settings.proxy_protocol and proxies.trusts(request.remote):
+        client = proxies.client(request.remote, request.headers.getall("X-Forwarded-For", ()))
+        if client is not None and client != request.remote:
+            request = request.clone(remote=client)
+    return await handler(request)
 
 
 def json_body(data: Any) -> bytes:
@@ -55,6 +77,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except ApiError as err:
         return error_response(err, request_id)
+    except ClientGone:
+        log.info("client closed the connection during %s %s request_id=%s", request.method, request.path, request_id)
+        return error_response(bad_request("request body not received"), request_id)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -99,8 +124,18 @@ def route_prefixes(app: web.Application) -> str:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The parsed body: 413 past the limit (aiohttp's client_max_size), 400 if not JSON."""
-    raw = await request.read()
+    """The parsed body: 413 past the limit (aiohttp's client_max_size), 400 if not JSON, 408
+    when it takes longer than `http_body_timeout_s` to arrive (a slow sender holds a
+    connection and a task)."""
+    timeout = request.app[SERVICES].settings.http_body_timeout_s
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"request body not received within {timeout:g} s",
+                       headers={"Connection": "close"}) from None
+    except (web.RequestPayloadError, ConnectionResetError):
+        raise ClientGone from None
     if not raw:
         raise bad_request("request body must be JSON")
     try:

@@ -47,6 +47,11 @@ class Metrics:
         self.telemetry_flush = Histogram("immersiverse_telemetry_flush_seconds", "one batched telemetry insert",
                                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
                                          registry=r)
+        self.http_connections = Gauge("immersiverse_http_connections", "open TCP connections (immersiverse serve)",
+                                      registry=r)
+        self.http_closed = Counter("immersiverse_http_connections_closed_total",
+                                   "connections closed to bound them (server/connections.py)", ["reason"],
+                                   registry=r)
         self.db_pool = Gauge("immersiverse_db_pool_checked_out", "store connections in use", registry=r)
         self.broker_gaps = Counter("immersiverse_broker_gaps_filled_total",
                                    "op gaps filled from the op log", registry=r)

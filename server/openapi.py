@@ -230,6 +230,7 @@ _ERRORS = {
     "409": ("Conflict", "clashes with existing state"),
     "413": ("PayloadTooLarge", "request body over max_body_bytes"),
     "422": ("ValidationError", "wrong or missing fields; `details` names each one"),
+    "408": ("RequestTimeout", "the request body did not arrive within http_body_timeout_s"),
     "429": ("RateLimited", "too many attempts; see Retry-After"),
     "500": ("InternalError", "a server bug; the message carries a request id and nothing else"),
 }
@@ -267,7 +268,7 @@ def op(summary: str, tag: str, ok: dict[str, Schema], *, body: Schema | None = N
     if auth:
         codes.add("401")
     if body is not None:
-        codes |= {"400", "413", "422"}
+        codes |= {"400", "408", "413", "422"}
     if any(p["in"] == "query" for p in params):
         codes.add("422")
     out: Schema = {"summary": summary, "tags": [tag], "operationId": "", "responses": dict(ok)}
@@ -413,12 +414,14 @@ def _paths(s: Settings) -> dict[str, dict[str, Schema]]:
         # -- telemetry ------------------------------------------------------------------------------
         "/api/v1/telemetry/": {"post": op("Log one event (stored before the answer)", "telemetry",
                                           {"200": _json(ref("Message"))}, body=ref("TelemetryEvent"),
-                                          errors=("403",))},
+                                          errors=("403", "429"),
+                                          description="429 beyond the user's telemetry quota (events and "
+                                                      "bytes per minute, shared with their sockets).")},
         "/api/v1/telemetry/batch": {"post": op(
             "Log a batch of events, all or none", "telemetry", {"200": _json(ref("Message"))},
-            body=array(ref("TelemetryEvent"), maxItems=s.telemetry_max_events), errors=("403",),
+            body=array(ref("TelemetryEvent"), maxItems=s.telemetry_max_events), errors=("403", "429"),
             description='The message is "Successfully logged N telemetry events". A bad event is reported '
-                        'as `[index].field` in details.')},
+                        'as `[index].field` in details. 429 beyond the user\'s telemetry quota.')},
         "/api/v1/telemetry/events/user/{user_id}": {"get": op(
             "Your own events, newest first", "telemetry",
             {"200": _json(array(ref("StoredTelemetryEvent")))},

@@ -11,15 +11,21 @@ from aiohttp import web
 
 from .app import create_app
 from .config import Settings
+from .connections import GuardedRunner, raise_descriptor_limit
+from .http import TRUSTED_PROXIES
 
 log = logging.getLogger("immersiverse.runner")
 
 
 async def _serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+    fds = raise_descriptor_limit()
+    # Header and keep-alive timeouts, connection caps, PROXY headers (server/connections.py).
+    runner = GuardedRunner(app, settings, app[TRUSTED_PROXIES], handle_signals=False, access_log=None,
                            shutdown_timeout=settings.drain_timeout_s)
     await runner.setup()
+    log.info("descriptor limit %d; at most %d connections, %s per address", fds, runner.guard.total,
+             runner.guard.per_ip or "no limit")
     tune_gc(settings)
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()

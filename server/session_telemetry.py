@@ -4,6 +4,10 @@
 so a full buffer stops reading that socket — backpressure instead of drops or growth
 (docs/protocol.md §7.3). The ack is sent by a separate task when the batch is committed,
 so the session keeps reading meanwhile.
+
+Before buffering, two checks keep one user's events from costing others: an event holding
+what the store cannot (U+0000) is rejected alone in the ack, and the frame is charged to the
+user's telemetry quota, shared with their other sockets and REST (issue 15, findings 2 and 5).
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from persistence.clock import utcnow
-from persistence.telemetry import Key, Row, data_json
+from persistence.telemetry import Key, Row, RowsNotStored, data_json, stored_bytes, unstorable
 from protocol import messages as m
 from protocol.codes import ErrorCode
-from protocol.values import TelemetryRejection
+from protocol.values import TelemetryEvent, TelemetryRejection
 
 from .failures import RequestRefused
 
@@ -34,31 +38,65 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
     rows: list[Row] = []
     ids: list[str] = []
     seen: set[str] = set()
+    rejected = list(msg.rejected)
     for ev in msg.events:
         if ev.id in seen:  # the same id twice in one frame is one event
             continue
         seen.add(ev.id)
-        ids.append(ev.id)
         # data is encoded now, so the decoded maps are not kept alive in the buffer (GC work)
-        rows.append((user, ev.id, ev.type, sid, ev.world_id, ev.experience_id, data_json(ev.data), ev.ts, now))
+        data = data_json(ev.data)
+        problem = _unstorable(ev, data)
+        if problem is not None:
+            rejected.append(TelemetryRejection(id=ev.id, code=int(ErrorCode.INVALID_VALUE), message=problem))
+            continue
+        ids.append(ev.id)
+        rows.append((user, ev.id, ev.type, sid, ev.world_id, ev.experience_id, data, ev.ts, now))
     if not rows:
-        session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=list(msg.rejected)))
+        session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=rejected))
         return
+    wait = session.services.extras["telemetry_quota"].charge(user, len(rows), stored_bytes(rows))
+    if wait == float("inf"):
+        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, "this frame exceeds the per-minute telemetry quota")
+    if wait > 0.0:
+        raise RequestRefused(ErrorCode.RATE_LIMITED, "telemetry quota exceeded: too many events or bytes per minute",
+                             retry_after_s=round(wait, 3))
     try:
         durable = await session.services.telemetry.submit(rows)  # backpressure point
     except RuntimeError:  # the writer is closing: we are shutting down
         raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is shutting down") from None
-    session.spawn(_ack_when_durable(session, msg.rid, ids, msg.rejected, durable), "ack")
+    session.spawn(_ack_when_durable(session, msg.rid, ids, rejected, durable), "ack")
 
 
-async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected: tuple[TelemetryRejection, ...],
+def _unstorable(ev: TelemetryEvent, data: str) -> str | None:
+    """Why the store cannot hold this event, or None. The frame's strings are valid UTF-8
+    (docs/protocol.md §2.3), so only U+0000 remains, refused by PostgreSQL (§7.3); the data
+    text escapes it as \\u0000, and only then is the map walked."""
+    if "\x00" in f"{ev.id}{ev.type}{ev.world_id or ''}{ev.experience_id or ''}":  # one scan, then which
+        for name, text in (("id", ev.id), ("type", ev.type), ("world_id", ev.world_id),
+                           ("experience_id", ev.experience_id)):
+            if text is not None and "\x00" in text:
+                return f"{name}: must not contain U+0000"
+    if "\\u0000" in data and (why := unstorable(ev.data)) is not None:
+        return f"data: {why}"
+    return None
+
+
+async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected: list[TelemetryRejection],
                             durable: asyncio.Future[set[Key]]) -> None:
     try:
         existing = await durable
+    except RowsNotStored as exc:
+        # The store refused these events for what they hold: they would fail again, so they are
+        # rejected (the client drops them, §7.3); the others of the frame are stored.
+        existing = exc.duplicates
+        refused = {cid for _, cid in exc.keys}
+        ids = [i for i in ids if i not in refused]
+        rejected = rejected + [TelemetryRejection(id=i, code=int(ErrorCode.INVALID_VALUE),
+                                                  message="the store cannot hold this event") for i in sorted(refused)]
     except Exception:  # noqa: BLE001 - the writer logged it; the client retries the batch
         session.send_error(ErrorCode.INTERNAL, rid, "events were not stored; retry them")
         return
     user = session.user_id
     duplicates = [i for i in ids if (user, i) in existing] if existing else []
-    session.send(m.TelemetryAck(rid=rid, ids=ids, duplicates=duplicates, rejected=list(rejected)))
+    session.send(m.TelemetryAck(rid=rid, ids=ids, duplicates=duplicates, rejected=rejected))
     session.hub.metrics.telemetry_acked(len(ids))

@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from persistence.clock import iso, utcnow
-from persistence.telemetry import Row, data_json
+from persistence.telemetry import Row, data_json, stored_bytes, unstorable
 
 from ..context import SERVICES, Services
-from ..errors import ApiError, forbidden, validation
+from ..errors import ApiError, forbidden, too_many, validation
 from ..http import identity, json_response, read_json
 from ..validate import F, query, validate
 
@@ -31,6 +31,8 @@ def _timestamp(raw: str | None) -> datetime:
         return utcnow()
     stamp = datetime.fromisoformat(raw)  # 3.11+ reads a trailing Z
     # Stored as UTC: SQLite keeps no offset, so "12:00+02:00" must become "10:00Z" first.
+    # 0001-01-01T00:00+05:00 and 9999-12-31T23:59-05:00 fall outside datetime in UTC:
+    # OverflowError, answered like any other bad time (issue 15, finding 11).
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
@@ -41,28 +43,45 @@ def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> Row:
         raise validation({f"{prefix}{k}": v for k, v in (err.details or {}).items()}) from None
     if ev["user_id"] not in (None, user_id):
         raise forbidden("events can only be logged for the authenticated user")
+    # What the store cannot hold is refused here, alone, never found by the shared insert.
+    bad = {f"{prefix}{k}": why for k in ("event_type", "session_id", "world_id", "experience_id", "event_id", "data")
+           if (why := unstorable(ev[k])) is not None}
+    if bad:
+        raise validation(bad)
     data = ev["data"] or {}
     if len(json.dumps(data)) > services.settings.telemetry_max_event_bytes:
         limit = services.settings.telemetry_max_event_bytes
         raise validation({f"{prefix}data": f"must encode to at most {limit} bytes"})
     try:
         stamp = _timestamp(ev["timestamp"])
-    except ValueError:
-        raise validation({f"{prefix}timestamp": "must be an ISO 8601 time"}) from None
+    except (ValueError, OverflowError):
+        raise validation({f"{prefix}timestamp": "must be an ISO 8601 time within years 1 to 9999 UTC"}) from None
     return (user_id, ev["event_id"], ev["event_type"], ev["session_id"], ev["world_id"], ev["experience_id"],
             data_json(data), stamp, utcnow())
 
 
-async def _store(services: Services, rows: list[Row]) -> None:
+def _charge(services: Services, user_id: str, rows: list[Row]) -> None:
+    """The user's telemetry quota, shared with their sockets (docs/operations.md §1.2): 429
+    with Retry-After when it will fit later, 413 when one request is more than a minute's."""
+    wait = services.extras["telemetry_quota"].charge(user_id, len(rows), stored_bytes(rows))
+    if wait == 0.0:
+        return
+    if wait == float("inf"):
+        raise ApiError(413, "payload_too_large", "these events exceed the per-minute telemetry quota")
+    raise too_many("telemetry quota exceeded: too many events or bytes per minute", wait)
+
+
+async def _store(services: Services, user_id: str, rows: list[Row]) -> None:
     """Through the write-behind buffer; returns once the rows are committed."""
-    await (await services.telemetry.submit(rows))
+    _charge(services, user_id, rows)
+    await (await services.telemetry.submit(rows, divisible=False))  # a batch is all or none
 
 
 @routes.post("/api/v1/telemetry/")
 async def log_event(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ident = identity(request)
-    await _store(services, [_row(services, ident.user_id, await read_json(request))])
+    await _store(services, ident.user_id, [_row(services, ident.user_id, await read_json(request))])
     return json_response({"success": True, "message": "Telemetry event logged successfully"})
 
 
@@ -77,7 +96,7 @@ async def log_batch(request: web.Request) -> web.Response:
         raise validation({"body": f"must hold at most {services.settings.telemetry_max_events} events"})
     rows = [_row(services, ident.user_id, ev, f"[{i}].") for i, ev in enumerate(body)]
     if rows:
-        await _store(services, rows)
+        await _store(services, ident.user_id, rows)
     return json_response({"success": True, "message": f"Successfully logged {len(rows)} telemetry events"})
 
 

@@ -63,6 +63,26 @@ LIMIT_TESTS: dict[str, list[str]] = {
     "telemetry_buffer_events": ["tests/session/test_telemetry.py::"
                                 "test_a_tiny_buffer_applies_backpressure_and_drops_nothing"],
     "drain_timeout_s": ["tests/hardening/test_signals.py::test_sigterm_drains_without_losing_acked_work"],
+    "telemetry_events_per_user_min": [
+        "tests/security/test_telemetry_quota.py::"
+        "test_the_event_quota_is_shared_by_a_users_sockets_and_rest_and_spares_other_users",
+        "tests/security/test_telemetry_quota.py::test_a_frame_larger_than_a_minutes_budget_is_limit_exceeded"],
+    "telemetry_bytes_per_user_min": ["tests/security/test_telemetry_quota.py::"
+                                     "test_the_byte_quota_counts_what_would_be_stored"],
+    "telemetry_retention_days": ["tests/security/test_telemetry_quota.py::"
+                                 "test_the_purge_deletes_events_received_before_the_retention_and_keeps_the_rest"],
+    "http_header_timeout_s": ["tests/security/test_connections.py::"
+                              "test_a_silent_connection_is_closed_after_the_header_timeout",
+                              "tests/security/test_connections.py::"
+                              "test_request_headers_trickled_byte_by_byte_are_cut_off"],
+    "http_keepalive_timeout_s": ["tests/security/test_connections.py::test_an_idle_keep_alive_connection_is_closed"],
+    "http_body_timeout_s": ["tests/security/test_connections.py::"
+                            "test_a_request_body_that_never_arrives_in_full_is_a_408"],
+    "http_max_connections_per_ip": ["tests/security/test_connections.py::"
+                                    "test_one_address_holding_many_idle_connections_is_capped_and_health_answers"],
+    "http_max_connections": ["tests/security/test_connections.py::"
+                             "test_at_the_total_cap_idle_connections_make_room_and_health_answers",
+                             "tests/security/test_connections.py::test_at_the_descriptor_limit_health_keeps_answering"],
 }
 
 
