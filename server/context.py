@@ -13,6 +13,8 @@ from persistence.telemetry import TelemetryWriter
 from .auth import AuthError, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
+from .quotas import UserQuotas
+from .scheduler import FairScheduler
 
 
 @dataclass
@@ -25,6 +27,13 @@ class Services:
     catalog: CatalogCache
     telemetry: TelemetryWriter
     extras: dict[str, Any] = field(default_factory=dict)
+    # Per-user generation budgets and the fair generator queue (server/quotas.py, scheduler.py).
+    quotas: UserQuotas = field(init=False)
+    scheduler: FairScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quotas = UserQuotas(self.settings)
+        self.scheduler = FairScheduler()
 
     def authenticate(self, token: str) -> Identity:
         """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""

@@ -29,3 +29,7 @@ class TokenBucket:
         """Seconds until `n` tokens will be available."""
         missing = n - self._tokens
         return 0.0 if missing <= 0 else missing / self.rate
+
+    def full(self) -> bool:
+        """True when the bucket has refilled to its burst (nothing is owed)."""
+        return self._tokens + (time.monotonic() - self._at) * self.rate >= self.burst

@@ -19,12 +19,13 @@ from protocol.codes import ErrorCode
 
 from .failures import RequestRefused
 from .generation import (
+    Admission,
     Chunk,
     Done,
     GenerationRefused,
     GenRequest,
     Started,
-    check_quota,
+    admit,
     stream_world,
 )
 
@@ -46,19 +47,17 @@ async def start_generation(session: Session, msg: m.Prompt) -> None:
                              f"at most {settings.max_generations} generations may run at once")
     if not msg.prompt.strip():
         raise RequestRefused(ErrorCode.INVALID_VALUE, fields={"prompt": "must not be blank"})
-    if not session.prompts.take():
-        raise RequestRefused(ErrorCode.RATE_LIMITED, "prompt budget exhausted",
-                             retry_after_s=round(session.prompts.retry_after(), 3))
     try:
-        await check_quota(session.services, session.user_id)
+        # Per user, over all of the user's sockets and REST (server/quotas.py).
+        admission = await admit(session.services, session.user_id, msg.max_instances)
     except GenerationRefused as exc:
-        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, exc.message) from None
+        raise RequestRefused(ErrorCode[exc.code.upper()], exc.message, retry_after_s=exc.retry_after_s) from None
     cancel = asyncio.Event()
-    task = session.spawn(_run(session, msg, cancel), "gen")
+    task = session.spawn(_run(session, msg, cancel, admission), "gen")
     session.generations[msg.rid] = (task, cancel)
 
 
-async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
+async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission: Admission) -> None:
     req = GenRequest(owner_id=session.user_id, prompt=msg.prompt, world_type=msg.world_type, seed=msg.seed,
                      max_instances=msg.max_instances, chunk_size=session.settings.chunk_size)
     high_water = session.settings.send_queue_bytes // 2
@@ -106,6 +105,7 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
         timer("failed")
     finally:
         timer("abandoned")  # no-op when gen.done already recorded the status
+        admission.release()
         session.generations.pop(msg.rid, None)
         if room is not None:
             room.generation_finished()
