@@ -64,6 +64,8 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
     metrics = session.hub.metrics
     room = None
     world_id = ""
+    sent = [0, 0]  # instances, chunks
+    stalled = False
     timer = metrics.generation_started()
     try:
         async with contextlib.aclosing(stream_world(session.services, req, cancel)) as events:
@@ -79,7 +81,11 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
                     frame = encode_gen_chunk_packed(msg.rid, world_id, ev.index, ev.packed)
                     await _deliver(session, room, frame, ev.first_ord)
                     metrics.instances_streamed(len(ev.records))
-                    await session.writer.wait_below(high_water)
+                    sent[0] += len(ev.records)
+                    sent[1] += 1
+                    if not await _drained(session, high_water):
+                        stalled = True
+                        break  # leaving the stream marks the world partial (generation.py)
                     if session.writer.closed:
                         return  # the client is gone: closing the stream marks the world partial
                 elif isinstance(ev, Done):
@@ -89,6 +95,9 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
                                              warnings=ev.warnings))
                     await _deliver(session, room, frame)
                     timer(ev.status)
+        if stalled:
+            await _end_stalled(session, room, msg.rid, world_id, sent)
+            timer("failed")
     except ValueError as exc:  # the generator refused its arguments (GeneratorError)
         session.send_error(ErrorCode.INVALID_VALUE, msg.rid, str(exc))
     except asyncio.CancelledError:
@@ -109,6 +118,27 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
         session.generations.pop(msg.rid, None)
         if room is not None:
             room.generation_finished()
+
+
+async def _drained(session: Session, high_water: int) -> bool:
+    """Wait for the requester to read its queue below `high_water`; False when it read too
+    little for `generation_stall_timeout_s` (its generation must not pin memory forever)."""
+    try:
+        await asyncio.wait_for(session.writer.wait_below(high_water), session.settings.generation_stall_timeout_s)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _end_stalled(session: Session, room: Room | None, rid: int, world_id: str, sent: list[int]) -> None:
+    """docs/protocol.md §7.2: the one final frame of a generation whose requester stalled."""
+    timeout = session.settings.generation_stall_timeout_s
+    log.warning("session %s: generation rid %s stopped: the client read nothing for %.0f s", session.id, rid,
+                timeout, extra={"session_id": session.id})
+    await _deliver(session, room, encode(m.GenDone(
+        rid=rid, world_id=world_id, status="failed", instances=sent[0], chunks=sent[1], timings={},
+        warnings=[f"generation stopped: the client read nothing for {timeout:g} s; "
+                  "the world is stored as partial"])))
 
 
 async def _deliver(session: Session, room: Room | None, frame: bytes, first_ord: int | None = None) -> None:
