@@ -17,12 +17,19 @@ from tests.conftest import TIMEOUT, login
 from tests.session.peer import Peer, rid
 
 
-async def open_peer(client: TestClient, user: str) -> Peer:
-    """An authenticated Peer (header token) that has read its `welcome`."""
+async def open_peer(client: TestClient, user: str, *, server_sndbuf: int | None = None) -> Peer:
+    """An authenticated Peer (header token) that has read its `welcome`. `server_sndbuf` sets
+    the kernel send buffer of the server's side of the connection: on loopback the kernel takes
+    megabytes before the server's send queue sees a byte; a real network path does not."""
+    registry = client.app[SERVICES].extras["registry"]
+    before = set(registry.sessions)
     token = await login(client, user)
     peer = Peer(await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"}))
     first = await peer.recv()
     assert first["type"] == "welcome", first
+    if server_sndbuf is not None:
+        (session,) = set(registry.sessions) - before
+        session.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, server_sndbuf)
     return peer
 
 
@@ -39,8 +46,10 @@ async def _value(v: Any) -> Any:
 
 async def stalled_socket(client: TestClient, user: str) -> tuple[Any, Any]:
     """A socket of `user` that stops reading once a few KiB are buffered: a raw socket with a
-    4 KiB receive buffer under a `websockets` client that queues one message. Returns the
-    client connection (it can still send) and the server's Session for it."""
+    4 KiB receive buffer under a `websockets` client that queues one message, and a 4 KiB send
+    buffer on the server's side of it (loopback would otherwise absorb megabytes before the
+    server's own send queue sees any of it). Returns the client connection (it can still send)
+    and the server's Session for it; end it with `abort`."""
     from websockets.asyncio.client import connect as ws_connect
 
     registry = client.app[SERVICES].extras["registry"]
@@ -53,7 +62,13 @@ async def stalled_socket(client: TestClient, user: str) -> tuple[Any, Any]:
                           additional_headers={"Authorization": f"Bearer {token}"})
     await eventually(lambda: set(registry.sessions) - before, "the session is registered")
     session = next(iter(set(registry.sessions) - before))
+    session.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     return ws, session
+
+
+def abort(ws: Any) -> None:
+    """Drop a stalled connection at once (a close handshake would wait behind what it never read)."""
+    ws.transport.abort()
 
 
 async def send_prompt(ws: Any, prompt: str, **fields: Any) -> int:

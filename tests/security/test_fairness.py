@@ -11,7 +11,7 @@ from __future__ import annotations
 from protocol.codes import ErrorCode
 from server.context import SERVICES
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.security.fair_util import eventually, open_peer, send_prompt, stalled_socket, world_rows
+from tests.security.fair_util import abort, eventually, open_peer, send_prompt, stalled_socket, world_rows
 from tests.session.peer import rid
 
 PROMPT = "a misty pine forest with a ruined tower"
@@ -103,7 +103,7 @@ async def test_concurrent_generations_are_counted_per_user(make_client: AppFacto
     bob = await open_peer(client, "bob")
     await _generate_small(bob, 1)
     # The slot is the user's until the generation ends, whichever socket ran it.
-    await ws.close()
+    abort(ws)
     quotas = client.app[SERVICES].quotas
     await eventually(lambda: quotas.running("alice") == 0, "the stalled generation ended")
     await _generate_small(other, 1)
