@@ -123,8 +123,12 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
 async def _drained(session: Session, high_water: int) -> bool:
     """Wait for the requester to read its queue below `high_water`; False when it read too
     little for `generation_stall_timeout_s` (its generation must not pin memory forever)."""
+    writer = session.writer
+    if writer.queued_bytes <= high_water:
+        return True  # the common case: no timer, no suspension
     try:
-        await asyncio.wait_for(session.writer.wait_below(high_water), session.settings.generation_stall_timeout_s)
+        async with asyncio.timeout(session.settings.generation_stall_timeout_s):
+            await writer.wait_below(high_water)
     except TimeoutError:
         return False
     return True
