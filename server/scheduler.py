@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,7 +57,12 @@ class FairScheduler:
                 continue
             self._running += 1
             done = self._pool.submit(fn, *args)
-            done.add_done_callback(lambda f, fut=fut: _call_in_loop(fut, self._finished, f))
+            done.add_done_callback(functools.partial(self._from_pool, fut))
+
+    def _from_pool(self, fut: asyncio.Future[Any], done: Future[Any]) -> None:
+        """In a pool thread: hand the result to `fut`'s loop, unless that loop has closed."""
+        with contextlib.suppress(RuntimeError):
+            fut.get_loop().call_soon_threadsafe(self._finished, done, fut)
 
     def _finished(self, done: Future[Any], fut: asyncio.Future[Any]) -> None:
         self._running -= 1
@@ -68,8 +74,3 @@ class FairScheduler:
                 fut.set_result(done.result())
         self._pump()
 
-
-def _call_in_loop(fut: asyncio.Future[Any], fn: Callable[..., None], *args: Any) -> None:
-    """From a pool thread: run `fn` in `fut`'s loop, unless that loop has already closed."""
-    with contextlib.suppress(RuntimeError):
-        fut.get_loop().call_soon_threadsafe(fn, *args, fut)
