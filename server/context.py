@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from persistence.db import is_sqlite
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
@@ -33,7 +34,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.quotas = UserQuotas(self.settings)
-        self.scheduler = FairScheduler()
+        # SQLite has one writer: one generation write at a time keeps the writer's queue short
+        # (a newcomer's first chunk waits behind one write, not behind every flooder's).
+        self.scheduler = FairScheduler(store_slots=1 if is_sqlite(self.settings.database_url) else 4)
 
     def authenticate(self, token: str) -> Identity:
         """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""

@@ -89,7 +89,8 @@ async def stream_world(services: Services, req: GenRequest,
     """Started, then Chunk after Chunk, then Done (after everything is durable)."""
     from generator import plan
 
-    run = services.scheduler.run  # every CPU step waits for this user's turn (server/scheduler.py)
+    run = services.scheduler.run  # every CPU step and store write waits for this user's turn
+    store_turn = services.scheduler.store.turn  # (server/scheduler.py)
     user = req.owner_id
     started = time.perf_counter()
     seed = req.seed if req.seed is not None else secrets.randbits(31)
@@ -127,10 +128,11 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
-    world = await asyncio.shield(services.store.worlds.start_generated(
-        rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
-        world_type=header["world_type"], title=header["title"][:200], description=header["description"],
-        header=header, seed=seed))
+    async with store_turn(user):
+        world = await asyncio.shield(services.store.worlds.start_generated(
+            rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
+            world_type=header["world_type"], title=header["title"][:200], description=header["description"],
+            header=header, seed=seed))
 
     count = index = 0
     status = "complete"
@@ -158,8 +160,9 @@ async def stream_world(services: Services, req: GenRequest,
             finished = complete_with(group)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
-            world["updated_at"] = await asyncio.shield(
-                services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            async with store_turn(user):
+                world["updated_at"] = await asyncio.shield(
+                    services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
             world["instance_count"] += sum(len(c.records) for c in group)
     finally:
         if upcoming is not None and not upcoming.done():

@@ -132,3 +132,33 @@ async def test_one_users_queued_generations_do_not_starve_another_user(make_clie
     after = len(order) - 1 - order.index("victim")
     assert after >= flood // 2, f"victim's world came after {flood - after} of the flooder's {flood}: {order}"
     print("flooder worlds created after the victim's:", after)
+
+
+async def test_turns_go_round_robin_and_one_user_keeps_a_slot_free_for_others() -> None:
+    # The scheduler itself, without sockets: the order in which waiting steps get their turn.
+    import asyncio
+
+    from server.scheduler import FairTurns
+
+    turns = FairTurns(2, per_user=1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def step(user: str) -> None:
+        async with turns.turn(user):
+            order.append(user)
+            await release.wait()
+
+    tasks = [asyncio.ensure_future(step(u)) for u in ("a", "a", "a", "b", "b", "c")]
+    await asyncio.sleep(0)
+    assert order == ["a", "b"]  # a holds one slot at most; b takes the other at once
+    late = asyncio.ensure_future(step("d"))
+    cancelled = asyncio.ensure_future(step("c"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    release.set()
+    await asyncio.gather(*tasks, late)
+    # Then one step per user in the order the users began to wait (a, b, c, d), then a again:
+    # a's third step waits behind c and d although a queued it first; c's cancelled step is skipped.
+    assert order == ["a", "b", "a", "b", "c", "d", "a"], order
+    assert turns.waiting == {}
