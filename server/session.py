@@ -235,7 +235,8 @@ class Session:
                   "chunk_size": s.chunk_size, "max_telemetry_events": s.telemetry_max_events,
                   "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
                   "idle_timeout_s": s.idle_timeout_s, "presence_per_s": s.presence_per_s,
-                  "max_ops_per_edit": self.limits.max_ops_per_edit}
+                  "max_ops_per_edit": self.limits.max_ops_per_edit,
+                  "max_generations_per_user": s.max_generations_per_user, "max_props_bytes": s.max_props_bytes}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
