@@ -41,9 +41,10 @@ VICTIM_INTERVAL_S = 0.5
 RETRY_MAX_S = 1.0
 DRAIN_S = 30.0  # after the phase: at most this long for in-flight work to finish
 LIFTED = {"prompts_per_min": 1_000_000, "max_generations_per_user": 1_000_000,
-          "max_pending_instances_per_user": 1_000_000_000, "max_worlds_per_user": 1_000_000}
+          "max_pending_instances_per_user": 1_000_000_000, "max_worlds_per_user": 1_000_000,
+          "max_stored_bytes_per_user": 10**12}
 DEFAULTS = {"prompts_per_min": 20, "max_generations_per_user": 6, "max_pending_instances_per_user": 120_000,
-            "max_worlds_per_user": 1000}
+            "max_worlds_per_user": 1000, "max_stored_bytes_per_user": 2**30}
 
 
 # -- load processes -----------------------------------------------------------------------------

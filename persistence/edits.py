@@ -179,11 +179,13 @@ class _Batch:
         if not any(o["outcome"] == "applied" for o in stored):
             # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
             return Applied(int(row[2]), stored, advanced=False)
-        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ? "
-                           "WHERE id = ? RETURNING seq", (self._counts(stored), now, w)).fetchone()[0]
+        logged = json_text(stored)
+        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ?, "
+                           "stored_bytes = stored_bytes + ? WHERE id = ? RETURNING seq",
+                           (self._counts(stored), now, len(logged), w)).fetchone()[0]
         conn.execute("INSERT INTO world_ops (world_id, seq, author_id, session_id, rid, ops, created_at) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (w, seq, self.author_id, self.session_id, self.rid, json_text(stored), now))
+                     (w, seq, self.author_id, self.session_id, self.rid, logged, now))
         gone = [i for i in final if i in existing]  # delete, then insert what remains
         if gone:
             conn.execute(f"DELETE FROM world_instances WHERE world_id = ? AND id IN ({', '.join('?' * len(gone))})",
@@ -211,7 +213,7 @@ class _Batch:
             return Applied(int(row[2]), stored, advanced=False)
         seq = await conn.scalar(update(worlds).where(worlds.c.id == w).values(
             seq=worlds.c.seq + 1, instance_count=worlds.c.instance_count + self._counts(stored),
-            updated_at=utcnow()).returning(worlds.c.seq))
+            stored_bytes=worlds.c.stored_bytes + len(json_text(stored)), updated_at=utcnow()).returning(worlds.c.seq))
         await conn.execute(insert(OPS).values(world_id=w, seq=seq, author_id=self.author_id, session_id=self.session_id,
                                               rid=self.rid, ops=stored, created_at=utcnow()))
         gone = [i for i in final if i in existing]  # delete, then insert what remains

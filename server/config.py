@@ -62,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_instances", 20_000, "largest world one prompt may generate"),
     Setting("max_instances_per_world", 50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)"),
     Setting("max_worlds_per_user", 1000, "worlds a user may own; beyond it generation is refused"),
+    Setting("max_stored_bytes_per_user", 1_073_741_824, "bytes a user's worlds may store (generated chunks and logged edits, as written); beyond it generation is refused (limit_exceeded)"),
     Setting("max_prompt_chars", 1000, "longest prompt accepted"),
     Setting("max_generations_per_user", 6, "concurrent generations per user, over all of the user's sockets and REST prompt2world"),
     Setting("max_pending_instances_per_user", 120_000, "instances the running generations of one user may hold planned (caps the memory a user pins); beyond it a prompt gets too_many_generations"),
@@ -139,6 +140,7 @@ if TYPE_CHECKING:
         max_instances: int
         max_instances_per_world: int
         max_worlds_per_user: int
+        max_stored_bytes_per_user: int
         max_prompt_chars: int
         max_generations_per_user: int
         max_pending_instances_per_user: int

@@ -74,10 +74,14 @@ async def admit(services: Services, owner_id: str, requested: int | None) -> Adm
     the generation ends, however it ends."""
     admission = services.quotas.admit(owner_id, budget_for(services, requested))
     try:
-        owned: int = await services.store.worlds.count_owned(owner_id)
-        if owned >= services.settings.max_worlds_per_user:
+        s = services.settings
+        owned, stored = await services.store.worlds.usage(owner_id)
+        if owned >= s.max_worlds_per_user:
+            raise GenerationRefused("limit_exceeded", f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
+        if stored >= s.max_stored_bytes_per_user:
             raise GenerationRefused("limit_exceeded",
-                                    f"you own {owned} worlds; the limit is {services.settings.max_worlds_per_user}")
+                                    f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
+                                    "(delete worlds to make room)")
     except BaseException:
         admission.release()
         raise

@@ -162,3 +162,21 @@ async def test_turns_go_round_robin_and_one_user_keeps_a_slot_free_for_others() 
     # a's third step waits behind c and d although a queued it first; c's cancelled step is skipped.
     assert order == ["a", "b", "a", "b", "c", "d", "a"], order
     assert turns.waiting == {}
+
+
+async def test_stored_bytes_per_user_are_a_quota_with_a_clear_error(make_client: AppFactory) -> None:
+    client = await make_client(max_stored_bytes_per_user=20_000)
+    alice = await open_peer(client, "alice")
+    start, _, done = await alice.generate(PROMPT, max_instances=500, room=False)  # ~50 KB of chunks
+    assert done["status"] == "complete"
+    refused = await alice.request("prompt", prompt=PROMPT, max_instances=10)
+    assert refused["type"] == "error" and refused["code"] == ErrorCode.LIMIT_EXCEEDED, refused
+    assert "20000" in refused["message"] and "delete worlds" in refused["message"]
+    token = await login(client, "alice")
+    resp = await client.post("/api/v1/prompt2world/", headers=bearer(token), json={"prompt": PROMPT})
+    assert resp.status == 429 and (await resp.json())["error"] == "limit_exceeded"
+    # Bob stores nothing yet; deleting the world gives alice her room back.
+    await _generate_small(await open_peer(client, "bob"), 1)
+    resp = await client.delete(f"/api/v1/worlds/{start['world_id']}", headers=bearer(token))
+    assert resp.status in (200, 204), await resp.text()
+    await _generate_small(alice, 1)
