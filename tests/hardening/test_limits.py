@@ -57,6 +57,8 @@ LIMIT_TESTS: dict[str, list[str]] = {
         f"{SEC}/test_bounds.py::test_the_instances_a_users_running_generations_hold_are_capped"],
     "generation_stall_timeout_s": [
         f"{SEC}/test_bounds.py::test_a_generation_whose_reader_stalls_ends_and_its_world_is_partial"],
+    "max_stored_bytes_per_user": [
+        f"{SEC}/test_fairness.py::test_stored_bytes_per_user_are_a_quota_with_a_clear_error"],
     "max_props_bytes": [f"{SEC}/test_bounds.py::test_a_set_that_grows_an_instances_props_past_the_cap_is_refused"],
     "oplog_max_bytes": [f"{SEC}/test_bounds.py::test_the_op_log_of_a_world_is_compacted_by_bytes"],
     "bad_frames_before_close": ["tests/session/test_errors.py::test_repeated_malformed_frames_close_4503"],
