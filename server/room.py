@@ -75,6 +75,7 @@ class Member:
     gen_base: int  # generation instances below this stream position came in its snapshot
     held: list[bytes] | None = None  # while its snapshot is paced out: its broadcast frames, in order
     held_bytes: int = 0
+    pacer: asyncio.Task[Any] | None = None  # the task pacing its snapshot out (Room._pace)
 
     def wire(self) -> dict[str, Any]:
         return member_record(self.session, self.role)
@@ -347,7 +348,7 @@ class Room:
     def _send_paced(self, member: Member, frames: Iterable[bytes]) -> None:
         """Send `frames` to `member` as fast as it reads them, then what was held meanwhile."""
         member.held = []
-        member.session.spawn(self._pace(member, iter(frames)), "snapshot")
+        member.pacer = member.session.spawn(self._pace(member, iter(frames)), "snapshot")
 
     async def _pace(self, member: Member, frames: Iterator[bytes]) -> None:
         """The send queue's backpressure, as for generation (server/session_gen.py): wait below
@@ -443,7 +444,9 @@ class Room:
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
-            self._send_paced(self.members[session.id], self._snapshot_frames(rid, world.seq, world.header, parts))
+            member = self.members.get(session.id)
+            if member is not None:  # (else it left while the member list was read)
+                self._send_paced(member, self._snapshot_frames(rid, world.seq, world.header, parts))
             _settle(done, None)
 
     def _snapshot_frames(self, rid: int, seq: int, header: Any, parts: list[list[dict[str, Any]]]) -> Iterator[bytes]:
@@ -466,8 +469,9 @@ class Room:
         self._add(session, role, base_seq=top, gen_base=0)
         session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
                               mode="replay", members=await self.hub.member_list(self.world_id)))  # type: ignore[arg-type]
-        self._send_paced(self.members[session.id],
-                         (op_frame(self.world_id, row.seq, row.author_id, row.ops) for row in rows))
+        member = self.members.get(session.id)
+        if member is not None:  # (else it left while the member list was read)
+            self._send_paced(member, (op_frame(self.world_id, row.seq, row.author_id, row.ops) for row in rows))
         return True
 
     def _add(self, session: Session, role: str, *, base_seq: int, gen_base: int) -> None:
@@ -485,4 +489,8 @@ class Room:
 
     def remove(self, session: Session) -> Member | None:
         session.rooms.pop(self.world_id, None)
-        return self.members.pop(session.id, None)
+        member = self.members.pop(session.id, None)
+        if member is not None and member.pacer is not None and member.held is not None:
+            member.held = None  # its snapshot is of no use now (it left, or re-joins)
+            member.pacer.cancel()
+        return member
