@@ -1,4 +1,5 @@
-"""python -m bench {all|idle|fanout|ttfi|streaming|rest_catalog|prompt2world|telemetry|listing|generator} [--smoke]
+"""python -m bench {all|idle|fanout|ttfi|streaming|rest_catalog|prompt2world|telemetry|listing|noisy|generator}
+    [--smoke]
 
 Each figure starts its own servers (ours and the baseline, on 127.0.0.1), prints a table and
 writes bench/results/<figure>.json; `all` runs them in turn and writes bench/results/summary.json.
@@ -19,7 +20,7 @@ from typing import Any
 
 from . import common as c
 
-FIGURES = ["idle", "fanout", "ttfi", "streaming", "rest_catalog", "prompt2world", "telemetry", "listing"]
+FIGURES = ["idle", "fanout", "ttfi", "streaming", "rest_catalog", "prompt2world", "telemetry", "listing", "noisy"]
 
 
 def run_generator(smoke: bool) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+import msgpack
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 
 from .clock import utcnow
 from .db import Repo
@@ -51,13 +52,14 @@ class EditRepo(Repo):
 
     async def apply(self, world_id: str, author_id: str, ops: list[dict[str, Any]], *,
                     session_id: str | None = None, rid: int | None = None, new_ids: list[str],
-                    max_instances: int | None = None) -> Applied:
+                    max_instances: int | None = None, max_props_bytes: int | None = None) -> Applied:
         """Apply a validated batch atomically. `new_ids[i]` names op i's instance when it adds one.
 
         Raises NotFound (no world), Conflict (an add reuses a live id, or the world is still
-        generating), LimitExceeded (adds past `max_instances`). Nothing is written when it raises.
+        generating), LimitExceeded (adds past `max_instances`, or an instance's props after the
+        op past `max_props_bytes` packed). Nothing is written when it raises.
         """
-        batch = _Batch(world_id, author_id, ops, session_id, rid, new_ids, max_instances)
+        batch = _Batch(world_id, author_id, ops, session_id, rid, new_ids, max_instances, max_props_bytes)
         if self._writer is not None:
             return await self._writer.run(batch.run_sqlite)
         async with self._core() as conn:
@@ -87,14 +89,25 @@ class EditRepo(Repo):
             rows = await instance_rows(s, world_id)
         return world, rows
 
-    async def compact(self, world_id: str, keep: int) -> int:
-        """Drop ops older than the newest `keep`; returns how many were deleted."""
+    async def compact(self, world_id: str, keep: int, max_bytes: int | None = None) -> int:
+        """Drop ops older than the newest `keep`, and older than the newest ops that fit in
+        `max_bytes` (their stored JSON text); returns how many were deleted."""
         async with self._tx() as s:
             top = await s.scalar(select(World.seq).where(World.id == world_id))
             if top is None:
                 return 0
+            cut = top - keep
+            if max_bytes is not None:
+                # Newest first, the running total of sizes; the newest op past the budget and
+                # everything older go.
+                total = func.sum(func.length(cast(WorldOp.ops, Text))).over(order_by=WorldOp.seq.desc())
+                sizes = (select(WorldOp.seq.label("seq"), total.label("total"))
+                         .where(WorldOp.world_id == world_id).subquery())
+                over = await s.scalar(select(func.max(sizes.c.seq)).where(sizes.c.total > max_bytes))
+                if over is not None:
+                    cut = max(cut, int(over))
             result = await s.execute(delete(WorldOp).where(WorldOp.world_id == world_id,
-                                                           WorldOp.seq <= top - keep))
+                                                           WorldOp.seq <= cut))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -103,9 +116,11 @@ class _Batch:
     writer-thread transaction) and `run_core` (PostgreSQL, under the world's row lock)."""
 
     def __init__(self, world_id: str, author_id: str, ops: list[dict[str, Any]], session_id: str | None,
-                 rid: int | None, new_ids: list[str], max_instances: int | None) -> None:
+                 rid: int | None, new_ids: list[str], max_instances: int | None,
+                 max_props_bytes: int | None = None) -> None:
         self.world_id, self.author_id, self.ops = world_id, author_id, ops
         self.session_id, self.rid, self.new_ids, self.max_instances = session_id, rid, new_ids, max_instances
+        self.max_props_bytes = max_props_bytes
         self.adds = sum(1 for op in ops if op["op"] == "add")
         self.ids = [op["id"] for op in ops if op.get("id")] + [i for i in new_ids if i]
 
@@ -128,8 +143,20 @@ class _Batch:
             out = _apply_one(self.world_id, op, self.new_ids[i], live, next_ord, final)
             if out["op"] == "add":
                 next_ord += 1
+            if op.get("props") and self.max_props_bytes is not None and out["outcome"] == "applied":
+                self._check_props(i, final[out["id"]])
             stored.append(out)
         return stored, final
+
+    def _check_props(self, i: int, row: dict[str, Any] | None) -> None:
+        """One instance's merged props stay within the cap (a `set` merges keys, so each op
+        being small does not bound the result: issue 15, finding 7)."""
+        assert self.max_props_bytes is not None
+        size = len(msgpack.packb(row["props"])) if row is not None else 0
+        if size > self.max_props_bytes:
+            raise LimitExceeded(f"an instance's props may hold at most {self.max_props_bytes} bytes packed; "
+                                f"ops[{i}] would make them {size}",
+                                fields={f"ops[{i}].props": f"merged props would exceed {self.max_props_bytes} bytes"})
 
     def _counts(self, stored: list[dict[str, Any]]) -> int:
         return sum(1 for o in stored if o["op"] == "add") - sum(
@@ -152,11 +179,13 @@ class _Batch:
         if not any(o["outcome"] == "applied" for o in stored):
             # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
             return Applied(int(row[2]), stored, advanced=False)
-        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ? "
-                           "WHERE id = ? RETURNING seq", (self._counts(stored), now, w)).fetchone()[0]
+        logged = json_text(stored)
+        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ?, "
+                           "stored_bytes = stored_bytes + ? WHERE id = ? RETURNING seq",
+                           (self._counts(stored), now, len(logged), w)).fetchone()[0]
         conn.execute("INSERT INTO world_ops (world_id, seq, author_id, session_id, rid, ops, created_at) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (w, seq, self.author_id, self.session_id, self.rid, json_text(stored), now))
+                     (w, seq, self.author_id, self.session_id, self.rid, logged, now))
         gone = [i for i in final if i in existing]  # delete, then insert what remains
         if gone:
             conn.execute(f"DELETE FROM world_instances WHERE world_id = ? AND id IN ({', '.join('?' * len(gone))})",
@@ -184,7 +213,7 @@ class _Batch:
             return Applied(int(row[2]), stored, advanced=False)
         seq = await conn.scalar(update(worlds).where(worlds.c.id == w).values(
             seq=worlds.c.seq + 1, instance_count=worlds.c.instance_count + self._counts(stored),
-            updated_at=utcnow()).returning(worlds.c.seq))
+            stored_bytes=worlds.c.stored_bytes + len(json_text(stored)), updated_at=utcnow()).returning(worlds.c.seq))
         await conn.execute(insert(OPS).values(world_id=w, seq=seq, author_id=self.author_id, session_id=self.session_id,
                                               rid=self.rid, ops=stored, created_at=utcnow()))
         gone = [i for i in final if i in existing]  # delete, then insert what remains

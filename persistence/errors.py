@@ -25,4 +25,9 @@ class CatalogInvalid(PersistenceError):
 
 
 class LimitExceeded(PersistenceError):
-    """The write would take a stored quantity past its configured limit."""
+    """The write would take a stored quantity past its configured limit; `fields` names the
+    offending parts of the request when they are known (e.g. `ops[3].props`)."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields

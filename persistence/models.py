@@ -106,6 +106,9 @@ class World(Base):
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Bytes of its generated chunks and logged edit batches as written: what counts against the
+    # owner's `max_stored_bytes_per_user` (migration 0006).
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class WorldMember(Base):

@@ -31,15 +31,19 @@ OPS = cast(Table, WorldOp.__table__)
 INSTANCE_COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz",
                     "rw", "sx", "sy", "sz", "props")
 _WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
-                  "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at")
+                  "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at",
+                  "stored_bytes")
 _SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
                         f"VALUES ({', '.join(':' + c for c in _WORLD_COLUMNS)})")
-_SQLITE_GROW = "UPDATE worlds SET instance_count = instance_count + ?, updated_at = ? WHERE id = ?"
-_SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, updated_at = ?, status = ?, "
+_SQLITE_GROW = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
+                "updated_at = ? WHERE id = ?")
+_SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
+                           "updated_at = ?, status = ?, "
                            "processing_time_ms = ? WHERE id = ?")
 _SQLITE_ROLE = ("SELECT w.owner_id, w.visibility, m.role FROM worlds w LEFT JOIN world_members m "
                 "ON m.world_id = w.id AND m.user_id = ? WHERE w.id = ?")
 _SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
+_SQLITE_USAGE = "SELECT count(*), coalesce(sum(stored_bytes), 0) FROM worlds WHERE owner_id = ?"
 _SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
 INSERT_INSTANCE_SQLITE = (f"INSERT INTO world_instances ({', '.join(INSTANCE_COLUMNS)}) "
                           f"VALUES ({', '.join('?' * len(INSTANCE_COLUMNS))})")
@@ -150,7 +154,8 @@ class WorldRepo(Repo):
         now = utcnow()
         status, ms = finish or ("generating", 0.0)
         row = {"visibility": "private", **fields, "status": status, "processing_time_ms": ms, "seq": 0,
-               "instance_count": sum(n for _, n, _ in chunks), "created_at": now, "updated_at": now}
+               "instance_count": sum(n for _, n, _ in chunks), "created_at": now, "updated_at": now,
+               "stored_bytes": sum(len(d) for _, _, d in chunks)}
         world_id = fields["id"]
         if self._writer is not None:
             stamp = sqlite_time(now)
@@ -174,6 +179,7 @@ class WorldRepo(Repo):
         `finish=(status, processing_time_ms)` also ends the generation in that transaction.
         Returns the world's new `updated_at`."""
         count, now = sum(n for _, n, _ in chunks), utcnow()
+        size = sum(len(d) for _, _, d in chunks)
         if self._writer is not None:
             rows = [(world_id, o, n, d) for o, n, d in chunks]
             stamp = sqlite_time(now)
@@ -181,13 +187,14 @@ class WorldRepo(Repo):
             def tx(conn: Any) -> None:
                 conn.executemany(_SQLITE_INSERT_CHUNK, rows)
                 if finish is None:
-                    conn.execute(_SQLITE_GROW, (count, stamp, world_id))
+                    conn.execute(_SQLITE_GROW, (count, size, stamp, world_id))
                 else:
-                    conn.execute(_SQLITE_GROW_AND_FINISH, (count, stamp, *finish, world_id))
+                    conn.execute(_SQLITE_GROW_AND_FINISH, (count, size, stamp, *finish, world_id))
             await self._writer.run(tx)
             return now
         worlds = WORLDS
-        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now}
+        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now,
+                                  "stored_bytes": worlds.c.stored_bytes + size}
         if finish is not None:
             values["status"], values["processing_time_ms"] = finish
         async with self._core() as conn:
@@ -201,7 +208,7 @@ class WorldRepo(Repo):
         if self._writer is not None:
             stamp = sqlite_time(now)
             await self._writer.run(lambda conn: conn.execute(_SQLITE_GROW_AND_FINISH,
-                                                             (0, stamp, status, processing_time_ms, world_id)))
+                                                             (0, 0, stamp, status, processing_time_ms, world_id)))
             return now
         worlds = WORLDS
         async with self._core() as conn:
@@ -242,6 +249,16 @@ class WorldRepo(Repo):
         async with self._sessions() as s:
             return int(await s.scalar(select(func.count()).select_from(World)
                                       .where(World.owner_id == owner_id)) or 0)
+
+    async def usage(self, owner_id: str) -> tuple[int, int]:
+        """(worlds owned, their stored bytes): checked before every generation, in one hop."""
+        if self._writer is not None:
+            row = await self._writer.read(lambda conn: conn.execute(_SQLITE_USAGE, (owner_id,)).fetchone())
+        else:
+            async with self._sessions() as s:
+                row = (await s.execute(select(func.count(), func.coalesce(func.sum(World.stored_bytes), 0))
+                                       .where(World.owner_id == owner_id))).one()
+        return int(row[0]), int(row[1])
 
     async def list_for_user(self, user_id: str, limit: int, offset: int) -> tuple[list[tuple[World, str]], int]:
         """Worlds the user owns or was invited to, newest first, with the user's role."""

@@ -34,6 +34,7 @@ __all__ = [
     "encode_gen_chunk_packed",
     "encode_raw",
     "encode_server",
+    "peek_rid",
     "pack_instances",
 ]
 
@@ -89,6 +90,15 @@ def _unpack(data: bytes, limits: Limits) -> dict[str, Any]:
 def _valid_rid(obj: dict[str, Any]) -> int | None:
     rid = obj.get("rid")
     return rid if type(rid) is int and 0 <= rid <= MAX_RID else None
+
+
+def peek_rid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> int | None:
+    """The frame's valid `rid`, or None (not a map, no rid, undecodable): for answering a frame
+    refused before decoding (rate limits) with the rid its request waits for."""
+    try:
+        return _valid_rid(_unpack(data, limits))
+    except ProtocolError:
+        return None
 
 
 def _message_type(obj: dict[str, Any], known: Mapping[str, object]) -> str:

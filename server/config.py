@@ -76,7 +76,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_instances", 20_000, "largest world one prompt may generate"),
     Setting("max_instances_per_world", 50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)"),
     Setting("max_worlds_per_user", 1000, "worlds a user may own; beyond it generation is refused"),
+    Setting("max_stored_bytes_per_user", 1_073_741_824, "bytes a user's worlds may store (generated chunks and logged edits, as written); beyond it generation is refused (limit_exceeded)"),
     Setting("max_prompt_chars", 1000, "longest prompt accepted"),
+    Setting("max_generations_per_user", 6, "concurrent generations per user, over all of the user's sockets and REST prompt2world"),
+    Setting("max_pending_instances_per_user", 120_000, "instances the running generations of one user may hold planned (caps the memory a user pins); beyond it a prompt gets too_many_generations"),
+    Setting("generation_stall_timeout_s", 30.0, "a streamed generation whose requester reads nothing for this long ends (gen.done failed; the world stays partial)"),
     # -- WebSocket session -------------------------------------------------------
     Setting("hello_timeout_s", 10.0, "seconds a socket without a header token has to send a valid hello"),
     Setting("heartbeat_s", 15.0, "a WebSocket ping is sent after this long without a frame; clients send something this often"),
@@ -85,7 +89,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_frame_bytes", 1_048_576, "largest inbound frame (close 1009 beyond)"),
     Setting("msgs_per_s", 50.0, "per-connection token-bucket refill rate for inbound frames"),
     Setting("msgs_burst", 200, "per-connection token-bucket size for inbound frames"),
-    Setting("prompts_per_min", 20, "per-connection budget of prompt frames per minute"),
+    Setting("prompts_per_min", 20, "prompts per minute per user (sockets and REST together): a bucket of this many, refilled at this rate"),
     Setting("max_generations", 3, "concurrent generations per connection"),
     Setting("chunk_size", 128, "instances per gen.chunk / snapshot frame"),
     Setting("send_queue_bytes", 8_388_608, "per-connection outbound queue bound; overflow closes with 4001"),
@@ -107,6 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     # -- worlds ------------------------------------------------------------------
     Setting("oplog_retention_ops", 10_000, "ops kept per world for resume; older ones are compacted away"),
     Setting("presence_per_s", 10.0, "presence (cursor/selection) updates per second per connection"),
+    Setting("max_props_bytes", 16_384, "largest props map of one instance after a set/add (packed msgpack bytes); larger edits are refused (limit_exceeded)"),
+    Setting("oplog_max_bytes", 33_554_432, "op-log bytes kept per world for resume; older ops are compacted away (like oplog_retention_ops)"),
     # -- scale-out ---------------------------------------------------------------
     Setting("broker", "memory", "memory (one process) or redis (several nodes)"),
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
@@ -172,7 +178,11 @@ if TYPE_CHECKING:
         max_instances: int
         max_instances_per_world: int
         max_worlds_per_user: int
+        max_stored_bytes_per_user: int
         max_prompt_chars: int
+        max_generations_per_user: int
+        max_pending_instances_per_user: int
+        generation_stall_timeout_s: float
         hello_timeout_s: float
         heartbeat_s: float
         pong_timeout_s: float
@@ -200,6 +210,8 @@ if TYPE_CHECKING:
         telemetry_purge_interval_s: float
         oplog_retention_ops: int
         presence_per_s: float
+        max_props_bytes: int
+        oplog_max_bytes: int
         broker: str
         redis_url: str
         node_id: str

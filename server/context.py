@@ -7,12 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
+from persistence.db import is_sqlite
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
 from .auth import AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
+from .quotas import UserQuotas
+from .scheduler import FairScheduler
 
 
 @dataclass
@@ -26,6 +29,15 @@ class Services:
     telemetry: TelemetryWriter
     auth_rate: AuthRate
     extras: dict[str, Any] = field(default_factory=dict)
+    # Per-user generation budgets and the fair generator queue (server/quotas.py, scheduler.py).
+    quotas: UserQuotas = field(init=False)
+    scheduler: FairScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quotas = UserQuotas(self.settings)
+        # SQLite has one writer: one generation write at a time keeps the writer's queue short
+        # (a newcomer's first chunk waits behind one write, not behind every flooder's).
+        self.scheduler = FairScheduler(store_slots=1 if is_sqlite(self.settings.database_url) else 4)
 
     def authenticate(self, token: str) -> Identity:
         """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""

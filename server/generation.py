@@ -13,7 +13,6 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncGenerator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,20 +20,10 @@ from protocol.codec import pack_instances
 
 from .blueprint import wire_records
 from .context import Services
+from .quotas import Admission, GenerationRefused
 
-# CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
-# one huge world must not queue every other generation behind it.
-_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="generator")
+__all__ = ["Admission", "Chunk", "Done", "GenerationRefused", "GenRequest", "Started", "admit", "stream_world"]
 _PERSIST_GROUP_INSTANCES = 4096  # instances per store transaction after the first chunk
-
-
-class GenerationRefused(Exception):
-    """The request is valid but may not run now (a limit); `code` names the limit."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +68,24 @@ def budget_for(services: Services, requested: int | None) -> int:
     return max(10, min(budget, services.settings.max_instances))
 
 
-async def check_quota(services: Services, owner_id: str) -> None:
-    owned: int = await services.store.worlds.count_owned(owner_id)
-    if owned >= services.settings.max_worlds_per_user:
-        raise GenerationRefused("limit_exceeded",
-                                f"you own {owned} worlds; the limit is {services.settings.max_worlds_per_user}")
+async def admit(services: Services, owner_id: str, requested: int | None) -> Admission:
+    """Reserve the user's budget for one generation (server/quotas.py), then check what the
+    user has stored; GenerationRefused names the limit. The caller releases the Admission when
+    the generation ends, however it ends."""
+    admission = services.quotas.admit(owner_id, budget_for(services, requested))
+    try:
+        s = services.settings
+        owned, stored = await services.store.worlds.usage(owner_id)
+        if owned >= s.max_worlds_per_user:
+            raise GenerationRefused("limit_exceeded", f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
+        if stored >= s.max_stored_bytes_per_user:
+            raise GenerationRefused("limit_exceeded",
+                                    f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
+                                    "(delete worlds to make room)")
+    except BaseException:
+        admission.release()
+        raise
+    return admission
 
 
 async def stream_world(services: Services, req: GenRequest,
@@ -91,7 +93,9 @@ async def stream_world(services: Services, req: GenRequest,
     """Started, then Chunk after Chunk, then Done (after everything is durable)."""
     from generator import plan
 
-    loop = asyncio.get_running_loop()
+    run = services.scheduler.run  # every CPU step and store write waits for this user's turn
+    store_turn = services.scheduler.store.turn  # (server/scheduler.py)
+    user = req.owner_id
     started = time.perf_counter()
     seed = req.seed if req.seed is not None else secrets.randbits(31)
     catalog = services.catalog.generator_catalog()
@@ -111,7 +115,7 @@ async def stream_world(services: Services, req: GenRequest,
         return wp, wp.header.to_dict(), take(wp, 0, 1)
 
     # One hop to the executor for the plan and the first chunk (time to first instance).
-    wp, header, group = await loop.run_in_executor(_EXECUTOR, prepare)
+    wp, header, group = await run(user, prepare)
     plan_ms = (time.perf_counter() - started) * 1000
     world_id = secrets.token_hex(12)
     total = len(wp)
@@ -128,10 +132,11 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
-    world = await asyncio.shield(services.store.worlds.start_generated(
-        rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
-        world_type=header["world_type"], title=header["title"][:200], description=header["description"],
-        header=header, seed=seed))
+    async with store_turn(user):
+        world = await asyncio.shield(services.store.worlds.start_generated(
+            rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
+            world_type=header["world_type"], title=header["title"][:200], description=header["description"],
+            header=header, seed=seed))
 
     count = index = 0
     status = "complete"
@@ -139,7 +144,7 @@ async def stream_world(services: Services, req: GenRequest,
     # previous one is written and sent; the last group's transaction also marks the world
     # complete.
     group_size = max(1, _PERSIST_GROUP_INSTANCES // size)
-    upcoming = None
+    upcoming: asyncio.Task[list[Chunk]] | None = None
     try:
         yield Started(world_id, header, seed)
         while True:
@@ -150,19 +155,22 @@ async def stream_world(services: Services, req: GenRequest,
             if finished is not None:
                 break
             if upcoming is None:
-                upcoming = loop.run_in_executor(_EXECUTOR, take, wp, index, group_size)
+                upcoming = asyncio.ensure_future(run(user, take, wp, index, group_size))
             if cancel is not None and cancel.is_set():
                 status = "cancelled"
                 break
             group = await upcoming
-            upcoming = loop.run_in_executor(_EXECUTOR, take, wp, index + len(group), group_size)
+            upcoming = asyncio.ensure_future(run(user, take, wp, index + len(group), group_size))
             finished = complete_with(group)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
-            world["updated_at"] = await asyncio.shield(
-                services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            async with store_turn(user):
+                world["updated_at"] = await asyncio.shield(
+                    services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
             world["instance_count"] += sum(len(c.records) for c in group)
     finally:
+        if upcoming is not None and not upcoming.done():
+            upcoming.cancel()  # a prefetched group nobody will send: give its turn back
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
         if finished is None:

@@ -44,6 +44,7 @@ class Hub:
         self.rooms: dict[str, Room] = {}
         self._pending: dict[str, int] = {}  # joins in progress per world: keeps its room alive
         self._creating: dict[str, asyncio.Lock] = {}
+        self._logged: dict[str, int] = {}  # op bytes logged per world on this node since its last compaction
         broker.bind(self._on_broker)
 
     def _on_broker(self, world_id: str, env: Envelope) -> None:
@@ -78,6 +79,7 @@ class Hub:
         if room.members or self._pending.get(room.world_id) or self.rooms.get(room.world_id) is not room:
             return
         del self.rooms[room.world_id]
+        self._logged.pop(room.world_id, None)
         self.metrics.rooms.set(len(self.rooms))
         await room.close()
         await self.broker.unsubscribe(room.world_id)
@@ -179,11 +181,11 @@ class Hub:
         try:
             applied = await self.services.store.edits.apply(
                 msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids,
-                max_instances=cap)
+                max_instances=cap, max_props_bytes=self.services.settings.max_props_bytes)
         except LimitExceeded as exc:
             adds = sum(1 for op in ops if op["op"] == "add")
-            raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, str(exc),
-                                 fields={"ops": f"{adds} adds would exceed max_instances_per_world"}) from None
+            raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, str(exc), fields=exc.fields or {
+                "ops": f"{adds} adds would exceed max_instances_per_world"}) from None
         except Conflict as exc:
             raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
         except NotFound:
@@ -196,8 +198,22 @@ class Hub:
         frame = op_frame(msg.world_id, applied.seq, session.public_id, applied.ops)
         await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
                                                  "r": msg.rid, "res": results_of(applied.ops)})
-        if applied.seq % COMPACT_EVERY == 0:
-            session.spawn(self.services.store.edits.compact(msg.world_id, self.services.settings.oplog_retention_ops),
+        await self._bound_oplog(session, msg.world_id, applied.seq, len(frame))
+
+    async def _bound_oplog(self, session: Session, world_id: str, seq: int, size: int) -> None:
+        """Keep the op log within `oplog_retention_ops` ops and about `oplog_max_bytes` bytes.
+
+        By count every COMPACT_EVERY ops (in the background); by size once a quarter of the
+        byte budget has been logged here since the last compaction — awaited, so that an
+        editor sending big ops cannot outrun it (the world's log stays under 1.25× the budget
+        plus one batch per node)."""
+        s = self.services.settings
+        logged = self._logged[world_id] = self._logged.get(world_id, 0) + size
+        if logged >= s.oplog_max_bytes // 4:
+            del self._logged[world_id]
+            await self.services.store.edits.compact(world_id, s.oplog_retention_ops, s.oplog_max_bytes)
+        elif seq % COMPACT_EVERY == 0:
+            session.spawn(self.services.store.edits.compact(world_id, s.oplog_retention_ops, s.oplog_max_bytes),
                           "compact")
 
     def _validated_ops(self, msg: m.Edit, bounds: Any) -> tuple[list[dict[str, Any]], list[str]]:

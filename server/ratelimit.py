@@ -39,6 +39,7 @@ class TokenBucket:
 
     @property
     def full(self) -> bool:
+        """True when the bucket has refilled to its burst (nothing is owed)."""
         self._refill()
         return self._tokens >= self.burst
 

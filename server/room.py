@@ -7,6 +7,11 @@ deliveries. Frames are encoded once by their publisher and framed once by the ro
 a socket or the store per member. What piles up while the task is busy goes out together,
 one write per member (`Room._broadcast`).
 
+A join's snapshot (or replayed ops) goes out paced by the joiner's reading, like generation
+(`Room._pace`): frames for that member that a broadcast produces meanwhile are held back and
+follow the snapshot, so the member's order is the same and a reader that reads can join any
+world within the limits (issue 15, finding 8).
+
 Ops carry the world's seq. The room remembers the last seq it delivered; a duplicate is
 dropped and a gap is filled from the op log before delivering (docs/protocol.md §7.5), so
 a lost broker message costs latency, never a missing or repeated op.
@@ -18,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgpack
 
 from protocol import messages as m
 from protocol.codec import encode, encode_raw
@@ -42,6 +49,8 @@ REPLAY_BATCH = 1000
 FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
+SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
+_INSTANCE_BYTES = 160  # the packed size of an instance without props, about (for splitting snapshots)
 
 
 @dataclass(slots=True)
@@ -64,6 +73,9 @@ class Member:
     role: str
     base_seq: int  # ops up to here are already in what this member was sent
     gen_base: int  # generation instances below this stream position came in its snapshot
+    held: list[bytes] | None = None  # while its snapshot is paced out: its broadcast frames, in order
+    held_bytes: int = 0
+    pacer: asyncio.Task[Any] | None = None  # the task pacing its snapshot out (Room._pace)
 
     def wire(self) -> dict[str, Any]:
         return member_record(self.session, self.role)
@@ -92,6 +104,23 @@ def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
             result["prefab_type"] = op["prefab_type"]
         out.append(result)
     return out
+
+
+def snapshot_parts(wires: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """The instances of a snapshot in frames of at most `size` instances and, where props are
+    big, about SNAPSHOT_FRAME_BYTES (docs/protocol.md §7.4: a client joins with bounded frames)."""
+    parts: list[list[dict[str, Any]]] = []
+    part: list[dict[str, Any]] = []
+    used = 0
+    for wire in wires:
+        props = wire.get("props")
+        cost = _INSTANCE_BYTES + (len(msgpack.packb(props)) if props else 0)
+        if part and (len(part) >= size or used + cost > SNAPSHOT_FRAME_BYTES):
+            parts.append(part)
+            part, used = [], 0
+        part.append(wire)
+        used += cost
+    return [*parts, part]
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
@@ -283,6 +312,9 @@ class Room:
                 if members.get(sid) is not member:
                     continue  # it left meanwhile (and got `left`)
                 writer = member.session.writer
+                if member.held is not None:
+                    self._hold(member, self._frames_for(sid, member, batch))
+                    continue
                 if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
                         or (min_ord is not None and min_ord < member.gen_base)):
                     writer.send_many(self._frames_for(sid, member, batch))
@@ -305,6 +337,36 @@ class Room:
             elif sid != item.exclude and (item.first_ord is None or item.first_ord >= member.gen_base):
                 out.append(item.frame)
         return out
+
+    def _hold(self, member: Member, frames: list[bytes]) -> None:
+        """Keep `frames` until `member`'s snapshot is out; bounded like its send queue."""
+        assert member.held is not None
+        member.held += frames
+        member.held_bytes += sum(map(len, frames))
+        if member.held_bytes > self.hub.services.settings.send_queue_bytes:
+            member.held, member.held_bytes = [], 0
+            member.session.writer.close_slow()
+
+    def _send_paced(self, member: Member, frames: Iterable[bytes]) -> None:
+        """Send `frames` to `member` as fast as it reads them, then what was held meanwhile."""
+        member.held = []
+        member.pacer = member.session.spawn(self._pace(member, iter(frames)), "snapshot")
+
+    async def _pace(self, member: Member, frames: Iterator[bytes]) -> None:
+        """The send queue's backpressure, as for generation (server/session_gen.py): wait below
+        half its bound before each frame, so a reader that reads is never closed as slow."""
+        writer = member.session.writer
+        high_water = self.hub.services.settings.send_queue_bytes // 2
+        try:
+            for frame in frames:
+                await writer.wait_below(high_water)
+                if writer.closed:
+                    return
+                writer.send(frame)
+        finally:
+            held, member.held, member.held_bytes = member.held or [], None, 0
+            if held and not writer.closed:
+                writer.send_many(held)
 
     def _ack(self, item: Out) -> bytes:
         if item.ack is None:
@@ -381,17 +443,22 @@ class Room:
             for _, _, _, _, done in by_snapshot:
                 _settle(done, exc)
             return
-        size = self.hub.services.settings.chunk_size
-        parts = [[instance_wire(r) for r in rows[i:i + size]] for i in range(0, len(rows), size)] or [[]]
-        header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
+        parts = snapshot_parts([instance_wire(r) for r in rows], self.hub.services.settings.chunk_size)
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
-            for index, part in enumerate(parts):
-                session.send(m.Snapshot(rid=rid, world_id=self.world_id, seq=world.seq, index=index,
-                                        last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
-                                        header=header if index == 0 else None))
+            member = self.members.get(session.id)
+            if member is not None:  # (else it left while the member list was read)
+                header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
+                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts))
             _settle(done, None)
+
+    def _snapshot_frames(self, rid: int, seq: int, header: Any, parts: list[list[dict[str, Any]]]) -> Iterator[bytes]:
+        """One joiner's snapshot frames, encoded as they are sent."""
+        for index, part in enumerate(parts):
+            yield encode(m.Snapshot(rid=rid, world_id=self.world_id, seq=seq, index=index,
+                                    last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
+                                    header=header if index == 0 else None))
 
     async def _join_replay(self, session: Session, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""
@@ -406,8 +473,11 @@ class Room:
         self._add(session, role, base_seq=top, gen_base=0)
         session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
                               mode="replay", members=await self.hub.member_list(self.world_id)))  # type: ignore[arg-type]
-        for row in rows:
-            session.send_bytes(op_frame(self.world_id, row.seq, self.hub.services.public_id(row.author_id), row.ops))
+        member = self.members.get(session.id)
+        if member is not None:  # (else it left while the member list was read)
+            public_id = self.hub.services.public_id
+            frames = (op_frame(self.world_id, row.seq, public_id(row.author_id), row.ops) for row in rows)
+            self._send_paced(member, frames)
         return True
 
     def _add(self, session: Session, role: str, *, base_seq: int, gen_base: int) -> None:
@@ -425,4 +495,8 @@ class Room:
 
     def remove(self, session: Session) -> Member | None:
         session.rooms.pop(self.world_id, None)
-        return self.members.pop(session.id, None)
+        member = self.members.pop(session.id, None)
+        if member is not None and member.pacer is not None and member.held is not None:
+            member.held = None  # its snapshot is of no use now (it left, or re-joins)
+            member.pacer.cancel()
+        return member

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMessage, WSMsgType, web
 
 from protocol import messages as m
-from protocol.codec import decode_client, encode
+from protocol.codec import decode_client, encode, peek_rid
 from protocol.codes import CloseCode, ErrorCode
 from protocol.errors import ProtocolError, bye, error_reply
 from protocol.limits import Limits
@@ -74,7 +74,6 @@ class Session:
         self.writer = Writer(ws, self.transport, request.protocol, request.writer, s.send_queue_bytes,
                              self._close_slow, on_sent=hub.metrics.frame_sent)
         self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
-        self.prompts = TokenBucket(s.prompts_per_min / 60.0, max(1, min(s.prompts_per_min, 5)))
         self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
         self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -264,7 +263,8 @@ class Session:
                   "max_event_data_bytes": s.telemetry_max_event_bytes, "send_queue_bytes": s.send_queue_bytes,
                   "bad_frames_before_close": s.bad_frames_before_close,
                   "bad_frames_window_s": s.bad_frames_window_s,
-                  "max_connections_per_user": s.max_connections_per_user}
+                  "max_connections_per_user": s.max_connections_per_user,
+                  "max_generations_per_user": s.max_generations_per_user, "max_props_bytes": s.max_props_bytes}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
@@ -334,7 +334,10 @@ class Session:
             if self.rate_strikes >= RATE_STRIKES_BEFORE_CLOSE:
                 self.close_soon(CloseCode.RATE_LIMITED, retry_after_s=5.0)
             else:
-                self.send_error(ErrorCode.RATE_LIMITED, retry_after_s=round(self.frames.retry_after(), 3))
+                # docs/protocol.md §4.1: a refused request still gets its one final frame, so the
+                # error carries the frame's rid when it had one.
+                self.send_error(ErrorCode.RATE_LIMITED, peek_rid(data, self.limits),
+                                retry_after_s=round(self.frames.retry_after(), 3))
             return
         self.rate_strikes = 0
         try:

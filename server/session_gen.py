@@ -20,12 +20,13 @@ from protocol.codes import ErrorCode
 from .blueprint import header_wire
 from .failures import RequestRefused
 from .generation import (
+    Admission,
     Chunk,
     Done,
     GenerationRefused,
     GenRequest,
     Started,
-    check_quota,
+    admit,
     stream_world,
 )
 
@@ -47,25 +48,25 @@ async def start_generation(session: Session, msg: m.Prompt) -> None:
                              f"at most {settings.max_generations} generations may run at once")
     if not msg.prompt.strip():
         raise RequestRefused(ErrorCode.INVALID_VALUE, fields={"prompt": "must not be blank"})
-    if not session.prompts.take():
-        raise RequestRefused(ErrorCode.RATE_LIMITED, "prompt budget exhausted",
-                             retry_after_s=round(session.prompts.retry_after(), 3))
     try:
-        await check_quota(session.services, session.user_id)
+        # Per user, over all of the user's sockets and REST (server/quotas.py).
+        admission = await admit(session.services, session.user_id, msg.max_instances)
     except GenerationRefused as exc:
-        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, exc.message) from None
+        raise RequestRefused(ErrorCode[exc.code.upper()], exc.message, retry_after_s=exc.retry_after_s) from None
     cancel = asyncio.Event()
-    task = session.spawn(_run(session, msg, cancel), "gen")
+    task = session.spawn(_run(session, msg, cancel, admission), "gen")
     session.generations[msg.rid] = (task, cancel)
 
 
-async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
+async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission: Admission) -> None:
     req = GenRequest(owner_id=session.user_id, prompt=msg.prompt, world_type=msg.world_type, seed=msg.seed,
                      max_instances=msg.max_instances, chunk_size=session.settings.chunk_size)
     high_water = session.settings.send_queue_bytes // 2
     metrics = session.hub.metrics
     room = None
     world_id = ""
+    sent = [0, 0]  # instances, chunks
+    stalled = False
     timer = metrics.generation_started()
     try:
         async with contextlib.aclosing(stream_world(session.services, req, cancel)) as events:
@@ -81,7 +82,11 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
                     frame = encode_gen_chunk_packed(msg.rid, world_id, ev.index, ev.packed)
                     await _deliver(session, room, frame, ev.first_ord)
                     metrics.instances_streamed(len(ev.records))
-                    await session.writer.wait_below(high_water)
+                    sent[0] += len(ev.records)
+                    sent[1] += 1
+                    if not await _drained(session, high_water):
+                        stalled = True
+                        break  # leaving the stream marks the world partial (generation.py)
                     if session.writer.closed:
                         return  # the client is gone: closing the stream marks the world partial
                 elif isinstance(ev, Done):
@@ -91,6 +96,9 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
                                              warnings=ev.warnings))
                     await _deliver(session, room, frame)
                     timer(ev.status)
+        if stalled:
+            await _end_stalled(session, room, msg.rid, world_id, sent)
+            timer("failed")
     except ValueError as exc:  # the generator refused its arguments (GeneratorError)
         session.send_error(ErrorCode.INVALID_VALUE, msg.rid, str(exc))
     except asyncio.CancelledError:
@@ -107,9 +115,35 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
         timer("failed")
     finally:
         timer("abandoned")  # no-op when gen.done already recorded the status
+        admission.release()
         session.generations.pop(msg.rid, None)
         if room is not None:
             room.generation_finished()
+
+
+async def _drained(session: Session, high_water: int) -> bool:
+    """Wait for the requester to read its queue below `high_water`; False when it read too
+    little for `generation_stall_timeout_s` (its generation must not pin memory forever)."""
+    writer = session.writer
+    if writer.queued_bytes <= high_water:
+        return True  # the common case: no timer, no suspension
+    try:
+        async with asyncio.timeout(session.settings.generation_stall_timeout_s):
+            await writer.wait_below(high_water)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _end_stalled(session: Session, room: Room | None, rid: int, world_id: str, sent: list[int]) -> None:
+    """docs/protocol.md §7.2: the one final frame of a generation whose requester stalled."""
+    timeout = session.settings.generation_stall_timeout_s
+    log.warning("session %s: generation rid %s stopped: the client read nothing for %.0f s", session.id, rid,
+                timeout, extra={"session_id": session.id})
+    await _deliver(session, room, encode(m.GenDone(
+        rid=rid, world_id=world_id, status="failed", instances=sent[0], chunks=sent[1], timings={},
+        warnings=[f"generation stopped: the client read nothing for {timeout:g} s; "
+                  "the world is stored as partial"])))
 
 
 async def _deliver(session: Session, room: Room | None, frame: bytes, first_ord: int | None = None) -> None:

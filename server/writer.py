@@ -145,6 +145,12 @@ class Writer:
         while self._queue and not self.closed:
             await self._drained.wait()
 
+    def close_slow(self) -> None:
+        """Close as a slow consumer (4001) now: what is held for it elsewhere (a room holding
+        frames behind its paced snapshot) overflowed the same bound as this queue."""
+        if not self.closed:
+            self._overflow()
+
     def _overflow(self) -> None:
         self.slow = True
         self.closed = True

@@ -4,6 +4,7 @@ without a socket. Same generator and persistence as the streamed path."""
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ from ..generation import (
     Done,
     GenerationRefused,
     GenRequest,
-    check_quota,
+    admit,
     stream_world,
 )
 from ..http import identity, json_response, read_json
@@ -48,20 +49,25 @@ async def prompt2world(request: web.Request) -> web.Response:
         raise forbidden("worlds can only be generated for the authenticated user")
     started = time.perf_counter()
     try:
-        await check_quota(services, ident.user_id)
+        # The same per-user budgets as the user's sockets (server/quotas.py).
+        admission = await admit(services, ident.user_id, data["max_instances"])
     except GenerationRefused as exc:
-        raise ApiError(429, exc.code, exc.message) from None
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if exc.retry_after_s else None
+        raise ApiError(429, exc.code, exc.message, headers=headers) from None
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
     instances = []
     world = None
-    async with contextlib.aclosing(stream_world(services, req)) as events:
-        async for event in events:
-            if isinstance(event, Chunk):
-                instances.extend(blueprint_records(event.records))
-            elif isinstance(event, Done):
-                world = SimpleNamespace(**event.world)  # the row as stored: no read back
-                break
+    try:
+        async with contextlib.aclosing(stream_world(services, req)) as events:
+            async for event in events:
+                if isinstance(event, Chunk):
+                    instances.extend(blueprint_records(event.records))
+                elif isinstance(event, Done):
+                    world = SimpleNamespace(**event.world)  # the row as stored: no read back
+                    break
+    finally:
+        admission.release()
     assert world is not None, "stream_world always ends with Done"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     body = blueprint(world, instances, owner_id=services.public_id(world.owner_id))

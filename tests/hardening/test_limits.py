@@ -24,6 +24,7 @@ from tests.session.peer import Peer, rid
 
 TESTS = ROOT / "tests"
 HERE = "tests/hardening/test_limits.py"
+SEC = "tests/security"
 
 # setting → the tests that hit it (file::function), each seeing the documented answer.
 LIMIT_TESTS: dict[str, list[str]] = {
@@ -48,7 +49,18 @@ LIMIT_TESTS: dict[str, list[str]] = {
                         "tests/session/test_errors.py::test_far_oversized_frame_is_refused_by_the_transport_with_1009"],
     "msgs_per_s": ["tests/session/test_errors.py::test_rate_limit_answers_retry_after_then_closes_4002"],
     "msgs_burst": ["tests/session/test_errors.py::test_rate_limit_answers_retry_after_then_closes_4002"],
-    "prompts_per_min": ["tests/session/test_errors.py::test_prompt_budget_is_separate_and_smaller"],
+    "prompts_per_min": ["tests/session/test_errors.py::test_prompt_budget_is_separate_and_smaller",
+                        f"{SEC}/test_fairness.py::test_the_prompt_bucket_holds_what_welcome_advertises",
+                        f"{SEC}/test_fairness.py::test_prompt_budget_is_per_user_across_reconnects_and_rest"],
+    "max_generations_per_user": [f"{SEC}/test_fairness.py::test_concurrent_generations_are_counted_per_user"],
+    "max_pending_instances_per_user": [
+        f"{SEC}/test_bounds.py::test_the_instances_a_users_running_generations_hold_are_capped"],
+    "generation_stall_timeout_s": [
+        f"{SEC}/test_bounds.py::test_a_generation_whose_reader_stalls_ends_and_its_world_is_partial"],
+    "max_stored_bytes_per_user": [
+        f"{SEC}/test_fairness.py::test_stored_bytes_per_user_are_a_quota_with_a_clear_error"],
+    "max_props_bytes": [f"{SEC}/test_bounds.py::test_a_set_that_grows_an_instances_props_past_the_cap_is_refused"],
+    "oplog_max_bytes": [f"{SEC}/test_bounds.py::test_the_op_log_of_a_world_is_compacted_by_bytes"],
     "bad_frames_before_close": ["tests/session/test_errors.py::test_repeated_malformed_frames_close_4503"],
     "send_queue_bytes": ["tests/session/test_slow_consumer.py::"
                          "test_a_member_that_never_reads_is_closed_slow_and_others_keep_receiving"],
