@@ -94,6 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
     Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
     Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
+    Setting("store_retry_after_s", 2.0, "while the store is unreachable: retry_after_s of unavailable (1201), close 4005 and REST 503 Retry-After"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -165,6 +166,7 @@ if TYPE_CHECKING:
         redis_url: str
         node_id: str
         presence_ttl_s: float
+        store_retry_after_s: float
 else:
     Settings = dataclasses.make_dataclass(
         "Settings",

@@ -29,7 +29,7 @@ from protocol.version import SUPPORTED_VERSIONS, negotiate
 from .auth import AuthError, Identity
 from .config import Settings
 from .context import Services
-from .failures import RequestRefused
+from .failures import RequestRefused, store_outage
 from .liveness import Due, Liveness
 from .ratelimit import TokenBucket
 from .version import SERVER_VERSION
@@ -175,9 +175,13 @@ class Session:
         try:
             if await self._authenticate(header_token):
                 await self._loop()
-        except Exception:
-            log.exception("session %s: loop failed", self.id)
-            self.close_soon(CloseCode.INTERNAL_ERROR)
+        except Exception as exc:
+            refused = store_outage(exc, self.settings.store_retry_after_s)
+            if refused is None:
+                log.exception("session %s: loop failed", self.id)
+                self.close_soon(CloseCode.INTERNAL_ERROR)
+            else:  # docs/protocol.md §8.3: a store outage is not a bug; reconnect later
+                self.close_soon(CloseCode.UNAVAILABLE, retry_after_s=refused.retry_after_s, message=refused.message)
         finally:
             # aiohttp cancels the handler when the peer vanishes; the teardown must still run
             # to its end (leave rooms, free limits), so it runs as a task of its own.
@@ -376,7 +380,11 @@ class Session:
             self.send_error(exc.code, rid, exc.message, exc.fields, exc.retry_after_s)
         except ProtocolError as exc:
             self._bad_frame(exc)
-        except Exception:
+        except Exception as exc:
+            refused = store_outage(exc, self.settings.store_retry_after_s)
+            if refused is not None:  # docs/protocol.md §8.3: unavailable, logged once per outage
+                self.send_error(refused.code, rid, refused.message, retry_after_s=refused.retry_after_s)
+                return
             log.exception("session %s: handler for %s failed (rid %s)", self.id, msg.TYPE, rid)
             self.send_error(ErrorCode.INTERNAL, rid)
 
