@@ -28,6 +28,11 @@ class LimitExceeded(PersistenceError):
     """The write would take a stored quantity past its configured limit."""
 
 
+class CommitUnknown(PersistenceError):
+    """The connection failed during COMMIT: the write may or may not be stored. Its cause is
+    the driver's error (an outage, `is_outage`)."""
+
+
 # sqlite3 OperationalError messages that mean "the file cannot be used now", not a bad statement.
 _SQLITE_OUTAGE = ("database is locked", "unable to open database", "disk i/o error", "database is busy")
 

@@ -13,14 +13,14 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from generator import bounds_contains
-from persistence.errors import Conflict, LimitExceeded, NotFound
+from persistence.errors import CommitUnknown, Conflict, LimitExceeded, NotFound
 from protocol import messages as m
 from protocol.codec import encode
-from protocol.codes import ErrorCode
+from protocol.codes import CloseCode, ErrorCode
 
 from .broker import Broker, Envelope
 from .context import Services
-from .failures import RequestRefused
+from .failures import RequestRefused, store_outage
 from .metrics import Metrics
 from .room import Room, member_record, op_frame, results_of
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("immersiverse.hub")
 EDIT_ROLES = ("owner", "editor")
 COMPACT_EVERY = 100
+# How long an edit whose commit outcome is unknown is kept open while its op is read back.
+RESOLVE_EDIT_S = 60.0
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
@@ -184,17 +186,56 @@ class Hub:
             raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
         except NotFound:
             raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+        except CommitUnknown as exc:
+            # The store went away during the COMMIT: the edit may be stored. Its one final
+            # frame waits until the op log says (docs/protocol.md §8.3).
+            store_outage(exc, self.services.settings.store_retry_after_s)
+            session.spawn(self._resolve_edit(session, msg), "edit-outcome")
+            return
         if not applied.advanced:
             session.send(m.EditAck(rid=msg.rid, world_id=msg.world_id, seq=applied.seq,
                                    results=results_of(applied.ops)))  # type: ignore[arg-type]
             return
-        self.metrics.ops.inc()
-        frame = op_frame(msg.world_id, applied.seq, session.user_id, applied.ops)
-        await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
-                                                 "r": msg.rid, "res": results_of(applied.ops)})
+        await self._publish_op(session, msg.world_id, msg.rid, applied.seq, session.user_id, applied.ops)
         if applied.seq % COMPACT_EVERY == 0:
             session.spawn(self.services.store.edits.compact(msg.world_id, self.services.settings.oplog_retention_ops),
                           "compact")
+
+    async def _publish_op(self, session: Session, world_id: str, rid: int, seq: int, author: str,
+                          ops: list[dict[str, Any]]) -> None:
+        """Publish a stored op; its author gets `edit.ack` from the room, once (a room drops a
+        seq it has already delivered, e.g. from a gap fill)."""
+        self.metrics.ops.inc()
+        await self.broker.publish(world_id, {"k": "op", "s": seq, "f": op_frame(world_id, seq, author, ops),
+                                             "o": session.id, "r": rid, "res": results_of(ops)})
+
+    async def _resolve_edit(self, session: Session, msg: m.Edit) -> None:
+        """Read back the op of an edit whose commit outcome is unknown, by (session, rid): stored
+        → `edit.ack` (through the room); not stored → `unavailable` (resending is safe). While
+        the store stays unreachable, retry every `store_retry_after_s`, up to RESOLVE_EDIT_S;
+        then close 4005 without a final frame: the client resumes with since_seq, where a
+        stored edit comes back as an op (docs/protocol.md §8.3)."""
+        retry = self.services.settings.store_retry_after_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESOLVE_EDIT_S
+        while session.open:
+            try:
+                row = await self.services.store.edits.op_of_request(msg.world_id, session.id, msg.rid)
+            except Exception as exc:
+                if store_outage(exc, retry) is None:
+                    raise
+                if loop.time() + retry > deadline:
+                    session.close_soon(CloseCode.UNAVAILABLE, retry_after_s=retry,
+                                       message=f"the outcome of edit rid {msg.rid} is unknown; resume with since_seq")
+                    return
+                await asyncio.sleep(retry)
+                continue
+            if row is None:
+                session.send_error(ErrorCode.UNAVAILABLE, msg.rid, "the store is unavailable; the edit was not "
+                                   "applied, send it again", retry_after_s=retry)
+            else:
+                await self._publish_op(session, msg.world_id, msg.rid, row.seq, row.author_id, row.ops)
+            return
 
     def _validated_ops(self, msg: m.Edit, bounds: Any) -> tuple[list[dict[str, Any]], list[str]]:
         catalog = self.services.catalog.by_id

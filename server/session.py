@@ -126,6 +126,11 @@ class Session:
         self.send(error_reply(code, rid=rid, message=message, fields=fields, retry_after_s=retry_after_s,
                               world_id=world_id))
 
+    @property
+    def open(self) -> bool:
+        """Not closing and the socket not closed: frames sent now may still arrive."""
+        return self._closing is None and not self.ws.closed
+
     # -- closing ------------------------------------------------------------------------------
     def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, message: str | None = None) -> None:
         """Send `bye` (reason: the code's name; `message`: human detail), then close with

@@ -72,3 +72,77 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
     yield start
     for node in nodes:
         await asyncio.to_thread(node.stop)
+
+
+class CommitCutter(Proxy):
+    """A PostgreSQL proxy that can lose one COMMIT's answer: once armed with a marker (bytes a
+    transaction's statements carry, e.g. a world id bound as a parameter), the next COMMIT on
+    a connection that sent the marker reaches PostgreSQL and is committed, but its reply is
+    dropped and the client's connection cut — "the connection died during COMMIT". Armed
+    with `before=True`, the statement carrying the marker is never sent: the connection dies
+    before the transaction could commit."""
+
+    def __init__(self, target_port: int = PG_PORT) -> None:
+        super().__init__(target_port)
+        self.marker: bytes | None = None
+        self.before = False
+        self.cuts = 0
+
+    def arm(self, marker: bytes, *, before: bool = False) -> None:
+        self.marker, self.before = marker, before
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        state = {"marked": False, "cut": False}
+        for task in (asyncio.create_task(self._upstream(reader, up_writer, state)),
+                     asyncio.create_task(self._downstream(up_reader, writer, up_writer, state))):
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _upstream(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, state: dict[str, bool]) -> None:
+        try:
+            while data := await src.read(65536):
+                if self.marker is not None and self.marker in data:
+                    if self.before:
+                        self.marker = None
+                        self.cuts += 1
+                        break
+                    state["marked"] = True
+                if b"ROLLBACK" in data:
+                    state["marked"] = False
+                elif state["marked"] and b"COMMIT" in data and self.marker is not None:
+                    state["cut"], self.marker = True, None
+                    self.cuts += 1
+                dst.write(data)
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            dst.transport.abort()
+
+    async def _downstream(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, upstream: asyncio.StreamWriter,
+                          state: dict[str, bool]) -> None:
+        try:
+            while data := await src.read(65536):
+                if state["cut"]:  # PostgreSQL has answered the COMMIT: it is durable; drop the answer
+                    break
+                dst.write(data)
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            dst.transport.abort()
+            upstream.transport.abort()
+
+
+@pytest.fixture
+async def commit_cutter() -> AsyncIterator[CommitCutter]:
+    p = CommitCutter()
+    await p.start()
+    yield p
+    await p.stop()
