@@ -82,7 +82,8 @@ class World(Base):
     """A generated world's blueprint metadata. `seq` is the per-world op counter.
 
     `status`: generating → complete | partial | failed. A world left `generating` by a
-    crash is marked `partial` at the next start (docs/protocol.md, partial worlds).
+    node that died is marked `partial` once its generation lease expires (docs/protocol.md,
+    partial worlds).
     """
 
     __tablename__ = "worlds"
@@ -101,6 +102,9 @@ class World(Base):
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # While `generating`: the generating node renews this; past it, any node marks the world
+    # `partial` (server/leases.py, docs/scaling.md "Failures").
+    gen_lease_until: Mapped[datetime | None]
 
 
 class WorldMember(Base):

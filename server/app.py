@@ -27,6 +27,7 @@ from .config import Settings
 from .context import SERVICES, Services
 from .http import error_middleware
 from .hub import Hub
+from .leases import GenerationLeases
 from .metrics import Metrics
 from .registry import Registry
 from .rest import ROUTE_TABLES, add_routes
@@ -117,9 +118,6 @@ def _services_ctx(settings: Settings) -> Any:
             await migrate_async(settings.database_url)
         store = Store(settings.database_url, pool_size=settings.db_pool_size)
         await load_catalog(store, settings.catalog_file)
-        interrupted = await store.worlds.mark_interrupted()
-        if interrupted:
-            log.warning("%d worlds were left generating by a previous process; marked partial", interrupted)
         catalog = CatalogCache(store)
         await catalog.reload()
         revocations = Revocations(store)
@@ -134,16 +132,23 @@ def _services_ctx(settings: Settings) -> Any:
         broker = _make_broker(settings)
         await broker.start()
         hub = Hub(services, broker, metrics)
-        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings))
+        leases = GenerationLeases(services)
+        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings), leases=leases)
         app[SERVICES] = services
+        # Only generations whose lease expired: other nodes' running ones are left alone.
+        interrupted = await leases.sweep(starting=True)
+        if interrupted:
+            log.warning("%d worlds were left generating by a stopped node; marked partial", len(interrupted))
         poller = asyncio.create_task(_background(services), name="background-refresh")
+        lease_task = asyncio.create_task(leases.run(), name="generation-leases")
         log.info("store ready (%s), catalog %s with %d prefabs",
                  "sqlite" if is_sqlite(settings.database_url) else "postgresql",
                  catalog.version, len(catalog.prefabs))
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, lease_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.close()
         await broker.close()
         await writer.close()  # flush acked-pending telemetry before the store goes

@@ -21,6 +21,7 @@ from protocol.codec import pack_instances
 
 from .blueprint import wire_records
 from .context import Services
+from .leases import lease_until
 
 # CPU-bound planning runs here, never on the loop. Two threads: the GIL caps the gain, but
 # one huge world must not queue every other generation behind it.
@@ -128,10 +129,14 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
+    # The world is leased to this node while it generates (server/leases.py).
+    leases = services.extras.get("leases")
     world = await asyncio.shield(services.store.worlds.start_generated(
         rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
         world_type=header["world_type"], title=header["title"][:200], description=header["description"],
-        header=header, seed=seed))
+        header=header, seed=seed, gen_lease_until=lease_until(services.settings.generation_lease_s)))
+    if leases is not None:
+        leases.hold(world_id)
 
     count = index = 0
     status = "complete"
@@ -165,9 +170,13 @@ async def stream_world(services: Services, req: GenRequest,
     finally:
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
-        if finished is None:
-            finished = ("partial", (time.perf_counter() - started) * 1000)
-            world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+        try:
+            if finished is None:
+                finished = ("partial", (time.perf_counter() - started) * 1000)
+                world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+        finally:
+            if leases is not None:
+                leases.release(world_id)
     world["status"], world["processing_time_ms"] = finished
     yield Done(world_id, status, count, index, round(plan_ms, 3),
                round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])), world)

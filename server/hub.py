@@ -275,6 +275,10 @@ class Hub:
     async def world_deleted(self, world_id: str) -> None:
         await self.broker.publish(world_id, {"k": "control", "c": "deleted"})
 
+    async def generation_orphaned(self, world_id: str) -> None:
+        """The world's generating node died and the world is now `partial` (server/leases.py)."""
+        await self.broker.publish(world_id, {"k": "control", "c": "orphaned"})
+
     async def roles_changed(self, world_id: str) -> None:
         await self.broker.publish(world_id, {"k": "control", "c": "roles"})
 
@@ -300,6 +304,17 @@ class Hub:
                 else:
                     member.role = "viewer" if role == "public" else role
             asyncio.get_running_loop().create_task(self._drop_if_empty(room))
+        elif env.get("c") == "orphaned" and room.generating:
+            # docs/protocol.md §7.2: the generation's final frame, sent for its dead node. The
+            # prompt's rid died with the requester's session: 0; members follow by world_id.
+            room.generation_finished()
+            world = await self.services.store.worlds.get(room.world_id)
+            count = world.instance_count if world is not None else 0
+            frame = encode(m.GenDone(rid=0, world_id=room.world_id, status="partial", instances=count,
+                                     chunks=-(-count // self.services.settings.chunk_size), timings={},
+                                     warnings=["the node generating this world stopped; it is stored as partial"]))
+            for member in list(room.members.values()):
+                member.session.send_bytes(frame)
         elif env.get("c") == "expired" and isinstance(env.get("m"), dict):
             # Its node died (broker_redis.py reaps records no longer refreshed): say goodbye
             # for it, as its own node would have on a close (docs/protocol.md §7.4).
