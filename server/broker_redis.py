@@ -20,18 +20,20 @@ envelope for each: the room fills whatever was published meanwhile from the op l
 Generation chunks and presence updates sent during an outage are not recovered (they are
 ephemeral or re-sent by a join); ops always are, because the op log is the truth.
 
-Presence. Each record carries an expiry `presence_ttl_s` ahead; this node re-writes its own
-records every ttl/3, so a node that dies (SIGKILL, lost network) stops refreshing and its
-members vanish from `presence_list` within `presence_ttl_s`. The same periodic task reaps
-expired records of the worlds this node serves and announces each reaped member once
-(`control: expired`, whoever's HDEL removed it), so members see a `presence leave`.
-Node clocks are compared, so they must agree to well within the ttl (NTP).
+Presence. Each record carries an expiry 5/6 × `presence_ttl_s` ahead; this node re-writes
+its own records every ttl/3 (so a live record is always at least ttl/2 ahead), and reaps
+expired records of the worlds it serves every ttl/6. A node that dies (SIGKILL, lost network)
+stops refreshing: its members' records expire within 5/6 × ttl and are reaped within one
+more ttl/6, so they vanish from `presence_list` and their `presence leave` is announced within
+`presence_ttl_s` — once (`control: expired`, whoever's HDEL removed it). Node clocks are
+compared, so they must agree to well within ttl/2 (NTP).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -55,6 +57,7 @@ CONFIRM_TIMEOUT_S = 5.0  # a SUBSCRIBE not confirmed by then: the reconnect path
 PING_EVERY_S = 2.0  # pub/sub liveness: ping when idle this long ...
 DEAD_AFTER_S = 6.0  # ... and call the connection dead when nothing came back for this long
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.05, 2.0
+REAP_SHARE = 1 / 6  # expired presence is reaped every ttl/6; records live the rest of the ttl
 
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -303,7 +306,8 @@ class RedisBroker(Broker):
 
     # -- presence -------------------------------------------------------------------------------
     def _record(self, member: dict[str, Any]) -> bytes:
-        return _pack({"m": member, "n": self.node_id, "x": time.time() + self.presence_ttl_s})
+        # Expiry + one reap period = the ttl: a dead node's members leave within presence_ttl_s.
+        return _pack({"m": member, "n": self.node_id, "x": time.time() + self.presence_ttl_s * (1 - REAP_SHARE)})
 
     async def presence_set(self, world_id: str, key: str, member: dict[str, Any]) -> None:
         self._local[(world_id, key)] = member
@@ -338,17 +342,18 @@ class RedisBroker(Broker):
         return [m for (w, _), m in self._local.items() if w == world_id]
 
     async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.presence_ttl_s / 3)
+        """Reap every ttl/6; re-write this node's records every other time (ttl/3)."""
+        for tick in itertools.count(1):
+            await asyncio.sleep(self.presence_ttl_s * REAP_SHARE)
             if self._connected.is_set():
-                await self._refresh_presence()
+                await self._refresh_presence(rewrite=tick % 2 == 0)
 
-    async def _refresh_presence(self) -> None:
+    async def _refresh_presence(self, *, rewrite: bool = True) -> None:
         """Re-write this node's records, then reap expired ones in the worlds it serves."""
         if self._redis is None:
             return
         try:
-            if self._local:
+            if rewrite and self._local:
                 pipe = self._redis.pipeline(transaction=False)
                 for (world_id, key), member in list(self._local.items()):
                     pipe.hset(self._presence_key(world_id), key, self._record(member))
