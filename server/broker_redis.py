@@ -89,7 +89,9 @@ class RedisBroker(Broker):
         self._confirm: dict[str, deque[asyncio.Future[None]]] = {}
         self._local: dict[tuple[str, str], dict[str, Any]] = {}  # presence records of this node
         self._dirty: set[str] = set()  # worlds with a publish lost since the last (re)connect
+        self._removed: set[tuple[str, str]] = set()  # presence records to delete once reconnected
         self._tasks: list[asyncio.Task[None]] = []
+        self._resyncs: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -115,9 +117,9 @@ class RedisBroker(Broker):
 
     async def close(self) -> None:
         self._closed = True
-        for task in self._tasks:
+        for task in [*self._tasks, *self._resyncs]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._resyncs]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._redis is not None and self._connected.is_set() and self._local:
@@ -240,15 +242,33 @@ class RedisBroker(Broker):
         self._after_connect()
 
     def _after_connect(self) -> None:
-        """Fill what the link may have missed: locally for every world, remotely for lost publishes."""
+        task = asyncio.get_running_loop().create_task(self._resync_after_connect())
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
+
+    async def _resync_after_connect(self) -> None:
+        """Fill what the link may have missed. First this node's presence is made true again
+        (records of members who left meanwhile deleted, the others re-written); then every
+        world it serves is resynced, here and on the other nodes: rooms fill ops from the op
+        log and tell their members the presence joins and leaves they missed (room.py)."""
+        if self._redis is None:
+            return
+        removed, self._removed = self._removed, set()
+        try:
+            if removed:
+                pipe = self._redis.pipeline(transaction=False)
+                for world_id, key in removed:
+                    pipe.hdel(self._presence_key(world_id), key)
+                await pipe.execute()
+        except _ERRORS:
+            self._removed |= removed
+        await self._refresh_presence()
         if self._deliver is not None:
-            loop = asyncio.get_running_loop()
             for world_id in list(self._worlds):
-                loop.call_soon(self._deliver, world_id, {"k": "control", "c": "resync"})
+                self._deliver(world_id, {"k": "control", "c": "resync"})
         dirty, self._dirty = self._dirty, set()
-        for world_id in dirty:
-            asyncio.get_running_loop().create_task(self._publish_remote(world_id, {"k": "control", "c": "resync"}))
-        asyncio.get_running_loop().create_task(self._refresh_presence())
+        for world_id in dirty | self._worlds | {w for w, _ in removed}:
+            await self._publish_remote(world_id, {"k": "control", "c": "resync"})
 
     async def _publish_remote(self, world_id: str, envelope: Envelope) -> None:
         if self._redis is None:
@@ -311,6 +331,7 @@ class RedisBroker(Broker):
 
     async def presence_set(self, world_id: str, key: str, member: dict[str, Any]) -> None:
         self._local[(world_id, key)] = member
+        self._removed.discard((world_id, key))
         if not self._connected.is_set() or self._redis is None:
             return  # written by the refresh after the reconnect
         try:
@@ -324,9 +345,12 @@ class RedisBroker(Broker):
     async def presence_remove(self, world_id: str, key: str) -> None:
         self._local.pop((world_id, key), None)
         if not self._connected.is_set() or self._redis is None:
-            return  # the record expires by itself
-        with contextlib.suppress(*_ERRORS):
+            self._removed.add((world_id, key))  # deleted (and announced) after the reconnect
+            return
+        try:
             await self._redis.hdel(self._presence_key(world_id), key)
+        except _ERRORS:
+            self._removed.add((world_id, key))
 
     async def presence_list(self, world_id: str) -> list[dict[str, Any]]:
         if self._connected.is_set() and self._redis is not None:

@@ -88,7 +88,8 @@ class Hub:
         """Publish a presence join/leave; the presence record itself is the caller's."""
         frame = encode(m.PresenceEvent(world_id=room.world_id, event=event,  # type: ignore[arg-type]
                                        member=member_record(session, role)))  # type: ignore[arg-type]
-        await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id})
+        await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id, "e": event,
+                                                  "m": member_record(session, role)})
 
     # -- generation ---------------------------------------------------------------------------------
     async def open_generation(self, session: Session, world_id: str, header: dict[str, Any]) -> Room:
@@ -319,6 +320,7 @@ class Hub:
             # Its node died (broker_redis.py reaps records no longer refreshed): say goodbye
             # for it, as its own node would have on a close (docs/protocol.md §7.4).
             member = env["m"]
+            room.known.pop(str(member.get("session_id")), None)
             frame = encode(m.PresenceEvent(world_id=room.world_id, event="leave", member=member))
             for local in list(room.members.values()):
                 if local.session.id != member.get("session_id"):
