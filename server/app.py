@@ -157,9 +157,13 @@ def _services_ctx(settings: Settings) -> Any:
     return ctx
 
 
-async def _drain(app: web.Application) -> None:
-    """on_shutdown: refuse new work, tell sessions to go (1001), let them finish."""
+async def drain(app: web.Application) -> None:
+    """Refuse new work, tell sessions to go (1001), let them finish. The runner calls it while
+    open connections are still read (docs/operations.md §2); on_shutdown calls it too (for an
+    app run otherwise), where it does nothing the second time."""
     services = app[SERVICES]
+    if services.extras.get("draining"):
+        return
     services.extras["draining"] = True
     await services.extras["registry"].drain(services.settings.drain_timeout_s)
 
@@ -167,7 +171,7 @@ async def _drain(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(_services_ctx(settings))
-    app.on_shutdown.append(_drain)
+    app.on_shutdown.append(drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])
     app[MAP_CACHE] = MapCache()
     return app

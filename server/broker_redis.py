@@ -17,8 +17,10 @@ the connection drops (Redis restarts, a network fault, no pong) the reader recon
 bounded backoff, resubscribes every active world, and then delivers a `control: resync`
 envelope for each: the room fills whatever was published meanwhile from the op log
 (room.py). Worlds whose publish failed get a resync published to the other nodes too.
-Generation chunks and presence updates sent during an outage are not recovered (they are
-ephemeral or re-sent by a join); ops always are, because the op log is the truth.
+Presence joins and leaves are recovered too (the records are made true first, then the
+resync lets rooms reconcile their member lists). Generation chunks and cursor updates sent
+during an outage are not (they are ephemeral or re-sent by a join); ops always are, because
+the op log is the truth.
 
 Presence. Each record carries an expiry 5/6 × `presence_ttl_s` ahead; this node re-writes
 its own records every ttl/3 (so a live record is always at least ttl/2 ahead), and reaps

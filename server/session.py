@@ -86,6 +86,7 @@ class Session:
         self.rate_strikes = 0
         self.frames_seen = 0
         self._closing: asyncio.Task[None] | None = None
+        self.close_code: CloseCode | None = None  # the code this server closed with, if it did
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
             m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping,
             m.Prompt: self._on_prompt, m.Cancel: self._on_cancel, m.Telemetry: self._on_telemetry,
@@ -139,6 +140,7 @@ class Session:
             self._closing = asyncio.get_running_loop().create_task(self._close(code, retry_after_s, message))
 
     async def _close(self, code: CloseCode, retry_after_s: float | None, message: str | None) -> None:
+        self.close_code = code
         versions = SUPPORTED_VERSIONS if code is CloseCode.UNSUPPORTED_PROTOCOL_VERSION else None
         self.writer.send(encode(bye(code, message, retry_after_s=retry_after_s, supported_versions=versions)))
         await self.writer.flush(timeout=1.0)
@@ -160,6 +162,7 @@ class Session:
         if self._closing is not None:
             return
         self._closing = asyncio.current_task()
+        self.close_code = CloseCode.SLOW_CONSUMER
         log.warning("session %s (user %s) closed as slow consumer", self.id,  # (runs in the publisher's
                     self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
