@@ -25,6 +25,7 @@ from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
+from .failures import store_outage
 from .http import error_middleware
 from .hub import Hub
 from .leases import GenerationLeases
@@ -82,8 +83,9 @@ async def _background(services: Services) -> None:
             services.extras["registry"].sweep(services.revocations.is_revoked)
             await services.catalog.refresh_if_changed()
             _sample(services)
-        except Exception:
-            log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
+        except Exception as exc:
+            if store_outage(exc, services.settings.store_retry_after_s) is None:  # an outage: logged once
+                log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
 
 
 def _sample(services: Services) -> None:
