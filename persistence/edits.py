@@ -18,7 +18,7 @@ from sqlalchemy import Text, cast, delete, func, insert, select, update
 
 from .clock import utcnow
 from .db import Repo
-from .errors import Conflict, LimitExceeded, NotFound
+from .errors import CommitUnknown, Conflict, LimitExceeded, NotFound, is_outage
 from .models import World, WorldOp
 from .sqlite_writer import SqliteWriter, json_text, sqlite_time
 from .worlds import (
@@ -57,19 +57,35 @@ class EditRepo(Repo):
 
         Raises NotFound (no world), Conflict (an add reuses a live id, or the world is still
         generating), LimitExceeded (adds past `max_instances`, or an instance's props after the
-        op past `max_props_bytes` packed). Nothing is written when it raises.
+        op past `max_props_bytes` packed). Nothing is written when it raises, except CommitUnknown:
+        the connection died during COMMIT, and the batch may be stored (`op_of_request` tells).
         """
         batch = _Batch(world_id, author_id, ops, session_id, rid, new_ids, max_instances, max_props_bytes)
-        if self._writer is not None:
+        if self._writer is not None:  # SQLite: a failed COMMIT rolls back, the outcome is known
             return await self._writer.run(batch.run_sqlite)
-        async with self._core() as conn:
-            return await batch.run_core(conn)
+        applied: Applied | None = None
+        try:
+            async with self._core() as conn:
+                applied = await batch.run_core(conn)
+        except Exception as exc:
+            if applied is not None and is_outage(exc):  # the statements ran; the COMMIT failed
+                raise CommitUnknown(f"the commit of seq {applied.seq} of {world_id} may not be stored") from exc
+            raise
+        return applied
 
     async def ops_since(self, world_id: str, since_seq: int, limit: int) -> list[WorldOp]:
         async with self._sessions() as s:
             q = (select(WorldOp).where(WorldOp.world_id == world_id, WorldOp.seq > since_seq)
                  .order_by(WorldOp.seq).limit(limit))
             return list(await s.scalars(q))
+
+    async def op_of_request(self, world_id: str, session_id: str, rid: int) -> WorldOp | None:
+        """The op a session's request `rid` stored, if it was stored: how an edit whose COMMIT
+        outcome is unknown (the connection died during it) is resolved (docs/protocol.md §8)."""
+        async with self._sessions() as s:
+            q = select(WorldOp).where(WorldOp.world_id == world_id, WorldOp.session_id == session_id,
+                                      WorldOp.rid == rid)
+            return (await s.scalars(q)).first()
 
     async def oldest_seq(self, world_id: str) -> int | None:
         async with self._sessions() as s:

@@ -31,3 +31,48 @@ class LimitExceeded(PersistenceError):
     def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.fields = fields
+
+
+class CommitUnknown(PersistenceError):
+    """The connection failed during COMMIT: the write may or may not be stored. Its cause is
+    the driver's error (an outage, `is_outage`)."""
+
+
+# sqlite3 OperationalError messages that mean "the file cannot be used now", not a bad statement.
+_SQLITE_OUTAGE = ("database is locked", "unable to open database", "disk i/o error", "database is busy")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the store cannot be reached or used right now —
+    a refused or dropped connection, a server shutting down, a pool or lock timeout — as
+    opposed to a bad statement or a bug. Callers report it as "unavailable, retry later"."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if _is_outage_one(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _is_outage_one(exc: BaseException) -> bool:
+    import sqlite3
+
+    import sqlalchemy.exc as sae
+
+    if isinstance(exc, sae.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sae.TimeoutError | sae.DisconnectionError | ConnectionError | TimeoutError):
+        return True  # pool checkout timed out; refused, reset or lost sockets
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(text in str(exc).lower() for text in _SQLITE_OUTAGE)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return True  # connect() failed at the socket level (refused, unreachable, reset)
+    module = type(exc).__module__
+    if module.startswith("asyncpg"):
+        import asyncpg
+
+        return isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+                          | asyncpg.exceptions.OperatorInterventionError)
+    return False

@@ -87,7 +87,8 @@ class World(Base):
     """A generated world's blueprint metadata. `seq` is the per-world op counter.
 
     `status`: generating → complete | partial | failed. A world left `generating` by a
-    crash is marked `partial` at the next start (docs/protocol.md, partial worlds).
+    node that died is marked `partial` once its generation lease expires (docs/protocol.md,
+    partial worlds).
     """
 
     __tablename__ = "worlds"
@@ -109,6 +110,9 @@ class World(Base):
     # Bytes of its generated chunks and logged edit batches as written: what counts against the
     # owner's `max_stored_bytes_per_user` (migration 0006).
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # While `generating`: the generating node renews this; past it, any node marks the world
+    # `partial` (server/leases.py, docs/scaling.md "Failures").
+    gen_lease_until: Mapped[datetime | None]
 
 
 class WorldMember(Base):

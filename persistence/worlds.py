@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import msgpack
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, true, update
 
 from .clock import utcnow
 from .db import Repo
@@ -32,7 +32,7 @@ INSTANCE_COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "
                     "rw", "sx", "sy", "sz", "props")
 _WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
                   "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at",
-                  "stored_bytes")
+                  "stored_bytes", "gen_lease_until")
 _SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
                         f"VALUES ({', '.join(':' + c for c in _WORLD_COLUMNS)})")
 _SQLITE_GROW = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
@@ -153,13 +153,15 @@ class WorldRepo(Repo):
         world row's values as stored (so the caller need not read it back)."""
         now = utcnow()
         status, ms = finish or ("generating", 0.0)
-        row = {"visibility": "private", **fields, "status": status, "processing_time_ms": ms, "seq": 0,
-               "instance_count": sum(n for _, n, _ in chunks), "created_at": now, "updated_at": now,
-               "stored_bytes": sum(len(d) for _, _, d in chunks)}
+        row = {"visibility": "private", "gen_lease_until": None, **fields, "status": status,
+               "processing_time_ms": ms, "seq": 0, "instance_count": sum(n for _, n, _ in chunks),
+               "created_at": now, "updated_at": now, "stored_bytes": sum(len(d) for _, _, d in chunks)}
         world_id = fields["id"]
         if self._writer is not None:
             stamp = sqlite_time(now)
-            values = {**row, "header": json_text(row["header"]), "created_at": stamp, "updated_at": stamp}
+            lease = row["gen_lease_until"] and sqlite_time(row["gen_lease_until"])
+            values = {**row, "header": json_text(row["header"]), "created_at": stamp, "updated_at": stamp,
+                      "gen_lease_until": lease}
             rows = [(world_id, o, n, d) for o, n, d in chunks]
 
             def tx(conn: Any) -> None:
@@ -216,12 +218,22 @@ class WorldRepo(Repo):
                 status=status, processing_time_ms=processing_time_ms, updated_at=now))
         return now
 
-    async def mark_interrupted(self) -> int:
-        """Worlds a dead process left `generating` become `partial`; returns how many."""
+    async def renew_leases(self, world_ids: Sequence[str], until: datetime) -> None:
+        """Extend the generation lease of these worlds (those still `generating`)."""
         async with self._tx() as s:
-            result = await s.execute(update(World).where(World.status == "generating")
-                                     .values(status="partial", updated_at=utcnow()))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            await s.execute(update(World).where(World.id.in_(world_ids), World.status == "generating")
+                            .values(gen_lease_until=until))
+
+    async def sweep_expired(self, now: datetime | None) -> list[str]:
+        """Worlds whose generation lease expired before `now` (their node died; NULL: a row from
+        before leases) become `partial` — every `generating` world when `now` is None; returns
+        their ids. On several nodes at once, each world is returned to exactly one caller (the
+        one whose UPDATE changed it)."""
+        async with self._tx() as s:
+            expired = true() if now is None else (World.gen_lease_until.is_(None)) | (World.gen_lease_until < now)
+            result = await s.execute(update(World).where(World.status == "generating", expired)
+                                     .values(status="partial", updated_at=utcnow()).returning(World.id))
+            return [str(i) for i in result.scalars()]
 
     async def get(self, world_id: str) -> World | None:
         async with self._sessions() as s:

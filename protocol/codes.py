@@ -123,6 +123,7 @@ class CloseCode(enum.IntEnum):
     RATE_LIMITED = 4002
     TOKEN_EXPIRED = 4003
     CONNECTION_LIMIT = 4004
+    UNAVAILABLE = 4005
     # 4500-4999: terminal; do not reconnect without changing something (token, version, code).
     UNAUTHORIZED = 4500
     TOKEN_REVOKED = 4501
@@ -151,6 +152,7 @@ CLOSE_EXPLANATIONS: dict[CloseCode, str] = {
     CloseCode.RATE_LIMITED: "Rate limits were violated repeatedly; reconnect after retry_after_s.",
     CloseCode.TOKEN_EXPIRED: "The token expired; refresh it and reconnect (or use auth.refresh earlier).",
     CloseCode.CONNECTION_LIMIT: "Too many connections for this user or address; retry after retry_after_s.",
+    CloseCode.UNAVAILABLE: "The server cannot open a session now (its store is unreachable); reconnect after retry_after_s.",
     CloseCode.UNAUTHORIZED: "Missing or invalid token, or no hello before the deadline.",
     CloseCode.TOKEN_REVOKED: "The token or its session was revoked; log in again.",
     CloseCode.UNSUPPORTED_PROTOCOL_VERSION: "hello.v is not supported; bye lists supported_versions.",

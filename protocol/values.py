@@ -43,7 +43,7 @@ WorldType = Literal[
 WORLD_TYPES: Final[tuple[str, ...]] = get_args(WorldType)
 Role = Literal["owner", "editor", "viewer"]
 JoinMode = Literal["snapshot", "replay"]
-GenStatus = Literal["complete", "cancelled", "failed"]
+GenStatus = Literal["complete", "cancelled", "failed", "partial"]
 Outcome = Literal["applied", "superseded", "noop"]
 PresenceKind = Literal["update", "join", "leave"]
 

@@ -29,8 +29,10 @@ from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
 from .cors import cors_middleware
+from .failures import store_outage
 from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
+from .leases import GenerationLeases
 from .metrics import Metrics
 from .proxy import TrustedProxies
 from .ratelimit import UserQuota
@@ -87,8 +89,9 @@ async def _background(services: Services) -> None:
             services.extras["registry"].sweep(services.revocations.is_revoked)
             await services.catalog.refresh_if_changed()
             _sample(services)
-        except Exception:
-            log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
+        except Exception as exc:
+            if store_outage(exc, services.settings.store_retry_after_s) is None:  # an outage: logged once
+                log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
 
 
 _PURGE_BATCH = 5000  # rows per DELETE: short transactions, so writers wait little
@@ -150,9 +153,6 @@ def _services_ctx(settings: Settings) -> Any:
             await migrate_async(settings.database_url)
         store = Store(settings.database_url, pool_size=settings.db_pool_size)
         await load_catalog(store, settings.catalog_file)
-        interrupted = await store.worlds.mark_interrupted()
-        if interrupted:
-            log.warning("%d worlds were left generating by a previous process; marked partial", interrupted)
         catalog = CatalogCache(store)
         await catalog.reload()
         revocations = Revocations(store, settings.token_ttl_s)
@@ -170,14 +170,20 @@ def _services_ctx(settings: Settings) -> Any:
         await broker.start()
         hub = Hub(services, broker, metrics)
         quota = UserQuota(settings.telemetry_events_per_user_min, settings.telemetry_bytes_per_user_min)
+        leases = GenerationLeases(services)
         services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
-                               telemetry_quota=quota)
+                               telemetry_quota=quota, leases=leases)
         app[SERVICES] = services
+        # Only generations whose lease expired: other nodes' running ones are left alone.
+        interrupted = await leases.sweep(starting=True)
+        if interrupted:
+            log.warning("%d worlds were left generating by a stopped node; marked partial", len(interrupted))
         poller = asyncio.create_task(_background(services), name="background-refresh")
         tasks = [poller]
         if settings.telemetry_retention_days > 0:
             tasks.append(asyncio.create_task(_purge_telemetry(services), name="telemetry-retention"))
         tasks.append(asyncio.create_task(maintenance.run(services), name="maintenance"))
+        tasks.append(asyncio.create_task(leases.run(), name="generation-leases"))
         log.info("store ready (%s), catalog %s with %d prefabs",
                  "sqlite" if is_sqlite(settings.database_url) else "postgresql",
                  catalog.version, len(catalog.prefabs))
@@ -194,9 +200,13 @@ def _services_ctx(settings: Settings) -> Any:
     return ctx
 
 
-async def _drain(app: web.Application) -> None:
-    """on_shutdown: refuse new work, tell sessions to go (1001), let them finish."""
+async def drain(app: web.Application) -> None:
+    """Refuse new work, tell sessions to go (1001), let them finish. The runner calls it while
+    open connections are still read (docs/operations.md §2); on_shutdown calls it too (for an
+    app run otherwise), where it does nothing the second time."""
     services = app[SERVICES]
+    if services.extras.get("draining"):
+        return
     services.extras["draining"] = True
     await services.extras["registry"].drain(services.settings.drain_timeout_s)
 
@@ -207,7 +217,7 @@ def create_app(settings: Settings) -> web.Application:
                           client_max_size=settings.max_body_bytes)
     app[TRUSTED_PROXIES] = TrustedProxies.parse(settings.trusted_proxies)
     app.cleanup_ctx.append(_services_ctx(settings))
-    app.on_shutdown.append(_drain)
+    app.on_shutdown.append(drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])
     app[MAP_CACHE] = MapCache()
     return app

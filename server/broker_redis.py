@@ -17,21 +17,25 @@ the connection drops (Redis restarts, a network fault, no pong) the reader recon
 bounded backoff, resubscribes every active world, and then delivers a `control: resync`
 envelope for each: the room fills whatever was published meanwhile from the op log
 (room.py). Worlds whose publish failed get a resync published to the other nodes too.
-Generation chunks and presence updates sent during an outage are not recovered (they are
-ephemeral or re-sent by a join); ops always are, because the op log is the truth.
+Presence joins and leaves are recovered too (the records are made true first, then the
+resync lets rooms reconcile their member lists). Generation chunks and cursor updates sent
+during an outage are not (they are ephemeral or re-sent by a join); ops always are, because
+the op log is the truth.
 
-Presence. Each record carries an expiry `presence_ttl_s` ahead; this node re-writes its own
-records every ttl/3, so a node that dies (SIGKILL, lost network) stops refreshing and its
-members vanish from `presence_list` within `presence_ttl_s`. The same periodic task reaps
-expired records of the worlds this node serves and announces each reaped member once
-(`control: expired`, whoever's HDEL removed it), so members see a `presence leave`.
-Node clocks are compared, so they must agree to well within the ttl (NTP).
+Presence. Each record carries an expiry 5/6 × `presence_ttl_s` ahead; this node re-writes
+its own records every ttl/3 (so a live record is always at least ttl/2 ahead), and reaps
+expired records of the worlds it serves every ttl/6. A node that dies (SIGKILL, lost network)
+stops refreshing: its members' records expire within 5/6 × ttl and are reaped within one
+more ttl/6, so they vanish from `presence_list` and their `presence leave` is announced within
+`presence_ttl_s` — once (`control: expired`, whoever's HDEL removed it). Node clocks are
+compared, so they must agree to well within ttl/2 (NTP).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -55,6 +59,7 @@ CONFIRM_TIMEOUT_S = 5.0  # a SUBSCRIBE not confirmed by then: the reconnect path
 PING_EVERY_S = 2.0  # pub/sub liveness: ping when idle this long ...
 DEAD_AFTER_S = 6.0  # ... and call the connection dead when nothing came back for this long
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.05, 2.0
+REAP_SHARE = 1 / 6  # expired presence is reaped every ttl/6; records live the rest of the ttl
 
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -86,7 +91,9 @@ class RedisBroker(Broker):
         self._confirm: dict[str, deque[asyncio.Future[None]]] = {}
         self._local: dict[tuple[str, str], dict[str, Any]] = {}  # presence records of this node
         self._dirty: set[str] = set()  # worlds with a publish lost since the last (re)connect
+        self._removed: set[tuple[str, str]] = set()  # presence records to delete once reconnected
         self._tasks: list[asyncio.Task[None]] = []
+        self._resyncs: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -112,9 +119,9 @@ class RedisBroker(Broker):
 
     async def close(self) -> None:
         self._closed = True
-        for task in self._tasks:
+        for task in [*self._tasks, *self._resyncs]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._resyncs]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._redis is not None and self._connected.is_set() and self._local:
@@ -237,15 +244,33 @@ class RedisBroker(Broker):
         self._after_connect()
 
     def _after_connect(self) -> None:
-        """Fill what the link may have missed: locally for every world, remotely for lost publishes."""
+        task = asyncio.get_running_loop().create_task(self._resync_after_connect())
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
+
+    async def _resync_after_connect(self) -> None:
+        """Fill what the link may have missed. First this node's presence is made true again
+        (records of members who left meanwhile deleted, the others re-written); then every
+        world it serves is resynced, here and on the other nodes: rooms fill ops from the op
+        log and tell their members the presence joins and leaves they missed (room.py)."""
+        if self._redis is None:
+            return
+        removed, self._removed = self._removed, set()
+        try:
+            if removed:
+                pipe = self._redis.pipeline(transaction=False)
+                for world_id, key in removed:
+                    pipe.hdel(self._presence_key(world_id), key)
+                await pipe.execute()
+        except _ERRORS:
+            self._removed |= removed
+        await self._refresh_presence()
         if self._deliver is not None:
-            loop = asyncio.get_running_loop()
             for world_id in list(self._worlds):
-                loop.call_soon(self._deliver, world_id, {"k": "control", "c": "resync"})
+                self._deliver(world_id, {"k": "control", "c": "resync"})
         dirty, self._dirty = self._dirty, set()
-        for world_id in dirty:
-            asyncio.get_running_loop().create_task(self._publish_remote(world_id, {"k": "control", "c": "resync"}))
-        asyncio.get_running_loop().create_task(self._refresh_presence())
+        for world_id in dirty | self._worlds | {w for w, _ in removed}:
+            await self._publish_remote(world_id, {"k": "control", "c": "resync"})
 
     async def _publish_remote(self, world_id: str, envelope: Envelope) -> None:
         if self._redis is None:
@@ -303,10 +328,12 @@ class RedisBroker(Broker):
 
     # -- presence -------------------------------------------------------------------------------
     def _record(self, member: dict[str, Any]) -> bytes:
-        return _pack({"m": member, "n": self.node_id, "x": time.time() + self.presence_ttl_s})
+        # Expiry + one reap period = the ttl: a dead node's members leave within presence_ttl_s.
+        return _pack({"m": member, "n": self.node_id, "x": time.time() + self.presence_ttl_s * (1 - REAP_SHARE)})
 
     async def presence_set(self, world_id: str, key: str, member: dict[str, Any]) -> None:
         self._local[(world_id, key)] = member
+        self._removed.discard((world_id, key))
         if not self._connected.is_set() or self._redis is None:
             return  # written by the refresh after the reconnect
         try:
@@ -320,9 +347,12 @@ class RedisBroker(Broker):
     async def presence_remove(self, world_id: str, key: str) -> None:
         self._local.pop((world_id, key), None)
         if not self._connected.is_set() or self._redis is None:
-            return  # the record expires by itself
-        with contextlib.suppress(*_ERRORS):
+            self._removed.add((world_id, key))  # deleted (and announced) after the reconnect
+            return
+        try:
             await self._redis.hdel(self._presence_key(world_id), key)
+        except _ERRORS:
+            self._removed.add((world_id, key))
 
     async def presence_list(self, world_id: str) -> list[dict[str, Any]]:
         if self._connected.is_set() and self._redis is not None:
@@ -338,17 +368,18 @@ class RedisBroker(Broker):
         return [m for (w, _), m in self._local.items() if w == world_id]
 
     async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.presence_ttl_s / 3)
+        """Reap every ttl/6; re-write this node's records every other time (ttl/3)."""
+        for tick in itertools.count(1):
+            await asyncio.sleep(self.presence_ttl_s * REAP_SHARE)
             if self._connected.is_set():
-                await self._refresh_presence()
+                await self._refresh_presence(rewrite=tick % 2 == 0)
 
-    async def _refresh_presence(self) -> None:
+    async def _refresh_presence(self, *, rewrite: bool = True) -> None:
         """Re-write this node's records, then reap expired ones in the worlds it serves."""
         if self._redis is None:
             return
         try:
-            if self._local:
+            if rewrite and self._local:
                 pipe = self._redis.pipeline(transaction=False)
                 for (world_id, key), member in list(self._local.items()):
                     pipe.hset(self._presence_key(world_id), key, self._record(member))

@@ -118,6 +118,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
     Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
     Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
+    Setting("generation_lease_s", 15.0, "a running generation's lease, renewed every third of it; a dead node's generation is marked partial within 4/3 of it"),
+    Setting("store_retry_after_s", 2.0, "while the store is unreachable: retry_after_s of unavailable (1201), close 4005 and REST 503 Retry-After"),
     # -- discovery ---------------------------------------------------------------
     Setting("play_window_s", 1800.0, "a user entering a published world again within this many seconds is not counted as another play"),
     Setting("analytics_max_days", 366, "longest date range one author analytics request may cover"),
@@ -216,6 +218,8 @@ if TYPE_CHECKING:
         redis_url: str
         node_id: str
         presence_ttl_s: float
+        generation_lease_s: float
+        store_retry_after_s: float
         play_window_s: float
         analytics_max_days: int
         analytics_operators: str

@@ -20,6 +20,7 @@ from protocol.codec import pack_instances
 
 from .blueprint import wire_records
 from .context import Services
+from .leases import lease_until
 from .quotas import Admission, GenerationRefused
 
 __all__ = ["Admission", "Chunk", "Done", "GenerationRefused", "GenRequest", "Started", "admit", "stream_world"]
@@ -132,11 +133,15 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
+    # The world is leased to this node while it generates (server/leases.py).
+    leases = services.extras.get("leases")
     async with store_turn(user):
         world = await asyncio.shield(services.store.worlds.start_generated(
             rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
             world_type=header["world_type"], title=header["title"][:200], description=header["description"],
-            header=header, seed=seed))
+            header=header, seed=seed, gen_lease_until=lease_until(services.settings.generation_lease_s)))
+    if leases is not None:
+        leases.hold(world_id)
 
     count = index = 0
     status = "complete"
@@ -173,9 +178,13 @@ async def stream_world(services: Services, req: GenRequest,
             upcoming.cancel()  # a prefetched group nobody will send: give its turn back
         # Runs on normal end, on cancel, and when the consumer abandons us (GeneratorExit):
         # the persisted prefix is always followed by a status that names it.
-        if finished is None:
-            finished = ("partial", (time.perf_counter() - started) * 1000)
-            world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+        try:
+            if finished is None:
+                finished = ("partial", (time.perf_counter() - started) * 1000)
+                world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+        finally:
+            if leases is not None:
+                leases.release(world_id)
     world["status"], world["processing_time_ms"] = finished
     yield Done(world_id, status, count, index, round(plan_ms, 3),
                round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])), world)

@@ -17,6 +17,7 @@ from . import logs
 from .auth import AuthError, Identity
 from .context import SERVICES
 from .errors import ApiError, bad_request, unauthorized
+from .failures import store_outage
 from .proxy import TrustedProxies
 
 log = logging.getLogger("immersiverse.http")
@@ -104,7 +105,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
         return error_response(ApiError(500, "internal_error", f"internal server error (request id {request_id})"),
                               request_id)
-    except Exception:
+    except Exception as exc:
+        retry_after = request.app[SERVICES].settings.store_retry_after_s
+        if (refused := store_outage(exc, retry_after)) is not None:  # logged once per outage
+            return error_response(ApiError(503, "unavailable", str(refused.message),
+                                           headers={"Retry-After": str(max(1, round(retry_after)))}), request_id)
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
         error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
         return error_response(error, request_id)

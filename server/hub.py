@@ -13,14 +13,14 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from generator import bounds_contains
-from persistence.errors import Conflict, LimitExceeded, NotFound
+from persistence.errors import CommitUnknown, Conflict, LimitExceeded, NotFound
 from protocol import messages as m
 from protocol.codec import encode
-from protocol.codes import ErrorCode
+from protocol.codes import CloseCode, ErrorCode
 
 from .broker import Broker, Envelope
 from .context import Services
-from .failures import RequestRefused
+from .failures import RequestRefused, store_outage
 from .metrics import Metrics
 from .plays import count_play
 from .room import Room, member_record, op_frame, results_of
@@ -33,6 +33,8 @@ EDIT_ROLES = ("owner", "editor")
 # A rotation's length may be off by float rounding (0.7071² × 2 = 0.99998), not by more.
 QUAT_TOLERANCE = 1e-3
 COMPACT_EVERY = 100
+# How long an edit whose commit outcome is unknown is kept open while its op is read back.
+RESOLVE_EDIT_S = 60.0
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
@@ -91,7 +93,8 @@ class Hub:
         """Publish a presence join/leave; the presence record itself is the caller's."""
         frame = encode(m.PresenceEvent(world_id=room.world_id, event=event,  # type: ignore[arg-type]
                                        member=member_record(session, role)))  # type: ignore[arg-type]
-        await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id})
+        await self.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id, "e": event,
+                                                  "m": member_record(session, role)})
 
     # -- generation ---------------------------------------------------------------------------------
     async def open_generation(self, session: Session, world_id: str, header: dict[str, Any]) -> Room:
@@ -190,15 +193,18 @@ class Hub:
             raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
         except NotFound:
             raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+        except CommitUnknown as exc:
+            # The store went away during the COMMIT: the edit may be stored. Its one final
+            # frame waits until the op log says (docs/protocol.md §8.3).
+            store_outage(exc, self.services.settings.store_retry_after_s)
+            session.spawn(self._resolve_edit(session, msg), "edit-outcome")
+            return
         if not applied.advanced:
             session.send(m.EditAck(rid=msg.rid, world_id=msg.world_id, seq=applied.seq,
                                    results=results_of(applied.ops)))  # type: ignore[arg-type]
             return
-        self.metrics.ops.inc()
-        frame = op_frame(msg.world_id, applied.seq, session.public_id, applied.ops)
-        await self.broker.publish(msg.world_id, {"k": "op", "s": applied.seq, "f": frame, "o": session.id,
-                                                 "r": msg.rid, "res": results_of(applied.ops)})
-        await self._bound_oplog(session, msg.world_id, applied.seq, len(frame))
+        size = await self._publish_op(session, msg.world_id, msg.rid, applied.seq, session.user_id, applied.ops)
+        await self._bound_oplog(session, msg.world_id, applied.seq, size)
 
     async def _bound_oplog(self, session: Session, world_id: str, seq: int, size: int) -> None:
         """Keep the op log within `oplog_retention_ops` ops and about `oplog_max_bytes` bytes.
@@ -215,6 +221,45 @@ class Hub:
         elif seq % COMPACT_EVERY == 0:
             session.spawn(self.services.store.edits.compact(world_id, s.oplog_retention_ops, s.oplog_max_bytes),
                           "compact")
+
+    async def _publish_op(self, session: Session, world_id: str, rid: int, seq: int, author: str,
+                          ops: list[dict[str, Any]]) -> int:
+        """Publish a stored op (`author` an account id, shown as its public id); its author gets
+        `edit.ack` from the room, once (a room drops a seq it has already delivered, e.g. from a
+        gap fill). Returns the op frame's size."""
+        self.metrics.ops.inc()
+        frame = op_frame(world_id, seq, self.services.public_id(author), ops)
+        await self.broker.publish(world_id, {"k": "op", "s": seq, "f": frame, "o": session.id, "r": rid,
+                                             "res": results_of(ops)})
+        return len(frame)
+
+    async def _resolve_edit(self, session: Session, msg: m.Edit) -> None:
+        """Read back the op of an edit whose commit outcome is unknown, by (session, rid): stored
+        → `edit.ack` (through the room); not stored → `unavailable` (resending is safe). While
+        the store stays unreachable, retry every `store_retry_after_s`, up to RESOLVE_EDIT_S;
+        then close 4005 without a final frame: the client resumes with since_seq, where a
+        stored edit comes back as an op (docs/protocol.md §8.3)."""
+        retry = self.services.settings.store_retry_after_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESOLVE_EDIT_S
+        while session.open:
+            try:
+                row = await self.services.store.edits.op_of_request(msg.world_id, session.id, msg.rid)
+            except Exception as exc:
+                if store_outage(exc, retry) is None:
+                    raise
+                if loop.time() + retry > deadline:
+                    session.close_soon(CloseCode.UNAVAILABLE, retry_after_s=retry,
+                                       message=f"the outcome of edit rid {msg.rid} is unknown; resume with since_seq")
+                    return
+                await asyncio.sleep(retry)
+                continue
+            if row is None:
+                session.send_error(ErrorCode.UNAVAILABLE, msg.rid, "the store is unavailable; the edit was not "
+                                   "applied, send it again", retry_after_s=retry)
+            else:
+                await self._publish_op(session, msg.world_id, msg.rid, row.seq, row.author_id, row.ops)
+            return
 
     def _validated_ops(self, msg: m.Edit, bounds: Any) -> tuple[list[dict[str, Any]], list[str]]:
         catalog = self.services.catalog.by_id
@@ -257,6 +302,10 @@ class Hub:
     async def world_deleted(self, world_id: str) -> None:
         await self.broker.publish(world_id, {"k": "control", "c": "deleted"})
 
+    async def generation_orphaned(self, world_id: str) -> None:
+        """The world's generating node died and the world is now `partial` (server/leases.py)."""
+        await self.broker.publish(world_id, {"k": "control", "c": "orphaned"})
+
     async def roles_changed(self, world_id: str) -> None:
         await self.broker.publish(world_id, {"k": "control", "c": "roles"})
 
@@ -282,10 +331,22 @@ class Hub:
                 else:
                     member.role = "viewer" if role == "public" else role
             asyncio.get_running_loop().create_task(self._drop_if_empty(room))
+        elif env.get("c") == "orphaned" and room.generating:
+            # docs/protocol.md §7.2: the generation's final frame, sent for its dead node. The
+            # prompt's rid died with the requester's session: 0; members follow by world_id.
+            room.generation_finished()
+            world = await self.services.store.worlds.get(room.world_id)
+            count = world.instance_count if world is not None else 0
+            frame = encode(m.GenDone(rid=0, world_id=room.world_id, status="partial", instances=count,
+                                     chunks=-(-count // self.services.settings.chunk_size), timings={},
+                                     warnings=["the node generating this world stopped; it is stored as partial"]))
+            for member in list(room.members.values()):
+                member.session.send_bytes(frame)
         elif env.get("c") == "expired" and isinstance(env.get("m"), dict):
             # Its node died (broker_redis.py reaps records no longer refreshed): say goodbye
             # for it, as its own node would have on a close (docs/protocol.md §7.4).
             member = env["m"]
+            room.known.pop(str(member.get("session_id")), None)
             frame = encode(m.PresenceEvent(world_id=room.world_id, event="leave", member=member))
             for local in list(room.members.values()):
                 if local.session.id != member.get("session_id"):

@@ -140,6 +140,10 @@ class Room:
         self.generating = generating
         self.bounds = bounds  # the header's bounds: edits must stay inside them
         self.members: dict[str, Member] = {}
+        # Who this node's members were last told is present (session id → member): kept from
+        # `joined` member lists and presence join/leave, and reconciled with the broker's list
+        # after a broker outage (`_resync`, docs/scaling.md "Failures").
+        self.known: dict[str, dict[str, Any]] = {}
         self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("join", …) | ("call", …)
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
@@ -265,6 +269,11 @@ class Room:
         elif kind == "frame":
             batch.append(Out(env["f"], exclude=env.get("o") if env.get("x") else None, first_ord=env.get("a")))
         elif kind == "presence":
+            member = env.get("m")
+            if isinstance(member, dict) and env.get("e") == "join":
+                self.known[env["o"]] = member
+            elif env.get("e") == "leave":
+                self.known.pop(env["o"], None)
             batch.append(Out(env["f"], exclude=env.get("o")))
         else:
             return False
@@ -392,10 +401,26 @@ class Room:
                                    for row in rows])
 
     async def _resync(self) -> None:
-        """The broker may have lost messages (it reconnected): catch up with the op log."""
+        """The broker may have lost messages (it or another node reconnected): catch up with
+        the op log, and tell members the joins and leaves they missed."""
         world = await self.hub.services.store.worlds.get(self.world_id)
         if world is not None and world.seq > self.seq:
             await self._fill_gap(world.seq)
+        if self.hub.broker.healthy:  # else the list would hold only this node's members
+            await self._reconcile_presence()
+
+    async def _reconcile_presence(self) -> None:
+        fresh = {mm["session_id"]: mm for mm in await self.hub.member_list(self.world_id)}
+        events = [(sid, "leave", mm) for sid, mm in self.known.items() if sid not in fresh]
+        events += [(sid, "join", mm) for sid, mm in fresh.items() if sid not in self.known]
+        self.known = fresh
+        frames = [(sid, encode(m.PresenceEvent(world_id=self.world_id, event=event,  # type: ignore[arg-type]
+                                               member=mm)))  # type: ignore[arg-type]
+                  for sid, event, mm in events]
+        for member in list(self.members.values()):
+            for sid, frame in frames:
+                if sid != member.session.id:  # a session does not get its own presence (§7.4)
+                    member.session.send_bytes(frame)
 
     def _resync_all(self) -> None:
         for member in list(self.members.values()):
@@ -439,6 +464,7 @@ class Room:
             for session, _, role, _, _ in by_snapshot:
                 self._add(session, role, base_seq=world.seq, gen_base=len(rows))
             members = await self.hub.member_list(self.world_id)
+            self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
             for _, _, _, _, done in by_snapshot:
                 _settle(done, exc)
@@ -471,8 +497,10 @@ class Room:
             return False
         top = rows[-1].seq if rows else since_seq
         self._add(session, role, base_seq=top, gen_base=0)
+        members = await self.hub.member_list(self.world_id)
+        self.known.update((mm["session_id"], mm) for mm in members)
         session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
-                              mode="replay", members=await self.hub.member_list(self.world_id)))  # type: ignore[arg-type]
+                              mode="replay", members=members))  # type: ignore[arg-type]
         member = self.members.get(session.id)
         if member is not None:  # (else it left while the member list was read)
             public_id = self.hub.services.public_id

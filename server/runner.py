@@ -9,7 +9,7 @@ import signal
 
 from aiohttp import web
 
-from .app import create_app
+from .app import create_app, drain
 from .config import Settings
 from .connections import GuardedRunner, raise_descriptor_limit
 from .http import TRUSTED_PROXIES
@@ -38,6 +38,13 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("draining: no new connections; closing sessions (timeout %.1fs)", settings.drain_timeout_s)
+    # Stop listening, then drain while open connections are still read: aiohttp's cleanup
+    # stops reading every connection at once (RequestHandler.close), which would leave the
+    # frames sent during the drain unanswered and drop keep-alive /ready probes
+    # (docs/operations.md §2, docs/protocol.md §4.1).
+    for listener in list(runner.sites):
+        await listener.stop()
+    await drain(app)
     await runner.cleanup()
     log.info("stopped")
 

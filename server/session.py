@@ -29,7 +29,7 @@ from protocol.version import SUPPORTED_VERSIONS, negotiate
 from .auth import AuthError, Identity
 from .config import Settings
 from .context import Services
-from .failures import RequestRefused
+from .failures import RequestRefused, store_outage
 from .liveness import Due, Liveness
 from .ratelimit import TokenBucket
 from .version import SERVER_VERSION
@@ -85,6 +85,7 @@ class Session:
         self.rate_strikes = 0
         self.frames_seen = 0
         self._closing: asyncio.Task[None] | None = None
+        self.close_code: CloseCode | None = None  # the code this server closed with, if it did
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
             m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping,
             m.Prompt: self._on_prompt, m.Cancel: self._on_cancel, m.Telemetry: self._on_telemetry,
@@ -130,6 +131,11 @@ class Session:
         self.send(error_reply(code, rid=rid, message=message, fields=fields, retry_after_s=retry_after_s,
                               world_id=world_id))
 
+    @property
+    def open(self) -> bool:
+        """Not closing and the socket not closed: frames sent now may still arrive."""
+        return self._closing is None and not self.ws.closed
+
     # -- closing ------------------------------------------------------------------------------
     def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, message: str | None = None) -> None:
         """Send `bye` (reason: the code's name; `message`: human detail), then close with
@@ -138,6 +144,7 @@ class Session:
             self._closing = asyncio.get_running_loop().create_task(self._close(code, retry_after_s, message))
 
     async def _close(self, code: CloseCode, retry_after_s: float | None, message: str | None) -> None:
+        self.close_code = code
         versions = SUPPORTED_VERSIONS if code is CloseCode.UNSUPPORTED_PROTOCOL_VERSION else None
         self.writer.send(encode(bye(code, message, retry_after_s=retry_after_s, supported_versions=versions)))
         await self.writer.flush(timeout=1.0)
@@ -159,6 +166,7 @@ class Session:
         if self._closing is not None:
             return
         self._closing = asyncio.current_task()
+        self.close_code = CloseCode.SLOW_CONSUMER
         log.warning("session %s (user %s) closed as slow consumer", self.id,  # (runs in the publisher's
                     self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
@@ -179,9 +187,13 @@ class Session:
         try:
             if await self._authenticate(header_token):
                 await self._loop()
-        except Exception:
-            log.exception("session %s: loop failed", self.id)
-            self.close_soon(CloseCode.INTERNAL_ERROR)
+        except Exception as exc:
+            refused = store_outage(exc, self.settings.store_retry_after_s)
+            if refused is None:
+                log.exception("session %s: loop failed", self.id)
+                self.close_soon(CloseCode.INTERNAL_ERROR)
+            else:  # docs/protocol.md §8.3: a store outage is not a bug; reconnect later
+                self.close_soon(CloseCode.UNAVAILABLE, retry_after_s=refused.retry_after_s, message=refused.message)
         finally:
             # aiohttp cancels the handler when the peer vanishes; the teardown must still run
             # to its end (leave rooms, free limits), so it runs as a task of its own.
@@ -384,7 +396,11 @@ class Session:
             self.send_error(exc.code, rid, exc.message, exc.fields, exc.retry_after_s)
         except ProtocolError as exc:
             self._bad_frame(exc)
-        except Exception:
+        except Exception as exc:
+            refused = store_outage(exc, self.settings.store_retry_after_s)
+            if refused is not None:  # docs/protocol.md §8.3: unavailable, logged once per outage
+                self.send_error(refused.code, rid, refused.message, retry_after_s=refused.retry_after_s)
+                return
             log.exception("session %s: handler for %s failed (rid %s)", self.id, msg.TYPE, rid)
             self.send_error(ErrorCode.INTERNAL, rid)
 

@@ -56,8 +56,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         session = Session(services, ws, registry, hub, request)
         logs.SESSION_ID.set(session.id)  # every log line of this session carries it (server/logs.py)
         await session.run(bearer_token(request))
+        # The code sent when this server closed (ws.close_code is the peer's answer then).
+        code = int(session.close_code) if session.close_code is not None else ws.close_code
         log.info("session closed: user %s, %d frames in, close %s", session.ident.user_id if session.ident
-                 else "-", session.frames_seen, ws.close_code)
+                 else "-", session.frames_seen, code)
     finally:
         registry.remove_ip(ip)
         hub.metrics.sessions.dec()

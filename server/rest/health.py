@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from ..context import SERVICES
+from ..failures import store_outage
 from ..http import json_response
 from ..version import SERVER_VERSION
 
@@ -30,8 +31,9 @@ async def ready(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     try:
         await services.store.ping()
-    except Exception:
-        log.exception("readiness check: store unreachable")
+    except Exception as exc:
+        if store_outage(exc, services.settings.store_retry_after_s) is None:
+            log.exception("readiness check: store unreachable")
         return json_response({"status": "unavailable", "store": "unreachable"}, status=503)
     if services.extras.get("draining"):
         return json_response({"status": "draining", "store": "ok"}, status=503)
