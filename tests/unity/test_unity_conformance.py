@@ -1,0 +1,63 @@
+"""The Unity SDK's conformance harness (unity/conformance.sh) against a real server.
+
+The SDK's Unity-independent runtime (unity/Runtime/*.cs) and the harness
+(unity/Tests/Conformance) are compiled with Debian's Mono (`mcs`) and run against an
+`immersiverse serve` subprocess on 127.0.0.1; every scenario must pass. Without mcs/mono the
+test skips, unless CI is set, where it fails (.ci/run installs mono-mcs and mono-runtime).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TIMEOUT
+from tests.hardening.conftest import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "unity" / "conformance.sh"
+SPEC = ROOT / "docs" / "protocol.md"
+
+pytestmark = pytest.mark.slow
+
+
+def _mono_or_skip() -> None:
+    missing = [tool for tool in ("mcs", "mono") if shutil.which(tool) is None]
+    if missing:
+        message = f"{' and '.join(missing)} not installed (apt-get install mono-mcs mono-runtime)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; the Unity conformance harness is required in CI")
+        pytest.skip(message)
+
+
+def _scenarios() -> list[str]:
+    """Scenario names as the harness registers them (to check that none was skipped)."""
+    text = (ROOT / "unity" / "Tests" / "Conformance" / "Scenarios.cs").read_text(encoding="utf-8")
+    return re.findall(r'add\("([a-z0-9_]+)"', text)
+
+
+def test_the_csharp_sdk_passes_every_conformance_scenario_against_a_real_server(tmp_path: Path) -> None:
+    _mono_or_skip()
+    server = ServerProcess(tmp_path)
+    try:
+        env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
+        run = subprocess.run([str(SCRIPT), server.url], capture_output=True, text=True, env=env,
+                             timeout=30 * TIMEOUT, check=False)
+    finally:
+        server.stop()
+    output = run.stdout + run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert lines, f"the harness printed nothing:\n{output}"
+    summary = re.fullmatch(r"(\d+) passed, (\d+) failed", lines[-1])
+    assert summary, f"the last line is not the summary:\n{output}"
+    passed, failed = int(summary[1]), int(summary[2])
+    ok = {line.split()[1] for line in lines if line.startswith("ok ")}
+    expected = _scenarios()
+    assert failed == 0 and run.returncode == 0, f"{failed} scenario(s) failed:\n{output}\n{server.output()[-4000:]}"
+    assert passed == len(expected) and ok == set(expected), f"scenarios missing from the run:\n{output}"
+    assert SPEC.read_text(encoding="utf-8").count("```hex") >= 3

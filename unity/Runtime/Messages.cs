@@ -1,0 +1,308 @@
+// Typed views of the server frames (docs/protocol.md §6, §7). Each keeps the decoded map in
+// `Raw`, so fields a newer server adds stay reachable (§2.4).
+using System.Collections.Generic;
+
+namespace ImmersiVerse
+{
+    /// <summary>One prefab instance (§6.1).</summary>
+    public sealed class Instance
+    {
+        public string Id, PrefabId, PrefabType;
+        public Vec3 Position;
+        public Quat Rotation = Quat.Identity;
+        public Vec3 Scale = new Vec3(1, 1, 1);
+        public Dictionary<string, object> Props = new Dictionary<string, object>();
+
+        public static Instance FromMap(Dictionary<string, object> m)
+        {
+            return new Instance
+            {
+                Id = Wire.Str(m, "id"),
+                PrefabId = Wire.Str(m, "prefab_id"),
+                PrefabType = Wire.Str(m, "prefab_type"),
+                Position = Vec3.Parse(Wire.Get(m, "pos"), default(Vec3)),
+                Rotation = Quat.Parse(Wire.Get(m, "rot"), Quat.Identity),
+                Scale = Vec3.Parse(Wire.Get(m, "scale"), new Vec3(1, 1, 1)),
+                Props = Wire.Map(m, "props") ?? new Dictionary<string, object>(),
+            };
+        }
+
+        public static List<Instance> ListFrom(Dictionary<string, object> frame, string key)
+        {
+            var result = new List<Instance>();
+            foreach (var v in Wire.List(frame, key))
+            {
+                var m = v as Dictionary<string, object>;
+                if (m != null) result.Add(FromMap(m));
+            }
+            return result;
+        }
+    }
+
+    /// <summary>The terrain part of the world header. Heights are present only when the server
+    /// sends heightmap samples; otherwise a client builds flat ground over the bounds.</summary>
+    public sealed class TerrainInfo
+    {
+        public double Size, Cell, WaterLevel, HeightMin, HeightMax;
+        public int Resolution;          // samples per side of the heightmap grid
+        public double Spacing;          // metres between samples
+        public float[] Heights;         // Resolution × Resolution, row-major (z rows, x columns), or null
+        public Dictionary<string, object> Raw;
+
+        public static TerrainInfo FromMap(Dictionary<string, object> m)
+        {
+            if (m == null) return null;
+            var t = new TerrainInfo
+            {
+                Raw = m, Size = Wire.Num(m, "size"), Cell = Wire.Num(m, "cell", 1),
+                WaterLevel = Wire.Num(m, "water_level"), HeightMin = Wire.Num(m, "height_min"),
+                HeightMax = Wire.Num(m, "height_max"),
+            };
+            var hm = Wire.Map(m, "heightmap");
+            if (hm != null)
+            {
+                t.Resolution = (int)Wire.Long(hm, "resolution");
+                t.Spacing = Wire.Num(hm, "spacing");
+                t.Heights = ReadHeights(hm);
+            }
+            return t;
+        }
+
+        static float[] ReadHeights(Dictionary<string, object> hm)
+        {
+            // Accept a flat list or a list of rows under the names a heightmap payload may use.
+            foreach (var key in new[] { "heights", "data", "values", "samples" })
+            {
+                var list = Wire.Get(hm, key) as List<object>;
+                if (list == null) continue;
+                var result = new List<float>();
+                foreach (var v in list)
+                {
+                    double d;
+                    var row = v as List<object>;
+                    if (row != null) { foreach (var x in row) if (Wire.ToDouble(x, out d)) result.Add((float)d); }
+                    else if (Wire.ToDouble(v, out d)) result.Add((float)d);
+                }
+                return result.ToArray();
+            }
+            return null;
+        }
+    }
+
+    /// <summary>The world header of gen.start and of the first snapshot frame (§7.2, §7.4).</summary>
+    public sealed class WorldHeader
+    {
+        public string Title, Description, WorldType, Status;
+        public long InstanceCount;
+        public bool HasBounds;
+        public Vec3 BoundsMin, BoundsMax;
+        public List<Vec3> SpawnPoints = new List<Vec3>();
+        public TerrainInfo Terrain;
+        public Dictionary<string, object> Environment;
+        public Dictionary<string, object> Raw;
+
+        public static WorldHeader FromMap(Dictionary<string, object> m)
+        {
+            if (m == null) return null;
+            var h = new WorldHeader
+            {
+                Raw = m, Title = Wire.Str(m, "title"), Description = Wire.Str(m, "description"),
+                WorldType = Wire.Str(m, "world_type"), Status = Wire.Str(m, "status"),
+                InstanceCount = Wire.Long(m, "instance_count", -1),
+                Terrain = TerrainInfo.FromMap(Wire.Map(m, "terrain")),
+                Environment = Wire.Map(m, "environment_settings") ?? Wire.Map(m, "environment"),
+            };
+            foreach (var p in Wire.List(m, "spawn_points"))
+            {
+                Vec3 v;
+                if (Vec3.TryParse(p, out v)) h.SpawnPoints.Add(v);
+            }
+            // bounds: {min, max} (each a map or an array) or [[min], [max]].
+            object bounds = Wire.Get(m, "bounds");
+            var bmap = bounds as Dictionary<string, object>;
+            var blist = bounds as List<object>;
+            if (bmap != null)
+                h.HasBounds = Vec3.TryParse(Wire.Get(bmap, "min"), out h.BoundsMin) & Vec3.TryParse(Wire.Get(bmap, "max"), out h.BoundsMax);
+            else if (blist != null && blist.Count == 2)
+                h.HasBounds = Vec3.TryParse(blist[0], out h.BoundsMin) & Vec3.TryParse(blist[1], out h.BoundsMax);
+            return h;
+        }
+    }
+
+    public sealed class Member
+    {
+        public string UserId, DisplayName, Role, SessionId;
+
+        public static Member FromMap(Dictionary<string, object> m)
+        {
+            if (m == null) return null;
+            return new Member
+            {
+                UserId = Wire.Str(m, "user_id"), DisplayName = Wire.Str(m, "display_name"),
+                Role = Wire.Str(m, "role"), SessionId = Wire.Str(m, "session_id"),
+            };
+        }
+
+        public static List<Member> ListFrom(Dictionary<string, object> frame, string key)
+        {
+            var result = new List<Member>();
+            foreach (var v in Wire.List(frame, key)) { var m = Member.FromMap(v as Dictionary<string, object>); if (m != null) result.Add(m); }
+            return result;
+        }
+    }
+
+    public sealed class Welcome
+    {
+        public string SessionId, UserId, ServerVersion;
+        public int Protocol;
+        public double HeartbeatSeconds;
+        public Dictionary<string, object> Limits;
+        public Dictionary<string, object> Raw;
+
+        public static Welcome FromMap(Dictionary<string, object> m)
+        {
+            return new Welcome
+            {
+                Raw = m, SessionId = Wire.Str(m, "session_id"), UserId = Wire.Str(m, "user_id"),
+                ServerVersion = Wire.Str(m, "server_version"), Protocol = (int)Wire.Long(m, "protocol", 1),
+                HeartbeatSeconds = Wire.Num(m, "heartbeat_s", 15), Limits = Wire.Map(m, "limits") ?? new Dictionary<string, object>(),
+            };
+        }
+
+        public long Limit(string name, long fallback) { return Wire.Long(Limits, name, fallback); }
+    }
+
+    /// <summary>An `error` frame (§7.1, §8).</summary>
+    public sealed class ErrorInfo
+    {
+        public long? Rid;
+        public int Code;
+        public string Name, Message, WorldId;
+        public double RetryAfterSeconds;
+        public Dictionary<string, object> Fields;
+        public Dictionary<string, object> Raw;
+
+        public static ErrorInfo FromMap(Dictionary<string, object> m)
+        {
+            return new ErrorInfo
+            {
+                Raw = m, Rid = Wire.Has(m, "rid") ? (long?)Wire.Long(m, "rid") : null,
+                Code = (int)Wire.Long(m, "code"), Name = Wire.Str(m, "name"), Message = Wire.Str(m, "message"),
+                WorldId = Wire.Str(m, "world_id"), RetryAfterSeconds = Wire.Num(m, "retry_after_s"),
+                Fields = Wire.Map(m, "fields"),
+            };
+        }
+
+        /// <summary>Client-side errors use codes outside the server's ranges.</summary>
+        public static ErrorInfo Local(string name, string message)
+        {
+            return new ErrorInfo { Code = 0, Name = name, Message = message };
+        }
+
+        public bool Retryable { get { return Codes.ErrorRetryable(Code); } }
+
+        public override string ToString() { return Code + " " + Name + ": " + Message; }
+    }
+
+    /// <summary>`bye` (§7.1) or the close that ended a connection.</summary>
+    public sealed class CloseInfo
+    {
+        public int Code;
+        public string Reason;
+        public bool Reconnect;           // the §9 range rule (or bye.reconnect)
+        public bool WillReconnect;       // whether this client is going to reconnect
+        public double RetryAfterSeconds;
+        public List<long> SupportedVersions = new List<long>();
+        public bool FromBye;
+
+        public override string ToString() { return Code + " " + Reason + (WillReconnect ? " (reconnecting)" : ""); }
+    }
+
+    public sealed class GenStart
+    {
+        public long Rid;
+        public string WorldId, SessionId;
+        public WorldHeader Header;
+        public bool Own;                 // requested by this session (§7.2)
+    }
+
+    public sealed class GenChunk
+    {
+        public long Rid;
+        public string WorldId;
+        public int Index;
+        public List<Instance> Instances;
+        public bool Own;
+    }
+
+    public sealed class GenDone
+    {
+        public long Rid;
+        public string WorldId, Status;
+        public long Instances, Chunks;
+        public Dictionary<string, object> Timings;
+        public List<string> Warnings;
+        public bool Own;
+    }
+
+    public sealed class Joined
+    {
+        public long Rid, Seq;
+        public string WorldId, Role, Mode;
+        public List<Member> Members;
+    }
+
+    public sealed class Snapshot
+    {
+        public long Rid, Seq;
+        public string WorldId;
+        public int Index;
+        public bool Last;
+        public WorldHeader Header;      // first frame only
+        public List<Instance> Instances;
+    }
+
+    /// <summary>An `op` broadcast (§7.4): one applied edit batch.</summary>
+    public sealed class OpFrame
+    {
+        public string WorldId, Author;
+        public long Seq;
+        public List<EditOp> Ops;
+        public bool Replayed;            // part of a resume replay (between joined and live frames)
+    }
+
+    public sealed class EditResult
+    {
+        public int Index;
+        public string Outcome, Id, PrefabType;
+    }
+
+    public sealed class EditAck
+    {
+        public long Rid, Seq;
+        public string WorldId;
+        public List<EditResult> Results = new List<EditResult>();
+    }
+
+    public sealed class PresenceEvent
+    {
+        public string WorldId, Event;
+        public Member Member;
+        public Vec3? Cursor;
+        public List<string> Selection;
+    }
+
+    public sealed class TelemetryAck
+    {
+        public long Rid;
+        public List<string> Ids, Duplicates;
+        public List<Dictionary<string, object>> Rejected = new List<Dictionary<string, object>>();
+    }
+
+    public sealed class AuthOk
+    {
+        public long Rid;
+        public string UserId;
+        public double ExpiresAt;
+    }
+}
