@@ -15,4 +15,7 @@ mkdir -p "$out"
 mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:exe -out:"$out/Harness.exe" \
     -r:System.dll -r:System.Core.dll \
     "$here"/Runtime/*.cs "$here"/Tests/Conformance/*.cs
+# The WebGL transport compiles too (with UNITY_WEBGL defined; its jslib is tested in Chromium).
+mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:library -define:UNITY_WEBGL \
+    -out:"$out/ImmersiVerse.WebGL.dll" -r:System.dll -r:System.Core.dll "$here"/Runtime/*.cs "$here"/Runtime/WebGL/*.cs
 exec mono --debug "$out/Harness.exe" "$base" "$here/../docs/protocol.md" "$@"

@@ -77,8 +77,10 @@ namespace ImmersiVerse
                 connectTcs = new TaskCompletionSource<Welcome>(TaskCreationOptions.RunContinuationsAsynchronously);
             closing = false;
             if (State != ClientState.Connecting) Open();
+#if !(UNITY_WEBGL && !UNITY_EDITOR)
             if (Options.TickMilliseconds > 0 && timer == null)
                 timer = new Timer(_ => Dispatcher.Post(Tick), null, Options.TickMilliseconds, Options.TickMilliseconds);
+#endif
             return connectTcs.Task;
         }
 
@@ -94,7 +96,7 @@ namespace ImmersiVerse
             if (!hello && Options.Token != null) headers["Authorization"] = "Bearer " + Options.Token;
             t.MessageReceived += bytes => Receive(id, bytes);
             t.Closed += (code, reason) => Dispatcher.Post(() => OnClosed(id, code, reason));
-            t.ConnectAsync(new Uri(Options.Url), headers, CancellationToken.None).ContinueWith(task => Dispatcher.Post(() =>
+            t.ConnectAsync(new Uri(Options.Url), headers, CancellationToken.None).Then(task => Dispatcher.Post(() =>
             {
                 if (id != connection) return;
                 if (task.IsFaulted || task.IsCanceled)
@@ -147,7 +149,7 @@ namespace ImmersiVerse
             closing = true;
             State = ClientState.Closed;
             var t = transport;
-            if (t != null) t.CloseAsync(Codes.NormalClosure, "normal_closure").ContinueWith(task => { var ignored = task.Exception; });
+            if (t != null) t.CloseAsync(Codes.NormalClosure, "normal_closure").Forget();
         }
 
         void OnClosed(int id, int code, string reason)
@@ -176,7 +178,7 @@ namespace ImmersiVerse
                 ReconnectAttempt = attempt;
                 double delay = Options.Backoff.Delay(attempt, info.RetryAfterSeconds);
                 Log(string.Format("closed {0}; reconnecting in {1:F2} s (attempt {2})", info, delay, attempt));
-                ScheduleReconnect(id, delay, info.Code == Codes.TokenExpired);
+                ScheduleReconnect(id, delay);
             }
             else
             {
@@ -187,21 +189,44 @@ namespace ImmersiVerse
             if (handler != null) handler(info);
         }
 
-        void ScheduleReconnect(int id, double delaySeconds, bool tokenExpired)
+        void ScheduleReconnect(int id, double delaySeconds)
         {
-            Task.Delay(TimeSpan.FromSeconds(delaySeconds)).ContinueWith(_ => Dispatcher.Post(() =>
+#if UNITY_WEBGL && !UNITY_EDITOR
+            // No threads or timers in WebGL: Tick(), called every frame, starts the reconnect.
+            reconnectDue = DateTime.UtcNow.AddSeconds(delaySeconds);
+            reconnectConnection = id;
+        }
+
+        DateTime reconnectDue = DateTime.MaxValue;
+        int reconnectConnection;
+
+        void TickReconnect()
+        {
+            if (DateTime.UtcNow < reconnectDue) return;
+            reconnectDue = DateTime.MaxValue;
+            Reopen(reconnectConnection);
+        }
+#else
+            Task.Delay(TimeSpan.FromSeconds(delaySeconds)).Then(_ => Dispatcher.Post(() => Reopen(id)));
+        }
+
+        void TickReconnect() { }
+#endif
+
+        void Reopen(int id)
+        {
             {
                 if (id != connection || closing) return;
                 var provider = Options.TokenProvider;
                 if (provider == null) { Open(); return; }
-                provider().ContinueWith(t => Dispatcher.Post(() =>
+                provider().Then(t => Dispatcher.Post(() =>
                 {
                     if (id != connection || closing) return;
                     if (t.Status == TaskStatus.RanToCompletion && t.Result != null) Options.Token = t.Result;
                     else Log("token provider failed; reconnecting with the current token");
                     Open();
                 }));
-            }));
+            }
         }
 
         /// <summary>Reconnect now (e.g. after AutoReconnect = false and a drop); resumes joined worlds.</summary>
@@ -321,7 +346,7 @@ namespace ImmersiVerse
             var t = transport;
             if (t == null) return false;
             lastSent = DateTime.UtcNow;
-            t.SendAsync(bytes).ContinueWith(task =>
+            t.SendAsync(bytes).Then(task =>
             {
                 if (task.IsFaulted) Log("send failed: " + task.Exception.GetBaseException().Message);
             });
@@ -353,10 +378,11 @@ namespace ImmersiVerse
         /// once per frame when TickMilliseconds is 0 (WebGL).</summary>
         public void Tick()
         {
+            TickReconnect();
             if (!IsConnected) return;
             double heartbeat = Welcome == null ? 15 : Welcome.HeartbeatSeconds;
             if ((DateTime.UtcNow - lastSent).TotalSeconds >= heartbeat * 0.8)
-                PingAsync().ContinueWith(t => { var ignored = t.Exception; });
+                PingAsync().Forget();
             Telemetry.Tick();
         }
 

@@ -72,7 +72,7 @@ namespace ImmersiVerse
             if (batch.Count == 0) return Task.FromResult<TelemetryAck>(null);
             foreach (var e in batch) inFlight.Add(e.Id);
             var sent = client.SendTelemetryAsync(batch);
-            sent.ContinueWith(t => client.Dispatcher.Post(() => OnResult(batch, t)));
+            sent.Then(t => client.Dispatcher.Post(() => OnResult(batch, t)));
             return sent;
         }
 

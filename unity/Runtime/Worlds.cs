@@ -152,7 +152,7 @@ namespace ImmersiVerse
                 {
                     // The server promises no gaps (§7.4); if one shows anyway, resync by resuming.
                     Log(string.Format("gap in {0}: seq {1} after {2}; rejoining", o.WorldId, o.Seq, w.LastSeq));
-                    JoinAsync(o.WorldId, w.LastSeq).ContinueWith(t => { var ignored = t.Exception; });
+                    JoinAsync(o.WorldId, w.LastSeq).Forget();
                     return;
                 }
                 w.LastSeq = o.Seq;
@@ -187,7 +187,7 @@ namespace ImmersiVerse
             }
             WorldState w;
             if (worlds.TryGetValue(e.WorldId, out w))
-                JoinAsync(e.WorldId, w.HasState ? (long?)w.LastSeq : null).ContinueWith(t => { var ignored = t.Exception; });
+                JoinAsync(e.WorldId, w.HasState ? (long?)w.LastSeq : null).Forget();
         }
 
         void ResumeWorlds()
@@ -195,7 +195,7 @@ namespace ImmersiVerse
             foreach (var kv in new List<KeyValuePair<string, WorldState>>(worlds))
             {
                 long? since = kv.Value.HasState ? (long?)kv.Value.LastSeq : null;
-                JoinAsync(kv.Key, since).ContinueWith(t =>
+                JoinAsync(kv.Key, since).Then(t =>
                 {
                     if (t.IsFaulted) Log("resume of " + kv.Key + " failed: " + t.Exception.GetBaseException().Message);
                 });
