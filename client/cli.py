@@ -93,10 +93,24 @@ def instance_json(inst: Mapping[str, Any]) -> dict[str, Any]:
             "scale": {"x": s[0], "y": s[1], "z": s[2]}, "properties": dict(inst.get("props") or {})}
 
 
+def header_json(header: Mapping[str, Any]) -> dict[str, Any]:
+    """Socket header (§6.5: Vector3 as [x, y, z]) → the REST shape ({x, y, z} objects)."""
+    h = dict(header)
+
+    def vec(v: Sequence[float]) -> dict[str, float]:
+        return {"x": v[0], "y": v[1], "z": v[2]}
+
+    if "spawn_points" in h:
+        h["spawn_points"] = [vec(p) for p in h["spawn_points"]]
+    if isinstance(h.get("bounds"), Mapping):
+        h["bounds"] = {"min": vec(h["bounds"]["min"]), "max": vec(h["bounds"]["max"])}
+    return h
+
+
 def blueprint(prompt: str, start: m.GenStart, done: m.GenDone,
               instances: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The world in the seed's ``world_blueprint`` shape, as ``GET /api/v1/worlds/{id}`` has it."""
-    h = dict(start.header)
+    h = header_json(start.header)
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return {
         "id": start.world_id, "prompt": prompt, "world_type": h.get("world_type"), "title": h.get("title"),
@@ -117,7 +131,7 @@ def render_png(header: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]
     items = [Instance(id=i["id"], prefab_id=i["prefab_id"], prefab_type=i["prefab_type"],
                       position=tuple(i["pos"]), rotation=tuple(i["rot"]), scale=tuple(i["scale"]),
                       properties=dict(i.get("props") or {})) for i in instances]
-    return render((dict(header), items))
+    return render((header_json(header), items))
 
 
 async def _run(args: argparse.Namespace, err: TextIO) -> int:

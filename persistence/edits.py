@@ -232,22 +232,39 @@ def _apply_one(world_id: str, op: dict[str, Any], new_id: str | None, live: dict
         return {"op": "remove", "id": op["id"], "outcome": "applied"}
     if row is None:  # an earlier seq (or op) removed it: remove wins over move / set
         return {"op": kind, "id": op["id"], "outcome": "superseded"}
+    if _changes_nothing(op, row):  # docs/protocol.md §7.4: identical edits are noop
+        return {"op": kind, "id": op["id"], "outcome": "noop"}
     row = final[op["id"]] = live[op["id"]] = dict(row)
     out: dict[str, Any] = {"op": kind, "id": op["id"], "outcome": "applied"}
     if kind == "move":
-        for key, cols in (("pos", ("px", "py", "pz")), ("rot", ("rx", "ry", "rz", "rw")),
-                          ("scale", ("sx", "sy", "sz"))):
+        for key, cols in _TRANSFORM:
             if op.get(key) is not None:
                 for col, value in zip(cols, op[key], strict=True):
                     row[col] = value
                 out[key] = list(op[key])
     elif kind == "set":
-        merged = dict(row["props"] or {})
-        for key, value in op["props"].items():
-            if value is None:
-                merged.pop(key, None)  # null deletes a property
-            else:
-                merged[key] = value
-        row["props"] = merged
+        row["props"] = _merged(row["props"], op["props"])
         out["props"] = dict(op["props"])
     return out
+
+
+_TRANSFORM = (("pos", ("px", "py", "pz")), ("rot", ("rx", "ry", "rz", "rw")), ("scale", ("sx", "sy", "sz")))
+
+
+def _merged(props: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(props or {})
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)  # null deletes a property
+        else:
+            merged[key] = value
+    return merged
+
+
+def _changes_nothing(op: dict[str, Any], row: dict[str, Any]) -> bool:
+    """A move to the current transform, or a set whose merge leaves the props as they are.
+    Props compare as JSON text, so 1, 1.0 and true stay different values (§2.3)."""
+    if op["op"] == "move":
+        return all(op.get(key) is None or [row[c] for c in cols] == list(op[key]) for key, cols in _TRANSFORM)
+    current = row["props"] or {}
+    return json.dumps(_merged(current, op["props"]), sort_keys=True) == json.dumps(current, sort_keys=True)

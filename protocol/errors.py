@@ -120,16 +120,21 @@ def error_reply(
 
 def bye(
     code: CloseCode,
-    reason: str | None = None,
+    message: str | None = None,
     *,
     retry_after_s: float | None = None,
     supported_versions: Sequence[int] | None = None,
 ) -> Bye:
-    """Build the ``bye`` frame sent just before closing with ``code`` (docs/protocol.md §9)."""
+    """Build the ``bye`` frame sent just before closing with ``code`` (docs/protocol.md §7.1).
+
+    ``reason`` is always the code's wire name, the same string as the close frame's reason,
+    so a client can switch on it; the human detail, if any, goes in ``message``.
+    """
     return Bye(
         code=int(code),
-        reason=reason if reason is not None else code.wire_name,
+        reason=code.wire_name,
         reconnect=code.reconnect,
         retry_after_s=retry_after_s,
         supported_versions=tuple(supported_versions) if supported_versions is not None else None,
+        message=message,
     )

@@ -306,6 +306,7 @@ class Bye:
     reconnect: bool
     retry_after_s: float | None = None
     supported_versions: Sequence[int] | None = None
+    message: str | None = None
 
 
 ClientMessage = (

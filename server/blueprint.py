@@ -21,6 +21,25 @@ def instance_wire(row: Any) -> dict[str, Any]:
             "scale": [row.sx, row.sy, row.sz], "props": row.props}
 
 
+def vector_wire(v: dict[str, float]) -> list[float]:
+    return [v["x"], v["y"], v["z"]]
+
+
+def header_wire(header: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    """A stored world header in the session protocol's shape (docs/protocol.md §6.5): every
+    Vector3 an array [x, y, z] as in instances (REST keeps the stored {x, y, z} objects);
+    `status` is added for snapshots."""
+    out = dict(header)
+    if "spawn_points" in out:
+        out["spawn_points"] = [vector_wire(p) for p in out["spawn_points"]]
+    bounds = out.get("bounds")
+    if isinstance(bounds, dict):
+        out["bounds"] = {"min": vector_wire(bounds["min"]), "max": vector_wire(bounds["max"])}
+    if status is not None:
+        out["status"] = status
+    return out
+
+
 def wire_records(records: list[tuple[Any, ...]]) -> list[Any]:
     """`instance_wire` for generator records (`WorldPlan.records`), without rows in between."""
     return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],

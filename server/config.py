@@ -65,8 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_prompt_chars", 1000, "longest prompt accepted"),
     # -- WebSocket session -------------------------------------------------------
     Setting("hello_timeout_s", 10.0, "seconds a socket without a header token has to send a valid hello"),
-    Setting("heartbeat_s", 15.0, "WebSocket ping interval; clients should send something this often"),
-    Setting("idle_timeout_s", 45.0, "close a socket that sent nothing for this long"),
+    Setting("heartbeat_s", 15.0, "a WebSocket ping is sent after this long without a frame; clients send something this often"),
+    Setting("pong_timeout_s", 7.5, "a WebSocket ping unanswered (and no other frame) this long closes with 4000"),
+    Setting("idle_timeout_s", 45.0, "close (4000) a socket that sent no message for this long; pings and pongs do not count"),
     Setting("max_frame_bytes", 1_048_576, "largest inbound frame (close 1009 beyond)"),
     Setting("msgs_per_s", 50.0, "per-connection token-bucket refill rate for inbound frames"),
     Setting("msgs_burst", 200, "per-connection token-bucket size for inbound frames"),
@@ -74,9 +75,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_generations", 3, "concurrent generations per connection"),
     Setting("chunk_size", 128, "instances per gen.chunk / snapshot frame"),
     Setting("send_queue_bytes", 8_388_608, "per-connection outbound queue bound; overflow closes with 4001"),
+    Setting("slow_close_grace_s", 2.0, "a slow consumer's connection is aborted this long after its bye and close frame"),
     Setting("max_connections_per_user", 20, "open sockets one user may hold"),
     Setting("max_connections_per_ip", 200, "open sockets one IP may hold"),
-    Setting("bad_frames_before_close", 5, "malformed frames tolerated before close 4503"),
+    Setting("bad_frames_before_close", 5, "protocol violations (errors 1000-1011) within bad_frames_window_s that close with 4503"),
+    Setting("bad_frames_window_s", 60.0, "the sliding window over which protocol violations are counted"),
     # -- telemetry ---------------------------------------------------------------
     Setting("telemetry_buffer_events", 20_000, "write-behind buffer size; when full, sockets stop being read"),
     Setting("telemetry_flush_ms", 20, "longest wait before a partial batch is written"),
@@ -137,6 +140,7 @@ if TYPE_CHECKING:
         max_prompt_chars: int
         hello_timeout_s: float
         heartbeat_s: float
+        pong_timeout_s: float
         idle_timeout_s: float
         max_frame_bytes: int
         msgs_per_s: float
@@ -145,9 +149,11 @@ if TYPE_CHECKING:
         max_generations: int
         chunk_size: int
         send_queue_bytes: int
+        slow_close_grace_s: float
         max_connections_per_user: int
         max_connections_per_ip: int
         bad_frames_before_close: int
+        bad_frames_window_s: float
         telemetry_buffer_events: int
         telemetry_flush_ms: int
         telemetry_batch: int

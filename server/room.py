@@ -26,7 +26,7 @@ from protocol import messages as m
 from protocol.codec import encode, encode_raw
 from protocol.codes import ErrorCode
 
-from .blueprint import instance_wire
+from .blueprint import header_wire, instance_wire
 from .broker import Envelope
 from .writer import ws_frame
 
@@ -380,13 +380,14 @@ class Room:
             return
         size = self.hub.services.settings.chunk_size
         parts = [[instance_wire(r) for r in rows[i:i + size]] for i in range(0, len(rows), size)] or [[]]
+        header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
             for index, part in enumerate(parts):
                 session.send(m.Snapshot(rid=rid, world_id=self.world_id, seq=world.seq, index=index,
                                         last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
-                                        header=world.header if index == 0 else None))
+                                        header=header if index == 0 else None))
             _settle(done, None)
 
     async def _join_replay(self, session: Session, rid: int, role: str, since_seq: int) -> bool:

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from protocol import messages as m
 from protocol.codec import decode_client, encode
@@ -29,17 +30,21 @@ from .auth import AuthError, Identity
 from .config import Settings
 from .context import Services
 from .failures import RequestRefused
+from .liveness import Due, Liveness
 from .ratelimit import TokenBucket
 from .version import SERVER_VERSION
-from .writer import Writer
+from .writer import Writer, ws_frame
 
 if TYPE_CHECKING:
     from .hub import Hub
     from .registry import Registry
 
 log = logging.getLogger("immersiverse.session")
-RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002
-SLOW_CLOSE_GRACE_S = 1.0  # a slow consumer's connection is aborted this long after its close frame
+RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002 (docs/protocol.md §4.3)
+# Decoding errors that are protocol violations (docs/protocol.md §8.1): the frame or a field's
+# msgpack type is wrong, a bug in the client. invalid_value and non_finite_number are not: a
+# user can type an empty prompt, a physics step can produce a NaN.
+VIOLATION_CODES = frozenset(code for code in ErrorCode if code < ErrorCode.INVALID_VALUE)
 
 
 def limits_for(settings: Settings) -> Limits:
@@ -72,7 +77,10 @@ class Session:
         self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.rooms: dict[str, Any] = {}  # world id → Room (hub.py)
-        self.bad_frames = 0
+        self.violations: deque[float] = deque()  # loop times of recent protocol violations
+        self.hello_seen = False
+        self.live = Liveness(asyncio.get_running_loop().time(), idle_s=s.idle_timeout_s, ping_s=s.heartbeat_s,
+                             pong_s=s.pong_timeout_s)
         self.rate_strikes = 0
         self.frames_seen = 0
         self._closing: asyncio.Task[None] | None = None
@@ -117,14 +125,15 @@ class Session:
                               world_id=world_id))
 
     # -- closing ------------------------------------------------------------------------------
-    def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, reason: str | None = None) -> None:
-        """Send `bye`, then close with `code`; safe to call many times and from anywhere."""
+    def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, message: str | None = None) -> None:
+        """Send `bye` (reason: the code's name; `message`: human detail), then close with
+        `code`; safe to call many times and from anywhere."""
         if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self._close(code, retry_after_s, reason))
+            self._closing = asyncio.get_running_loop().create_task(self._close(code, retry_after_s, message))
 
-    async def _close(self, code: CloseCode, retry_after_s: float | None, reason: str | None) -> None:
+    async def _close(self, code: CloseCode, retry_after_s: float | None, message: str | None) -> None:
         versions = SUPPORTED_VERSIONS if code is CloseCode.UNSUPPORTED_PROTOCOL_VERSION else None
-        self.writer.send(encode(bye(code, reason, retry_after_s=retry_after_s, supported_versions=versions)))
+        self.writer.send(encode(bye(code, message, retry_after_s=retry_after_s, supported_versions=versions)))
         await self.writer.flush(timeout=1.0)
         await self.writer.stop()
         self.hub.metrics.closed(code)
@@ -135,9 +144,11 @@ class Session:
         """The send queue overflowed: drop it and close without waiting behind it (4001).
 
         aiohttp's `close()` would queue its close frame behind the backlog and wait for the
-        peer, which is exactly what a stalled peer never gives; so the close frame is written
-        straight to the transport at a frame boundary (the writer task is stopped first) and
-        the connection is aborted after a short grace (docs/protocol.md §4.4).
+        peer, which is exactly what a stalled peer never gives; so `bye` and the close frame
+        are written straight to the transport at a frame boundary (the writer task is stopped
+        first, and every write is whole frames), behind what the transport already holds. The
+        transport is then closed, which flushes them to a peer that reads again, and aborted
+        after `slow_close_grace_s` if the peer does not (docs/protocol.md §4.4).
         """
         if self._closing is not None:
             return
@@ -149,9 +160,12 @@ class Session:
         transport = self.transport
         if transport.is_closing() or self.ws.closed:
             return
-        reason = CloseCode.SLOW_CONSUMER.wire_name.encode()
-        transport.write(bytes([0x88, 2 + len(reason)]) + int(CloseCode.SLOW_CONSUMER).to_bytes(2, "big") + reason)
-        asyncio.get_running_loop().call_later(SLOW_CLOSE_GRACE_S, transport.abort)
+        code = CloseCode.SLOW_CONSUMER
+        reason = code.wire_name.encode()
+        farewell = encode(bye(code, "the send queue overflowed; reconnect and resume with since_seq"))
+        transport.write(ws_frame(farewell) + bytes([0x88, 2 + len(reason)]) + int(code).to_bytes(2, "big") + reason)
+        transport.close()  # flushes what it holds first; the peer may still read it
+        asyncio.get_running_loop().call_later(self.settings.slow_close_grace_s, transport.abort)
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self, header_token: str | None) -> None:
@@ -170,23 +184,23 @@ class Session:
     async def _authenticate(self, header_token: str | None) -> bool:
         if header_token is not None:
             return await self._accept_token(header_token)
-        try:
-            msg = await self.ws.receive(timeout=self.settings.hello_timeout_s)
-        except TimeoutError:
-            self.close_soon(CloseCode.UNAUTHORIZED, reason="no hello before the deadline")
+        msg = await self._receive(asyncio.get_running_loop().time() + self.settings.hello_timeout_s)
+        if msg is None:
+            self.close_soon(CloseCode.UNAUTHORIZED, message="no hello before the deadline")
             return False
         if msg.type != WSMsgType.BINARY:
-            self.close_soon(CloseCode.UNAUTHORIZED, reason="the first frame must be a binary hello")
+            self.close_soon(CloseCode.UNAUTHORIZED, message="the first frame must be a binary hello")
             return False
         try:
             hello = decode_client(msg.data, self.limits)
         except ProtocolError as exc:
             self.close_soon(CloseCode.MESSAGE_TOO_BIG if exc.close_code else CloseCode.UNAUTHORIZED,
-                            reason=f"the first frame must be a valid hello ({exc.code.wire_name})")
+                            message=f"the first frame must be a valid hello ({exc.code.wire_name})")
             return False
         if not isinstance(hello, m.Hello) or hello.token is None:
-            self.close_soon(CloseCode.UNAUTHORIZED, reason="the first frame must be hello with a token")
+            self.close_soon(CloseCode.UNAUTHORIZED, message="the first frame must be hello with a token")
             return False
+        self.hello_seen = True
         if not self._negotiate(hello.v):
             return False
         return await self._accept_token(hello.token)
@@ -195,7 +209,7 @@ class Session:
         version = negotiate(v)
         if version is None:
             self.close_soon(CloseCode.UNSUPPORTED_PROTOCOL_VERSION,
-                            reason=f"protocol version {v} is not supported")
+                            message=f"protocol version {v} is not supported")
             return False
         self.protocol = version
         return True
@@ -206,22 +220,22 @@ class Session:
         except AuthError as exc:
             code = {"token_expired": CloseCode.TOKEN_EXPIRED,
                     "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
-            self.close_soon(code, reason=exc.message)
+            self.close_soon(code, message=exc.message)
             return False
         display_name = await self.services.store.users.display_name(ident.user_id)
         if display_name is None:  # a valid token for an account that no longer exists
-            self.close_soon(CloseCode.FORBIDDEN, reason="this account may not use the session server")
+            self.close_soon(CloseCode.FORBIDDEN, message="this account may not use the session server")
             return False
         if self.ident is not None:  # hello replacing a header token (docs/protocol.md §3.1)
             if ident.user_id != self.ident.user_id:
-                self.close_soon(CloseCode.UNAUTHORIZED, reason="hello token names another user")
+                self.close_soon(CloseCode.UNAUTHORIZED, message="hello token names another user")
                 return False
             self.ident = ident
             self._welcome()
             return True
         if self.registry.user_full(ident.user_id):
             self.close_soon(CloseCode.CONNECTION_LIMIT, retry_after_s=5.0,
-                            reason="too many connections for this user")
+                            message="too many connections for this user")
             return False
         self.ident = ident
         self.display_name = display_name
@@ -235,19 +249,58 @@ class Session:
                   "prompts_per_min": s.prompts_per_min, "max_generations": s.max_generations,
                   "chunk_size": s.chunk_size, "max_telemetry_events": s.telemetry_max_events,
                   "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
-                  "idle_timeout_s": s.idle_timeout_s, "presence_per_s": s.presence_per_s,
+                  "idle_timeout_s": s.idle_timeout_s, "pong_timeout_s": s.pong_timeout_s,
+                  "presence_per_s": s.presence_per_s,
                   "max_ops_per_edit": self.limits.max_ops_per_edit}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
+    async def _receive(self, deadline: float) -> WSMessage | None:
+        """The next WebSocket message, or None at `deadline` (a loop time). Pings are
+        answered and pongs noted here (docs/protocol.md §4.2): they reach the liveness
+        clock, never the idle one."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    msg = await self.ws.receive()
+            except TimeoutError:
+                return None
+            if msg.type == WSMsgType.PING:
+                self.live.frame(loop.time())
+                with contextlib.suppress(ConnectionError):
+                    await self.ws.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                self.live.frame(loop.time())
+            else:
+                if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    self.live.message(loop.time())
+                return msg
+
+    async def _keep_alive(self) -> bool:
+        """Called at the liveness deadline: ping, or close with 4000; False once closing."""
+        now = asyncio.get_running_loop().time()
+        due = self.live.due(now)
+        if due is Due.PING:
+            self.live.pinged(now)
+            with contextlib.suppress(ConnectionError):
+                await self.ws.ping()
+        elif due is Due.IDLE:
+            self.close_soon(CloseCode.IDLE_TIMEOUT, message=f"no message for {self.settings.idle_timeout_s:g} s")
+            return False
+        elif due is Due.NO_PONG:
+            self.close_soon(CloseCode.IDLE_TIMEOUT,
+                            message=f"no pong within {self.settings.pong_timeout_s:g} s of a WebSocket ping")
+            return False
+        return True
+
     async def _loop(self) -> None:
         while self._closing is None:
-            try:
-                msg = await self.ws.receive(timeout=self.settings.idle_timeout_s)
-            except TimeoutError:
-                self.close_soon(CloseCode.IDLE_TIMEOUT)
-                return
-            if msg.type == WSMsgType.BINARY:
+            msg = await self._receive(self.live.deadline())
+            if msg is None:
+                if not await self._keep_alive():
+                    return
+            elif msg.type == WSMsgType.BINARY:
                 await self._receive_frame(msg.data)
             elif msg.type == WSMsgType.TEXT:
                 self._bad_frame(ProtocolError(ErrorCode.BAD_FRAME, "frames must be binary msgpack"))
@@ -262,6 +315,8 @@ class Session:
         self.frames_seen += 1
         self.hub.metrics.frame_received(len(data))
         if not self.frames.take():
+            if self._is_presence(data):
+                return  # docs/protocol.md §4.3: over-limit presence is dropped, never a strike
             self.rate_strikes += 1
             if self.rate_strikes >= RATE_STRIKES_BEFORE_CLOSE:
                 self.close_soon(CloseCode.RATE_LIMITED, retry_after_s=5.0)
@@ -277,15 +332,30 @@ class Session:
         self.hub.metrics.message_received(msg.TYPE, len(data))
         await self.dispatch(msg)
 
+    def _is_presence(self, data: bytes) -> bool:
+        try:
+            return isinstance(decode_client(data, self.limits), m.Presence)
+        except ProtocolError:
+            return False
+
     def _bad_frame(self, exc: ProtocolError) -> None:
         self.hub.metrics.error_sent(exc.code)
         self.send(exc.reply())
         if exc.close_code is not None:
             self.close_soon(exc.close_code)
             return
-        self.bad_frames += 1
-        if self.bad_frames >= self.settings.bad_frames_before_close:
-            self.close_soon(CloseCode.PROTOCOL_VIOLATION)
+        if exc.code not in VIOLATION_CODES:
+            return
+        # docs/protocol.md §8.1: the budget is bad_frames_before_close violations within any
+        # bad_frames_window_s seconds.
+        now = asyncio.get_running_loop().time()
+        window = self.violations
+        window.append(now)
+        while window and window[0] <= now - self.settings.bad_frames_window_s:
+            window.popleft()
+        if len(window) >= self.settings.bad_frames_before_close:
+            self.close_soon(CloseCode.PROTOCOL_VIOLATION,
+                            message=f"{len(window)} malformed frames within {self.settings.bad_frames_window_s:g} s")
 
     async def dispatch(self, msg: m.ClientMessage) -> None:
         """Run the message's handler; every failure is answered with an error frame."""
@@ -331,10 +401,11 @@ class Session:
 
     # -- handlers: connection -------------------------------------------------------------------
     async def _on_hello(self, msg: m.Hello) -> None:
-        # docs/protocol.md §3: hello may come first with a header token (version negotiation);
-        # later it is an error.
-        if self.frames_seen != 1:
-            raise RequestRefused(ErrorCode.ALREADY_AUTHENTICATED)
+        # docs/protocol.md §3.3: hello may come once, as the first frame, also with a header
+        # token (version negotiation); any later hello is an error.
+        if self.hello_seen or self.frames_seen != 1:
+            raise RequestRefused(ErrorCode.ALREADY_AUTHENTICATED, "hello is only valid as the first frame")
+        self.hello_seen = True
         if not self._negotiate(msg.v):
             return
         if msg.token is not None:

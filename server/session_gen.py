@@ -17,6 +17,7 @@ from protocol import messages as m
 from protocol.codec import encode, encode_gen_chunk_packed
 from protocol.codes import ErrorCode
 
+from .blueprint import header_wire
 from .failures import RequestRefused
 from .generation import (
     Chunk,
@@ -72,7 +73,7 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event) -> None:
                 if isinstance(ev, Started):
                     world_id = ev.world_id
                     frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, session_id=session.id,
-                                                header=ev.header))
+                                                header=header_wire(ev.header)))
                     if msg.room:
                         room = await session.hub.open_generation(session, ev.world_id, ev.header)
                     await _deliver(session, room, frame)

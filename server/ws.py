@@ -34,8 +34,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     registry, hub = services.extras["registry"], services.extras["hub"]
     # aiohttp closes with 1009 itself past max_msg_size; frames between the configured
     # limit and twice it get our error frame first (protocol/codec.py checks the limit).
-    ws = web.WebSocketResponse(heartbeat=settings.heartbeat_s, max_msg_size=2 * settings.max_frame_bytes,
-                               autoping=True, compress=False)
+    # Pings, pongs and their deadlines are the session's (server/liveness.py), so that a
+    # peer that stops answering gets `bye` + 4000 rather than aiohttp's bare 1006.
+    ws = web.WebSocketResponse(heartbeat=None, max_msg_size=2 * settings.max_frame_bytes,
+                               autoping=False, compress=False)
     await ws.prepare(request)
     ip = request.remote or "unknown"
     if registry.ip_full(ip):

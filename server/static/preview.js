@@ -399,13 +399,12 @@
   function bounds() {
     const b = S.world && S.world.header && S.world.header.bounds;
     if (!b) return null;
-    if (Array.isArray(b)) return { x0: b[0][0], z0: b[0][2], x1: b[1][0], z1: b[1][2], y0: b[0][1], y1: b[1][1] };
-    return { x0: b.min.x, z0: b.min.z, x1: b.max.x, z1: b.max.z, y0: b.min.y, y1: b.max.y };
+    // docs/protocol.md §6.5: on the socket every Vector3 is an array [x, y, z].
+    return { x0: b.min[0], z0: b.min[2], x1: b.max[0], z1: b.max[2], y0: b.min[1], y1: b.max[1] };
   }
 
   function spawnPoints() {
-    const sp = (S.world && S.world.header && S.world.header.spawn_points) || [];
-    return sp.map((p) => (Array.isArray(p) ? [p[0], p[1], p[2]] : [p.x, p.y, p.z]));
+    return (S.world && S.world.header && S.world.header.spawn_points) || [];
   }
 
   function yawOf(rot) { return 2 * Math.atan2(rot[1], rot[3]); } // radians about +Y (Unity)

@@ -146,3 +146,25 @@ async def test_concurrent_adds_of_one_id_on_two_engines_let_exactly_one_win(stor
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_identical_moves_and_sets_are_noop_and_keep_the_seq(store: Store) -> None:
+    # docs/protocol.md §7.4: a move to the current transform or a set of the current props
+    # changes nothing: outcome noop, no new seq, nothing logged (so nothing is broadcast).
+    w = await _world(store)
+    await store.edits.apply(w, "alice", [{**ROCK, "props": {"lit": True, "n": 1}}], new_ids=["i1"])
+    same = [{"op": "move", "id": "i1", "pos": [1.0, 0.0, 2.0]},
+            {"op": "move", "id": "i1", "rot": [0.0, 0.0, 0.0, 1.0], "scale": [1.0, 1.0, 1.0]},
+            {"op": "set", "id": "i1", "props": {"lit": True}},
+            {"op": "set", "id": "i1", "props": {"gone": None}}]
+    applied = await store.edits.apply(w, "bob", same, new_ids=[""] * len(same))
+    assert (applied.seq, applied.advanced) == (1, False)
+    assert [o["outcome"] for o in applied.ops] == ["noop"] * len(same)
+    assert [r.seq for r in await store.edits.ops_since(w, 0, 100)] == [1]
+    # A value of another JSON type is a change (1.0 and true are not 1), and only the changing
+    # op of a mixed batch is applied and logged.
+    mixed = [{"op": "set", "id": "i1", "props": {"n": 1.0}}, {"op": "move", "id": "i1", "pos": [1.0, 0.0, 2.0]}]
+    applied = await store.edits.apply(w, "bob", mixed, new_ids=["", ""])
+    assert (applied.seq, [o["outcome"] for o in applied.ops]) == (2, ["applied", "noop"])
+    _, rows = await store.edits.snapshot(w)
+    assert rows[0].props == {"lit": True, "n": 1.0}

@@ -101,7 +101,10 @@ def test_bye_mirrors_the_close_code_and_reconnect_rule() -> None:
     ) == m.Bye(
         code=4502, reason="unsupported_protocol_version", reconnect=False, supported_versions=(1,)
     )
-    assert bye(CloseCode.SLOW_CONSUMER, "send queue full").reconnect is True
+    slow = bye(CloseCode.SLOW_CONSUMER, "send queue full")
+    assert slow.reconnect is True
+    # docs/protocol.md §7.1: reason is always the code's name; free text goes in message.
+    assert (slow.reason, slow.message) == ("slow_consumer", "send queue full")
 
 
 def test_version_negotiation_accepts_only_supported_versions() -> None:

@@ -229,6 +229,7 @@ SERVER_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
         reconnect=st.booleans(),
         retry_after_s=optional(finite),
         supported_versions=optional(tuples_of(st.integers(1, 9))),
+        message=optional(st.text(max_size=30)),
     ),
 }
 
