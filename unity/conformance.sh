@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the SDK's Unity-independent runtime with the conformance harness under Mono and run it
 # against a running server. Usage: unity/conformance.sh BASE_URL [scenario ...]
+# (unity/conformance.sh --export-catalog FILE writes a catalog file as the Editor exporter does.)
 # Prints one line per scenario and `N passed, M failed` last; exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,4 +19,5 @@ mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:exe -out
 # The WebGL transport compiles too (with UNITY_WEBGL defined; its jslib is tested in Chromium).
 mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:library -define:UNITY_WEBGL \
     -out:"$out/ImmersiVerse.WebGL.dll" -r:System.dll -r:System.Core.dll "$here"/Runtime/*.cs "$here"/Runtime/WebGL/*.cs
+if [ "$base" = "--export-catalog" ]; then exec mono --debug "$out/Harness.exe" --export-catalog "$@"; fi
 exec mono --debug "$out/Harness.exe" "$base" "$here/../docs/protocol.md" "$@"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import ServerProcess
+from tests.hardening.conftest import EXE, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "unity" / "conformance.sh"
@@ -61,3 +61,18 @@ def test_the_csharp_sdk_passes_every_conformance_scenario_against_a_real_server(
     assert failed == 0 and run.returncode == 0, f"{failed} scenario(s) failed:\n{output}\n{server.output()[-4000:]}"
     assert passed == len(expected) and ok == set(expected), f"scenarios missing from the run:\n{output}"
     assert SPEC.read_text(encoding="utf-8").count("```hex") >= 3
+
+
+def test_the_catalog_file_the_unity_exporter_writes_is_accepted_by_catalog_import(tmp_path: Path) -> None:
+    _mono_or_skip()
+    exported = tmp_path / "exported.json"
+    env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
+    run = subprocess.run([str(SCRIPT), "--export-catalog", str(exported)], capture_output=True, text=True,
+                         env=env, timeout=30 * TIMEOUT, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVERSE_")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/import.db"
+    imported = subprocess.run([EXE, "catalog", "import", str(exported)], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=30 * TIMEOUT, check=False)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "imported: 3 new" in imported.stdout, imported.stdout + imported.stderr

@@ -26,6 +26,7 @@ namespace ImmersiVerse.Conformance
 
         static int Main(string[] args)
         {
+            if (args.Length == 2 && args[0] == "--export-catalog") return ExportSampleCatalog(args[1]);
             if (args.Length < 2) { Console.Error.WriteLine("usage: Harness.exe BASE_URL docs/protocol.md [scenario...]"); return 2; }
             baseUrl = args[0].TrimEnd('/');
             specPath = args[1];
@@ -40,6 +41,33 @@ namespace ImmersiVerse.Conformance
             foreach (var f in failures) Console.WriteLine("FAILED " + f);
             Console.WriteLine(passed + " passed, " + failed + " failed");
             return failed == 0 ? 0 : 1;
+        }
+
+        /// <summary>Writes a catalog file as the Editor exporter does (tests/unity imports it with
+        /// `immersiverse catalog import`).</summary>
+        static int ExportSampleCatalog(string path)
+        {
+            var entries = new List<CatalogEntry>();
+            string[] names = { "Market Stall (Red)", "Old Well", "Street Lamp 02" };
+            string[] types = { "building", "prop", "lighting" };
+            for (int i = 0; i < names.Length; i++)
+            {
+                entries.Add(new CatalogEntry
+                {
+                    Id = CatalogEntry.IdFromName(names[i]), Name = names[i], Type = types[i],
+                    Description = "Exported from Unity: " + names[i], Tags = new List<string> { "exported", "village" },
+                    WorldTypes = new List<string> { "historical" }, DownloadUrl = "https://assets.example/" + CatalogEntry.IdFromName(names[i]),
+                    ThumbnailUrl = "https://assets.example/thumbs/" + CatalogEntry.IdFromName(names[i]) + ".png",
+                    SizeBytes = 1000 + i, Width = 2.5 + i, Depth = 1.5, Height = 3, Solid = i != 2,
+                });
+            }
+            System.IO.File.WriteAllText(path, CatalogFile.Write("unity-export-1", entries));
+            bool refused = false;
+            try { CatalogFile.Write(null, new[] { new CatalogEntry { Id = "Bad Id", Name = "x" } }); }
+            catch (ArgumentException) { refused = true; }
+            if (!refused) { Console.Error.WriteLine("an invalid row was not refused"); return 1; }
+            Console.WriteLine("wrote " + path);
+            return 0;
         }
 
         static void Run(string name, Action body)

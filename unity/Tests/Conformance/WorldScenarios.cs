@@ -93,6 +93,10 @@ namespace ImmersiVerse.Conformance
             var again = Edit(r.Owner, r.WorldId, EditOp.Remove(inst.Id));
             Ok(again.Results[0].Outcome == "noop" || again.Results[0].Outcome == "superseded", "repeated remove: " + again.Results[0].Outcome);
             Eq(removed.Seq, again.Seq, "a batch that changed nothing does not advance seq");
+            var other = r.Instances[2];
+            var same = Edit(r.Owner, r.WorldId, EditOp.Move(other.Id, other.Position));
+            Eq("noop", same.Results[0].Outcome, "a move to the current position");
+            Eq(removed.Seq, same.Seq, "a noop does not advance seq");
             var e = Fails(r.Owner.EditAsync(r.WorldId, new[] { EditOp.Add("no_such_prefab_xyz", inst.Position) }), "unknown prefab");
             Eq(1110, e.Error.Code, "unknown_prefab");
             e = Fails(r.Owner.EditAsync(r.WorldId, new[] { EditOp.Add(inst.PrefabId, new Vec3(1e6, 0, 1e6)) }), "out of bounds");
