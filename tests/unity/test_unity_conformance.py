@@ -63,6 +63,20 @@ def test_the_csharp_sdk_passes_every_conformance_scenario_against_a_real_server(
     assert SPEC.read_text(encoding="utf-8").count("```hex") >= 3
 
 
+def test_the_csharp_sdk_keeps_a_session_alive_with_heartbeats_and_reconnects_after_close_4000(tmp_path: Path) -> None:
+    _mono_or_skip()
+    server = ServerProcess(tmp_path, idle_timeout_s=2, heartbeat_s=0.5)
+    names = ["liveness:idle_close_4000_reconnects", "liveness:heartbeat_keeps_session_open"]
+    try:
+        env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
+        run = subprocess.run([str(SCRIPT), server.url, *names], capture_output=True, text=True, env=env,
+                             timeout=30 * TIMEOUT, check=False)
+    finally:
+        server.stop()
+    output = run.stdout + run.stderr
+    assert run.returncode == 0 and run.stdout.strip().endswith(f"{len(names)} passed, 0 failed"), output
+
+
 def test_the_catalog_file_the_unity_exporter_writes_is_accepted_by_catalog_import(tmp_path: Path) -> None:
     _mono_or_skip()
     exported = tmp_path / "exported.json"

@@ -43,6 +43,11 @@ namespace ImmersiVerse.Conformance
             add("token_refresh_in_place", TokenRefresh);
             add("token_revoked_4501_terminal", TokenRevoked);
             add("catalog_etag_cache", CatalogETag);
+            add("events_on_the_captured_context", EventsOnCapturedContext);
+            // Run only when named: they need a server with a short idle timeout (tests/unity).
+            Action<string, Action> addLiveness = (n, a) => s.Add(new KeyValuePair<string, Action>("liveness:" + n, a));
+            addLiveness("idle_close_4000_reconnects", IdleCloseReconnects);
+            addLiveness("heartbeat_keeps_session_open", HeartbeatKeepsSessionOpen);
             return s;
         }
 
