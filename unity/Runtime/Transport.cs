@@ -55,7 +55,7 @@ namespace ImmersiVerse
             socket = ws;
             closedRaised = 0;
             await ws.ConnectAsync(uri, cancel).ConfigureAwait(false);
-            var loop = Task.Run(() => ReceiveLoop(ws));
+            Task.Run(() => ReceiveLoop(ws)).Forget();
         }
 
         async Task ReceiveLoop(ClientWebSocket ws)

@@ -1,0 +1,95 @@
+// Ground for a streamed world from its header (docs/protocol.md §7.2): a mesh from the
+// heightmap samples when the header carries them, otherwise a flat plane over the bounds.
+using ImmersiVerse;
+using ImmersiVerse.Unity;
+using UnityEngine;
+
+namespace ImmersiVerse.Samples
+{
+    public static class TerrainBuilder
+    {
+        public static GameObject Build(WorldHeader header, Transform parent, Material material)
+        {
+            var t = header.Terrain;
+            bool heights = t != null && t.Heights != null && t.Resolution > 1 && t.Heights.Length == t.Resolution * t.Resolution;
+            GameObject ground = heights ? HeightmapMesh(header, t) : FlatGround(header);
+            ground.name = "Ground";
+            ground.transform.SetParent(parent, false);
+            if (material != null) ground.GetComponent<MeshRenderer>().sharedMaterial = material;
+            if (heights && Wire.Num(t.Raw, "water_fraction") > 0) Water(header, t, parent);
+            return ground;
+        }
+
+        static void Extent(WorldHeader h, out Vector3 min, out Vector3 max)
+        {
+            if (h.HasBounds) { min = h.BoundsMin.ToUnity(); max = h.BoundsMax.ToUnity(); return; }
+            float half = h.Terrain != null && h.Terrain.Size > 0 ? (float)h.Terrain.Size / 2 : 50f;
+            min = new Vector3(-half, 0, -half);
+            max = new Vector3(half, 0, half);
+        }
+
+        static GameObject FlatGround(WorldHeader h)
+        {
+            Vector3 min, max;
+            Extent(h, out min, out max);
+            var plane = GameObject.CreatePrimitive(PrimitiveType.Plane);   // 10 × 10 m at scale 1
+            // Without samples the ground is flat at the water level; instances keep their heights.
+            float y = h.Terrain != null ? (float)h.Terrain.WaterLevel : 0f;
+            plane.transform.localPosition = new Vector3((min.x + max.x) / 2, y, (min.z + max.z) / 2);
+            plane.transform.localScale = new Vector3((max.x - min.x) / 10f, 1, (max.z - min.z) / 10f);
+            return plane;
+        }
+
+        static GameObject HeightmapMesh(WorldHeader h, TerrainInfo t)
+        {
+            // Samples are row-major: rows along z, columns along x, starting at the bounds' minimum.
+            int n = t.Resolution;
+            float spacing = t.Spacing > 0 ? (float)t.Spacing : (float)(t.Size / (n - 1));
+            Vector3 min, max;
+            Extent(h, out min, out max);
+            var vertices = new Vector3[n * n];
+            var uv = new Vector2[n * n];
+            for (int z = 0; z < n; z++)
+                for (int x = 0; x < n; x++)
+                {
+                    vertices[z * n + x] = new Vector3(min.x + x * spacing, t.Heights[z * n + x], min.z + z * spacing);
+                    uv[z * n + x] = new Vector2(x / (float)(n - 1), z / (float)(n - 1));
+                }
+            var triangles = new int[(n - 1) * (n - 1) * 6];
+            int k = 0;
+            for (int z = 0; z < n - 1; z++)
+                for (int x = 0; x < n - 1; x++)
+                {
+                    int i = z * n + x;
+                    triangles[k++] = i; triangles[k++] = i + n; triangles[k++] = i + 1;       // clockwise from above
+                    triangles[k++] = i + 1; triangles[k++] = i + n; triangles[k++] = i + n + 1;
+                }
+            var mesh = new Mesh { name = "ImmersiVerse terrain" };
+            if (vertices.Length > 65535) mesh.indexFormat = UnityEngine.Rendering.IndexFormat.UInt32;
+            mesh.vertices = vertices;
+            mesh.uv = uv;
+            mesh.triangles = triangles;
+            mesh.RecalculateNormals();
+            mesh.RecalculateBounds();
+            var go = new GameObject();
+            go.AddComponent<MeshFilter>().sharedMesh = mesh;
+            go.AddComponent<MeshRenderer>();
+            go.AddComponent<MeshCollider>().sharedMesh = mesh;
+            return go;
+        }
+
+        static void Water(WorldHeader h, TerrainInfo t, Transform parent)
+        {
+            Vector3 min, max;
+            Extent(h, out min, out max);
+            var water = GameObject.CreatePrimitive(PrimitiveType.Plane);
+            water.name = "Water";
+            water.transform.SetParent(parent, false);
+            water.transform.localPosition = new Vector3((min.x + max.x) / 2, (float)t.WaterLevel, (min.z + max.z) / 2);
+            water.transform.localScale = new Vector3((max.x - min.x) / 10f, 1, (max.z - min.z) / 10f);
+            var r = water.GetComponent<MeshRenderer>();
+            r.material.color = new Color(0.2f, 0.4f, 0.7f, 1f);
+            Object.Destroy(water.GetComponent<Collider>());
+        }
+    }
+}
