@@ -169,7 +169,8 @@ class Connection:
     def _closed_info(self, ws: ClientConnection) -> SessionClosed:
         bye, self._bye = self._bye, None
         if bye is not None:
-            return SessionClosed(bye.code, bye.reason, bye.reconnect, bye.retry_after_s)
+            # docs/protocol.md §7.1: reason is the code's name, message the human detail
+            return SessionClosed(bye.code, bye.message or bye.reason, bye.reconnect, bye.retry_after_s)
         code = ws.close_code if ws.close_code is not None else 1006
         return SessionClosed(code, ws.close_reason or "")
 

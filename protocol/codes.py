@@ -146,7 +146,7 @@ CLOSE_EXPLANATIONS: dict[CloseCode, str] = {
     CloseCode.GOING_AWAY: "The server is shutting down or draining; reconnect with backoff, resume with since_seq.",
     CloseCode.MESSAGE_TOO_BIG: "A frame exceeded max_frame_bytes; reconnect, but do not resend that frame.",
     CloseCode.INTERNAL_ERROR: "The server hit a bug in this session; reconnect with backoff.",
-    CloseCode.IDLE_TIMEOUT: "No frame arrived within the idle timeout; send ping every heartbeat_s.",
+    CloseCode.IDLE_TIMEOUT: "No message within idle_timeout_s, or a WebSocket ping unanswered within pong_timeout_s; send ping every heartbeat_s.",
     CloseCode.SLOW_CONSUMER: "The client read too slowly and its send queue overflowed; reconnect and resume.",
     CloseCode.RATE_LIMITED: "Rate limits were violated repeatedly; reconnect after retry_after_s.",
     CloseCode.TOKEN_EXPIRED: "The token expired; refresh it and reconnect (or use auth.refresh earlier).",
@@ -154,7 +154,7 @@ CLOSE_EXPLANATIONS: dict[CloseCode, str] = {
     CloseCode.UNAUTHORIZED: "Missing or invalid token, or no hello before the deadline.",
     CloseCode.TOKEN_REVOKED: "The token or its session was revoked; log in again.",
     CloseCode.UNSUPPORTED_PROTOCOL_VERSION: "hello.v is not supported; bye lists supported_versions.",
-    CloseCode.PROTOCOL_VIOLATION: "Too many malformed frames; fix the client.",
+    CloseCode.PROTOCOL_VIOLATION: "bad_frames_before_close protocol violations (errors 1000-1011) within bad_frames_window_s; fix the client.",
     CloseCode.FORBIDDEN: "The account may not use the session server.",
 }
 

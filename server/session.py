@@ -45,6 +45,8 @@ RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002 (doc
 # msgpack type is wrong, a bug in the client. invalid_value and non_finite_number are not: a
 # user can type an empty prompt, a physics step can produce a NaN.
 VIOLATION_CODES = frozenset(code for code in ErrorCode if code < ErrorCode.INVALID_VALUE)
+# The largest valid presence frame: 256 selected ids of 64 characters (4 bytes each) and a cursor.
+PRESENCE_MAX_BYTES = 72 * 1024
 
 
 def limits_for(settings: Settings) -> Limits:
@@ -244,6 +246,7 @@ class Session:
         return True
 
     def _welcome(self) -> None:
+        # docs/protocol.md §4.6 lists every key with its unit and what exceeding it does.
         s = self.settings
         limits = {"max_frame_bytes": s.max_frame_bytes, "msgs_per_s": s.msgs_per_s, "burst": s.msgs_burst,
                   "prompts_per_min": s.prompts_per_min, "max_generations": s.max_generations,
@@ -251,7 +254,12 @@ class Session:
                   "max_instances": s.max_instances, "max_prompt_chars": s.max_prompt_chars,
                   "idle_timeout_s": s.idle_timeout_s, "pong_timeout_s": s.pong_timeout_s,
                   "presence_per_s": s.presence_per_s,
-                  "max_ops_per_edit": self.limits.max_ops_per_edit}
+                  "max_ops_per_edit": self.limits.max_ops_per_edit,
+                  "max_instances_per_world": s.max_instances_per_world,
+                  "max_event_data_bytes": s.telemetry_max_event_bytes, "send_queue_bytes": s.send_queue_bytes,
+                  "bad_frames_before_close": s.bad_frames_before_close,
+                  "bad_frames_window_s": s.bad_frames_window_s,
+                  "max_connections_per_user": s.max_connections_per_user}
         self.send(m.Welcome(session_id=self.id, user_id=self.user_id, server_version=SERVER_VERSION,
                             protocol=self.protocol, heartbeat_s=s.heartbeat_s, limits=limits))
 
@@ -333,6 +341,8 @@ class Session:
         await self.dispatch(msg)
 
     def _is_presence(self, data: bytes) -> bool:
+        if len(data) > PRESENCE_MAX_BYTES:  # an over-limit flood of big frames is not decoded
+            return False
         try:
             return isinstance(decode_client(data, self.limits), m.Presence)
         except ProtocolError:

@@ -166,7 +166,7 @@
     const bye = S.lastBye;
     const terminal = S.closing || code === 1000 || (code >= 4500 && code <= 4999) || (bye && bye.reconnect === false);
     if (terminal) {
-      fail(bye ? `disconnected: ${bye.reason} (${code})` : `disconnected (${code})`);
+      fail(bye ? `disconnected: ${bye.message || bye.reason} (${code})` : `disconnected (${code})`);
       return;
     }
     if (S.world) S.wantWorld = S.world.id;
@@ -305,7 +305,7 @@
         break;
       case "bye":
         S.lastBye = msg;
-        log(`server says bye: ${msg.reason} (${msg.code})`, true);
+        log(`server says bye: ${msg.reason}${msg.message ? ": " + msg.message : ""} (${msg.code})`, true);
         break;
       default:
         break; // newer server messages are ignored (§2.5)

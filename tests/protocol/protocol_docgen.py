@@ -7,6 +7,9 @@ Used by test_protocol_docs.py (doc and code must agree) and by hand when the cod
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
+from typing import Any
 
 from protocol import messages as m
 from protocol import values as val
@@ -46,6 +49,30 @@ HEX_EXAMPLES: dict[str, m.ClientMessage | m.ServerMessage] = {
         fields={"prompt": "length must be between 1 and 1000"},
     ),
 }
+
+
+#: The JSON examples of docs/protocol.md: ```json c2s / s2c / s2c-value <name> blocks.
+JSON_BLOCK = re.compile(r"^```json (c2s|s2c|s2c-value)( [a-z_]+)?\n(.*?)\n```", re.MULTILINE | re.DOTALL)
+
+
+def json_examples(doc: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(direction, name or type, value) of every JSON example in the doc, in order."""
+    out = []
+    for direction, name, body in JSON_BLOCK.findall(doc):
+        value = json.loads(body)
+        out.append((direction, name.strip() or value.get("type", ""), value))
+    return out
+
+
+def table_keys(doc: str, heading: str, next_heading: str) -> list[str]:
+    """The backquoted first cell of every row of the first table under `heading`."""
+    section = doc.split(heading, 1)[1].split(next_heading, 1)[0]
+    keys = []
+    for line in section.splitlines():
+        match = re.match(r"^\| `([a-z_.]+)`(?:, `([a-z_.]+)`)? \|", line)
+        if match:
+            keys += [k for k in match.groups() if k]
+    return keys
 
 
 def field_spec(cls: type) -> list[str]:
