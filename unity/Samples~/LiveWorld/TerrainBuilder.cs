@@ -1,5 +1,6 @@
-// Ground for a streamed world from its header (docs/protocol.md §7.2): a mesh from the
-// heightmap samples when the header carries them, otherwise a flat plane over the bounds.
+// Ground for a streamed world from its header (docs/protocol.md §6.5): a mesh from the
+// heightmap samples and a water plane when the header carries them, otherwise a flat plane over
+// the bounds (a server whose header has no samples).
 using ImmersiVerse;
 using ImmersiVerse.Unity;
 using UnityEngine;
@@ -16,7 +17,7 @@ namespace ImmersiVerse.Samples
             ground.name = "Ground";
             ground.transform.SetParent(parent, false);
             if (material != null) ground.GetComponent<MeshRenderer>().sharedMaterial = material;
-            if (heights && Wire.Num(t.Raw, "water_fraction") > 0) Water(header, t, parent);
+            if (heights && t.WaterMask != null && System.Array.IndexOf(t.WaterMask, true) >= 0) Water(header, t, parent);
             return ground;
         }
 
@@ -42,17 +43,18 @@ namespace ImmersiVerse.Samples
 
         static GameObject HeightmapMesh(WorldHeader h, TerrainInfo t)
         {
-            // Samples are row-major: rows along z, columns along x, starting at the bounds' minimum.
+            // One vertex per heightmap sample, at the ground height the generator places things
+            // on (TerrainInfo.GroundHeight: the samples, kept clear of the water level by the masks).
             int n = t.Resolution;
             float spacing = t.Spacing > 0 ? (float)t.Spacing : (float)(t.Size / (n - 1));
-            Vector3 min, max;
-            Extent(h, out min, out max);
+            float half = (float)t.Size / 2;
             var vertices = new Vector3[n * n];
             var uv = new Vector2[n * n];
             for (int z = 0; z < n; z++)
                 for (int x = 0; x < n; x++)
                 {
-                    vertices[z * n + x] = new Vector3(min.x + x * spacing, t.Heights[z * n + x], min.z + z * spacing);
+                    float wx = -half + x * spacing, wz = -half + z * spacing;
+                    vertices[z * n + x] = new Vector3(wx, (float)t.GroundHeight(wx, wz), wz);
                     uv[z * n + x] = new Vector2(x / (float)(n - 1), z / (float)(n - 1));
                 }
             var triangles = new int[(n - 1) * (n - 1) * 6];

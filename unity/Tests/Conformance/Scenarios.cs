@@ -29,6 +29,7 @@ namespace ImmersiVerse.Conformance
             add("ping_pong", PingPong);
             add("generate_counts_add_up", GenerateCounts);
             add("generate_invalid_prompt_error", InvalidPrompt);
+            add("terrain_from_the_header_carries_every_instance", TerrainCarriesInstances);
             add("cancel_generation", CancelGeneration);
             add("cancel_unknown_request", CancelUnknown);
             add("join_snapshot_and_live_edits_in_order", JoinAndEdits);
@@ -267,6 +268,47 @@ namespace ImmersiVerse.Conformance
             if (h.InstanceCount >= 0) Eq(h.InstanceCount, done.Instances, "header.instance_count");
             Ok(h.Terrain != null && h.Terrain.Size > 0, "header.terrain");
             Ok(done.Timings.ContainsKey("total_ms"), "gen.done.timings.total_ms");
+        }
+
+        static void TerrainCarriesInstances()
+        {
+            // The heightmap and masks decode to the ground the generator placed instances on
+            // (docs/protocol.md §6.5: ground things within 0.01 m of the ground height).
+            var rest = Rest();
+            var c = NewClient(Login(rest, NewUser("terrain")).Token);
+            Wait(c.ConnectAsync(), "connect");
+            var surface = new Dictionary<string, string>();
+            for (int offset = 0; offset < 100000; offset += 100)
+            {
+                var page = Blocking(rest.GetCatalogAsync(limit: 100, offset: offset), "catalog page");
+                foreach (var p in page.Prefabs)
+                    surface[Wire.Str(p, "id")] = Wire.Str(Wire.Map(Wire.Map(p, "properties"), "placement"), "surface", "ground");
+                if (page.Prefabs.Count == 0 || offset + 100 >= page.TotalCount) break;
+            }
+            var instances = new List<Instance>();
+            var g = c.Generate("a fishing village by a lake with pine trees and a road", new GenerateOptions { Seed = 4, MaxInstances = 800 });
+            g.Chunk += ch => instances.AddRange(ch.Instances);
+            Wait(g.Completion, "generation");
+            var t = g.Header.Terrain;
+            Ok(t != null && t.Heights != null, "the header carries heightmap samples");
+            Eq(t.Resolution * t.Resolution, t.Heights.Length, "heightmap samples");
+            Ok(t.WaterMask != null && t.PathMask != null, "the header carries water and path masks");
+            Ok(t.WaterMask.Any(w => w), "the lake is in the water mask");
+            int ground = 0;
+            foreach (var i in instances)
+            {
+                string kind;
+                if (!surface.TryGetValue(i.PrefabId, out kind)) throw new Check("prefab " + i.PrefabId + " is not in the catalog");
+                if (kind == "ground")
+                {
+                    double expected = t.GroundHeight(i.Position.X, i.Position.Z);
+                    Ok(Math.Abs(i.Position.Y - expected) <= 0.01, i.Id + " (" + i.PrefabId + ") stands at y " + i.Position.Y + ", the ground is at " + expected);
+                    ground++;
+                }
+                else if (kind == "water")
+                    Ok(Math.Abs(i.Position.Y - t.WaterLevel) <= 0.01, i.Id + " floats at the water level");
+            }
+            Ok(ground > instances.Count / 2, "most instances stand on the ground: " + ground + " of " + instances.Count);
         }
 
         static void InvalidPrompt()
