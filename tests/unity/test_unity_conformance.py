@@ -63,10 +63,11 @@ def test_the_csharp_sdk_passes_every_conformance_scenario_against_a_real_server(
     assert SPEC.read_text(encoding="utf-8").count("```hex") >= 3
 
 
-def test_the_csharp_sdk_keeps_a_session_alive_with_heartbeats_and_reconnects_after_close_4000(tmp_path: Path) -> None:
+def test_the_csharp_sdk_keeps_a_session_alive_and_reconnects_after_closes_4000_and_4003(tmp_path: Path) -> None:
     _mono_or_skip()
-    server = ServerProcess(tmp_path, idle_timeout_s=2, heartbeat_s=0.5)
-    names = ["liveness:idle_close_4000_reconnects", "liveness:heartbeat_keeps_session_open"]
+    server = ServerProcess(tmp_path, idle_timeout_s=2, heartbeat_s=0.5, token_ttl_s=8)
+    names = ["liveness:idle_close_4000_reconnects", "liveness:heartbeat_keeps_session_open",
+             "liveness:token_expired_4003_reconnects_with_a_new_token"]
     try:
         env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
         run = subprocess.run([str(SCRIPT), server.url, *names], capture_output=True, text=True, env=env,

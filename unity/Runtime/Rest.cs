@@ -160,6 +160,12 @@ namespace ImmersiVerse
                 new Dictionary<string, object> { { "user_id", userId }, { "role", role } });
         }
 
+        /// <summary>Delete a world you own; its members get `error` not_found with its world_id.</summary>
+        public Task DeleteWorldAsync(string worldId)
+        {
+            return Call("DELETE", "/api/v1/worlds/" + Uri.EscapeDataString(worldId), null);
+        }
+
         public Task SetVisibilityAsync(string worldId, string visibility)
         {
             return Call("PUT", "/api/v1/worlds/" + Uri.EscapeDataString(worldId) + "/visibility",

@@ -35,6 +35,9 @@ namespace ImmersiVerse.Conformance
             add("join_snapshot_and_live_edits_in_order", JoinAndEdits);
             add("edit_outcomes_and_errors", EditOutcomes);
             add("presence_join_update_leave", Presence);
+            add("join_while_generating_gets_the_whole_world", JoinWhileGenerating);
+            add("world_deleted_is_lost", WorldDeleted);
+            add("access_revoked_is_lost", AccessRevoked);
             add("resume_replays_exactly_the_missed_ops", ResumeReplay);
             add("auto_reconnect_with_backoff_resumes", AutoReconnect);
             add("telemetry_acks_and_duplicates", TelemetryAcks);
@@ -49,6 +52,7 @@ namespace ImmersiVerse.Conformance
             Action<string, Action> addLiveness = (n, a) => s.Add(new KeyValuePair<string, Action>("liveness:" + n, a));
             addLiveness("idle_close_4000_reconnects", IdleCloseReconnects);
             addLiveness("heartbeat_keeps_session_open", HeartbeatKeepsSessionOpen);
+            addLiveness("token_expired_4003_reconnects_with_a_new_token", TokenExpiredReconnects);
             return s;
         }
 

@@ -66,8 +66,8 @@ namespace ImmersiVerse.Conformance
             }
         }
 
-        // The two below need a server started with idle_timeout_s = 2 and heartbeat_s = 0.5
-        // (tests/unity runs them against their own server).
+        // The three below need a server started with idle_timeout_s = 2, heartbeat_s = 0.5 and
+        // token_ttl_s = 8 (tests/unity runs them against their own server).
 
         static void IdleCloseReconnects()
         {
@@ -94,9 +94,27 @@ namespace ImmersiVerse.Conformance
             c.Disconnected += i => closes++;
             Wait(c.ConnectAsync(), "connect");
             Ok(c.Welcome.HeartbeatSeconds <= 1 && c.Welcome.Limit("idle_timeout_s", 0) <= 5, "needs a server with a short idle timeout");
-            // Ten heartbeats span well over the 2 s idle timeout.
-            Until(() => pongs >= 10 || closes > 0, "ten heartbeats");
+            // Seven heartbeats span well over the 2 s idle timeout (and stay within the token's 8 s).
+            Until(() => pongs >= 7 || closes > 0, "seven heartbeats");
             Eq(0, closes, "closes while sending heartbeats");
+        }
+    
+        static void TokenExpiredReconnects()
+        {
+            var rest = Rest();
+            string user = NewUser("expiring");
+            var c = NewClient(Login(rest, user).Token);
+            int asked = 0, welcomes = 0;
+            c.Options.TokenProvider = () => { asked++; return rest.LoginGuestAsync(user).ContinueWith(t => t.Result.Token); };
+            var closes = new List<CloseInfo>();
+            c.Disconnected += i => closes.Add(i);
+            Wait(c.ConnectAsync(), "connect");
+            c.Connected += w => welcomes++;
+            Until(() => welcomes >= 1, "the reconnect after the token expired");
+            Eq(Codes.TokenExpired, closes[0].Code, "close code");
+            Ok(closes[0].FromBye && closes[0].WillReconnect, "4003 comes with a bye and is reconnected: " + closes[0]);
+            Eq(1, asked, "the token provider was asked once");
+            Eq(rest.Token, c.Options.Token, "the new token is used");
         }
     }
 }

@@ -126,6 +126,72 @@ namespace ImmersiVerse.Conformance
             Eq(r.Guest.SessionId, seen.First(p => p.Event == "leave").Member.SessionId, "leave member session");
         }
 
+        static void JoinWhileGenerating()
+        {
+            // A world joined while it streams: a snapshot of what is stored, then the remaining
+            // gen.chunk frames and gen.done (§7.4); together exactly the whole world, once each.
+            var ownerRest = Rest();
+            var owner = NewClient(Login(ownerRest, NewUser("owner")).Token);
+            Wait(owner.ConnectAsync(), "owner connect");
+            string guestUser = NewUser("guest");
+            var guest = NewClient(Login(Rest(), guestUser).Token);
+            Wait(guest.ConnectAsync(), "guest connect");
+            var ids = new List<string>();
+            string status = null;
+            GenDone guestDone = null;
+            guest.SnapshotReceived += s => { ids.AddRange(s.Instances.Select(i => i.Id)); if (s.Header != null) status = s.Header.Status; };
+            guest.ChunkReceived += ch => ids.AddRange(ch.Instances.Select(i => i.Id));
+            guest.GenerationDone += d => guestDone = d;
+            var gen = owner.Generate("a huge dense city with skyscrapers, parks and roads", new GenerateOptions { Seed = 9, MaxInstances = 20000 });
+            Task<Joined> join = null;
+            gen.Started += s =>
+            {
+                // Shared as soon as the world exists, then joined while it is still streaming.
+                ownerRest.ShareWorldAsync(s.WorldId, guestUser, "viewer").Then(t => Pump.Post(() => join = guest.JoinAsync(s.WorldId)));
+            };
+            var done = Wait(gen.Completion, "generation");
+            Until(() => join != null && join.IsCompleted, "the join");
+            var joined = Wait(join, "the join");
+            Until(() => status != null && ids.Count >= done.Instances, "the guest's copy of the world");
+            Ok(status == "generating" || status == "complete", "snapshot header status: " + status);
+            Console.WriteLine("  joined a world whose snapshot status was " + status + " (" + ids.Count + " instances)");
+            if (status == "generating")
+            {
+                Until(() => guestDone != null, "gen.done for the guest");
+                Eq(done.Instances, guestDone.Instances, "gen.done.instances seen by the guest");
+            }
+            Eq((int)done.Instances, ids.Count, "instances received by the guest (" + status + ")");
+            Eq(ids.Count, ids.Distinct().Count(), "no instance twice");
+            Eq("viewer", joined.Role, "guest role");
+        }
+
+        static void WorldDeleted()
+        {
+            var r = OpenRoom();
+            var lost = new List<KeyValuePair<string, ErrorInfo>>();
+            r.Guest.WorldLost += (id, e) => lost.Add(new KeyValuePair<string, ErrorInfo>(id, e));
+            Blocking(r.OwnerRest.DeleteWorldAsync(r.WorldId).ContinueWith(t => { t.Wait(); return true; }), "delete");
+            Until(() => lost.Count == 1, "the guest to lose the world");
+            Eq(r.WorldId, lost[0].Key, "lost world");
+            Eq(Codes.NotFound, lost[0].Value.Code, "error code");
+            Ok(!r.Guest.JoinedWorlds.Contains(r.WorldId), "the guest no longer tracks the world");
+            var refused = Fails(r.Guest.JoinAsync(r.WorldId), "join a deleted world");
+            Eq(Codes.NotFound, refused.Error.Code, "join after delete");
+        }
+
+        static void AccessRevoked()
+        {
+            var r = OpenRoom();
+            var lost = new List<ErrorInfo>();
+            r.Guest.WorldLost += (id, e) => lost.Add(e);
+            Blocking(r.OwnerRest.ShareWorldAsync(r.WorldId, r.GuestUser, "none").ContinueWith(t => { t.Wait(); return true; }), "unshare");
+            Until(() => lost.Count == 1, "the guest to lose access");
+            Eq(Codes.Forbidden, lost[0].Code, "error code");
+            var refused = Fails(r.Guest.EditAsync(r.WorldId, new[] { EditOp.Remove(r.Instances[0].Id) }), "edit after losing access");
+            Eq(Codes.NotJoined, refused.Error.Code, "edit refused");
+            Edit(r.Owner, r.WorldId, EditOp.Remove(r.Instances[0].Id));
+        }
+
         static void ResumeReplay()
         {
             var r = OpenRoom(guestAutoReconnect: false);
