@@ -20,6 +20,8 @@ namespace ImmersiVerse
     {
         public readonly long Rid;
         public readonly string Prompt;
+        /// <summary>The world is a room (GenerateOptions.Room): the client resumes it after a reconnect.</summary>
+        public readonly bool Room;
         public string WorldId { get; internal set; }
         public WorldHeader Header { get; internal set; }
         public int ChunksReceived { get; internal set; }
@@ -36,11 +38,12 @@ namespace ImmersiVerse
         readonly ImmersiVerseClient client;
         readonly TaskCompletionSource<GenDone> completion = new TaskCompletionSource<GenDone>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        internal Generation(ImmersiVerseClient client, long rid, string prompt)
+        internal Generation(ImmersiVerseClient client, long rid, string prompt, bool room)
         {
             this.client = client;
             Rid = rid;
             Prompt = prompt;
+            Room = room;
         }
 
         /// <summary>Completes with gen.done (status complete, cancelled or failed); faults with an
@@ -107,7 +110,7 @@ namespace ImmersiVerse
         {
             options = options ?? new GenerateOptions();
             long rid = NextRid();
-            var gen = new Generation(this, rid, prompt);
+            var gen = new Generation(this, rid, prompt, options.Room);
             var frame = new Dictionary<string, object> { { "type", "prompt" }, { "rid", rid }, { "prompt", prompt } };
             if (options.WorldType != null) frame["world_type"] = options.WorldType;
             if (options.Seed.HasValue) frame["seed"] = options.Seed.Value;
@@ -124,11 +127,15 @@ namespace ImmersiVerse
             return gen;
         }
 
-        Generation OwnGeneration(long rid, string worldId)
+        /// <summary>This session's generation with that rid: before gen.start any world matches
+        /// (gen.start checks the session id), afterwards only its own world, so a room member's
+        /// generation that happens to use the same rid is never taken for ours.</summary>
+        Generation OwnGeneration(long rid, string worldId, bool started)
         {
             Generation g;
             if (!generations.TryGetValue(rid, out g)) return null;
-            return g.WorldId == null || g.WorldId == worldId ? g : null;
+            if (g.WorldId == null) return started ? null : g;
+            return g.WorldId == worldId ? g : null;
         }
 
         void OnGenStart(Dictionary<string, object> f)
@@ -138,12 +145,12 @@ namespace ImmersiVerse
                 Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), SessionId = Wire.Str(f, "session_id"),
                 Header = WorldHeader.FromMap(Wire.Map(f, "header")) ?? new WorldHeader(),
             };
-            Generation g = s.SessionId == SessionId ? OwnGeneration(s.Rid, s.WorldId) : null;
+            Generation g = s.SessionId == SessionId ? OwnGeneration(s.Rid, s.WorldId, false) : null;
             s.Own = g != null;
             if (g != null)
             {
                 g.OnStart(s);
-                TrackGeneratedWorld(s.WorldId);
+                if (g.Room) TrackGeneratedWorld(s.WorldId);
             }
             Raise(GenerationStarted, s);
         }
@@ -155,8 +162,8 @@ namespace ImmersiVerse
                 Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Index = (int)Wire.Long(f, "index"),
                 Instances = Instance.ListFrom(f, "instances"),
             };
-            var g = OwnGeneration(c.Rid, c.WorldId);
-            c.Own = g != null && g.WorldId != null;
+            var g = OwnGeneration(c.Rid, c.WorldId, true);
+            c.Own = g != null;
             if (c.Own) g.OnChunk(c);
             Raise(ChunkReceived, c);
         }
@@ -169,7 +176,7 @@ namespace ImmersiVerse
                 Instances = Wire.Long(f, "instances"), Chunks = Wire.Long(f, "chunks"),
                 Timings = Wire.Map(f, "timings") ?? new Dictionary<string, object>(), Warnings = Wire.Strings(f, "warnings"),
             };
-            var g = OwnGeneration(d.Rid, d.WorldId);
+            var g = OwnGeneration(d.Rid, d.WorldId, true);
             d.Own = g != null;
             if (g != null)
             {
