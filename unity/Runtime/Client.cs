@@ -383,6 +383,7 @@ namespace ImmersiVerse
             double heartbeat = Welcome == null ? 15 : Welcome.HeartbeatSeconds;
             if ((DateTime.UtcNow - lastSent).TotalSeconds >= heartbeat * 0.8)
                 PingAsync().Forget();
+            FlushPresence();
             Telemetry.Tick();
         }
 

@@ -24,9 +24,10 @@ namespace ImmersiVerse
         /// <summary>Telemetry events are sent at most this often, in batches (0 = only on Flush).</summary>
         public double TelemetryFlushSeconds = 5;
         public int TelemetryBatchSize = 100;
-        /// <summary>How often the client's timer checks heartbeats and telemetry (milliseconds; 0 =
-        /// no timer, call Tick() yourself, as WebGL builds must).</summary>
-        public int TickMilliseconds = 1000;
+        /// <summary>How often the client's timer runs Tick(): heartbeats, coalesced presence,
+        /// telemetry, (WebGL) reconnect delays. Milliseconds; 0 = no timer, call Tick() yourself,
+        /// as WebGL builds must.</summary>
+        public int TickMilliseconds = 100;
         public Action<string> Log;
     }
 

@@ -91,13 +91,39 @@ namespace ImmersiVerse
             });
         }
 
-        /// <summary>Ephemeral cursor and selection (§7.4); no reply, excess is dropped by the server.</summary>
+        readonly Dictionary<string, Dictionary<string, object>> presencePending = new Dictionary<string, Dictionary<string, object>>();
+        readonly Dictionary<string, DateTime> presenceSent = new Dictionary<string, DateTime>();
+
+        /// <summary>Ephemeral cursor and selection (§7.4); no reply. The server drops presence
+        /// beyond `presence_per_s`, so updates coming faster are coalesced here: the latest one
+        /// is sent as soon as the rate allows (from Tick), and the last position always arrives.</summary>
         public bool SendPresence(string worldId, Vec3? cursor, IList<string> selection = null)
         {
             var frame = new Dictionary<string, object> { { "type", "presence" }, { "world_id", worldId } };
             if (cursor.HasValue) frame["cursor"] = cursor.Value.ToWire();
             if (selection != null) frame["selection"] = new List<object>(selection);
-            return Send(frame);
+            if (!IsConnected) return false;
+            presencePending[worldId] = frame;
+            FlushPresence();
+            return true;
+        }
+
+        void FlushPresence()
+        {
+            if (presencePending.Count == 0 || !IsConnected) return;
+            double rate = Welcome == null ? 10 : Wire.Num(Welcome.Limits, "presence_per_s", 10);
+            var interval = TimeSpan.FromSeconds(rate > 0 ? 1.0 / rate : 1.0);
+            var now = DateTime.UtcNow;
+            // One bucket per connection on the server: pace all worlds together.
+            DateTime last;
+            if (presenceSent.TryGetValue("", out last) && now - last < interval) return;
+            foreach (var kv in presencePending)
+            {
+                presencePending.Remove(kv.Key);
+                presenceSent[""] = now;
+                Send(kv.Value);
+                return;
+            }
         }
 
         void TrackGeneratedWorld(string worldId)

@@ -35,6 +35,7 @@ namespace ImmersiVerse.Conformance
             add("join_snapshot_and_live_edits_in_order", JoinAndEdits);
             add("edit_outcomes_and_errors", EditOutcomes);
             add("presence_join_update_leave", Presence);
+            add("presence_faster_than_the_limit_is_coalesced", PresenceCoalesced);
             add("join_while_generating_gets_the_whole_world", JoinWhileGenerating);
             add("world_deleted_is_lost", WorldDeleted);
             add("access_revoked_is_lost", AccessRevoked);

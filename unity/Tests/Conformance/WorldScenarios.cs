@@ -126,6 +126,19 @@ namespace ImmersiVerse.Conformance
             Eq(r.Guest.SessionId, seen.First(p => p.Event == "leave").Member.SessionId, "leave member session");
         }
 
+        static void PresenceCoalesced()
+        {
+            // 40 cursor updates at once, far beyond presence_per_s: the server would drop most;
+            // the client paces them and the last position arrives.
+            var r = OpenRoom();
+            var xs = new List<double>();
+            r.Owner.PresenceReceived += p => { if (p.Event == "update" && p.Cursor.HasValue) xs.Add(p.Cursor.Value.X); };
+            for (int i = 0; i < 40; i++) Ok(r.Guest.SendPresence(r.WorldId, new Vec3(i, 0, 0)), "presence sent");
+            Until(() => xs.Count > 0 && xs[xs.Count - 1] == 39, "the last cursor position");
+            Ok(xs.Count < 40, "updates were coalesced: " + xs.Count);
+            for (int i = 1; i < xs.Count; i++) Ok(xs[i] > xs[i - 1], "updates arrive in order");
+        }
+
         static void JoinWhileGenerating()
         {
             // A world joined while it streams: a snapshot of what is stored, then the remaining
