@@ -67,7 +67,7 @@ def test_the_csharp_sdk_keeps_a_session_alive_and_reconnects_after_closes_4000_a
     _mono_or_skip()
     server = ServerProcess(tmp_path, idle_timeout_s=2, heartbeat_s=0.5, token_ttl_s=8)
     names = ["liveness:idle_close_4000_reconnects", "liveness:heartbeat_keeps_session_open",
-             "liveness:token_expired_4003_reconnects_with_a_new_token"]
+             "liveness:token_expired_4003_reconnects_with_a_new_token", "liveness:token_refreshed_before_it_expires"]
     try:
         env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
         run = subprocess.run([str(SCRIPT), server.url, *names], capture_output=True, text=True, env=env,

@@ -384,6 +384,7 @@ namespace ImmersiVerse
             if ((DateTime.UtcNow - lastSent).TotalSeconds >= heartbeat * 0.8)
                 PingAsync().Forget();
             FlushPresence();
+            TickTokenRefresh();
             Telemetry.Tick();
         }
 
@@ -391,17 +392,6 @@ namespace ImmersiVerse
         public Task<double> PingAsync()
         {
             return Request(new Dictionary<string, object> { { "type", "ping" } }, f => Wire.Num(f, "server_time"));
-        }
-
-        /// <summary>Replace the session's token in place (§3.4); later reconnects use it too.</summary>
-        public Task<AuthOk> RefreshTokenAsync(string token)
-        {
-            var frame = new Dictionary<string, object> { { "type", "auth.refresh" }, { "token", token } };
-            return Request(frame, f =>
-            {
-                Options.Token = token;
-                return new AuthOk { Rid = Wire.Long(f, "rid"), UserId = Wire.Str(f, "user_id"), ExpiresAt = Wire.Num(f, "expires_at") };
-            });
         }
     }
 }

@@ -9,8 +9,11 @@ namespace ImmersiVerse
         public string Url;
         /// <summary>The JWT from /api/v1/auth/login (or register).</summary>
         public string Token;
-        /// <summary>Optional: asked for a fresh token before each reconnect (and after close 4003).</summary>
+        /// <summary>Optional: asked for a fresh token before each reconnect, and shortly before the
+        /// current token expires (then swapped in with auth.refresh, no reconnect).</summary>
         public Func<Task<string>> TokenProvider;
+        /// <summary>With a TokenProvider: refresh this long before the token's `exp` (0 = never).</summary>
+        public double RefreshBeforeExpirySeconds = 60;
         /// <summary>Authenticate with a `hello` frame instead of the Authorization header. Forced
         /// on for transports that cannot set headers (WebGL).</summary>
         public bool UseHello;

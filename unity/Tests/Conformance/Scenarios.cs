@@ -54,6 +54,7 @@ namespace ImmersiVerse.Conformance
             addLiveness("idle_close_4000_reconnects", IdleCloseReconnects);
             addLiveness("heartbeat_keeps_session_open", HeartbeatKeepsSessionOpen);
             addLiveness("token_expired_4003_reconnects_with_a_new_token", TokenExpiredReconnects);
+            addLiveness("token_refreshed_before_it_expires", TokenRefreshedBeforeExpiry);
             return s;
         }
 

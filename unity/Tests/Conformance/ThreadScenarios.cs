@@ -66,7 +66,7 @@ namespace ImmersiVerse.Conformance
             }
         }
 
-        // The three below need a server started with idle_timeout_s = 2, heartbeat_s = 0.5 and
+        // The four below need a server started with idle_timeout_s = 2, heartbeat_s = 0.5 and
         // token_ttl_s = 8 (tests/unity runs them against their own server).
 
         static void IdleCloseReconnects()
@@ -104,6 +104,7 @@ namespace ImmersiVerse.Conformance
             var rest = Rest();
             string user = NewUser("expiring");
             var c = NewClient(Login(rest, user).Token);
+            c.Options.RefreshBeforeExpirySeconds = 0;   // no refresh in place: let it expire
             int asked = 0, welcomes = 0;
             c.Options.TokenProvider = () => { asked++; return rest.LoginGuestAsync(user).ContinueWith(t => t.Result.Token); };
             var closes = new List<CloseInfo>();
@@ -115,6 +116,27 @@ namespace ImmersiVerse.Conformance
             Ok(closes[0].FromBye && closes[0].WillReconnect, "4003 comes with a bye and is reconnected: " + closes[0]);
             Eq(1, asked, "the token provider was asked once");
             Eq(rest.Token, c.Options.Token, "the new token is used");
+        }
+    
+        static void TokenRefreshedBeforeExpiry()
+        {
+            var rest = Rest();
+            var s = Login(rest, NewUser("renewing"));
+            var c = NewClient(s.Token);
+            double firstExpiry = ImmersiVerseClient.TokenExpiry(s.Token).Value;
+            c.Options.TokenProvider = () => rest.RefreshAsync().ContinueWith(t => t.Result.Token);
+            var refreshed = new List<AuthOk>();
+            int closes = 0;
+            c.TokenRefreshed += ok => refreshed.Add(ok);
+            c.Disconnected += i => closes++;
+            Wait(c.ConnectAsync(), "connect");
+            Until(() => refreshed.Count >= 1 || closes > 0, "a refresh before the token expires");
+            Eq(0, closes, "closes before the refresh");
+            Ok(refreshed[0].ExpiresAt > firstExpiry, "the new token lives longer");
+            // The first token's expiry passes without a 4003: the session runs on the new token.
+            Until(() => TelemetryEvent.Now() > firstExpiry + 1 || closes > 0, "the first token's expiry to pass");
+            Eq(0, closes, "closes after the first token expired");
+            Wait(c.PingAsync(), "ping on the refreshed session");
         }
     }
 }
