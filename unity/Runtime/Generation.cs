@@ -140,11 +140,7 @@ namespace ImmersiVerse
 
         void OnGenStart(Dictionary<string, object> f)
         {
-            var s = new GenStart
-            {
-                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), SessionId = Wire.Str(f, "session_id"),
-                Header = WorldHeader.FromMap(Wire.Map(f, "header")) ?? new WorldHeader(),
-            };
+            var s = GenStart.FromMap(f);
             Generation g = s.SessionId == SessionId ? OwnGeneration(s.Rid, s.WorldId, false) : null;
             s.Own = g != null;
             if (g != null)
@@ -157,11 +153,7 @@ namespace ImmersiVerse
 
         void OnGenChunk(Dictionary<string, object> f)
         {
-            var c = new GenChunk
-            {
-                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Index = (int)Wire.Long(f, "index"),
-                Instances = Instance.ListFrom(f, "instances"),
-            };
+            var c = GenChunk.FromMap(f);
             var g = OwnGeneration(c.Rid, c.WorldId, true);
             c.Own = g != null;
             if (c.Own) g.OnChunk(c);
@@ -170,12 +162,7 @@ namespace ImmersiVerse
 
         void OnGenDone(Dictionary<string, object> f)
         {
-            var d = new GenDone
-            {
-                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Status = Wire.Str(f, "status"),
-                Instances = Wire.Long(f, "instances"), Chunks = Wire.Long(f, "chunks"),
-                Timings = Wire.Map(f, "timings") ?? new Dictionary<string, object>(), Warnings = Wire.Strings(f, "warnings"),
-            };
+            var d = GenDone.FromMap(f);
             var g = OwnGeneration(d.Rid, d.WorldId, true);
             d.Own = g != null;
             if (g != null)

@@ -174,6 +174,15 @@ namespace ImmersiVerse
         public string WorldId, SessionId;
         public WorldHeader Header;
         public bool Own;                 // requested by this session (§7.2)
+
+        public static GenStart FromMap(Dictionary<string, object> f)
+        {
+            return new GenStart
+            {
+                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), SessionId = Wire.Str(f, "session_id"),
+                Header = WorldHeader.FromMap(Wire.Map(f, "header")) ?? new WorldHeader(),
+            };
+        }
     }
 
     public sealed class GenChunk
@@ -183,6 +192,15 @@ namespace ImmersiVerse
         public int Index;
         public List<Instance> Instances;
         public bool Own;
+
+        public static GenChunk FromMap(Dictionary<string, object> f)
+        {
+            return new GenChunk
+            {
+                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Index = (int)Wire.Long(f, "index"),
+                Instances = Instance.ListFrom(f, "instances"),
+            };
+        }
     }
 
     public sealed class GenDone
@@ -193,6 +211,16 @@ namespace ImmersiVerse
         public Dictionary<string, object> Timings;
         public List<string> Warnings;
         public bool Own;
+
+        public static GenDone FromMap(Dictionary<string, object> f)
+        {
+            return new GenDone
+            {
+                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Status = Wire.Str(f, "status"),
+                Instances = Wire.Long(f, "instances"), Chunks = Wire.Long(f, "chunks"),
+                Timings = Wire.Map(f, "timings") ?? new Dictionary<string, object>(), Warnings = Wire.Strings(f, "warnings"),
+            };
+        }
     }
 
     public sealed class Joined
@@ -200,6 +228,15 @@ namespace ImmersiVerse
         public long Rid, Seq;
         public string WorldId, Role, Mode;
         public List<Member> Members;
+
+        public static Joined FromMap(Dictionary<string, object> f)
+        {
+            return new Joined
+            {
+                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"),
+                Role = Wire.Str(f, "role"), Mode = Wire.Str(f, "mode"), Members = Member.ListFrom(f, "members"),
+            };
+        }
     }
 
     public sealed class Snapshot
@@ -210,6 +247,16 @@ namespace ImmersiVerse
         public bool Last;
         public WorldHeader Header;      // first frame only
         public List<Instance> Instances;
+
+        public static Snapshot FromMap(Dictionary<string, object> f)
+        {
+            return new Snapshot
+            {
+                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"),
+                Index = (int)Wire.Long(f, "index"), Last = Wire.Bool(f, "last"),
+                Header = WorldHeader.FromMap(Wire.Map(f, "header")), Instances = Instance.ListFrom(f, "instances"),
+            };
+        }
     }
 
     /// <summary>An `op` broadcast (§7.4): one applied edit batch.</summary>
@@ -219,6 +266,13 @@ namespace ImmersiVerse
         public long Seq;
         public List<EditOp> Ops;
         public bool Replayed;            // part of a resume replay (between joined and live frames)
+
+        public static OpFrame FromMap(Dictionary<string, object> f)
+        {
+            var o = new OpFrame { WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"), Author = Wire.Str(f, "author"), Ops = new List<EditOp>() };
+            foreach (var v in Wire.List(f, "ops")) { var m = v as Dictionary<string, object>; if (m != null) o.Ops.Add(EditOp.FromMap(m)); }
+            return o;
+        }
     }
 
     public sealed class EditResult
@@ -232,6 +286,22 @@ namespace ImmersiVerse
         public long Rid, Seq;
         public string WorldId;
         public List<EditResult> Results = new List<EditResult>();
+
+        public static EditAck FromMap(Dictionary<string, object> f)
+        {
+            var ack = new EditAck { Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq") };
+            foreach (var v in Wire.List(f, "results"))
+            {
+                var r = v as Dictionary<string, object>;
+                if (r == null) continue;
+                ack.Results.Add(new EditResult
+                {
+                    Index = (int)Wire.Long(r, "i"), Outcome = Wire.Str(r, "outcome"), Id = Wire.Str(r, "id"),
+                    PrefabType = Wire.Str(r, "prefab_type"),
+                });
+            }
+            return ack;
+        }
     }
 
     public sealed class PresenceEvent
@@ -240,6 +310,19 @@ namespace ImmersiVerse
         public Member Member;
         public Vec3? Cursor;
         public List<string> Selection;
+
+        public static PresenceEvent FromMap(Dictionary<string, object> f)
+        {
+            var p = new PresenceEvent
+            {
+                WorldId = Wire.Str(f, "world_id"), Event = Wire.Str(f, "event"),
+                Member = Member.FromMap(Wire.Map(f, "member")),
+                Selection = Wire.Has(f, "selection") ? Wire.Strings(f, "selection") : null,
+            };
+            Vec3 c;
+            if (Vec3.TryParse(Wire.Get(f, "cursor"), out c)) p.Cursor = c;
+            return p;
+        }
     }
 
     public sealed class TelemetryAck
@@ -247,6 +330,13 @@ namespace ImmersiVerse
         public long Rid;
         public List<string> Ids, Duplicates;
         public List<Dictionary<string, object>> Rejected = new List<Dictionary<string, object>>();
+
+        public static TelemetryAck FromMap(Dictionary<string, object> f)
+        {
+            var ack = new TelemetryAck { Rid = Wire.Long(f, "rid"), Ids = Wire.Strings(f, "ids"), Duplicates = Wire.Strings(f, "duplicates") };
+            foreach (var r in Wire.List(f, "rejected")) { var m = r as Dictionary<string, object>; if (m != null) ack.Rejected.Add(m); }
+            return ack;
+        }
     }
 
     public sealed class AuthOk
@@ -254,5 +344,10 @@ namespace ImmersiVerse
         public long Rid;
         public string UserId;
         public double ExpiresAt;
+
+        public static AuthOk FromMap(Dictionary<string, object> f)
+        {
+            return new AuthOk { Rid = Wire.Long(f, "rid"), UserId = Wire.Str(f, "user_id"), ExpiresAt = Wire.Num(f, "expires_at") };
+        }
     }
 }

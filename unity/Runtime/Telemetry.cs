@@ -113,12 +113,7 @@ namespace ImmersiVerse
             var list = new List<object>();
             foreach (var e in events) list.Add(e.ToMap());
             var frame = new Dictionary<string, object> { { "type", "telemetry" }, { "events", list } };
-            return Request(frame, f =>
-            {
-                var ack = new TelemetryAck { Rid = Wire.Long(f, "rid"), Ids = Wire.Strings(f, "ids"), Duplicates = Wire.Strings(f, "duplicates") };
-                foreach (var r in Wire.List(f, "rejected")) { var m = r as Dictionary<string, object>; if (m != null) ack.Rejected.Add(m); }
-                return ack;
-            });
+            return Request(frame, TelemetryAck.FromMap);
         }
     }
 }

@@ -22,7 +22,7 @@ namespace ImmersiVerse
             return Request(frame, f =>
             {
                 Options.Token = token;
-                var ok = new AuthOk { Rid = Wire.Long(f, "rid"), UserId = Wire.Str(f, "user_id"), ExpiresAt = Wire.Num(f, "expires_at") };
+                var ok = AuthOk.FromMap(f);
                 var handler = TokenRefreshed;
                 if (handler != null) handler(ok);
                 return ok;

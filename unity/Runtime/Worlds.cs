@@ -47,16 +47,7 @@ namespace ImmersiVerse
         {
             var frame = new Dictionary<string, object> { { "type", "join" }, { "world_id", worldId } };
             if (sinceSeq.HasValue) frame["since_seq"] = sinceSeq.Value;
-            return Request(frame, ParseJoined);
-        }
-
-        static Joined ParseJoined(Dictionary<string, object> f)
-        {
-            return new Joined
-            {
-                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"),
-                Role = Wire.Str(f, "role"), Mode = Wire.Str(f, "mode"), Members = Member.ListFrom(f, "members"),
-            };
+            return Request(frame, Joined.FromMap);
         }
 
         public Task<bool> LeaveAsync(string worldId)
@@ -74,17 +65,7 @@ namespace ImmersiVerse
             var frame = new Dictionary<string, object> { { "type", "edit" }, { "world_id", worldId }, { "ops", list } };
             return Request(frame, f =>
             {
-                var ack = new EditAck { Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq") };
-                foreach (var v in Wire.List(f, "results"))
-                {
-                    var r = v as Dictionary<string, object>;
-                    if (r == null) continue;
-                    ack.Results.Add(new EditResult
-                    {
-                        Index = (int)Wire.Long(r, "i"), Outcome = Wire.Str(r, "outcome"), Id = Wire.Str(r, "id"),
-                        PrefabType = Wire.Str(r, "prefab_type"),
-                    });
-                }
+                var ack = EditAck.FromMap(f);
                 WorldState w;
                 if (worlds.TryGetValue(ack.WorldId ?? worldId, out w) && ack.Seq > w.LastSeq) w.LastSeq = ack.Seq;
                 return ack;
@@ -140,7 +121,7 @@ namespace ImmersiVerse
 
         void OnJoined(Dictionary<string, object> f)
         {
-            var j = ParseJoined(f);
+            var j = Joined.FromMap(f);
             WorldState w;
             if (!worlds.TryGetValue(j.WorldId, out w)) worlds[j.WorldId] = w = new WorldState();
             if (j.Mode == "replay") w.ReplayUntil = j.Seq;
@@ -155,12 +136,7 @@ namespace ImmersiVerse
 
         void OnSnapshot(Dictionary<string, object> f)
         {
-            var s = new Snapshot
-            {
-                Rid = Wire.Long(f, "rid"), WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"),
-                Index = (int)Wire.Long(f, "index"), Last = Wire.Bool(f, "last"),
-                Header = WorldHeader.FromMap(Wire.Map(f, "header")), Instances = Instance.ListFrom(f, "instances"),
-            };
+            var s = Snapshot.FromMap(f);
             WorldState w;
             if (s.Last && worlds.TryGetValue(s.WorldId, out w)) { w.HasState = true; w.LastSeq = s.Seq; }
             Raise(SnapshotReceived, s);
@@ -168,8 +144,7 @@ namespace ImmersiVerse
 
         void OnOp(Dictionary<string, object> f)
         {
-            var o = new OpFrame { WorldId = Wire.Str(f, "world_id"), Seq = Wire.Long(f, "seq"), Author = Wire.Str(f, "author"), Ops = new List<EditOp>() };
-            foreach (var v in Wire.List(f, "ops")) { var m = v as Dictionary<string, object>; if (m != null) o.Ops.Add(EditOp.FromMap(m)); }
+            var o = OpFrame.FromMap(f);
             WorldState w;
             if (worlds.TryGetValue(o.WorldId, out w))
             {
@@ -189,14 +164,7 @@ namespace ImmersiVerse
 
         void OnPresence(Dictionary<string, object> f)
         {
-            var p = new PresenceEvent
-            {
-                WorldId = Wire.Str(f, "world_id"), Event = Wire.Str(f, "event"),
-                Member = Member.FromMap(Wire.Map(f, "member")),
-                Selection = Wire.Has(f, "selection") ? Wire.Strings(f, "selection") : null,
-            };
-            Vec3 c;
-            if (Vec3.TryParse(Wire.Get(f, "cursor"), out c)) p.Cursor = c;
+            var p = PresenceEvent.FromMap(f);
             Raise(PresenceReceived, p);
         }
 

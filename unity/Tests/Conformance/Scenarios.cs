@@ -20,6 +20,7 @@ namespace ImmersiVerse.Conformance
             add("codec_round_trip", CodecRoundTrip);
             add("codec_rejects_invalid", CodecRejectsInvalid);
             add("header_vector_shapes", HeaderVectorShapes);
+            add("spec_json_examples_through_the_client", SpecJsonExamplesThroughTheClient);
             add("auth_header_token", AuthHeader);
             add("auth_hello_frame", AuthHello);
             add("auth_bad_header_token_4500", BadHeaderToken);
