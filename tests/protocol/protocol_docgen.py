@@ -41,6 +41,7 @@ HEX_EXAMPLES: dict[str, m.ClientMessage | m.ServerMessage] = {
             ),
         ),
     ),
+    "bye": m.Bye(code=4000, reason="idle_timeout", reconnect=True, message="no message for 45 s"),
     "error": m.Error(
         rid=7,
         code=1012,

@@ -106,6 +106,8 @@ async def test_members_joining_mid_generation_see_the_generator_stream(
             if f.get("type") == "gen.done":
                 break
         assert any(f.get("type") == "gen.chunk" for f in peer.seen)  # it joined mid-generation
+        first = next(f for f in peer.seen if f.get("type") == "snapshot" and f["index"] == 0)
+        assert first["header"]["status"] == "generating"  # docs/protocol.md §6.5
     _, stored = await stored_state(client, world_id)
     db_order = [i.id for i in await client.app[SERVICES].store.worlds.instances(world_id)]
     assert owner_view.order == db_order
