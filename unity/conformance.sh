@@ -19,5 +19,11 @@ mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:exe -out
 # The WebGL transport compiles too (with UNITY_WEBGL defined; its jslib is tested in Chromium).
 mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -nowarn:0219 -target:library -define:UNITY_WEBGL \
     -out:"$out/ImmersiVerse.WebGL.dll" -r:System.dll -r:System.Core.dll "$here"/Runtime/*.cs "$here"/Runtime/WebGL/*.cs
+# The Unity-only sources type-check against stand-ins of the UnityEngine members they use
+# (Tests/UnityStubs: signatures only, not Unity; the real check is opening the package in Unity).
+mcs -langversion:7.2 -nologo -warn:0 -target:library -out:"$out/UnityStubs.dll" "$here"/Tests/UnityStubs/*.cs
+mcs -langversion:7.2 -nologo -warn:4 -warnaserror+ -target:library -out:"$out/ImmersiVerse.UnityParts.dll" \
+    -r:"$out/UnityStubs.dll" -r:System.dll -r:System.Core.dll \
+    "$here"/Runtime/*.cs "$here"/Runtime/Unity/*.cs "$here"/Editor/*.cs "$here"/Samples~/LiveWorld/*.cs
 if [ "$base" = "--export-catalog" ]; then exec mono --debug "$out/Harness.exe" --export-catalog "$@"; fi
 exec mono --debug "$out/Harness.exe" "$base" "$here/../docs/protocol.md" "$@"
