@@ -78,9 +78,12 @@ namespace ImmersiVerse.Samples
             }
         }
 
+        /// <summary>The client's TokenProvider: a fresh token for this session before the current
+        /// one expires; once it has expired (refresh refused), a new guest login.</summary>
         async Task<string> RefreshToken()
         {
-            return (await rest.RefreshAsync()).Token;
+            try { return (await rest.RefreshAsync()).Token; }
+            catch (RestException) { return (await rest.LoginGuestAsync(userId)).Token; }
         }
 
         void OnGenerationStarted(GenStart s)
