@@ -185,8 +185,7 @@ namespace ImmersiVerse
                 State = ClientState.Closed;
                 if (connectTcs != null) connectTcs.TrySetException(new ImmersiVerseException(info));
             }
-            var handler = Disconnected;
-            if (handler != null) handler(info);
+            Raise(Disconnected, info);
         }
 
         void ScheduleReconnect(int id, double delaySeconds)
@@ -269,8 +268,7 @@ namespace ImmersiVerse
 
         void Handle(Dictionary<string, object> f)
         {
-            var seen = FrameReceived;
-            if (seen != null) seen(f);
+            Raise(FrameReceived, f);
             string type = Wire.Str(f, "type", "");
             switch (type)
             {
@@ -296,8 +294,7 @@ namespace ImmersiVerse
             State = ClientState.Connected;
             ReconnectAttempt = 0;
             if (connectTcs != null) connectTcs.TrySetResult(Welcome);
-            var handler = Connected;
-            if (handler != null) handler(Welcome);
+            Raise(Connected, Welcome);
             if (resumed) ResumeWorlds();
             Telemetry.OnConnected();
         }
@@ -312,8 +309,7 @@ namespace ImmersiVerse
                 if (FailGeneration(e)) return;
             }
             if (e.WorldId != null) OnWorldError(e);
-            var handler = Error;
-            if (handler != null) handler(e);
+            Raise(Error, e);
         }
 
         void Complete(long rid, Dictionary<string, object> f)

@@ -192,9 +192,13 @@ namespace ImmersiVerse
             foreach (var g in list) g.OnFailed(e, close);
         }
 
-        void Raise<T>(Action<T> handler, T value)
+        /// <summary>Raise an event; an exception in a handler is reported to the dispatcher's
+        /// OnHandlerError and never stops the client's own processing of the frame.</summary>
+        internal void Raise<T>(Action<T> handler, T value)
         {
-            if (handler != null) handler(value);
+            if (handler == null) return;
+            try { handler(value); }
+            catch (Exception e) { Dispatcher.OnHandlerError(e); }
         }
     }
 }

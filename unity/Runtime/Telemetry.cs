@@ -87,8 +87,7 @@ namespace ImmersiVerse
             Stored += ack.Ids.Count - ack.Duplicates.Count;
             Duplicates += ack.Duplicates.Count;
             Rejected += ack.Rejected.Count;
-            var handler = Acked;
-            if (handler != null) handler(ack);
+            client.Raise(Acked, ack);
         }
 
         internal void Tick()

@@ -23,8 +23,7 @@ namespace ImmersiVerse
             {
                 Options.Token = token;
                 var ok = AuthOk.FromMap(f);
-                var handler = TokenRefreshed;
-                if (handler != null) handler(ok);
+                Raise(TokenRefreshed, ok);
                 return ok;
             });
         }

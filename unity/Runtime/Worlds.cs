@@ -176,7 +176,11 @@ namespace ImmersiVerse
             {
                 worlds.Remove(e.WorldId);
                 var lost = WorldLost;
-                if (lost != null) lost(e.WorldId, e);
+                if (lost != null)
+                {
+                    try { lost(e.WorldId, e); }
+                    catch (Exception ex) { Dispatcher.OnHandlerError(ex); }
+                }
                 return;
             }
             WorldState w;

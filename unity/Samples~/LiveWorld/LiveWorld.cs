@@ -55,6 +55,7 @@ namespace ImmersiVerse.Samples
                     TickMilliseconds = 0,   // no timers in WebGL: Update() calls Tick()
 #endif
                 });
+                client.Dispatcher.OnHandlerError = Debug.LogException;   // exceptions in the handlers below
                 client.GenerationStarted += OnGenerationStarted;
                 client.ChunkReceived += OnChunk;
                 client.GenerationDone += d => { if (d.WorldId == worldId) Debug.Log("world " + d.WorldId + ": " + d.Status + ", " + d.Instances + " instances"); };

@@ -31,6 +31,7 @@ namespace ImmersiVerse.Conformance
             add("generate_counts_add_up", GenerateCounts);
             add("generate_invalid_prompt_error", InvalidPrompt);
             add("terrain_from_the_header_carries_every_instance", TerrainCarriesInstances);
+            add("a_throwing_handler_is_reported_and_harmless", ThrowingHandler);
             add("cancel_generation", CancelGeneration);
             add("cancel_unknown_request", CancelUnknown);
             add("join_snapshot_and_live_edits_in_order", JoinAndEdits);
@@ -316,6 +317,28 @@ namespace ImmersiVerse.Conformance
                     Ok(Math.Abs(i.Position.Y - t.WaterLevel) <= 0.01, i.Id + " floats at the water level");
             }
             Ok(ground > instances.Count / 2, "most instances stand on the ground: " + ground + " of " + instances.Count);
+        }
+
+        static void ThrowingHandler()
+        {
+            var c = Connected(NewUser("throws"));
+            var reported = new List<Exception>();
+            var previous = Pump.OnHandlerError;
+            Pump.OnHandlerError = e => reported.Add(e);
+            try
+            {
+                // Raised first for every frame: if it could stop processing, nothing would arrive.
+                c.FrameReceived += f => { throw new InvalidOperationException("a bug in game code"); };
+                var g = c.Generate(Prompt, new GenerateOptions { Seed = 2, MaxInstances = 300 });
+                int chunks = 0;
+                g.Chunk += ch => chunks++;
+                var done = Wait(g.Completion, "generation despite a throwing handler");
+                Eq(done.Chunks, (long)chunks, "every chunk still reached the generation");
+                Eq((int)done.Chunks + 2, reported.Count, "each exception reported once (start, chunks, done)");
+                Ok(reported.All(e => e is InvalidOperationException), "the handler's exceptions");
+                Wait(c.PingAsync(), "the client still works");
+            }
+            finally { Pump.OnHandlerError = previous; }
         }
 
         static void InvalidPrompt()
