@@ -91,3 +91,33 @@ def test_the_catalog_file_the_unity_exporter_writes_is_accepted_by_catalog_impor
                               env=env, cwd=tmp_path, timeout=30 * TIMEOUT, check=False)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "imported: 3 new" in imported.stdout, imported.stdout + imported.stderr
+
+
+def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _mono_or_skip()
+    from tests.hardening import conftest as hardening
+
+    server = ServerProcess(tmp_path)
+    env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
+    harness = subprocess.Popen([str(SCRIPT), server.url, "restart:survives_a_server_restart"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    try:
+        assert harness.stdout is not None
+        for line in harness.stdout:  # ends when the harness exits
+            lines.append(line.rstrip("\n"))
+            if line.strip() == "RESTART NOW":
+                # SIGTERM: the server drains (bye + 1001); then the same port and store again.
+                server.stop()
+                monkeypatch.setattr(hardening, "free_port", lambda port=server.port: port)
+                server = ServerProcess(tmp_path)
+        harness.wait(timeout=30 * TIMEOUT)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+        server.stop()
+    output = "\n".join(lines)
+    assert "RESTART NOW" in lines, output
+    assert harness.returncode == 0 and lines[-1] == "1 passed, 0 failed", output

@@ -35,7 +35,8 @@ namespace ImmersiVerse.Conformance
             Pump.OnHandlerError = e => Console.WriteLine("  handler error: " + e);
             foreach (var s in Scenarios())
             {
-                if (only.Count > 0 ? !only.Contains(s.Key) : s.Key.StartsWith("liveness:")) continue;
+                // Scenarios named "<kind>:<name>" need a particular server and run only when named.
+                if (only.Count > 0 ? !only.Contains(s.Key) : s.Key.Contains(":")) continue;
                 Run(s.Key, s.Value);
             }
             foreach (var f in failures) Console.WriteLine("FAILED " + f);
@@ -109,9 +110,9 @@ namespace ImmersiVerse.Conformance
         }
 
         /// <summary>Pump the dispatcher until the condition holds (bounded by TimeoutSeconds).</summary>
-        public static void Until(Func<bool> condition, string what)
+        public static void Until(Func<bool> condition, string what, double timeoutSeconds = TimeoutSeconds)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(TimeoutSeconds);
+            var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
             while (true)
             {
                 Pump.Pump();

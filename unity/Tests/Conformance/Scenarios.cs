@@ -57,6 +57,8 @@ namespace ImmersiVerse.Conformance
             addLiveness("heartbeat_keeps_session_open", HeartbeatKeepsSessionOpen);
             addLiveness("token_expired_4003_reconnects_with_a_new_token", TokenExpiredReconnects);
             addLiveness("token_refreshed_before_it_expires", TokenRefreshedBeforeExpiry);
+            // Needs the test to restart the server when the harness prints RESTART NOW.
+            s.Add(new KeyValuePair<string, Action>("restart:survives_a_server_restart", SurvivesServerRestart));
             return s;
         }
 

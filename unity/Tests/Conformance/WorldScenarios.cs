@@ -254,6 +254,38 @@ namespace ImmersiVerse.Conformance
             Eq(a.Seq, r.GuestOps[0].Seq, "op seq");
         }
 
+        static void SurvivesServerRestart()
+        {
+            // The server drains (bye + 1001), is down for a while (refused connects, 1006), and
+            // comes back on the same store: both clients reconnect with backoff and resume, and
+            // edits after the restart continue the same seq.
+            var r = OpenRoom();
+            foreach (var c in new[] { r.Owner, r.Guest }) c.Options.Backoff = new Backoff { InitialSeconds = 0.05, MaxSeconds = 0.5 };
+            var inst = r.Instances[0];
+            var before = Edit(r.Owner, r.WorldId, EditOp.Move(inst.Id, new Vec3(inst.Position.X + 1, inst.Position.Y, inst.Position.Z)));
+            Until(() => r.Guest.LastSeq(r.WorldId) == before.Seq, "the guest to apply the edit");
+            var guestCloses = new List<CloseInfo>();
+            int ownerWelcomes = 0, guestWelcomes = 0, joinsBefore = r.GuestJoins.Count;
+            r.Guest.Disconnected += i => guestCloses.Add(i);
+            r.Owner.Connected += w => ownerWelcomes++;
+            r.Guest.Connected += w => guestWelcomes++;
+            Console.WriteLine("RESTART NOW");
+            Console.Out.Flush();
+            Until(() => ownerWelcomes >= 1 && guestWelcomes >= 1 && r.GuestJoins.Count > joinsBefore, "both clients back after the restart", 90);
+            Eq(1001, guestCloses[0].Code, "the drain's close code");
+            Ok(guestCloses[0].FromBye && guestCloses[0].WillReconnect, "1001 comes with a bye and is reconnected: " + guestCloses[0]);
+            Ok(guestCloses.Count >= 2 && guestCloses.Skip(1).All(c => c.WillReconnect),
+               "refused connects while the server was down were retried: " + guestCloses.Count + " closes");
+            var resumed = r.GuestJoins.Last();
+            Eq("replay", resumed.Mode, "resume mode");
+            Eq(before.Seq, resumed.Seq, "the op log survived the restart");
+            r.GuestOps.Clear();
+            var after = Edit(r.Owner, r.WorldId, EditOp.Move(inst.Id, inst.Position));
+            Eq(before.Seq + 1, after.Seq, "seq continues after the restart");
+            Until(() => r.GuestOps.Count == 1, "the guest to see the edit after the restart");
+            Eq(after.Seq, r.GuestOps[0].Seq, "op seq");
+        }
+
         // ---- telemetry ----
 
         static void TelemetryAcks()
