@@ -87,7 +87,9 @@ class Socket:
     """One jslib socket in the page, read by polling as the C# transport does each frame."""
 
     def __init__(self, page: Any, sid: int) -> None:
-        self.page, self.id, self.frames = page, sid, []  # type: ignore[var-annotated]
+        self.page = page
+        self.id = sid
+        self.frames: list[list[int]] = []
 
     async def send(self, frame: dict[str, Any]) -> None:
         assert await self.page.evaluate("([id, b]) => ivws.send(id, new Uint8Array(b))",
@@ -136,7 +138,7 @@ async def test_the_webgl_jslib_speaks_the_protocol_through_the_browser_websocket
             # a streamed generation arrives frame by frame through the heap
             await sock.send({"type": "prompt", "rid": 1, "prompt": "a quiet forest clearing", "seed": 5,
                              "max_instances": 300})
-            frames = []
+            frames: list[dict[str, Any]] = []
             while not frames or frames[-1]["type"] != "gen.done":
                 frames.append(await sock.recv())
             chunks = [f for f in frames if f["type"] == "gen.chunk"]
