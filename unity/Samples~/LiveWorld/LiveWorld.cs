@@ -40,6 +40,8 @@ namespace ImmersiVerse.Samples
 
         async void Start()
         {
+            // Without a registry every instance is a placeholder cube.
+            if (registry == null) registry = ScriptableObject.CreateInstance<PrefabRegistry>();
 #if UNITY_WEBGL && !UNITY_EDITOR
             rest = new RestClient(serverUrl, new UnityWebRequestHttp());
 #else

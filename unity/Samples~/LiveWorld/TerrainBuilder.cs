@@ -16,9 +16,19 @@ namespace ImmersiVerse.Samples
             GameObject ground = heights ? HeightmapMesh(header, t) : FlatGround(header);
             ground.name = "Ground";
             ground.transform.SetParent(parent, false);
-            if (material != null) ground.GetComponent<MeshRenderer>().sharedMaterial = material;
+            ground.GetComponent<MeshRenderer>().sharedMaterial = material != null ? material : DefaultMaterial();
             if (heights && t.WaterMask != null && System.Array.IndexOf(t.WaterMask, true) >= 0) Water(header, t, parent);
             return ground;
+        }
+
+        /// <summary>The render pipeline's default material (built-in, URP or HDRP), taken from a
+        /// primitive, so the mesh is not drawn magenta when no material is assigned.</summary>
+        static Material DefaultMaterial()
+        {
+            var probe = GameObject.CreatePrimitive(PrimitiveType.Plane);
+            var m = probe.GetComponent<MeshRenderer>().sharedMaterial;
+            Object.Destroy(probe);
+            return m;
         }
 
         static void Extent(WorldHeader h, out Vector3 min, out Vector3 max)

@@ -9,7 +9,7 @@ namespace UnityEngine {
   public class Object { public string name; public static T Instantiate<T>(T o, Transform p, bool w) where T : Object { return o; } public static void Destroy(Object o) {} public static void DestroyImmediate(Object o) {}
     public static implicit operator bool(Object o) { return o != null; } }
   public class Component : Object { public GameObject gameObject; public Transform transform; public T GetComponent<T>() { return default(T); } public T GetComponentInChildren<T>(bool b) { return default(T); } public T[] GetComponentsInChildren<T>() { return null; } }
-  public class Behaviour : Component {} public class MonoBehaviour : Behaviour {} public class ScriptableObject : Object {}
+  public class Behaviour : Component {} public class MonoBehaviour : Behaviour {} public class ScriptableObject : Object { public static T CreateInstance<T>() where T : ScriptableObject { return null; } }
   public sealed class GameObject : Object { public GameObject() {} public GameObject(string n) {} public Transform transform; public static GameObject CreatePrimitive(PrimitiveType t) { return null; }
     public T AddComponent<T>() where T : Component { return null; } public T GetComponent<T>() { return default(T); } public T GetComponentInChildren<T>(bool b) { return default(T); } public T[] GetComponentsInChildren<T>() { return null; } }
   public enum PrimitiveType { Cube, Plane }
