@@ -35,6 +35,8 @@ class KindRequest:
     count: int | None = None  # None: "as many as looks right" (plural without a number)
     exact: bool = False  # True when the prompt gave a number the evaluator must see honoured
     plural: bool = True
+    # a vague quantity ("several"): the documented range the whole world's count lies in
+    count_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,9 @@ class Intent:
             "world_type_explicit": self.world_type_explicit,
             "requests": [
                 {"phrase": r.phrase, "terms": list(r.terms), "attributes": list(r.attributes),
-                 "count": r.count, "exact": r.exact, "plural": r.plural} for r in self.requests],
+                 "count": r.count, "exact": r.exact, "plural": r.plural,
+                 "count_range": None if r.count_range is None else list(r.count_range)}
+                for r in self.requests],
             "relations": [
                 {"kind": r.kind, "subject": r.subject, "anchor": r.anchor, "feature": r.feature,
                  "direction": r.direction} for r in self.relations],
@@ -138,7 +142,9 @@ class Intent:
                                 attributes=tuple(map(str, r.get("attributes", ()))),
                                 count=None if r.get("count") is None else int(r["count"]),
                                 exact=bool(r.get("exact", False)),
-                                plural=bool(r.get("plural", True)))
+                                plural=bool(r.get("plural", True)),
+                                count_range=None if r.get("count_range") is None
+                                else (int(r["count_range"][0]), int(r["count_range"][1])))
                     for r in data.get("requests", ())),
                 relations=tuple(
                     Relation(kind=r["kind"], subject=int(r["subject"]),

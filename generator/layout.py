@@ -68,8 +68,11 @@ class LayoutResult:
 
 class Layout:
     def __init__(self, catalog: Catalog, terrain: Terrain, intent: Intent, key: bytes,
-                 budget: int) -> None:
+                 budget: int, excluded: np.ndarray | None = None) -> None:
         self.cat, self.ter, self.intent, self.key = catalog, terrain, intent, key
+        # counted kinds (counts.py): no step but their own request may place them
+        self.excluded = excluded if excluded is not None else np.zeros(len(catalog.prefabs),
+                                                                        dtype=bool)
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
@@ -139,14 +142,22 @@ class Layout:
         x, z = np.meshgrid(g, g, indexing="ij")
         order = rng.permutation(x.size)
         x, z = x.ravel()[order], z.ravel()[order]
+        if self.cat.surface[int(req.pidx[0])] == "water":  # every water cell is a candidate
+            x, z, _ = samplers.water_cells(rng, self.ter, 4000)
         pidx = np.full(x.size, req.pidx[0])
-        yaw = np.zeros(x.size, dtype=np.int64)
         scale = np.round(self.cat.scale_min[pidx], 2)
-        got = self.eng.try_place(pidx, x, z, yaw, scale, target=need, group=req.index,
-                                 landmark=req.landmark)
+        got = 0
+        for turn in (0, 90):  # a long boat fits a narrow river only along it
+            yaw = np.full(x.size, turn, dtype=np.int64)
+            got += self.eng.try_place(pidx, x, z, yaw, scale, target=need - got,
+                                      group=req.index, landmark=req.landmark)
+            if got >= need or self.eng.room <= 0:
+                break
         if got < need:
+            phrase = self.intent.requests[req.index].phrase if req.index >= 0 \
+                else req.match.prefab_ids[0]
             self.warnings.append(f"only {got + req.placed} of the requested "
-                                 f"{req.count} could be placed for {req.match.prefab_ids[0]}")
+                                 f"{req.count or need + req.placed} {phrase!r} could be placed")
         return got
 
     def anchor_of(self, req: Request) -> tuple[float, float, float]:
@@ -178,6 +189,8 @@ class Layout:
             if surf == "water" and ter.lake is not None:
                 cx, cz, rx, rz, *_ = ter.lake
                 return samplers.annulus(rng, n, cx, cz, 0.0, min(rx, rz) * 0.9)
+            if surf == "water":  # a river, a coast, a moat: any water cell
+                return samplers.water_cells(rng, ter, n)
             if pattern == "cluster" and rnd < 3:
                 return samplers.cluster(rng, ter, n, ext, rnd)
             if pattern == "line" and ter.roads and rnd < 3:
@@ -292,7 +305,7 @@ class Layout:
                       words: frozenset[str], urban: bool) -> None:
         """Fill the rest of the budget with filler that fits the world (palette.py)."""
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
-                                  target, has_water, theme, words, urban)
+                                  target, has_water, theme, words, urban, self.excluded)
         if members:
             # the palette is the last step: its smallest class need not mark occupancy
             fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,

@@ -154,15 +154,19 @@ def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
 
 def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
                     has_water: bool, theme: frozenset[str], words: frozenset[str],
-                    urban: bool) -> list[tuple[int, int]]:
-    """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits)."""
+                    urban: bool, excluded: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
+
+    ``excluded``: bool per prefab, the counted kinds (counts.py), never filler."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
-    key = (world_type, env, has_water, theme, words, urban)
+    banned = frozenset(np.flatnonzero(excluded).tolist()) if excluded is not None else frozenset()
+    key = (world_type, env, has_water, theme, words, urban, banned)
     hit = memo.get(key)
     if hit is None:
-        hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban)
+        hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban,
+                                           banned)
     ids, wv = hit
     if not ids:
         return []
@@ -174,7 +178,8 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
 
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
                      theme: frozenset[str], words: frozenset[str],
-                     urban: bool) -> tuple[list[int], np.ndarray]:
+                     urban: bool, banned: frozenset[int] = frozenset()
+                     ) -> tuple[list[int], np.ndarray]:
     """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
     weights = dict(PALETTES[world_type])
     if env.time_of_day in ("night", "sunset"):
@@ -183,6 +188,8 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
     for i, cname, tags, area in _candidates(cat, world_type):
+        if i in banned:
+            continue
         p = cat.prefabs[i]
         if p.surface == "water" and not has_water:
             continue

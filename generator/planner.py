@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
+from .counts import answer_set, excluded_prefabs
 from .describe import make_description, make_title
 from .environment import environment_settings
 from .errors import GeneratorError
@@ -30,7 +31,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.2.2"
+GENERATOR_VERSION = "1.3.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 
@@ -61,6 +62,8 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
                                      sort_keys=True).encode(), digest_size=32).digest()
     warnings = list(intent.warnings)
     requests = _match(intent, catalog, warnings, key, budget)
+    excluded = excluded_prefabs(catalog, intent, requests)
+    _drop_counted_variants(requests, excluded, intent)
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
     lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
@@ -69,7 +72,7 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
                             river=ter_i.river, road=ter_i.road, coast=ter_i.coast)
-    lay = Layout(catalog, terrain, intent, key, budget)
+    lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings)
     return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
 
@@ -87,7 +90,7 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
         m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
                                     single=not kr.plural)
         if m is None:
-            warnings.append(f"no prefab matches {kr.phrase!r}; ignored")
+            warnings.append(f"no prefab for {kr.phrase!r}; left out")
             out.append(None)
             continue
         m = _coherent(m, catalog, intent, kr.attributes)
@@ -102,6 +105,21 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
         warnings.append(f"no objects recognised in the prompt; generated a default "
                         f"{intent.world_type} world")
     return out
+
+
+def _drop_counted_variants(requests: list[Request | None], excluded: np.ndarray,
+                           intent: Intent) -> None:
+    """An uncounted request never adds a counted kind ("three oaks and trees": the trees are
+    not oaks), unless nothing else answers it."""
+    for r in requests:
+        if r is None or r.settlement is not None or intent.requests[r.index].count is not None:
+            continue
+        keep = ~excluded[r.pidx]
+        if keep.any() and not keep.all():
+            w = r.weights[keep] / r.weights[keep].sum()
+            r.pidx, r.weights = r.pidx[keep], w
+            r.match = Match(tuple(p for p, k in zip(r.match.prefab_ids, keep, strict=True) if k),
+                            tuple(float(x) for x in w))
 
 
 def _coherent(m: Match, catalog: Catalog, intent: Intent, attributes: tuple[str, ...]) -> Match:
@@ -121,6 +139,7 @@ def _settlement_request(intent: Intent, catalog: Catalog, i: int, kind: str, key
                         budget: int) -> Request | None:
     """A settlement noun becomes a building mix (settlement.py) instead of one prefab."""
     covered: set[str] = set()
+    banned: set[int] = set()  # counted kinds: the settlement adds none of them
     explicit_houses = False
     for j, other in enumerate(intent.requests):
         if j == i or settlement_kind(other.terms) is not None:
@@ -130,9 +149,11 @@ def _settlement_request(intent: Intent, catalog: Catalog, i: int, kind: str, key
             tags = set(catalog.get(m.prefab_ids[0]).tags)  # type: ignore[union-attr]
             covered |= tags
             explicit_houses |= other.count is not None and bool(tags & HOUSE_TAGS)
+            if other.count is not None:
+                banned |= answer_set(catalog, other.terms) | {catalog.index[m.prefab_ids[0]]}
     s = plan_settlement(catalog, kind, intent.world_type, intent.size_factor, budget,
                         sub_rng(key, "settlement", i), covered, explicit_houses,
-                        urban_setting(intent))
+                        urban_setting(intent), frozenset(banned))
     if s is None:
         return None
     ids = [int(p) for p in s.civic] + [int(p) for p in s.houses]

@@ -75,7 +75,8 @@ class Settlement:
 
 def plan_settlement(cat: Catalog, kind: str, world_type: str, size_factor: float,
                     budget: int, rng: np.random.Generator, covered: set[str],
-                    explicit_houses: bool, urban: bool) -> Settlement | None:
+                    explicit_houses: bool, urban: bool,
+                    banned: frozenset[int] = frozenset()) -> Settlement | None:
     """Choose the building mix; None when the genre has no buildings to make it from."""
     def fits(p: Prefab) -> bool:
         return (world_type in p.world_types and p.surface == "ground"
@@ -91,12 +92,13 @@ def plan_settlement(cat: Catalog, kind: str, world_type: str, size_factor: float
              and "treehouse" not in p.tags],
             {role: [i for i, p in enumerate(cat.prefabs) if fits(p) and set(p.tags) & set(role)]
              for role in CIVIC[kind]})
-    houses, by_role = list(memo[key][0]), memo[key][1]
+    houses, by_role = [i for i in memo[key][0] if i not in banned], memo[key][1]
     civic: list[int] = []
     for role in CIVIC[kind]:
         if set(role) & covered:
             continue
-        pick = [i for i in by_role[role] if i not in civic and i not in houses]
+        pick = [i for i in by_role[role] if i not in civic and i not in houses
+                and i not in banned]
         if pick:
             civic.append(pick[0] if len(pick) == 1 else pick[int(rng.integers(0, len(pick)))])
     if not houses and not civic:
