@@ -67,7 +67,9 @@ def evaluate_world(wp: WorldPlan) -> Row:
            | (a["z"] - a["hz"] < b["min"]["z"] - eps) | (a["z"] + a["hz"] > b["max"]["z"] + eps)
            | (a["y"] < b["min"]["y"]) | (a["y"] > b["max"]["y"]))
     # forbidden regions, checked on the footprint's covering cells (shrunk by eps)
-    road = wp.columns["group"] == -2
+    # road pieces lie on paths; vehicles drive on them (structure.py: on the lanes only)
+    road = (wp.columns["group"] == -2) | np.array(
+        [cat.prefabs[p].type == "vehicle" for p in a["pidx"]], dtype=bool)
     forbidden = 0
     for k in range(a["x"].size):
         i0, i1 = ter.index(np.array([a["x"][k] - a["hx"][k] + eps, a["x"][k] + a["hx"][k] - eps]))

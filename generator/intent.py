@@ -81,11 +81,15 @@ class Intent:
     terrain: TerrainIntent = TerrainIntent()
     size_factor: float = 1.0
     warnings: tuple[str, ...] = field(default=())
+    scene: str = "meadow"  # archetypes.py row name
 
     def validate(self) -> None:
         """Raise IntentError if this plan cannot be laid out (the LLM-seam contract)."""
         if self.world_type not in WORLD_TYPES:
             raise IntentError(f"unknown world_type {self.world_type!r}")
+        from .archetypes import BY_NAME
+        if self.scene not in BY_NAME:
+            raise IntentError(f"unknown scene {self.scene!r}")
         if not 0.3 <= self.size_factor <= 3.0:
             raise IntentError("size_factor must be within [0.3, 3.0]")
         if not 0.0 <= self.terrain.hilliness <= 5.0:
@@ -126,6 +130,7 @@ class Intent:
                         "road": self.terrain.road, "coast": self.terrain.coast,
                         "hilliness": self.terrain.hilliness},
             "size_factor": self.size_factor, "warnings": list(self.warnings),
+            "scene": self.scene,
         }
 
     @classmethod
@@ -160,6 +165,7 @@ class Intent:
                     hilliness=float(ter.get("hilliness", 1.0))),
                 size_factor=float(data.get("size_factor", 1.0)),
                 warnings=tuple(map(str, data.get("warnings", ()))),
+                scene=str(data.get("scene", "meadow")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IntentError(f"malformed intent: {exc}") from exc

@@ -21,6 +21,7 @@ from . import samplers
 from .catalog import Catalog
 from .fill import fill
 from .intent import Intent
+from .archetypes import BY_NAME
 from .palette import palette_members
 from .placement import PlacementEngine
 from .retrieval import Match
@@ -73,6 +74,9 @@ class Layout:
         # counted kinds (counts.py): no step but their own request may place them
         self.excluded = excluded if excluded is not None else np.zeros(len(catalog.prefabs),
                                                                         dtype=bool)
+        self.arch = BY_NAME[intent.scene]
+        self.centre: tuple[float, float, float] | None = None  # the scene's centre piece
+        self.on_roads: set[int] = set()  # requests placed on road lanes (PATH allowed)
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
@@ -120,9 +124,14 @@ class Layout:
             x, z, yaw = sampler_for(rng, n, rnd)
             pidx = self._choose(rng, req, x.size)
             yaw = self._snap(pidx, yaw)
+            saved = self.ter.flags & PATH if req.index in self.on_roads else None
+            if saved is not None:  # vehicles on street lanes (structure.road_lanes)
+                self.ter.flags &= ~np.uint8(PATH)
             placed += self.eng.try_place(pidx, x, z, yaw, self._scales(rng, pidx, req.attributes),
                                          target=need, group=req.index, landmark=req.landmark,
                                          halo=halo if rnd < ROUNDS - 2 else 0)
+            if saved is not None:
+                self.ter.flags |= saved
         if exact and placed < target and self.eng.room > 0:
             placed += self._scan(req, target - placed)
         return placed
@@ -304,8 +313,12 @@ class Layout:
     def place_palette(self, target: int, has_water: bool, theme: frozenset[str],
                       words: frozenset[str], urban: bool) -> None:
         """Fill the rest of the budget with filler that fits the world (palette.py)."""
+        arch = self.arch
+        scene = None if arch.name == "meadow" else (tuple(sorted(arch.palette.items())),
+                                                     arch.exclude)
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
-                                  target, has_water, theme, words, urban, self.excluded)
+                                  int(target * arch.density), has_water, theme | arch.boost,
+                                  words, urban, self.excluded, scene)
         if members:
             # the palette is the last step: its smallest class need not mark occupancy
             fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,

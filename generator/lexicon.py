@@ -115,7 +115,7 @@ FEATURES: Final[dict[str, str]] = {
     "road": "road", "street": "road", "highway": "road", "avenue": "road", "path": "road",
     "trail": "road", "lane": "road", "boulevard": "road",
     "sea": "coast", "ocean": "coast", "coast": "coast", "beach": "coast", "shore": "coast",
-    "harbor": "coast", "harbour": "coast", "bay": "coast",
+    "harbor": "coast", "harbour": "coast",
     "mountain": "hills", "mountains": "hills", "hill": "hills", "hills": "hills",
     "hilly": "hills", "cliff": "hills", "flat": "flat", "plain": "flat", "plains": "flat",
     "desert": "flat",

@@ -48,7 +48,7 @@ SETTING_WORDS: Final[frozenset[str]] = frozenset(
     "park garden gardens meadow meadows swamp marsh bog wilderness valley canyon gorge "
     "station orbit orbital colony galaxy universe cosmos cyberpunk metropolis city town "
     "village hamlet settlement kingdom realm empire nation country lands wilds row line circle "
-    "ring pair couple".split())
+    "ring pair couple moat drawbridge".split())
 # Setting nouns: they pick the scene (archetypes.py) and are never an object phrase themselves,
 # even where a prefab's tags contain them ("on a farm" is not "one barn or one tractor").
 SCENE_NOUNS: Final[frozenset[str]] = frozenset(

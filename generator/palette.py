@@ -154,19 +154,22 @@ def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
 
 def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
                     has_water: bool, theme: frozenset[str], words: frozenset[str],
-                    urban: bool, excluded: np.ndarray | None = None) -> list[tuple[int, int]]:
+                    urban: bool, excluded: np.ndarray | None = None,
+                    scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
+                    ) -> list[tuple[int, int]]:
     """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
 
-    ``excluded``: bool per prefab, the counted kinds (counts.py), never filler."""
+    ``excluded``: bool per prefab, the counted kinds (counts.py), never filler. ``scene``: the
+    archetype's (category weights, excluded tags), replacing the world type's palette."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
     banned = frozenset(np.flatnonzero(excluded).tolist()) if excluded is not None else frozenset()
-    key = (world_type, env, has_water, theme, words, urban, banned)
+    key = (world_type, env, has_water, theme, words, urban, banned, scene)
     hit = memo.get(key)
     if hit is None:
         hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban,
-                                           banned)
+                                           banned, scene)
     ids, wv = hit
     if not ids:
         return []
@@ -178,17 +181,20 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
 
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
                      theme: frozenset[str], words: frozenset[str],
-                     urban: bool, banned: frozenset[int] = frozenset()
+                     urban: bool, banned: frozenset[int] = frozenset(),
+                     scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
                      ) -> tuple[list[int], np.ndarray]:
     """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
-    weights = dict(PALETTES[world_type])
+    weights = dict.fromkeys(PALETTES[world_type], 0.0)
+    weights.update(dict(scene[0]) if scene is not None else PALETTES[world_type])
+    no_tags = scene[1] if scene is not None else frozenset()
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
     biomes = wanted_biomes(words, env)
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
     for i, cname, tags, area in _candidates(cat, world_type):
-        if i in banned:
+        if i in banned or tags & no_tags:
             continue
         p = cat.prefabs[i]
         if p.surface == "water" and not has_water:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from . import structure
+from .archetypes import BY_NAME
 from .catalog import Catalog
 from .counts import answer_set, excluded_prefabs
 from .describe import make_description, make_title
@@ -66,12 +68,16 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     _drop_counted_variants(requests, excluded, intent)
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
-    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
+    arch = BY_NAME[intent.scene]
+    # a dry scene (the moon, a cave) gets no water unless the prompt names it
+    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast) and not arch.dry)
     lake_central = any(rel.feature == "lake" for rel in intent.relations)
     size = _world_size(intent, catalog, requests, budget)
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
-                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast)
+                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
+                            coast_depth=0.3 if arch.water == "coast" else 0.12)
+    structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings)
     return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
@@ -193,6 +199,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     for slot, req in enumerate(landmarks):
         _place(lay, req, lambda r=req, s=slot: lay.place_landmark(r, rel_of.get(r.index),
                                                                    requests, s))  # type: ignore[arg-type]
+    _scene_structure(lay, requests, len(landmarks))
     lay.ter.flags &= np.uint8(~HALO & 0xFF)  # the halo only spaced the landmarks
     spawn = lay.place_spawn()
     boxes = _landmark_boxes(lay)
@@ -220,6 +227,13 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         target = req.count or targets.get(req.index, 1)
         exact = req.count is not None or req not in uncounted
         rel = rel_of.get(req.index)
+        slot = structure.slot_sampler(lay, req) if rel is None else None
+        if slot is not None:  # the scene's structure says where this kind goes
+            if structure.on_roads(lay, req):
+                lay.on_roads.add(req.index)
+            _place(lay, req, lambda r=req, t=target, s=slot, e=exact:
+                   setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
+            continue
         if not exact and (rel is None or rel.kind == "scatter"):
             _place(lay, req, lambda r=req, t=target: setattr(r, "placed",
                                                              r.placed + lay.fill_request(r, t)))
@@ -228,6 +242,9 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))
+    if arch_has_traffic(lay):
+        structure.place_traffic(lay, int(min(60, 0.04 * budget, lay.eng.room)),
+                                sub_rng(lay.key, "traffic"))
     ter = lay.ter  # only a lake, river or coast flags water cells (terrain.build_terrain)
     has_water = (ter.lake is not None or ter.river is not None or ter.coast is not None) \
         and bool((ter.flags & 1).any())
@@ -238,6 +255,43 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
         warnings.append(f"budget or space too small for all requested objects: {short}")
     return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+
+
+def _scene_label(arch: Any, requests: list[Request | None]) -> str:
+    """The description names the scene, unless a settlement or landmark is the subject."""
+    if arch.name == "meadow" or any(r is not None and (r.settlement is not None or r.landmark)
+                                    for r in requests):
+        return ""
+    return str(arch.label)
+
+
+def arch_has_traffic(lay: Layout) -> bool:
+    return lay.arch.structure in ("grid", "main_road") and bool(lay.ter.roads)
+
+
+def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> None:
+    """The scene's centre piece (unless the prompt placed one) and its structure."""
+    arch = lay.arch
+    if arch.structure is None and not arch.centerpiece:
+        return
+    centre = None
+    tags = arch.centerpiece
+    for r in requests:
+        if r is not None and r.anchor_xz is not None and tags and set(tags) & set(
+                lay.cat.prefabs[int(r.pidx[0])].tags):
+            centre = (r.anchor_xz[0], r.anchor_xz[1], r.anchor_extent)
+            break
+    if centre is None and tags and not structure.asked(lay, requests, tags):
+        ids = structure.find(lay, tags, "ground")
+        if ids:
+            p = ids[0]
+            req = Request(structure.STRUCTURE_GROUP, Match((lay.cat.prefabs[p].id,), (1.0,)),
+                          np.array([p]), np.array([1.0]), 1, True, (), True)
+            _place(lay, req, lambda: lay.place_landmark(req, None, [], slot))
+            if req.anchor_xz is not None:
+                centre = (req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent)
+    lay.centre = centre or (0.0, 0.0, 6.0)
+    structure.place_structure(lay, requests, lay.centre, sub_rng(lay.key, "structure"))
 
 
 def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
@@ -387,9 +441,13 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
                       "z": -h},
               "max": {"x": h, "y": round(float(terrain.heights.max()) + 250.0, 3), "z": h}}
     env = environment_settings(intent.environment, intent.world_type)
+    arch = BY_NAME[intent.scene]
+    # the scene archetype and its ground, for clients that dress the terrain (snow, sand, lava)
+    env["scene"] = {"archetype": arch.name, "ground": arch.ground, "label": arch.label}
     title = make_title(intent, requests)
     header = WorldHeader(
-        title=title, description=make_description(intent, requests, trace, terrain.size, title),
+        title=title, description=make_description(intent, requests, trace, terrain.size, title,
+                                                   _scene_label(arch, requests)),
         world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
         bounds=bounds, spawn_points=spawns, trace=tuple(trace),
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),

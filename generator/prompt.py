@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import cache
+from . import archetypes, cache
 from .catalog import Catalog
 from .errors import GeneratorError
 from .intent import EnvironmentIntent, Intent, KindRequest, Relation, RelationKind, TerrainIntent
@@ -49,6 +49,7 @@ CENTER = frozenset("center centre middle".split())
 SHAPES = {"circle": "ring", "ring": "ring", "row": "line", "line": "line"}
 DIRECTION_WORDS = {"north": "north", "south": "south", "east": "east", "west": "west",
                    "northern": "north", "southern": "south", "eastern": "east", "western": "west"}
+SCENE_VOTE = 2.5  # the archetype's world type, against keyword votes (lexicon.WORLD_KEYWORDS)
 COUNT_WINDOW = 4  # a count word applies to a phrase starting at most this many tokens later
 ARTICLES = frozenset({"a", "an", "the"})
 BOUNDARY_WORDS = frozenset("and or with of in on at to for from by into onto near along around "
@@ -113,12 +114,13 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
             plural=plural, count_range=ph.range if count is not None else None))
     relations = _resolve_relations(state)
     requests, relations = _merge_mentions(requests, relations)
-    chosen, explicit = _world_type(tokens, world_type, requests, catalog)
+    scene = archetypes.choose(tokens)
+    chosen, explicit = _world_type(tokens, world_type, requests, catalog, scene)
     return Intent(
         prompt=prompt.strip(), world_type=chosen, world_type_explicit=explicit,
         requests=tuple(requests), relations=tuple(relations),
-        environment=_environment(tokens), terrain=_terrain(tokens, state),
-        size_factor=_size_factor(tokens), warnings=tuple(warnings))
+        environment=_environment(tokens, scene), terrain=_terrain(tokens, state, scene),
+        size_factor=_size_factor(tokens), warnings=tuple(warnings), scene=scene.name)
 
 
 def _tokens(prompt: str) -> tuple[list[str], frozenset[int]]:
@@ -380,10 +382,12 @@ def _resolve_relations(state: _Parse) -> list[Relation]:
 
 
 def _world_type(tokens: list[str], explicit: str | None, requests: list[KindRequest],
-                catalog: Catalog) -> tuple[str, bool]:
+                catalog: Catalog, scene: archetypes.Archetype) -> tuple[str, bool]:
     if explicit is not None:
         return explicit, True
     scores = dict.fromkeys(WORLD_TYPES, 0.0)
+    if scene.world_type != "nature":  # the scene votes strongly; genre words can outvote it
+        scores[scene.world_type] += SCENE_VOTE  # (nature is the default: no vote needed)
     for t in tokens:
         for wt, table in WORLD_KEYWORDS.items():
             scores[wt] += table.get(t, 0.0) or table.get(lemma(t), 0.0)
@@ -397,21 +401,27 @@ def _world_type(tokens: list[str], explicit: str | None, requests: list[KindRequ
     return (best if scores[best] > 0 else "nature"), False
 
 
-def _environment(tokens: list[str]) -> EnvironmentIntent:
+def _environment(tokens: list[str], scene: archetypes.Archetype) -> EnvironmentIntent:
     time = next((TIME_WORDS[t] for t in tokens if t in TIME_WORDS), None)
     weather = next((WEATHER_WORDS[t] for t in tokens if t in WEATHER_WORDS), None)
     season = next((SEASON_WORDS[t] for t in tokens if t in SEASON_WORDS), None)
     if weather is None and season == "winter" and "snowy" in tokens:
         weather = "snow"
+    if season is None and scene.ground == "snow":
+        season = "winter"
     return EnvironmentIntent(time_of_day=time or "noon", weather=weather or "clear",  # type: ignore[arg-type]
                              season=season or ("winter" if weather == "snow" else "summer"))  # type: ignore[arg-type]
 
 
-def _terrain(tokens: list[str], state: _Parse) -> TerrainIntent:
+def _terrain(tokens: list[str], state: _Parse, scene: archetypes.Archetype) -> TerrainIntent:
+    """The prompt's own features, plus the water body and roads its scene needs."""
     feats = set(state.features.values())
-    hills = 2.0 if "hills" in feats else (0.3 if "flat" in feats else 1.0)
-    return TerrainIntent(lake="lake" in feats, river="river" in feats, road="road" in feats,
-                         coast="coast" in feats, hilliness=hills)
+    hills = 2.0 if "hills" in feats else (0.3 if "flat" in feats else scene.hills)
+    water = scene.water
+    return TerrainIntent(lake="lake" in feats or water == "lake",
+                         river="river" in feats or water == "river",
+                         road="road" in feats or scene.road,
+                         coast="coast" in feats or water == "coast", hilliness=min(hills, 5.0))
 
 
 def _size_factor(tokens: list[str]) -> float:

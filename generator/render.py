@@ -17,6 +17,13 @@ TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character
                 "prop": (150, 110, 70), "environment": (40, 130, 50), "lighting": (255, 240, 120),
                 "effect": (150, 200, 255), "ui": (255, 255, 255)}
 LEGEND_W = 150
+# ground colour (low, high) by the scene's ground kind (environment_settings.scene.ground)
+GROUND_COLOURS = {"grass": ((110, 140, 90), (170, 190, 120)), "dirt": ((110, 95, 70), (150, 130, 95)),
+                  "sand": ((200, 180, 120), (235, 215, 160)), "snow": ((205, 210, 220), (250, 250, 255)),
+                  "rock": ((95, 95, 95), (150, 145, 140)), "lava": ((60, 40, 35), (110, 70, 50)),
+                  "regolith": ((120, 120, 125), (175, 175, 180)),
+                  "seabed": ((40, 80, 110), (80, 130, 150)), "paved": ((120, 120, 118), (160, 160, 155)),
+                  "metal": ((90, 100, 110), (140, 150, 160))}
 
 
 def _header_field(header: WorldHeader | Mapping[str, Any], name: str) -> Any:
@@ -47,8 +54,10 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
         h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
         hi = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
         shade = h[hi][:, hi]
-        base[...] = (np.stack([110 + 60 * shade, 140 + 50 * shade, 90 + 30 * shade], -1)
-                     ).astype(np.uint8)
+        scene = _header_field(header, "environment_settings").get("scene", {})
+        lo, top = (np.array(c, dtype=np.float64) for c in GROUND_COLOURS.get(
+            scene.get("ground", "grass"), GROUND_COLOURS["grass"]))
+        base[...] = (lo + (top - lo) * shade[..., None]).astype(np.uint8)
         base[(ter.flags & PATH) != 0] = (190, 170, 130)
         base[(ter.flags & WATER) != 0] = (50, 100, 190)
         # raster is [i=x, j=z]; image rows go north (max z) to south

@@ -205,7 +205,8 @@ def _window(centres: np.ndarray, c: float, r: float) -> tuple[int, int]:
 
 
 def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
-                  lake: bool, lake_central: bool, river: bool, road: bool, coast: bool) -> Terrain:
+                  lake: bool, lake_central: bool, river: bool, road: bool, coast: bool,
+                  coast_depth: float = 0.12) -> Terrain:
     """Create the height field and region rasters for one world."""
     cell = max(1.0, size / 1024)
     n = int(math.ceil(size / cell))
@@ -241,7 +242,7 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
                 fx = float(ter.roads[0].centre(ter.river.centre(np.array([fx])))[0])
         ter.ford = (fx - 7.0, fx + 7.0)
     if coast:
-        ter.coast = Road("x", -half + 0.12 * size, 0.02 * size, 2 * math.pi / size * 2,
+        ter.coast = Road("x", -half + coast_depth * size, 0.02 * size, 2 * math.pi / size * 2,
                          float(rng.uniform(0, 6.28)), 0.0)
     centres = (np.arange(n) + 0.5) * cell - half
     # each analytic shape is evaluated only on the raster window it can reach, and flagged
