@@ -218,7 +218,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=FARM_ANIMALS | WILDLIFE | MODERN | LAVA | SPOOKY, density=0.7, dry=True),
     Archetype("underwater", "reef", {**_c("underwater,reef,coral,seabed,seafloor,undersea,"
               "submarine,shipwreck,seaweed,kelp", 5), **_c("sea floor,ocean floor", 7)},
-              "nature", "seabed", hills=0.8,
+              "nature", "seabed", water="coast", hills=0.8,
               palette={"rock": 5, "plant": 4, "terrain": 2, "effect": 1.5, "animal": 1},
               boost=frozenset("coral seaweed fish reef water ocean".split()),
               exclude=LIVING | MODERN | ROBOTS | LAVA | VEGETATION - frozenset({"plant"})

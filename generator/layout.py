@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from . import samplers
+from .archetypes import BY_NAME
 from .catalog import Catalog
 from .fill import fill
 from .intent import Intent
-from .archetypes import BY_NAME
 from .palette import palette_members
 from .placement import PlacementEngine
 from .retrieval import Match

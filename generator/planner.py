@@ -65,7 +65,7 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     warnings = list(intent.warnings)
     requests = _match(intent, catalog, warnings, key, budget)
     excluded = excluded_prefabs(catalog, intent, requests)
-    _drop_counted_variants(requests, excluded, intent)
+    _drop_counted_variants(requests, excluded, intent, catalog)
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
     arch = BY_NAME[intent.scene]
@@ -76,7 +76,8 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
                             river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
-                            coast_depth=0.3 if arch.water == "coast" else 0.12)
+                            coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.7}.get(
+                                arch.name, 0.12))
     structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings)
@@ -114,13 +115,16 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
 
 
 def _drop_counted_variants(requests: list[Request | None], excluded: np.ndarray,
-                           intent: Intent) -> None:
+                           intent: Intent, catalog: Catalog) -> None:
     """An uncounted request never adds a counted kind ("three oaks and trees": the trees are
     not oaks), unless nothing else answers it."""
     for r in requests:
-        if r is None or r.settlement is not None or intent.requests[r.index].count is not None:
+        if r is None or r.settlement is not None:
             continue
-        keep = ~excluded[r.pidx]
+        kind = catalog.prefabs[int(r.pidx[0])].type  # a horse is not a horse cart
+        keep = np.array([catalog.prefabs[int(p)].type == kind for p in r.pidx], dtype=bool)
+        if intent.requests[r.index].count is None:
+            keep &= ~excluded[r.pidx]
         if keep.any() and not keep.all():
             w = r.weights[keep] / r.weights[keep].sum()
             r.pidx, r.weights = r.pidx[keep], w
@@ -191,7 +195,8 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     landmarks = [r for r in live if r.landmark]
     if not live:
         wanted = [i for i in lay.cat.for_world(intent.world_type)
-                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"]
+                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"
+                  and not set(lay.cat.prefabs[i].tags) & lay.arch.exclude]
         if wanted and budget >= 20:
             pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
             landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),
