@@ -20,9 +20,9 @@ import numpy as np
 from .archetypes import BY_NAME
 from .catalog import Catalog
 from .counts import world_count
+from .geometry import OVERLAP_EPS, half_extents, quaternion_yaw
 from .lexicon import NUMBER_WORDS, lemma, tokenize
 from .nouns import is_unknown_noun
-from .geometry import OVERLAP_EPS, half_extents, quaternion_yaw
 from .planner import plan
 from .stream import WorldPlan
 from .terrain import PATH, WATER, WATER_LEVEL
@@ -60,7 +60,6 @@ def evaluate_world(wp: WorldPlan) -> Row:
     """Score one world; every key is a number (or bool) suitable for a table."""
     a = _arrays(wp)
     ter = wp.extras["terrain"]
-    intent = wp.extras["intent"]
     cat = wp.catalog
     surf = np.array([cat.surface[p] for p in a["pidx"]], dtype=object)
     b = wp.header.bounds

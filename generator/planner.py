@@ -69,8 +69,9 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
     arch = BY_NAME[intent.scene]
-    # a dry scene (the moon, a cave) gets no water unless the prompt names it
-    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast) and not arch.dry)
+    # a dry scene (the moon, a cave) gets no water unless the prompt names it or asks for a
+    # thing that floats (asked-for kinds win over the scene)
+    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
     lake_central = any(rel.feature == "lake" for rel in intent.relations)
     size = _world_size(intent, catalog, requests, budget)
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
