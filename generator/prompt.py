@@ -33,7 +33,7 @@ from .lexicon import (
     WORLD_TYPES,
     lemma,
 )
-from .nouns import SCENE_NOUNS, is_unknown_noun, looks_plural
+from .nouns import SCENE_NOUNS, SETTING_WORDS, is_unknown_noun, looks_plural
 
 COLLECTIVE = frozenset(
     "forest woods grove jungle orchard garden meadow field village town hamlet city settlement "
@@ -241,6 +241,12 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
                 t in ATTRIBUTES and (not is_kind_word or (nxt and (kind(nxt)  # type: ignore[operator]
                                                                    or looks_plural(nxt))))):
             attrs.append(t)
+            current = None
+            i += 1
+            continue
+        if is_kind_word and nxt and not kind(nxt) and nxt not in STOP_WORDS and (  # type: ignore[operator]
+                nxt in SETTING_WORDS or nxt in archetypes.CUE_WORDS):
+            attrs.append(t)  # "an alien planet", "a crystal cavern": a word about the setting
             current = None
             i += 1
             continue
