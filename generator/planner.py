@@ -233,11 +233,11 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         target = req.count or targets.get(req.index, 1)
         exact = req.count is not None or req not in uncounted
         rel = rel_of.get(req.index)
-        slot = structure.slot_sampler(lay, req) if rel is None else None
-        if slot is not None:  # the scene's structure says where this kind goes
+        slot_at = structure.slot_sampler(lay, req) if rel is None else None
+        if slot_at is not None:  # the scene's structure says where this kind goes
             if structure.on_roads(lay, req):
                 lay.on_roads.add(req.index)
-            _place(lay, req, lambda r=req, t=target, s=slot, e=exact:
+            _place(lay, req, lambda r=req, t=target, s=slot_at, e=exact:
                    setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
             continue
         if not exact and (rel is None or rel.kind == "scatter"):

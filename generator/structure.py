@@ -60,8 +60,8 @@ def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list
             and (surface is None or p.surface == surface)]
     genre = [i for i in hits if lay.intent.world_type in cat.prefabs[i].world_types]
     # a prefab that *is* the thing (first tag) before one that mentions it (a gate "wall")
-    return sorted(genre or hits, key=lambda i: cat.prefabs[i].tags[:1] != [] and
-                  cat.prefabs[i].tags[0] not in wanted)
+    return sorted(genre or hits, key=lambda i: bool(cat.prefabs[i].tags)
+                  and cat.prefabs[i].tags[0] not in wanted)
 
 
 def asked(lay: Layout, requests: list[Request | None], tags: tuple[str, ...]) -> bool:
@@ -178,25 +178,27 @@ def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
     cx, cz, r0 = centre
     half = r0 + 9.0
     reach = half + 8.0  # the moat's outer edge
-    for pidx, xs, zs, _, _, _, landmark in lay.eng.cols.parts:
+    for pidx, px, pz, _, _, _, landmark in lay.eng.cols.parts:
         # another landmark inside or across the ring would be walled in: no walls then
-        far = np.maximum(np.abs(xs - cx), np.abs(zs - cz)) - 0.5 * np.maximum(
+        far = np.maximum(np.abs(px - cx), np.abs(pz - cz)) - 0.5 * np.maximum(
             lay.cat.width[pidx], lay.cat.depth[pidx])
-        if landmark and ((far < reach + 6.0) & (np.hypot(xs - cx, zs - cz) > 1.0)).any():
+        if landmark and ((far < reach + 6.0) & (np.hypot(px - cx, pz - cz) > 1.0)).any():
             return
     if ids:
         p = ids[0]
         seg = float(lay.cat.width[p]) * float(lay.cat.scale_min[p]) + 0.2
         t = np.arange(-half + seg / 2, half - seg / 2 + 1e-6, seg)
-        xs, zs, yaws = [], [], []
-        for side, (dx, dz, yaw) in enumerate(((0, 1, 0), (0, -1, 0), (1, 0, 90), (-1, 0, 90))):
+        xs: list[np.ndarray] = []
+        zs: list[np.ndarray] = []
+        yaws: list[np.ndarray] = []
+        for side, (dx, dz, turn) in enumerate(((0, 1, 0), (0, -1, 0), (1, 0, 90), (-1, 0, 90))):
             keep = ~((side == 1) & (np.abs(t) < 5.0 + seg / 2))  # the gate gap, south side
             tt = t[keep]
             xs.append(cx + (tt if dx == 0 else dx * half * np.ones_like(tt)))
             zs.append(cz + (tt if dz == 0 else dz * half * np.ones_like(tt)))
-            yaws.append(np.full(tt.size, yaw))
-        x, z, yaw = np.concatenate(xs), np.concatenate(zs), np.concatenate(yaws)
-        _place(lay, p, x, z, yaw, x.size)
+            yaws.append(np.full(tt.size, turn))
+        x, z = np.concatenate(xs), np.concatenate(zs)
+        _place(lay, p, x, z, np.concatenate(yaws), x.size)
     if moat:
         _moat(lay.ter, cx, cz, half + 3.0, half + 8.0)
 
