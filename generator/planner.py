@@ -36,6 +36,7 @@ from .walk import reserve_corridors
 GENERATOR_VERSION = "1.3.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
+MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
 
 
 def plan(prompt: str, *, seed: int, catalog: Catalog, budget: int,
@@ -193,7 +194,13 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
              warnings: list[str]) -> LayoutResult:
     rel_of = {rel.subject: rel for rel in intent.relations}
     live = [r for r in requests if r is not None]
-    landmarks = [r for r in live if r.landmark]
+    for r in live:  # what a landmark is placed relative to stands first ("a dragon near a tower")
+        rel = rel_of.get(r.index)
+        if r.landmark and rel is not None and rel.anchor is not None:
+            anchor = requests[rel.anchor]
+            if anchor is not None and anchor.settlement is None and (anchor.count or 1) <= 5:
+                anchor.landmark = True
+    landmarks = _anchors_first([r for r in live if r.landmark], rel_of)
     if not live:
         wanted = [i for i in lay.cat.for_world(intent.world_type)
                   if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"
@@ -223,7 +230,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
     uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
     rest = max(0, budget - lay.eng.count - counted - road_budget)
-    targets = _uncounted_targets(lay, uncounted, rest, budget)
+    targets = _uncounted_targets(lay, uncounted, rest, budget, rel_of)
     # exact and single requests before bulk fills, or a fill could take all the space first
     ordered = _anchors_first(live, rel_of)
     ordered = ([r for r in ordered if r not in uncounted] + [r for r in ordered if r in uncounted])
@@ -278,13 +285,13 @@ def arch_has_traffic(lay: Layout) -> bool:
 def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> None:
     """The scene's centre piece (unless the prompt placed one) and its structure."""
     arch = lay.arch
-    if arch.structure is None and not arch.centerpiece:
-        return
+    if arch.structure is None and not arch.centerpiece or lay.eng.room < MIN_STRUCTURE_ROOM:
+        return  # a world of a few dozen instances has no room for walls and streets of things
     centre = None
     tags = arch.centerpiece
     for r in requests:
         if r is not None and r.anchor_xz is not None and tags and set(tags) & set(
-                lay.cat.prefabs[int(r.pidx[0])].tags):
+                lay.cat.prefabs[int(r.pidx[0])].tags[:2]):
             centre = (r.anchor_xz[0], r.anchor_xz[1], r.anchor_extent)
             break
     if centre is None and tags and not structure.asked(lay, requests, tags):
@@ -301,13 +308,16 @@ def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> 
 
 
 def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
-                       budget: int) -> dict[int, int]:
+                       budget: int, rel_of: dict[int, Any]) -> dict[int, int]:
     """Plurals without a number: vegetation is plentiful (it shares most of the remaining
-    budget), other things are "several to many", growing with the world (sqrt of the budget)."""
+    budget), other things are "several to many", growing with the world (sqrt of the budget).
+    Vegetation placed by a relation ("willow trees around a pond") is as many as the ring or
+    line holds, not a forest's share."""
     if not uncounted:
         return {}
     veg = [r for r in uncounted
-           if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")]
+           if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")
+           and getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"]
     out: dict[int, int] = {}
     fair = int(rest * 0.5 / len(uncounted))
     for r in uncounted:

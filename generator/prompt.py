@@ -33,7 +33,7 @@ from .lexicon import (
     WORLD_TYPES,
     lemma,
 )
-from .nouns import SCENE_NOUNS, SETTING_WORDS, is_unknown_noun, looks_plural
+from .nouns import RELATION_WORDS, SCENE_NOUNS, is_unknown_noun, looks_plural
 
 COLLECTIVE = frozenset(
     "forest woods grove jungle orchard garden meadow field village town hamlet city settlement "
@@ -49,6 +49,7 @@ CENTER = frozenset("center centre middle".split())
 SHAPES = {"circle": "ring", "ring": "ring", "row": "line", "line": "line"}
 DIRECTION_WORDS = {"north": "north", "south": "south", "east": "east", "west": "west",
                    "northern": "north", "southern": "south", "eastern": "east", "western": "west"}
+PLACE_NOUNS = frozenset("planet world landscape realm scene cavern valley island".split())
 SCENE_VOTE = 2.5  # the archetype's world type, against keyword votes (lexicon.WORLD_KEYWORDS)
 COUNT_WINDOW = 4  # a count word applies to a phrase starting at most this many tokens later
 ARTICLES = frozenset({"a", "an", "the"})
@@ -244,10 +245,9 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
             current = None
             i += 1
             continue
-        if is_kind_word and nxt and not kind(nxt) and nxt not in STOP_WORDS and (  # type: ignore[operator]
-                nxt in SETTING_WORDS or nxt in archetypes.CUE_WORDS):
-            attrs.append(t)  # "an alien planet", "a crystal cavern": a word about the setting
-            current = None
+        if is_kind_word and nxt and _setting_noun(nxt) and not kind(nxt):  # type: ignore[operator]
+            current, attrs = None, []  # "an alien planet", "a crystal cavern": about the place
+            pending = None
             i += 1
             continue
         counted = pending is not None and i - pending_end <= COUNT_WINDOW
@@ -283,6 +283,12 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
         else:
             loose = []
         i += 1
+
+
+def _setting_noun(word: str) -> bool:
+    """A noun naming the place ("planet", "cavern", "downtown"), not a relation or stop word."""
+    return word not in STOP_WORDS and word not in RELATION_WORDS and (
+        word in archetypes.CUE_WORDS or word in SCENE_NOUNS or word in PLACE_NOUNS)
 
 
 def _apply_count(ph: _Phrase, count: _Count, head: str) -> None:

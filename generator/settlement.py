@@ -138,6 +138,7 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
     cat, ter = lay.cat, lay.ter
     cx, cz, r0 = 0.0, 0.0, 0.0
     s_len = _spacing(cat, s)
+    line = None
     feature = getattr(rel, "feature", None)
     if feature == "lake" and ter.lake is not None:  # lakeside: a band round the shore
         cx, cz = ter.lake[0], ter.lake[1]
@@ -150,12 +151,16 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
             cx, cz = (c, 0.0) if line.axis == "z" else (0.0, c)
     total = s.n_houses + len(s.civic)
     radius = r0 + s_len * math.sqrt(total / math.pi) * 2.2 + s_len
+    if line is not None:  # along a river, road or coast: a band the whole world long
+        radius = max(radius, ter.half)
     k = int(math.ceil(radius / s_len)) + 1
     g = (np.arange(-k, k + 1) + rng.uniform(-0.5, 0.5, 2)[:, None]) * s_len
     x = (cx + g[0][:, None] + np.zeros_like(g[1])[None, :]).ravel()
     z = (cz + np.zeros_like(g[0])[:, None] + g[1][None, :]).ravel()
     d = np.hypot(x - cx, z - cz)
     keep = (d >= r0) & (np.abs(x) < ter.half) & (np.abs(z) < ter.half)
+    if line is not None:  # one row of lattice slots either side of the line
+        keep &= line.distance(x, z) <= line.width / 2 + s_len + 2.0
     x, z, d = x[keep], z[keep], d[keep]
     order = np.argsort(d + rng.uniform(0, 0.8 * s_len, d.size), kind="stable")
     x, z = x[order], z[order]

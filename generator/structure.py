@@ -25,6 +25,7 @@ import numpy as np
 from . import samplers
 from .archetypes import Archetype
 from .terrain import OCC, PATH, WATER, Road, Terrain
+from .walk import WALK_CELL
 
 if TYPE_CHECKING:
     from .layout import Layout, Request
@@ -164,11 +165,14 @@ def _ring_of(lay: Layout, requests: list[Request | None], centre: tuple[float, f
     cx, cz, r0 = centre
     p = ids[0]
     ext = 0.5 * float(max(lay.cat.width[p], lay.cat.depth[p]))
-    r = max(r0 + ext + 4.0, ext * 2.4 * n / (2 * math.pi))
-    ang = np.arange(n) * (2 * math.pi / n) + float(rng.uniform(0, 2 * math.pi))
+    # gaps of at least two walk cells (walk.py) between neighbours, and no piece due south
+    # (the side the spawn is on), so the centre piece stays reachable on foot
+    r = max(r0 + ext + 4.0, n * (2 * ext + 2 * WALK_CELL) / (2 * math.pi))
+    ang = (np.arange(n) + 0.5) * (2 * math.pi / n) - math.pi / 2
+    ang = ang[np.abs(np.sin(ang) + 1.0) > 0.05]
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.degrees(np.arctan2(cx - x, cz - z)).round()  # facing the centre
-    _place(lay, p, x, z, yaw, n)
+    _place(lay, p, x, z, yaw, x.size)
 
 
 def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
@@ -178,6 +182,8 @@ def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
     cx, cz, r0 = centre
     half = r0 + 9.0
     reach = half + 8.0  # the moat's outer edge
+    if max(abs(cx), abs(cz)) + reach + 4 * WALK_CELL > lay.ter.half:
+        return  # the ring would reach the world's edge and close the way out
     for pidx, px, pz, _, _, _, landmark in lay.eng.cols.parts:
         # another landmark inside or across the ring would be walled in: no walls then
         far = np.maximum(np.abs(px - cx), np.abs(pz - cz)) - 0.5 * np.maximum(
@@ -210,6 +216,8 @@ def _moat(ter: Terrain, cx: float, cz: float, inner: float, outer: float) -> Non
     ring = np.maximum(dx, dz)
     band = (ring >= inner) & (ring < outer)
     band &= ~((dx < 6.0) & (centres[None, :] < cz))  # the bridge: dry land to the south
+    if (ter.flags[band] & WATER).any():
+        return  # a lake or river in the way: water on water could close a pocket
     band &= (ter.flags & (OCC | PATH)) == 0
     ter.flags |= band.view(np.uint8) * np.uint8(WATER)
 
