@@ -28,7 +28,7 @@ SCIFI = frozenset("futuristic alien hologram holographic neon cyberpunk spaceshi
                   "starfighter ufo".split())
 FANTASY = frozenset("magic fairy dragon unicorn goblin sparkles wizard".split())
 SURREAL = frozenset("dream whimsical teacup melting".split())
-MODERN = frozenset("sedan taxi bus truck tram traffic modern pickup bicycle asphalt "
+MODERN = frozenset("sedan taxi bus truck tram traffic modern pickup bicycle "
                    "hydrant mailbox billboard vending".split())
 SPOOKY = frozenset("gravestone spooky tomb cemetery".split())
 VEGETATION = frozenset("tree plant flower bush grass fern flora meadow".split())
