@@ -110,14 +110,42 @@ def blueprint(prompt: str, start: m.GenStart, done: m.GenDone,
     }
 
 
-def render_png(header: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> bytes:
-    from generator import Instance
+def render_png(header: Mapping[str, Any], instances: Sequence[Mapping[str, Any]],
+               prefabs: Sequence[Mapping[str, Any]] = ()) -> bytes:
+    """The map ``generate --png`` and ``map.png`` draw: the ground from the header's terrain data,
+    footprints from the server's catalog (``prefabs`` as the REST catalog lists them)."""
+    from generator import Catalog, Instance
     from generator.render import render_png as render
 
     items = [Instance(id=i["id"], prefab_id=i["prefab_id"], prefab_type=i["prefab_type"],
                       position=tuple(i["pos"]), rotation=tuple(i["rot"]), scale=tuple(i["scale"]),
                       properties=dict(i.get("props") or {})) for i in instances]
-    return render((dict(header), items))
+    records = [{"id": p["id"], "name": p["name"], "type": p["type"], "tags": p.get("tags", []),
+                "world_types": p["properties"]["world_types"],
+                "placement": p["properties"]["placement"]} for p in prefabs]
+    catalog = Catalog.from_records(records, "rest") if records else None
+    return render((dict(header), items), catalog=catalog)
+
+
+async def fetch_prefabs(base: str, token: str) -> list[dict[str, Any]]:
+    """Every prefab of the server's catalog, page by page (GET /api/v1/prefab-catalog/)."""
+    out: list[dict[str, Any]] = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            for _ in range(1000):  # bounded: 100 000 prefabs at most
+                async with http.get(f"{base}/api/v1/prefab-catalog/",
+                                    params={"limit": 100, "offset": len(out)},
+                                    headers={"Authorization": f"Bearer {token}"}) as resp:
+                    body = await resp.json(content_type=None)
+                if resp.status != 200 or not isinstance(body, dict):
+                    raise CliError(f"cannot read the prefab catalog: HTTP {resp.status}", EXIT_FAILED)
+                out += body["prefabs"]
+                if not body["prefabs"] or len(out) >= int(body["total_count"]):
+                    break
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+        raise CliError(f"cannot read the prefab catalog at {base}: {exc or type(exc).__name__}",
+                       EXIT_CONNECT) from None
+    return out
 
 
 async def _run(args: argparse.Namespace, err: TextIO) -> int:
@@ -147,12 +175,13 @@ async def _run(args: argparse.Namespace, err: TextIO) -> int:
     if done.status != "complete":
         raise CliError(f"generation ended with status {done.status}", EXIT_FAILED)
     world = blueprint(args.prompt, gen.start, done, gen.instances)
+    prefabs = await fetch_prefabs(base, token) if args.png else []
     try:
         out = Path(args.out)
         out.write_text(json.dumps(world, indent=2) + "\n", encoding="utf-8")  # noqa: ASYNC240 (session over)
         err.write(f"saved {len(gen.instances)} instances to {out}\n")
         if args.png:
-            Path(args.png).write_bytes(render_png(gen.start.header, gen.instances))  # noqa: ASYNC240
+            Path(args.png).write_bytes(render_png(gen.start.header, gen.instances, prefabs))  # noqa: ASYNC240
             err.write(f"saved map to {args.png}\n")
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot write the output: {exc}", EXIT_OUTPUT) from None

@@ -71,6 +71,11 @@ BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                  frozenset("tropical beach island jungle palm palms paradise lagoon".split())),
     "winter": (frozenset({"snow", "snowy", "winter", "frozen"}),
                frozenset("snow snowy winter frozen icy arctic blizzard ice wintry".split())),
+    # sea life and wrecks: salt water only, never in a lake or river
+    "marine": (frozenset({"marine"}),
+               frozenset("sea seas ocean oceans reef reefs coral underwater undersea seabed "
+                         "seafloor marine coast coastal bay harbor harbour port beach island "
+                         "shore lagoon shipwreck submarine".split())),
 }
 URBAN_CUES = frozenset("street streets downtown suburb suburban neighborhood neighbourhood "
                        "avenue highway parking".split())

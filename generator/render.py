@@ -1,5 +1,10 @@
 """Top-down PNG map of a world: terrain, water, paths, footprints by prefab type, spawn points,
-a legend and a scale bar. Returns bytes; the caller decides where (or whether) to write them."""
+a legend and a scale bar. Returns bytes; the caller decides where (or whether) to write them.
+
+The ground is always drawn from the header's terrain data (decoded by terrain_wire.py), never
+from the planner's own raster, so ``immersiverse generate --png``, ``immersiverse client --png``
+and ``GET /api/v1/worlds/{id}/map.png`` draw the same picture of the same world; footprints come
+from the catalog when one is given (a world plan carries its own)."""
 from __future__ import annotations
 
 import io
@@ -9,9 +14,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .catalog import Catalog
 from .geometry import half_extents, quaternion_yaw
 from .stream import Instance, WorldHeader, WorldPlan
 from .terrain import PATH, WATER
+from .terrain_wire import decode_terrain
 
 TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character": (230, 90, 200),
                 "prop": (150, 110, 70), "environment": (40, 130, 50), "lighting": (255, 240, 120),
@@ -32,16 +39,17 @@ def _header_field(header: WorldHeader | Mapping[str, Any], name: str) -> Any:
 
 
 def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequence[Instance]], *,
-               size_px: int = 1024) -> bytes:
-    """Render a WorldPlan (or a (header, instances) pair) as a size_px x size_px PNG."""
+               size_px: int = 1024, catalog: Catalog | None = None) -> bytes:
+    """Render a WorldPlan (or a (header, instances) pair, with the catalog for footprints) as a
+    size_px x size_px PNG."""
     header: WorldHeader | Mapping[str, Any]
     instances: Sequence[Instance]
+    cat: Catalog | None
     if isinstance(world, WorldPlan):
-        header, instances, ter, cat = world.header, world.instances, world.extras["terrain"], \
-            world.catalog
+        header, instances, cat = world.header, world.instances, world.catalog
     else:
-        header, instances = world
-        ter = cat = None
+        (header, instances), cat = world, catalog
+    ter = decode_terrain(_header_field(header, "terrain") or {})
     if size_px < 64:
         raise ValueError("size_px must be at least 64")
     b = _header_field(header, "bounds")

@@ -16,6 +16,10 @@ import numpy as np
 WATER, PATH, OCC, RES = 1, 2, 4, 8  # flag bits of Terrain.flags
 HALO = 16  # only while landmarks are placed: around each landmark, kept free of the others
 WATER_LEVEL = 0.0
+# ground next to water: dry land stands at least DRY_MARGIN above the water level, the bed of a
+# water cell at least WET_MARGIN below it (docs/protocol.md §6.5, "ground height")
+DRY_MARGIN = 0.3
+WET_MARGIN = 0.5
 FORD_BANK = 6.0  # metres of each bank kept free at the river's ford
 RELIEF = {"fantasy": 5.0, "sci_fi": 1.5, "realistic": 3.0, "surreal": 7.0, "historical": 2.5,
           "urban": 0.6, "nature": 6.0, "space": 4.0}
@@ -58,6 +62,9 @@ class Terrain:
     ford: tuple[float, float] | None = None  # (x_min, x_max) where the river is dry land
     roads: list[Road] = field(default_factory=list)
     coast: Road | None = None  # water where z < f(x)
+    # True for a terrain decoded from a world header (terrain_wire.py): no analytic shapes,
+    # water is what the raster says
+    water_raster: bool = False
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -124,18 +131,22 @@ class Terrain:
         k = i * (g + 1) + j
         y = ((h.take(k) * ux + h.take(k + g + 1) * tx) * uz
              + (h.take(k + 1) * ux + h.take(k + g + 2) * tx) * tz)
-        if self.lake is None and self.river is None and self.coast is None:
-            dry: np.ndarray = np.maximum(y, WATER_LEVEL + 0.3)  # no water anywhere
+        if self.lake is None and self.river is None and self.coast is None \
+                and not self.water_raster:
+            dry: np.ndarray = np.maximum(y, WATER_LEVEL + DRY_MARGIN)  # no water anywhere
             return dry
         n = self.n
         ii = np.minimum(np.maximum(self.index(x), 0), n - 1)
         jj = np.minimum(np.maximum(self.index(z), 0), n - 1)
         wet = (self.flags.ravel().take(ii * n + jj) & WATER) != 0
-        out: np.ndarray = np.where(wet, np.minimum(y, WATER_LEVEL - 0.5),
-                                   np.maximum(y, WATER_LEVEL + 0.3))
+        out: np.ndarray = np.where(wet, np.minimum(y, WATER_LEVEL - WET_MARGIN),
+                                   np.maximum(y, WATER_LEVEL + DRY_MARGIN))
         return out
 
     def summary(self) -> dict[str, Any]:
+        """The header's ``terrain`` map: figures, plus the heightmap and masks a client builds
+        the ground from (docs/protocol.md §6.5)."""
+        from .terrain_wire import encode_heights, encode_masks  # it imports this module
         # exact counts over the raster size: the same value as the mean of a bool raster
         wet = np.count_nonzero(self.flags & np.uint8(WATER)) / self.flags.size
         paths = np.count_nonzero(self.flags & np.uint8(PATH)) / self.flags.size
@@ -146,7 +157,8 @@ class Terrain:
             "water_fraction": round(float(wet), 4), "path_fraction": round(float(paths), 4),
             "features": [n for n, on in (("lake", self.lake), ("river", self.river),
                                          ("road", self.roads), ("coast", self.coast)) if on],
-            "heightmap": {"resolution": int(self.heights.shape[0]), "spacing": self.hstep},
+            "heightmap": encode_heights(self.heights, self.hstep),
+            "masks": encode_masks(self.flags, self.cell),
         }
 
 

@@ -96,15 +96,17 @@ async def world_map(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     world, _ = await _world_for(services, identity(request), request.match_info["world_id"])
     rows = await services.store.worlds.instances(world.id)
+    catalog = services.catalog.generator_catalog()
     png = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: render_png_for(render_png, world, rows))
+        None, lambda: render_png_for(render_png, world, rows, catalog))
     return web.Response(body=png, content_type="image/png")
 
 
-def render_png_for(render_png: Any, world: Any, rows: list[Any]) -> bytes:
+def render_png_for(render_png: Any, world: Any, rows: list[Any], catalog: Any = None) -> bytes:
+    """The stored world's map: the same drawing as ``generate --png`` (docs/protocol.md §6.5)."""
     from generator import Instance
 
     instances = [Instance(id=r.id, prefab_id=r.prefab_id, prefab_type=r.prefab_type,
                           position=(r.px, r.py, r.pz), rotation=(r.rx, r.ry, r.rz, r.rw),
                           scale=(r.sx, r.sy, r.sz), properties=r.props) for r in rows]
-    return bytes(render_png((world.header, instances)))
+    return bytes(render_png((world.header, instances), catalog=catalog))

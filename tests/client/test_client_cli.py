@@ -114,3 +114,31 @@ def test_client_reports_a_bad_token_and_an_unreachable_server(server: str, tmp_p
     assert done.returncode == 2 and "4500" in done.stderr
     done = _client(tmp_path, "a farm", "--url", f"http://127.0.0.1:{_free_port()}")
     assert done.returncode == 2 and "cannot reach" in done.stderr
+
+
+def test_client_png_map_png_and_generate_png_draw_the_same_picture(server: str, tmp_path: Path) -> None:
+    """One drawing (generator/render.py) from the header's terrain data (docs/protocol.md §6.5):
+    the map the client saves, the server's map.png and `generate --png` are the same bytes."""
+    args = ("a fishing village by a lake with a river, a road and a stone bridge", "--seed", "7",
+            "--max-instances", "400")
+    out, client_png, local_png = tmp_path / "world.json", tmp_path / "client.png", tmp_path / "local.png"
+    done = _client(tmp_path, args[0], "--url", server, *args[1:], "--out", str(out), "--png", str(client_png))
+    assert done.returncode == 0, done.stderr
+    world = json.loads(out.read_text())
+    assert world["terrain"]["masks"]["water"] != [world["terrain"]["masks"]["resolution"] ** 2]
+    assert EXE
+    local = subprocess.run([EXE, "generate", *args, "--png", str(local_png), "--out", str(tmp_path / "l.json")],
+                           cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+                           timeout=6 * TIMEOUT, check=False)
+    assert local.returncode == 0, local.stderr
+    assert json.loads((tmp_path / "l.json").read_text())["prefab_instances"] == world["prefab_instances"]
+    login = urllib.request.Request(f"{server}/api/v1/auth/login", data=b'{"user_id": "cli-guest"}',
+                                   headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(login, timeout=TIMEOUT) as resp:
+        token = json.loads(resp.read())["token"]
+    get = urllib.request.Request(f"{server}/api/v1/worlds/{world['id']}/map.png",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(get, timeout=TIMEOUT) as resp:
+        served = resp.read()
+    assert served[:8] == PNG_MAGIC
+    assert client_png.read_bytes() == served == local_png.read_bytes()
