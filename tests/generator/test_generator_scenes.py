@@ -41,10 +41,10 @@ def test_a_number_is_the_count_of_its_kind_in_the_whole_world(catalog: Catalog, 
 
 
 @pytest.mark.parametrize("prompt,word,kept", [
-    ("seven camels, palm trees", "camels", "palm trees"),
-    ("eight skiers and snowy pine trees", "skiers", "snowy pine trees"),
-    ("two ghosts and dead trees", "ghosts", "dead trees"),
-    ("cows, pigs and sheep on a farm", "pigs", "cows"),
+    ("seven giraffes, palm trees", "giraffes", "palm trees"),
+    ("eight trombones and snowy pine trees", "trombones", "snowy pine trees"),
+    ("two zombies and dead trees", "zombies", "dead trees"),
+    ("cows, jaguars and sheep on a farm", "jaguars", "cows"),
 ])
 def test_unknown_nouns_are_warned_by_their_own_word_and_keep_their_number(
         catalog: Catalog, prompt: str, word: str, kept: str) -> None:
@@ -65,7 +65,7 @@ def test_a_short_count_warning_names_the_phrase_and_its_number(catalog: Catalog)
     ("futuristic space station", "space space"),
     ("a beach with a palm tree", "a palm trees"),
     ("an underwater reef with schools of fish", "a schools"),
-    ("seven camels, palm trees", "Camels Palm"),
+    ("seven giraffes, palm trees", "Giraffes Palm"),
 ])
 def test_titles_and_descriptions_read_as_english(catalog: Catalog, prompt: str, bad: str) -> None:
     h = plan(prompt, seed=1, catalog=catalog, budget=300).header
@@ -138,7 +138,7 @@ _NUMBERS = {1: "one", 2: "two", 3: "three", 4: "4", 5: "five", 6: "6", 7: "seven
 @given(picks=st.lists(st.tuples(st.sampled_from(_NOUNS), st.sampled_from(sorted(_NUMBERS))),
                       min_size=1, max_size=3, unique_by=lambda t: t[0]),
        scene=st.sampled_from(_SCENES), seed=st.integers(0, 2**31),
-       unknown=st.sampled_from(["", "zorbles", "camels"]))
+       unknown=st.sampled_from(["", "zorbles", "giraffes"]))
 def test_counted_kinds_hold_in_the_whole_world_for_random_prompts(
         picks: list[tuple[str, int]], scene: str, seed: int, unknown: str) -> None:
     parts = [f"{_NUMBERS[n]} {noun if n == 1 else noun + 's'}" for noun, n in picks]
