@@ -83,21 +83,21 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=FARM_ANIMALS | WILDLIFE | LAVA | FANTASY | SNOW | SPOOKY, density=0.6),
     Archetype("suburb", "suburb", _c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
               "residential,cul,driveway"), "realistic", "grass", road=True, hills=0.4,
-              structure="main_road", palette={"tree": 4, "plant": 5, "prop": 2, "person": 1,
-                                              "lighting": 0.6, "rock": 0.3},
+              structure="main_road", palette={"tree": 1.2, "plant": 4, "prop": 2.5, "person": 1.2,
+                                              "lighting": 0.8, "rock": 0.2},
               boost=frozenset("garden park suburban residential".split()),
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SCIFI
-              | SPOOKY, density=0.7),
+              | SPOOKY, density=0.45),
     Archetype("village", "village", _c("village,hamlet,cottages,villagers", 2), "historical",
-              "grass", road=True, hills=0.8, palette=dict(P_RURAL),
+              "grass", road=True, hills=0.8, palette={**P_RURAL, "tree": 2, "plant": 5},
               boost=frozenset("village rural wooden farm".split()),
-              exclude=ROBOTS | LAVA | SCIFI | MODERN | SURREAL | SPOOKY, density=0.8),
+              exclude=ROBOTS | LAVA | SCIFI | MODERN | SURREAL | SPOOKY, density=0.5),
     Archetype("farm", "farm", _c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
               "countryside,farmyard,orchard"), "realistic", "grass", hills=0.5,
-              structure="fields", palette={**P_RURAL, "animal": 3, "prop": 2},
+              structure="fields", palette={**P_RURAL, "tree": 1.2, "animal": 3, "prop": 2},
               boost=frozenset("farm rural hay animal".split()),
               exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | FANTASY | SURREAL | SPOOKY,
-              density=0.8),
+              density=0.5),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
               "pier,piers,bay,seaport,fishing boats", 4)}, "realistic", "paved", water="coast",
               structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 1.5, "lighting": 1,
@@ -108,10 +108,11 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
-              palette={"tree": 3, "plant": 2, "rock": 2, "person": 1, "prop": 1.5},
+              palette={"tree": 0.8, "plant": 1.5, "rock": 2, "person": 1.5, "prop": 2},
               boost=frozenset("palm tropical beach umbrella".split()),
-              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.45),
-    Archetype("lake_shore", "lake shore", _c("lake,lakeside,lakeshore,pond,lagoon", 2.5),
+              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
+    Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
+              **_c("lakeside,lakeshore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),
               boost=frozenset("lake shore water reeds boat".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.8),
@@ -163,10 +164,11 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
                        "lighting": 1},
               boost=frozenset("spooky dead gravestone fog candle dark".split()),
               exclude=LAVA | LIVING | ROBOTS | SCIFI | MODERN | TROPICAL | SURREAL
-              | frozenset("sparkles fairy unicorn flower".split()), density=0.6),
+              | frozenset("sparkles fairy unicorn flower".split()), density=0.6,
+              structure="rows", centerpiece=("chapel", "church", "crypt", "mausoleum")),
     Archetype("castle", "castle", _c("castle,fortress,citadel,stronghold,keep,moat,"
               "drawbridge,ramparts,battlements", 4), "fantasy", "grass", hills=0.8,
-              structure="walls", palette={**P_RURAL, "person": 1.5, "prop": 1.5},
+              structure="walls", palette={**P_RURAL, "tree": 2.5, "person": 1.5, "prop": 1.5},
               boost=frozenset("medieval stone knight banner".split()),
               exclude=ROBOTS | SCIFI | MODERN | LAVA | SURREAL, density=0.7,
               centerpiece=("castle",)),
@@ -175,24 +177,24 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               "historical", "paved", hills=0.3, structure="plaza",
               palette={"person": 3, "prop": 4, "lighting": 1, "plant": 1, "tree": 1},
               boost=frozenset("market stall barrel crate villager".split()),
-              exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | SPOOKY, density=0.5,
+              exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | SPOOKY | VEGETATION, density=0.5,
               centerpiece=("fountain", "well")),
     Archetype("park", "park", _c("park,garden,gardens,playground,picnic,botanical,lawn", 3),
-              "realistic", "grass", hills=0.4, structure="main_road",
+              "realistic", "grass", road=True, hills=0.4, structure="main_road",
               palette={"tree": 6, "plant": 7, "prop": 2, "person": 1.5, "lighting": 0.6},
               boost=frozenset("park garden flower bench picnic".split()),
               exclude=FARM_ANIMALS | frozenset("wolf bear predator".split()) | ROBOTS | LAVA
               | SPOOKY | SCIFI, density=0.8),
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"
               "tents,bonfire", 4)}, "nature", "grass", hills=0.8, structure="tent_ring",
-              palette=dict(P_WILD), boost=frozenset("camp camping forest".split()),
-              exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY, density=0.8,
+              palette={**P_WILD, "tree": 5}, boost=frozenset("camp camping forest".split()),
+              exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY, density=0.6,
               centerpiece=("campfire",)),
     Archetype("military", "military outpost", {**_c("military,outpost,army,bunker,barracks,"
               "checkpoint,soldiers,garrison", 4), **_c("military base,army base", 6)},
               "realistic", "dirt", hills=0.6, structure="walls",
-              palette={"prop": 4, "lighting": 1.5, "vehicle": 1, "rock": 2, "plant": 1,
-                       "tree": 1},
+              palette={"prop": 4, "lighting": 1.5, "vehicle": 0.15, "rock": 2, "plant": 1,
+                       "tree": 0.6},
               boost=frozenset("cargo container crate metal floodlight".split()),
               exclude=LIVING | FANTASY | SURREAL | SPOOKY | LAVA, density=0.5),
     Archetype("industrial", "industrial estate", _c("factory,factories,industrial,warehouse,"
@@ -219,10 +221,12 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("underwater", "reef", {**_c("underwater,reef,coral,seabed,seafloor,undersea,"
               "submarine,shipwreck,seaweed,kelp", 5), **_c("sea floor,ocean floor", 7)},
               "nature", "seabed", water="coast", hills=0.8,
-              palette={"rock": 5, "plant": 4, "terrain": 2, "effect": 1.5, "animal": 1},
-              boost=frozenset("coral seaweed fish reef water ocean".split()),
+              palette={"terrain": 5, "plant": 3, "rock": 2, "effect": 2, "person": 1.5,
+                       "animal": 1.5},
+              boost=frozenset("coral seaweed fish reef water ocean kelp".split()),
               exclude=LIVING | MODERN | ROBOTS | LAVA | VEGETATION - frozenset({"plant"})
-              | SNOW | SPOOKY, density=0.6, dry=True),
+              | SNOW | SPOOKY | frozenset("pier dock boat ship kayak rowboat motorboat lily "
+                                          "reeds bridge canoe".split()), density=0.6),
     Archetype("wild_west", "frontier town", {**_c("western,cowboy,cowboys,saloon,sheriff,"
               "frontier,outlaws,stagecoach", 4), **_c("wild west", 7)}, "historical", "sand",
               road=True, hills=0.5, structure="main_road",
@@ -231,7 +235,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=ROBOTS | SCIFI | MODERN | SNOW | LAVA | FANTASY | SURREAL, density=0.5),
     Archetype("temple", "temple ruins", _c("temple,temples,ruins,ruin,ruined,shrine,sanctuary,"
               "ancient,pyramid,colosseum", 3), "historical", "dirt", hills=0.8,
-              structure="plaza", palette={"tree": 4, "plant": 5, "rock": 4, "prop": 2},
+              structure="plaza", palette={"tree": 1.5, "plant": 5, "rock": 4, "prop": 2.5},
               boost=frozenset("ruin ancient stone column statue".split()),
               exclude=MODERN | ROBOTS | SCIFI | LAVA | FARM_ANIMALS, density=0.7,
               centerpiece=("temple",)),

@@ -77,6 +77,7 @@ class Layout:
         self.arch = BY_NAME[intent.scene]
         self.centre: tuple[float, float, float] | None = None  # the scene's centre piece
         self.on_roads: set[int] = set()  # requests placed on road lanes (PATH allowed)
+        self.clearings: list[tuple[float, float, float]] = []  # kept free of filler
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []

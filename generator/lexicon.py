@@ -118,7 +118,7 @@ FEATURES: Final[dict[str, str]] = {
     "harbor": "coast", "harbour": "coast",
     "mountain": "hills", "mountains": "hills", "hill": "hills", "hills": "hills",
     "hilly": "hills", "cliff": "hills", "flat": "flat", "plain": "flat", "plains": "flat",
-    "desert": "flat",
+    "desert": "flat", "oasis": "lake",
 }
 
 TIME_WORDS: Final[dict[str, str]] = {

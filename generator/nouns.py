@@ -55,7 +55,7 @@ SCENE_NOUNS: Final[frozenset[str]] = frozenset(
     "farm farms ranch farmland countryside harbour harbor port marina waterfront seaside beach "
     "park market marketplace bazaar square campsite campground graveyard cemetery "
     "downtown suburb suburbs neighborhood neighbourhood reef outpost resort underwater "
-    "wasteland oasis".split())
+    "wasteland oasis moat".split())
 # Plural-looking words that are not nouns
 NOT_PLURALS: Final[frozenset[str]] = frozenset(
     "towards always perhaps sometimes its his hers ours yours theirs besides afterwards "

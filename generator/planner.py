@@ -78,7 +78,7 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
                             river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
-                            coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.7}.get(
+                            coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.88}.get(
                                 arch.name, 0.12))
     structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
@@ -261,6 +261,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     ter = lay.ter  # only a lake, river or coast flags water cells (terrain.build_terrain)
     has_water = (ter.lake is not None or ter.river is not None or ter.coast is not None) \
         and bool((ter.flags & 1).any())
+    structure.clear_round(lay)
     lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
                       frozenset(tokenize(intent.prompt)), urban_setting(intent))
     if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)
@@ -327,7 +328,8 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
         cap = int(np.clip(round(budget ** 0.5 * (0.35 if big else 0.8)), 3 if big else 5,
                           25 if big else 60))
         out[r.index] = max(3, min(cap, fair))
-    pool = max(0, int(rest * 0.6) - sum(out.values()))
+    # the scene's density thins uncounted vegetation as it thins the filler (a desert's palms)
+    pool = max(0, int(rest * 0.6 * lay.arch.density) - sum(out.values()))
     for r in veg:
         out[r.index] = max(8, pool // len(veg))
     return out

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import samplers
 from .archetypes import Archetype
-from .terrain import OCC, PATH, WATER, Road, Terrain
+from .terrain import OCC, PATH, RES, WATER, Road, Terrain
 from .walk import WALK_CELL
 
 if TYPE_CHECKING:
@@ -97,10 +97,17 @@ def place_structure(lay: Layout, requests: list[Request | None], centre: tuple[f
     if kind == "walls":
         _walls(lay, centre, moat=lay.arch.name == "castle")
     elif kind == "plaza":
-        _ring_of(lay, requests, centre, ("stall", "market") if lay.arch.name == "market"
-                 else ("column", "statue", "ruin"), 10, rng)
+        r = _ring_of(lay, requests, centre, ("stall", "market") if lay.arch.name == "market"
+                     else ("column", "statue", "ruin"), 10, rng)
+        if lay.arch.name == "market":  # houses and shops face the square
+            _ring_of(lay, requests, (centre[0], centre[1], r + 8.0),
+                     ("shop", "house", "cottage", "tavern", "inn"), 12, rng, buildings=True)
+        lay.clearings.append((centre[0], centre[1], r + 4.0))
     elif kind == "tent_ring":
-        _ring_of(lay, requests, centre, ("tent",), 6, rng)
+        r = _ring_of(lay, requests, centre, ("tent",), 6, rng)
+        lay.clearings.append((centre[0], centre[1], max(r, 12.0) + 5.0))
+    elif kind == "rows":
+        _rows(lay, requests, centre, rng)
     elif kind == "fields":
         _fields(lay, requests, rng)
     elif kind == "quay":
@@ -156,13 +163,16 @@ def frontage(ter: Terrain, extent: float) -> Sampler:
 
 
 def _ring_of(lay: Layout, requests: list[Request | None], centre: tuple[float, float, float],
-             tags: tuple[str, ...], n: int, rng: np.random.Generator) -> None:
-    if asked(lay, requests, tags):
-        return
-    ids = find(lay, tags, "ground")
-    if not ids:
-        return
+             tags: tuple[str, ...], n: int, rng: np.random.Generator,
+             buildings: bool = False) -> float:
+    """n pieces on a ring round the centre, facing it; returns the ring's radius."""
     cx, cz, r0 = centre
+    if asked(lay, requests, tags):
+        return r0 + 10.0
+    ids = [i for i in find(lay, tags, "ground")
+           if not buildings or lay.cat.prefabs[i].type == "building"]
+    if not ids:
+        return r0 + 10.0
     p = ids[0]
     ext = 0.5 * float(max(lay.cat.width[p], lay.cat.depth[p]))
     # gaps of at least two walk cells (walk.py) between neighbours, and no piece due south
@@ -172,7 +182,10 @@ def _ring_of(lay: Layout, requests: list[Request | None], centre: tuple[float, f
     ang = ang[np.abs(np.sin(ang) + 1.0) > 0.05]
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.degrees(np.arctan2(cx - x, cz - z)).round()  # facing the centre
+    if buildings:
+        yaw = np.round(yaw / 90.0) * 90
     _place(lay, p, x, z, yaw, x.size)
+    return r
 
 
 def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
@@ -247,6 +260,45 @@ def _fields(lay: Layout, requests: list[Request | None], rng: np.random.Generato
         _place(lay, p, x.ravel(), z.ravel(), np.zeros(x.size), x.size)
 
 
+GRAVE_ROWS = (6, 9)  # rows x places of a graveyard's plot south of its chapel
+
+
+def grave_plot(centre: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Places of the graveyard's plot: rows 3 m apart, 2.2 m between neighbours."""
+    cx, cz, r0 = centre
+    rows, cols = GRAVE_ROWS
+    gx = cx + (np.arange(cols) - (cols - 1) / 2) * 2.2
+    gz = cz - r0 - 6.0 - np.arange(rows) * 3.0
+    x, z = np.meshgrid(gx, gz, indexing="ij")
+    return x.ravel(), z.ravel()
+
+
+def _rows(lay: Layout, requests: list[Request | None], centre: tuple[float, float, float],
+          rng: np.random.Generator) -> None:
+    """A graveyard: gravestones in rows on a plot south of the chapel (unless asked for:
+    then the request takes the plot's places, ``slot_sampler``)."""
+    if asked(lay, requests, ("gravestone", "grave", "tomb")):
+        return
+    ids = find(lay, ("gravestone", "grave", "tomb"), "ground")
+    if ids:
+        x, z = grave_plot(centre)
+        _place(lay, ids[0], x, z, np.zeros(x.size), x.size)
+    lay.clearings.append((centre[0], centre[1] - centre[2] - 14.0, 16.0))
+
+
+def clear_round(lay: Layout) -> None:
+    """Keep the scene's open places (a plaza, the ring round a camp fire, a graveyard's plot)
+    free of filler: their free cells are reserved once the structure and requests stand."""
+    ter = lay.ter
+    centres = (np.arange(ter.n) + 0.5) * ter.cell - ter.half
+    for cx, cz, r in lay.clearings:
+        i0, i1 = np.searchsorted(centres, [cx - r, cx + r])
+        j0, j1 = np.searchsorted(centres, [cz - r, cz + r])
+        win = ter.flags[i0:i1, j0:j1]
+        disc = np.hypot(centres[i0:i1, None] - cx, centres[None, j0:j1] - cz) < r
+        win |= (disc & ((win & OCC) == 0)).view(np.uint8) * np.uint8(RES)
+
+
 def paddock(ter: Terrain) -> tuple[float, float, float, float]:
     """(x0, z0, width, depth) of the farm's fenced paddock: east of the centre."""
     w = min(60.0, 0.3 * ter.size)
@@ -264,6 +316,17 @@ def _quay(lay: Layout, requests: list[Request | None], rng: np.random.Generator)
     xs = np.arange(-0.35 * lay.ter.size, 0.35 * lay.ter.size, 22.0)
     zs = coast.centre(xs) - length / 2 - 1.5
     _place(lay, p, xs, zs, np.zeros(xs.size), xs.size)
+    # the quay: warehouses and sheds in a row on the land side, facing the water
+    sheds = [i for i in find(lay, ("warehouse", "shed", "boathouse", "storage", "shop"),
+                             "ground") if lay.cat.prefabs[i].type == "building"]
+    if sheds and not asked(lay, requests, ("warehouse", "shed", "boathouse")):
+        w = np.asarray(sheds)
+        ext = float(np.maximum(lay.cat.width[w], lay.cat.depth[w]).max())
+        x = np.arange(-0.42 * lay.ter.size, 0.42 * lay.ter.size, ext + 4.0)
+        z = coast.centre(x) + ext / 2 + 6.0
+        pick = w[np.arange(x.size) % w.size]
+        lay.eng.try_place(pick, x, z, np.full(x.size, 180, dtype=np.int64),
+                          lay.cat.scale_min[pick], target=x.size, group=STRUCTURE_GROUP)
 
 
 def on_roads(lay: Layout, req: Request) -> bool:
@@ -289,6 +352,11 @@ def slot_sampler(lay: Layout, req: Request) -> Sampler | None:
         cx, cz, r0 = lay.centre
         r = max(r0 + ext + 4.0, ext * 2.4 * (req.count or 8) / (2 * math.pi))
         return lambda rng, n, rnd: samplers.ring(rng, n, cx, cz, r + 2 * rnd, rnd)
+    if lay.arch.structure == "rows" and "gravestone" in p.tags and lay.centre is not None:
+        gx, gz = grave_plot(lay.centre)
+        return lambda rng, n, rnd: (gx[rng.integers(0, gx.size, n)] + rnd * rng.normal(0, 3, n),
+                                    gz[rng.integers(0, gz.size, n)] + rnd * rng.normal(0, 3, n),
+                                    np.zeros(n, dtype=np.int64))
     if lay.arch.structure == "fields" and p.type == "character" and set(p.tags) & {
             "farm", "cow", "sheep", "horse", "pig", "goat", "chicken", "cattle"}:
         x0, z0, w, d = paddock(ter)
