@@ -76,12 +76,18 @@ def _main(intent: Intent, requests: Sequence[Any]) -> int | None:
     return live[0] if live else None
 
 
-def make_title(intent: Intent, requests: Sequence[Any]) -> str:
+def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
+    """``scene``: the archetype's label, used when no settlement or landmark is the subject
+    ("Harbour with Fishing Boats", not "Fishing Boats")."""
     tokens = tokenize(intent.prompt)
     k = _main(intent, requests)
     if k is None:
-        return _truncated(intent.prompt)
+        return _title_case(scene.split()) if scene else _truncated(intent.prompt)
     words = _phrase_words(tokens, intent.requests[k].terms, 2)
+    main = requests[k]
+    if scene and main.settlement is None and not main.landmark \
+            and not set(scene.split()) & set(words):
+        return _undouble(_title_case([*scene.split(), "with", *words]))[:120]
     rel = next((r for r in intent.relations if r.subject == k), None)
     tail: list[str] = []
     if rel is not None and rel.feature is not None and rel.kind in REL_WORDS:

@@ -462,7 +462,7 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
     arch = BY_NAME[intent.scene]
     # the scene archetype and its ground, for clients that dress the terrain (snow, sand, lava)
     env["scene"] = {"archetype": arch.name, "ground": arch.ground, "label": arch.label}
-    title = make_title(intent, requests)
+    title = make_title(intent, requests, "" if arch.name == "meadow" else arch.label)
     header = WorldHeader(
         title=title, description=make_description(intent, requests, trace, terrain.size, title,
                                                    _scene_label(arch, requests)),

@@ -140,6 +140,9 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
     s_len = _spacing(cat, s)
     line = None
     feature = getattr(rel, "feature", None)
+    rows = 1.0
+    if feature is None and ter.roads and lay.arch.road and not ter.lake:
+        feature, rows = "road", 2.2  # the scene's main road is the village street
     if feature == "lake" and ter.lake is not None:  # lakeside: a band round the shore
         cx, cz = ter.lake[0], ter.lake[1]
         r0 = max(ter.lake[2], ter.lake[3]) * 1.2 + (s_len - STREET_GAP) / 2 + 1.0
@@ -160,7 +163,7 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
     d = np.hypot(x - cx, z - cz)
     keep = (d >= r0) & (np.abs(x) < ter.half) & (np.abs(z) < ter.half)
     if line is not None:  # one row of lattice slots either side of the line
-        keep &= line.distance(x, z) <= line.width / 2 + s_len + 2.0
+        keep &= line.distance(x, z) <= line.width / 2 + rows * s_len + 2.0
     x, z, d = x[keep], z[keep], d[keep]
     order = np.argsort(d + rng.uniform(0, 0.8 * s_len, d.size), kind="stable")
     x, z = x[order], z[order]
