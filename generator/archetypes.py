@@ -62,6 +62,7 @@ class Archetype:
     density: float = 1.0  # share of the remaining budget the filler may use
     centerpiece: tuple[str, ...] = ()  # tags of the object the structure is built round
     dry: bool = False  # no lake, river or coast unless the prompt names one
+    traffic: bool = True  # a street scene's filler vehicles drive on its roads
 
 
 def _c(text: str, weight: float = 3.0) -> dict[str, float]:
@@ -95,6 +96,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("farm", "farm", _c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
               "countryside,farmyard,orchard"), "realistic", "grass", hills=0.5,
               structure="fields", palette={**P_RURAL, "tree": 1.2, "animal": 3, "prop": 2},
+              centerpiece=("barn", "farmhouse"),
               boost=frozenset("farm rural hay animal".split()),
               exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | FANTASY | SURREAL | SPOOKY,
               density=0.5),
@@ -108,7 +110,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
-              palette={"tree": 0.8, "plant": 1.5, "rock": 2, "person": 1.5, "prop": 2},
+              palette={"tree": 0.8, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
               boost=frozenset("palm tropical beach umbrella".split()),
               exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
@@ -160,7 +162,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("graveyard", "graveyard", {**_c("graveyard,cemetery,haunted,spooky,ghost,ghosts,"
               "crypt,tomb,tombs,halloween,gravestones,graves,churchyard", 5),
               **_c("haunted house", 7)}, "fantasy", "dirt", hills=0.6,
-              palette={"tree": 3, "prop": 3, "plant": 1.5, "rock": 1.5, "effect": 1.2,
+              palette={"tree": 1.2, "prop": 3, "plant": 1.5, "rock": 1.2, "effect": 0.4,
                        "lighting": 1},
               boost=frozenset("spooky dead gravestone fog candle dark".split()),
               exclude=LAVA | LIVING | ROBOTS | SCIFI | MODERN | TROPICAL | SURREAL
@@ -181,8 +183,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               centerpiece=("fountain", "well")),
     Archetype("park", "park", _c("park,garden,gardens,playground,picnic,botanical,lawn", 3),
               "realistic", "grass", road=True, hills=0.4, structure="main_road",
-              palette={"tree": 6, "plant": 7, "prop": 2, "person": 1.5, "lighting": 0.6},
-              boost=frozenset("park garden flower bench picnic".split()),
+              palette={"tree": 3, "plant": 7, "prop": 2, "person": 1.5, "lighting": 0.6},
+              boost=frozenset("park garden flower bench picnic".split()), traffic=False,
               exclude=FARM_ANIMALS | frozenset("wolf bear predator".split()) | ROBOTS | LAVA
               | SPOOKY | SCIFI, density=0.8),
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"

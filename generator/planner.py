@@ -280,7 +280,8 @@ def _scene_label(arch: Any, requests: list[Request | None]) -> str:
 
 
 def arch_has_traffic(lay: Layout) -> bool:
-    return lay.arch.structure in ("grid", "main_road") and bool(lay.ter.roads)
+    return lay.arch.traffic and lay.arch.structure in ("grid", "main_road") \
+        and bool(lay.ter.roads)
 
 
 def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> None:

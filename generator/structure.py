@@ -67,9 +67,9 @@ def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list
 
 def asked(lay: Layout, requests: list[Request | None], tags: tuple[str, ...]) -> bool:
     """Does a request of the prompt answer one of these tags (then it fills the slot)?"""
-    for r in requests:
+    for r in requests:  # what the thing *is* (first two tags), not what it mentions
         if r is not None and r.settlement is None and set(tags) & set(
-                lay.cat.prefabs[int(r.pidx[0])].tags):
+                lay.cat.prefabs[int(r.pidx[0])].tags[:2]):
             return True
     return False
 
