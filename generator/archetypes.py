@@ -190,7 +190,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"
               "tents,bonfire", 4)}, "nature", "grass", hills=0.8, structure="tent_ring",
               palette={**P_WILD, "tree": 5}, boost=frozenset("camp camping forest".split()),
-              exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY, density=0.6,
+              exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY
+              | frozenset("army military".split()), density=0.6,
               centerpiece=("campfire",)),
     Archetype("military", "military outpost", {**_c("military,outpost,army,bunker,barracks,"
               "checkpoint,soldiers,garrison", 4), **_c("military base,army base", 6)},

@@ -120,11 +120,17 @@ def _drop_counted_variants(requests: list[Request | None], excluded: np.ndarray,
                            intent: Intent, catalog: Catalog) -> None:
     """An uncounted request never adds a counted kind ("three oaks and trees": the trees are
     not oaks), unless nothing else answers it."""
+    arch = BY_NAME[intent.scene]
     for r in requests:
         if r is None or r.settlement is not None:
             continue
         kind = catalog.prefabs[int(r.pidx[0])].type  # a horse is not a horse cart
         keep = np.array([catalog.prefabs[int(p)].type == kind for p in r.pidx], dtype=bool)
+        # the kind asked for wins over the scene, but its variants fit the scene if they can
+        # (camping tents at a campsite, not army tents)
+        fits = keep & np.array([not set(catalog.prefabs[int(p)].tags) & arch.exclude
+                                for p in r.pidx], dtype=bool)
+        keep = fits if fits.any() else keep
         if intent.requests[r.index].count is None:
             keep &= ~excluded[r.pidx]
         if keep.any() and not keep.all():
@@ -302,7 +308,7 @@ def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> 
             p = ids[0]
             req = Request(structure.STRUCTURE_GROUP, Match((lay.cat.prefabs[p].id,), (1.0,)),
                           np.array([p]), np.array([1.0]), 1, True, (), True)
-            _place(lay, req, lambda: lay.place_landmark(req, None, [], slot))
+            _place(lay, req, lambda: lay.place_landmark(req, None, [], 0))  # at the centre
             if req.anchor_xz is not None:
                 centre = (req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent)
     lay.centre = centre or (0.0, 0.0, 6.0)

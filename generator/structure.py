@@ -97,8 +97,7 @@ def place_structure(lay: Layout, requests: list[Request | None], centre: tuple[f
     if kind == "walls":
         _walls(lay, centre, moat=lay.arch.name == "castle")
     elif kind == "plaza":
-        r = _ring_of(lay, requests, centre, ("stall", "market") if lay.arch.name == "market"
-                     else ("column", "statue", "ruin"), 10, rng)
+        r = _ring_of(lay, requests, centre, plaza_ring(lay), 10, rng)
         if lay.arch.name == "market":  # houses and shops face the square
             _ring_of(lay, requests, (centre[0], centre[1], r + 8.0),
                      ("shop", "house", "cottage", "tavern", "inn"), 12, rng, buildings=True)
@@ -182,8 +181,12 @@ def _ring_of(lay: Layout, requests: list[Request | None], centre: tuple[float, f
     ang = ang[np.abs(np.sin(ang) + 1.0) > 0.05]
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.degrees(np.arctan2(cx - x, cz - z)).round()  # facing the centre
-    if buildings:
+    if buildings:  # a mix of the buildings found, squared to the plaza
         yaw = np.round(yaw / 90.0) * 90
+        pick = np.asarray(ids)[np.arange(x.size) % len(ids)]
+        lay.eng.try_place(pick, x, z, yaw.astype(np.int64) % 360, lay.cat.scale_min[pick],
+                          target=x.size, group=STRUCTURE_GROUP)
+        return r
     _place(lay, p, x, z, yaw, x.size)
     return r
 
@@ -258,6 +261,11 @@ def _fields(lay: Layout, requests: list[Request | None], rng: np.random.Generato
         gz = np.arange(z0 + 3 + step / 2, z0 + d - 3 - step / 2, step * 1.6)  # rows
         x, z = np.meshgrid(gx, gz, indexing="ij")
         _place(lay, p, x.ravel(), z.ravel(), np.zeros(x.size), x.size)
+
+
+def plaza_ring(lay: Layout) -> tuple[str, ...]:
+    """What rings a plaza: stalls round a market square, columns round a temple."""
+    return ("stall", "market") if lay.arch.name == "market" else ("column", "pillar", "ruin")
 
 
 GRAVE_ROWS = (6, 9)  # rows x places of a graveyard's plot south of its chapel
@@ -343,11 +351,19 @@ def slot_sampler(lay: Layout, req: Request) -> Sampler | None:
     ext = 0.5 * float(max(p.width, p.depth))
     if on_roads(lay, req):
         return road_lanes(ter)
+    if lay.centre is not None and set(p.tags[:2]) & set(lay.arch.centerpiece):
+        cx, cz, _ = lay.centre  # the scene is built round it: it takes the centre
+        return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0.0, 2.0 + 6.0 * rnd)
     if p.type == "building" and p.surface == "ground" and ter.roads and lay.arch.structure in (
             "grid", "main_road"):
         return frontage(ter, 2 * ext)
     if p.surface == "water" and ter.coast is not None and lay.arch.structure == "quay":
         return moorings(ter)
+    if lay.arch.structure == "plaza" and set(p.tags[:2]) & set(plaza_ring(lay)) \
+            and lay.centre is not None:
+        cx, cz, r0 = lay.centre
+        r = max(r0 + ext + 4.0, (req.count or 10) * (2 * ext + 2 * WALK_CELL) / (2 * math.pi))
+        return lambda rng, n, rnd: samplers.ring(rng, n, cx, cz, r + 3 * rnd, rnd)
     if lay.arch.structure == "tent_ring" and "tent" in p.tags and lay.centre is not None:
         cx, cz, r0 = lay.centre
         r = max(r0 + ext + 4.0, ext * 2.4 * (req.count or 8) / (2 * math.pi))
