@@ -209,6 +209,8 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
         f = _env_factor(tags, env, biomes)
         if f == 0.0 or weights[cname] == 0.0:
             continue
+        if p.surface == "water" and cname in ("animal", "person"):
+            f *= 0.15  # fish and sharks: a few in the water, not a shoal in every pond
         if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
             f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
         f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))
