@@ -251,14 +251,19 @@ CUE_WORDS: Final[frozenset[str]] = frozenset(
     w for a in ARCHETYPES for cue in a.cues for w in cue.split())
 
 
+_CUE_INDEX: Final[dict[str, tuple[tuple[int, float], ...]]] = {
+    cue: tuple((k, a.cues[cue]) for k, a in enumerate(ARCHETYPES) if cue in a.cues)
+    for a in ARCHETYPES for cue in a.cues}
+
+
 def choose(tokens: list[str]) -> Archetype:
     """The archetype whose cue words (single words and adjacent pairs) weigh most; ties go to
     the earlier row; no cue at all gives the open landscape."""
     words = tokens + [lemma(t) for t in tokens if lemma(t) != t]
     pairs = [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
-    best, best_score = DEFAULT, 0.0
-    for arch in ARCHETYPES:
-        score = sum(arch.cues.get(w, 0.0) for w in dict.fromkeys(words + pairs))
-        if score > best_score:
-            best, best_score = arch, score
-    return best
+    scores = [0.0] * len(ARCHETYPES)
+    for w in dict.fromkeys(words + pairs):
+        for k, weight in _CUE_INDEX.get(w, ()):
+            scores[k] += weight
+    best = max(range(len(ARCHETYPES)), key=lambda k: (scores[k], -k))
+    return ARCHETYPES[best] if scores[best] > 0 else DEFAULT

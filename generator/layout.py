@@ -154,7 +154,9 @@ class Layout:
         x, z = x.ravel()[order], z.ravel()[order]
         if self.cat.surface[int(req.pidx[0])] == "water":  # every water cell is a candidate
             x, z, _ = samplers.water_cells(rng, self.ter, 4000)
-        pidx = np.full(x.size, req.pidx[0])
+        # the smallest variant: a ferry may not fit the pond a rowboat fits
+        small = req.pidx[int(np.argmin(self.cat.width[req.pidx] * self.cat.depth[req.pidx]))]
+        pidx = np.full(x.size, small)
         scale = np.round(self.cat.scale_min[pidx], 2)
         got = 0
         for turn in (0, 90):  # a long boat fits a narrow river only along it

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import samplers
+from . import cache, samplers
 from .archetypes import Archetype
 from .terrain import OCC, PATH, RES, WATER, Road, Terrain
 from .walk import WALK_CELL
@@ -41,28 +41,38 @@ def add_streets(ter: Terrain, arch: Archetype) -> None:
     if arch.structure != "grid":
         return
     s = ter.size
-    for axis, c0 in (("z", -0.3 * s), ("z", 0.3 * s), ("x", 0.28 * s), ("x", -0.05 * s)):
-        ter.roads.append(Road(axis, c0, 0.0, 0.0, 0.0, 8.0))
     centres = (np.arange(ter.n) + 0.5) * ter.cell - ter.half
-    for road in ter.roads[-4:]:
-        on = road.distance(centres[:, None], centres[None, :]) < road.width / 2
-        on &= (ter.flags & WATER) == 0
-        ter.flags |= on.view(np.uint8) * np.uint8(PATH)
+    for axis, c0 in (("z", -0.3 * s), ("z", 0.3 * s), ("x", 0.28 * s), ("x", -0.05 * s)):
+        road = Road(axis, c0, 0.0, 0.0, 0.0, 8.0)
+        ter.roads.append(road)
+        # a straight road is a band of rows (axis z: x = c0) or columns: no distance field
+        band = np.flatnonzero(np.abs(centres - c0) < road.width / 2)
+        win = ter.flags[band, :] if axis == "z" else ter.flags[:, band]
+        win |= ((win & WATER) == 0).view(np.uint8) * np.uint8(PATH)
+        if axis == "z":
+            ter.flags[band, :] = win
+        else:
+            ter.flags[:, band] = win
 
 
 def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list[int]:
     """Prefabs with any of ``tags`` (first two tags or name), in-genre first, that neither a
     counted kind nor the scene's exclusions forbid."""
     cat, arch = lay.cat, lay.arch
-    wanted = set(tags)
-    hits = [i for i, p in enumerate(cat.prefabs)
-            if wanted & (set(p.tags[:2]) | set(p.id.split("_")))
-            and not lay.excluded[i] and not (set(p.tags) & arch.exclude)
-            and (surface is None or p.surface == surface)]
-    genre = [i for i in hits if lay.intent.world_type in cat.prefabs[i].world_types]
-    # a prefab that *is* the thing (first tag) before one that mentions it (a gate "wall")
-    return sorted(genre or hits, key=lambda i: bool(cat.prefabs[i].tags)
-                  and cat.prefabs[i].tags[0] not in wanted)
+    memo = cache.table(cat, "structure_find")
+    key = (tags, surface, lay.intent.world_type, arch.name)
+    ranked = memo.get(key)
+    if ranked is None:  # depends on the catalog and the key only (cache.py)
+        wanted = set(tags)
+        hits = [i for i, p in enumerate(cat.prefabs)
+                if wanted & (set(p.tags[:2]) | set(p.id.split("_")))
+                and not (set(p.tags) & arch.exclude)
+                and (surface is None or p.surface == surface)]
+        genre = [i for i in hits if lay.intent.world_type in cat.prefabs[i].world_types]
+        # a prefab that *is* the thing (first tag) before one that mentions it (a gate "wall")
+        ranked = memo[key] = sorted(genre or hits, key=lambda i: bool(cat.prefabs[i].tags)
+                                    and cat.prefabs[i].tags[0] not in wanted)
+    return [i for i in ranked if not lay.excluded[i]]
 
 
 def asked(lay: Layout, requests: list[Request | None], tags: tuple[str, ...]) -> bool:
@@ -426,15 +436,14 @@ def place_traffic(lay: Layout, n: int, rng: np.random.Generator) -> int:
         return 0
     placed = 0
     sample = road_lanes(lay.ter)
+    saved = lay.ter.flags & PATH  # the lanes are paths: allowed while the traffic is placed
+    lay.ter.flags &= ~np.uint8(PATH)
     for rnd in range(3):
-        x, z, yaw = sample(rng, (n - placed) * 3 + 4, rnd)
+        x, z, yaw = sample(rng, (n - placed) * 2 + 4, rnd)
         pick = np.asarray(cars)[rng.integers(0, len(cars), x.size)]
-        saved = lay.ter.flags & PATH
-        lay.ter.flags &= ~np.uint8(PATH)
-        scale = lay.cat.scale_min[pick]
-        placed += lay.eng.try_place(pick, x, z, yaw, scale, target=n - placed,
-                                    group=STRUCTURE_GROUP)
-        lay.ter.flags |= saved
+        placed += lay.eng.try_place(pick, x, z, yaw, lay.cat.scale_min[pick],
+                                    target=n - placed, group=STRUCTURE_GROUP)
         if placed >= n:
             break
+    lay.ter.flags |= saved
     return placed
