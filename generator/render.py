@@ -17,20 +17,24 @@ from PIL import Image, ImageDraw
 from .catalog import Catalog
 from .geometry import half_extents, quaternion_yaw
 from .stream import Instance, WorldHeader, WorldPlan
-from .terrain import PATH, WATER
+from .terrain import PATH, WATER, Terrain
 from .terrain_wire import decode_terrain
 
 TYPE_COLOURS = {"building": (200, 70, 60), "vehicle": (240, 170, 40), "character": (230, 90, 200),
                 "prop": (150, 110, 70), "environment": (40, 130, 50), "lighting": (255, 240, 120),
                 "effect": (150, 200, 255), "ui": (255, 255, 255)}
 LEGEND_W = 150
+Colour = tuple[int, int, int]
 # ground colour (low, high) by the scene's ground kind (environment_settings.scene.ground)
-GROUND_COLOURS = {"grass": ((110, 140, 90), (170, 190, 120)), "dirt": ((110, 95, 70), (150, 130, 95)),
-                  "sand": ((200, 180, 120), (235, 215, 160)), "snow": ((205, 210, 220), (250, 250, 255)),
-                  "rock": ((95, 95, 95), (150, 145, 140)), "lava": ((60, 40, 35), (110, 70, 50)),
-                  "regolith": ((120, 120, 125), (175, 175, 180)),
-                  "seabed": ((40, 80, 110), (80, 130, 150)), "paved": ((120, 120, 118), (160, 160, 155)),
-                  "metal": ((90, 100, 110), (140, 150, 160))}
+GROUND_COLOURS: dict[str, tuple[Colour, Colour]] = {
+    "grass": ((110, 140, 90), (170, 190, 120)), "dirt": ((110, 95, 70), (150, 130, 95)),
+    "sand": ((200, 180, 120), (235, 215, 160)), "snow": ((205, 210, 220), (250, 250, 255)),
+    "rock": ((95, 95, 95), (150, 145, 140)), "lava": ((60, 40, 35), (110, 70, 50)),
+    "regolith": ((120, 120, 125), (175, 175, 180)), "seabed": ((40, 80, 110), (80, 130, 150)),
+    "paved": ((120, 120, 118), (160, 160, 155)), "metal": ((90, 100, 110), (140, 150, 160))}
+GRASS = GROUND_COLOURS["grass"]
+WATER_COLOUR: Colour = (50, 100, 190)
+PATH_COLOUR: Colour = (190, 170, 130)
 
 
 def _header_field(header: WorldHeader | Mapping[str, Any], name: str) -> Any:
@@ -58,16 +62,7 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
     k = map_px / max(x1 - x0, z1 - z0)
     img = Image.new("RGB", (size_px, size_px), (30, 30, 34))
     if ter is not None:
-        base = np.empty((ter.n, ter.n, 3), dtype=np.uint8)
-        h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
-        hi = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
-        shade = h[hi][:, hi]
-        scene = _header_field(header, "environment_settings").get("scene", {})
-        lo, top = (np.array(c, dtype=np.float64) for c in GROUND_COLOURS.get(
-            scene.get("ground", "grass"), GROUND_COLOURS["grass"]))
-        base[...] = (lo + (top - lo) * shade[..., None]).astype(np.uint8)
-        base[(ter.flags & PATH) != 0] = (190, 170, 130)
-        base[(ter.flags & WATER) != 0] = (50, 100, 190)
+        base = ground_rgb(ter, ground_colours(header))
         # raster is [i=x, j=z]; image rows go north (max z) to south
         terrain_img = Image.fromarray(np.ascontiguousarray(base.transpose(1, 0, 2)[::-1]))
         img.paste(terrain_img.resize((map_px, map_px), Image.Resampling.NEAREST), (0, 0))
@@ -98,7 +93,7 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
     lx = map_px + 10
     legend = [*((k, c) for k, c in TYPE_COLOURS.items() if k != "environment"),
               ("tree", (35, 110, 40)), ("plant", (110, 175, 80)), ("rock", (125, 115, 105)),
-              ("lava", (235, 95, 30)), ("water", (50, 100, 190)), ("path", (190, 170, 130)),
+              ("lava", (235, 95, 30)), ("water", WATER_COLOUR), ("path", PATH_COLOUR),
               ("spawn", (255, 255, 255))]
     for n, (name, colour) in enumerate(legend):
         draw.rectangle([lx, 12 + n * 18, lx + 12, 24 + n * 18], fill=colour)
@@ -110,6 +105,26 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def ground_colours(header: WorldHeader | Mapping[str, Any]) -> tuple[Colour, Colour]:
+    """(low, high) colour of a world's ground: its scene's ground kind, else grass."""
+    scene = (_header_field(header, "environment_settings") or {}).get("scene") or {}
+    return GROUND_COLOURS.get(scene.get("ground", "grass"), GRASS)
+
+
+def ground_rgb(ter: Terrain, colours: tuple[Colour, Colour] = GRASS) -> np.ndarray:
+    """The ground image, indexed [x, z] like the raster: each cell shaded between the low and
+    the high colour by the height of its nearest heightmap sample, then road/path cells, then
+    water on top. server/static/preview.js (decodeGround) computes the same pixels."""
+    h = np.clip((ter.heights - ter.heights.min()) / max(1e-6, np.ptp(ter.heights)), 0, 1)
+    hi = np.clip((np.arange(ter.n) * ter.cell / ter.hstep).astype(int), 0, h.shape[0] - 1)
+    shade = h[hi][:, hi]
+    lo, top = (np.array(c, dtype=np.float64) for c in colours)
+    base: np.ndarray = (lo + (top - lo) * shade[..., None]).astype(np.uint8)
+    base[(ter.flags & PATH) != 0] = PATH_COLOUR
+    base[(ter.flags & WATER) != 0] = WATER_COLOUR
+    return base
 
 
 NATURE_COLOURS = (("lava", (235, 95, 30)), ("coral", (240, 120, 150)), ("crater", (110, 105, 100)),

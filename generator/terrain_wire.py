@@ -48,7 +48,7 @@ def encode_mask(mask: np.ndarray) -> list[int]:
     flat = np.ascontiguousarray(mask.T).ravel()
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     bounds = np.concatenate(([0], edges, [flat.size]))
-    runs = np.diff(bounds).tolist()
+    runs: list[int] = np.diff(bounds).tolist()
     return ([0] + runs) if flat.size and flat[0] else runs
 
 

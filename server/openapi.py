@@ -124,8 +124,35 @@ def _schemas(s: Settings) -> dict[str, Schema]:
              "created_at": TIME, "updated_at": TIME, "processing_time_ms": NUM},
             {"status": {"enum": ["generating", "complete", "partial", "failed"]}, "owner_id": STR,
              "visibility": {"enum": ["public", "private"]}, "seq": INT, "seed": INT,
-             "bounds": {"description": "world extent"}, "terrain": {"description": "terrain description"},
+             "bounds": {"description": "world extent"},
+             "terrain": {**nullable(ref("Terrain")),
+                         "description": "the ground: heightmap and water/path masks (docs/protocol.md §6.5)"},
              "warnings": array({}), "role": {"enum": ["owner", "editor", "viewer"]}}),
+        # docs/protocol.md §6.5; worlds stored before the terrain data lack heightmap.data and masks
+        "Terrain": obj(
+            {"size": {**NUM, "description": "side of the square world, m; it spans [-size/2, size/2] on x and z"}},
+            {"cell": {**NUM, "description": "mask cell side, m"},
+             "water_level": {**NUM, "description": "y of every water surface, m"},
+             "height_min": NUM, "height_max": NUM, "water_fraction": NUM, "path_fraction": NUM,
+             "features": array({"enum": ["lake", "river", "road", "coast"]}),
+             "heightmap": ref("TerrainHeightmap"), "masks": ref("TerrainMasks")}),
+        "TerrainHeightmap": obj(
+            {"resolution": {**INT, "minimum": 2, "description": "g: samples per side"},
+             "spacing": {**NUM, "description": "metres between samples, size / (g - 1)"}},
+            {"encoding": {"const": "u16le-base64"},
+             "min": {**NUM, "description": "height of quantised 0, m"},
+             "max": {**NUM, "description": "height of quantised 65535, m"},
+             "data": {**STR, "contentEncoding": "base64",
+                      "description": "g x g little-endian uint16, row-major, rows along z (south to "
+                                     "north), columns along x (west to east); "
+                                     "height = min + q * (max - min) / 65535"}}),
+        "TerrainMasks": obj(
+            {"resolution": {**INT, "minimum": 1, "description": "n: cells per side"},
+             "cell": {**NUM, "description": "cell side, m (size / n)"},
+             "encoding": {"const": "runs"},
+             "water": array({**INT, "minimum": 0}, description="run lengths over the n x n cells in "
+                            "the heightmap's order: outside, inside, outside, ... (lake, river, sea)"),
+             "path": array({**INT, "minimum": 0}, description="run lengths of the road/path cells")}),
         "Prompt2WorldRequest": obj(
             {"prompt": {**STR, "minLength": 1, "maxLength": s.max_prompt_chars}},
             {"world_type": {**nullable({"enum": list(WORLD_TYPES)}),

@@ -28,7 +28,8 @@
 
   function newWorld(id, role) {
     return { id, role, header: null, status: "joining", seq: 0, instances: new Map(), expected: 0,
-             received: 0, chunks: 0, startedAt: performance.now(), timings: null, genStatus: null };
+             received: 0, chunks: 0, startedAt: performance.now(), timings: null, genStatus: null,
+             ground: null, groundFor: null };
   }
 
   function worldIdFromPath() {
@@ -52,6 +53,9 @@
     get selected() { return S.selected; },
     get lastError() { return S.lastError; },
     ids() { return S.world ? [...S.world.instances.keys()] : []; },
+    terrain() { // the decoded ground image (docs/protocol.md §6.5): size and RGB rows, north first
+      const t = S.world && groundOf(S.world);
+      return t ? { n: t.n, size: t.size, rgb: Array.from(t.rgb) } : null; },
     instance(id) { const i = S.world && S.world.instances.get(id); return i ? JSON.parse(JSON.stringify(i)) : null; },
     screenOf(id) { // page coordinates of an instance's centre (for clicking it)
       const i = S.world && S.world.instances.get(id);
@@ -530,8 +534,14 @@
     if (!w || !b) return;
     const t = baseTransform();
     const [ax, ay] = toScreen(b.x0, b.z1), [bx, by] = toScreen(b.x1, b.z0);
-    // ground and grid
+    // ground (the header's terrain, §6.5), else a flat colour; then the grid
     ctx.fillStyle = "#263226"; ctx.fillRect(ax, ay, bx - ax, by - ay);
+    const ground = groundOf(w);
+    if (ground) {
+      const [gx, gy] = toScreen(-ground.size / 2, ground.size / 2), [hx, hy] = toScreen(ground.size / 2, -ground.size / 2);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(ground.canvas, gx, gy, hx - gx, hy - gy);
+    }
     const grid = niceLength(80 / t.k);
     ctx.strokeStyle = "rgba(255,255,255,0.05)"; ctx.lineWidth = 1; ctx.beginPath();
     for (let x = Math.ceil(b.x0 / grid) * grid; x <= b.x1; x += grid) { const [sx] = toScreen(x, 0); ctx.moveTo(sx, ay); ctx.lineTo(sx, by); }
@@ -599,6 +609,78 @@
     ctx.fillStyle = "#e6e9ef"; ctx.fillRect(16, H - 22, len * t.k, 4);
     ctx.fillText(`${len} m`, 16, H - 28);
     if (animating) dirty();
+  }
+
+  // -- terrain (docs/protocol.md §6.5) ---------------------------------------------------------
+  // The ground is coloured exactly as generator/render.py colours it (the map PNGs), from the
+  // same decoded header data: height shade, then path, then water on top.
+  function decodeRuns(runs, n) {
+    const out = new Uint8Array(n * n);
+    let k = 0;
+    for (let r = 0; r < runs.length; r++) { if (r % 2) out.fill(1, k, k + runs[r]); k += runs[r]; }
+    if (k !== n * n) throw new Error("terrain mask runs do not cover the raster");
+    return out;
+  }
+
+  // Ground colours (low, high) by the ground a world names in environment_settings.scene.ground;
+  // grass otherwise. Same table and arithmetic as generator/render.py (ground_rgb).
+  const GROUND_COLOURS = {
+    grass: [[110, 140, 90], [170, 190, 120]], dirt: [[110, 95, 70], [150, 130, 95]],
+    sand: [[200, 180, 120], [235, 215, 160]], snow: [[205, 210, 220], [250, 250, 255]],
+    rock: [[95, 95, 95], [150, 145, 140]], lava: [[60, 40, 35], [110, 70, 50]],
+    regolith: [[120, 120, 125], [175, 175, 180]], seabed: [[40, 80, 110], [80, 130, 150]],
+    paved: [[120, 120, 118], [160, 160, 155]], metal: [[90, 100, 110], [140, 150, 160]],
+  };
+
+  function decodeGround(ter, groundKind) {
+    const hm = ter && ter.heightmap, mk = ter && ter.masks;
+    if (!hm || typeof hm.data !== "string" || !mk || hm.encoding !== "u16le-base64" || mk.encoding !== "runs") return null;
+    const g = hm.resolution, n = mk.resolution;
+    const raw = atob(hm.data), view = new DataView(new ArrayBuffer(raw.length));
+    for (let k = 0; k < raw.length; k++) view.setUint8(k, raw.charCodeAt(k));
+    const h = new Float64Array(g * g); // rows along z (south first), columns along x
+    const step = (hm.max - hm.min) / 65535;
+    let lo = Infinity, hi = -Infinity;
+    for (let k = 0; k < g * g; k++) {
+      h[k] = hm.min + view.getUint16(2 * k, true) * step;
+      lo = Math.min(lo, h[k]); hi = Math.max(hi, h[k]);
+    }
+    const span = Math.max(1e-6, hi - lo);
+    const [low, high] = GROUND_COLOURS[groundKind] || GROUND_COLOURS.grass;
+    const water = decodeRuns(mk.water, n), path = decodeRuns(mk.path, n);
+    const near = new Int32Array(n); // nearest heightmap sample of each cell, as render.py picks it
+    for (let i = 0; i < n; i++) near[i] = Math.min(g - 1, Math.max(0, Math.floor(i * mk.cell / hm.spacing)));
+    const rgb = new Uint8Array(n * n * 3), img = new ImageData(n, n);
+    for (let j = 0; j < n; j++) { // j: cell row along z; image rows run north to south
+      for (let i = 0; i < n; i++) {
+        const c = j * n + i, o = ((n - 1 - j) * n + i) * 3;
+        let r, gr, b;
+        if (water[c]) [r, gr, b] = [50, 100, 190];
+        else if (path[c]) [r, gr, b] = [190, 170, 130];
+        else {
+          const s = Math.min(1, Math.max(0, (h[near[j] * g + near[i]] - lo) / span));
+          [r, gr, b] = [0, 1, 2].map((k) => Math.floor(low[k] + (high[k] - low[k]) * s));
+        }
+        rgb[o] = r; rgb[o + 1] = gr; rgb[o + 2] = b;
+        const q = (o / 3) * 4;
+        img.data[q] = r; img.data[q + 1] = gr; img.data[q + 2] = b; img.data[q + 3] = 255;
+      }
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = n; canvas.height = n;
+    canvas.getContext("2d").putImageData(img, 0, 0);
+    return { n, size: ter.size, rgb, canvas };
+  }
+
+  function groundOf(w) { // decoded once per header
+    const ter = w.header && w.header.terrain;
+    if (!ter) return null;
+    if (w.groundFor !== ter) {
+      w.groundFor = ter;
+      const scene = (w.header.environment_settings || {}).scene || {};
+      try { w.ground = decodeGround(ter, scene.ground); } catch (e) { w.ground = null; log("cannot draw the terrain: " + e.message, true); }
+    }
+    return w.ground;
   }
 
   function niceLength(target) {

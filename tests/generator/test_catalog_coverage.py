@@ -59,7 +59,7 @@ COVERAGE: list[tuple[str, str, set[str]]] = [
     ("iron fence", "historical", {"iron_fence"}), ("jack o lanterns", "fantasy", {"jack_o_lantern"}),
     # desert, oasis, wild west
     ("palm trees", "nature", {"palm_tree"}), ("dunes", "nature", {"sand_dune"}),
-    ("saloon", "historical", {"saloon"}), ("water tower", "historical", {"water_tower"}),
+    ("saloon", "historical", {"saloon"}), ("water tank", "historical", {"water_tower"}),
     ("wagon", "historical", {"covered_wagon", "fantasy_horse_cart"}),
     # temple, military, industry, space
     ("jungle temple", "historical", {"jungle_temple"}), ("sandbags", "realistic", {"sandbag_wall"}),
@@ -116,3 +116,9 @@ def test_sea_life_is_tagged_marine_and_floats_or_swims_on_water(catalog: Catalog
     marine = [p for p in catalog.prefabs if "marine" in p.tags]
     assert len(marine) >= 15
     assert all(p.surface == "water" for p in marine), [p.id for p in marine if p.surface != "water"]
+
+
+def test_castle_towers_are_castle_towers(catalog: Catalog) -> None:
+    m = catalog.retrieval.match(("towers",), ("medieval",), "historical", single=False)
+    assert m is not None and "water_tower" not in m.prefab_ids
+    assert {"round_tower", "wall_corner_tower"} <= set(m.prefab_ids), m.prefab_ids

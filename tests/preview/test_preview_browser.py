@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from generator.render import ground_colours, ground_rgb
+from generator.terrain import WATER, Terrain
+from generator.terrain_wire import decode_terrain
 from server.context import SERVICES
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -68,6 +71,12 @@ async def until(page: Any, expr: str, what: str, timeout: float = WAIT) -> Any:
         await asyncio.sleep(0.05)
 
 
+def _ground_rgb(ter: Terrain, header: dict[str, Any]) -> list[int]:
+    """The map's ground image (generator/render.py), rows north first: what the page must draw."""
+    rows: list[int] = ground_rgb(ter, ground_colours(header)).transpose(1, 0, 2)[::-1].ravel().tolist()
+    return rows
+
+
 async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: TestClient, tmp_path: Path) -> None:
     async_playwright = _browser_or_skip()
     started = time.monotonic()
@@ -106,6 +115,13 @@ async def test_the_preview_page_generates_a_world_and_shares_edits_live(client: 
             assert s1["instanceCount"] == len(rows) == s1["expected"] > 0, (s1, len(rows))
             assert set(await state(one, "p.ids()")) == {r.id for r in rows}
             await one.screenshot(path=str(tmp_path / "1-generated.png"))
+            # the page draws the ground from the header's terrain data, as the map PNGs do (§6.5)
+            stored = await store.worlds.get(world_id)
+            assert stored is not None
+            ter = decode_terrain(stored.header["terrain"])
+            assert ter is not None and ((ter.flags & WATER) != 0).any()
+            drawn = await state(one, "p.terrain()")
+            assert drawn["n"] == ter.n and drawn["rgb"] == _ground_rgb(ter, stored.header)
 
             # 3. a second guest cannot open the private world; once the owner makes it public it can
             await two.goto(str(client.make_url(f"/preview/{world_id}")))
