@@ -319,9 +319,15 @@ class Layout:
         arch = self.arch
         scene = None if arch.name == "meadow" else (tuple(sorted(arch.palette.items())),
                                                      arch.exclude)
+        # what the structure laid (rows of gravestones, the ring of tents, the walls) is not
+        # scattered again as filler
+        banned = self.excluded.copy()
+        for pidx, *_, group, _ in self.eng.cols.parts:
+            if group == -5:  # structure.STRUCTURE_GROUP
+                banned[pidx] = True
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
                                   int(target * arch.density), has_water, theme | arch.boost,
-                                  words, urban, self.excluded, scene)
+                                  words, urban, banned, scene)
         if members:
             # the palette is the last step: its smallest class need not mark occupancy
             fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,

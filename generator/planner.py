@@ -79,7 +79,9 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
                             river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
                             coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.88}.get(
-                                arch.name, 0.12))
+                                arch.name, 0.12),
+                            # a river valley's river runs through its middle, north of the spawn
+                            river_offset=0.1 if arch.name == "river_valley" else 0.24)
     structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings)

@@ -2,8 +2,10 @@
 "Count semantics" and "Scene archetypes")."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from generator_testutil import load_catalog
 from hypothesis import HealthCheck, given, settings
@@ -152,3 +154,34 @@ def test_counted_kinds_hold_in_the_whole_world_for_random_prompts(
     if unknown:
         assert any(unknown in w for w in wp.header.warnings)
     assert BY_NAME[wp.header.environment_settings["scene"]["archetype"]] is not None
+
+
+def test_a_harbour_has_piers_into_the_water_and_boats_moored_off_the_quay(catalog: Catalog) -> None:
+    wp = plan("a harbour with five fishing boats", seed=2, catalog=catalog, budget=800)
+    ter = wp.extras["terrain"]
+    piers = [i for i in wp.instances if {"pier", "dock"} & set(catalog.get(i.prefab_id).tags[:2])]
+    assert len(piers) >= 3
+    boats = [i for i in wp.instances if "boat" in catalog.get(i.prefab_id).tags]
+    gap = [float(ter.coast.centre(np.array([b.position[0]]))[0]) - b.position[2] for b in boats]
+    assert boats and all(g > 0 for g in gap)  # on the water side of the shore line
+
+
+def test_tents_ring_the_camp_fire_and_stalls_ring_the_market(catalog: Catalog) -> None:
+    wp = plan("a campfire with three tents", seed=1, catalog=catalog, budget=800)
+    fire = next(i for i in wp.instances if i.prefab_id == "campfire")
+    tents = [i for i in wp.instances if "tent" in catalog.get(i.prefab_id).tags]
+    d = [math.hypot(t.position[0] - fire.position[0], t.position[2] - fire.position[2])
+         for t in tents]
+    assert len(tents) == 3 and max(d) < 25
+    market = plan("a market square with a fountain", seed=1, catalog=catalog, budget=800)
+    stalls = [i for i in market.instances if i.prefab_id == "market_stall"]
+    assert len(stalls) >= 6
+    assert evaluate_world(market)["landmarks_reached"] == evaluate_world(market)["landmarks_total"]
+
+
+def test_a_farm_has_a_fenced_paddock_and_gravestones_stand_in_rows(catalog: Catalog) -> None:
+    farm = plan("ten cows on a farm", seed=1, catalog=catalog, budget=800)
+    assert sum("fence" in catalog.get(i.prefab_id).tags for i in farm.instances) >= 8
+    graves = plan("a graveyard with a chapel", seed=1, catalog=catalog, budget=800)
+    rows = {round(i.position[2], 1) for i in graves.instances if i.prefab_id == "gravestone"}
+    assert 3 <= len(rows) <= 8  # a few rows, not scattered
