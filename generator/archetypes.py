@@ -209,8 +209,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("space_station", "space station", {**_c("station,orbital,spaceport", 2),
               **_c("space station,starbase,docking bay", 7)}, "sci_fi", "metal", hills=0.1,
               palette=dict(P_SPACE), boost=frozenset("futuristic metal technology".split()),
-              exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY, density=0.6, dry=True,
-              centerpiece=("station",)),
+              exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY, density=1.0, dry=True,
+              centerpiece=("station",)),  # a station is packed with machinery: dense
     Archetype("moon_base", "moon base", {**_c("moon,lunar,mars,martian,crater,craters,"
               "astronaut,astronauts", 4), **_c("moon base,lunar base", 7)}, "space", "regolith",
               hills=1.2, palette=dict(P_SPACE), boost=frozenset("moon lunar crater".split()),
