@@ -326,7 +326,7 @@ class Layout:
             if group == -5:  # structure.STRUCTURE_GROUP
                 banned[pidx] = True
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
-                                  int(target * arch.density), has_water, theme | arch.boost,
+                                  target, has_water, theme | arch.boost,
                                   words, urban, banned, scene)
         if members:
             # the palette is the last step: its smallest class need not mark occupancy

@@ -194,7 +194,11 @@ def _world_size(intent: Intent, catalog: Catalog, requests: list[Request | None]
             area = catalog.width[p] * catalog.depth[p] * catalog.scale_max[p] ** 2
             need += (r.count or 1) * area
     # size words scale the budget-derived area; what was asked for always gets its room
-    side = max(math.sqrt(budget * 36.0) * intent.size_factor, math.sqrt(need * 8.0), 72.0)
+    # a sparse scene (a desert, a beach, a city's open squares) spreads the same budget over
+    # more ground: its density (archetypes.py) is instances per area, not fewer instances
+    density = BY_NAME[intent.scene].density
+    side = max(math.sqrt(budget * 36.0 / density) * intent.size_factor, math.sqrt(need * 8.0),
+               72.0)
     return float(min(2400.0, max(64.0, math.ceil(side / 8.0) * 8.0)))
 
 

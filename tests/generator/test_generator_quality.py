@@ -127,8 +127,8 @@ def test_title_names_the_subject_and_its_relation(fishing, catalog: Catalog) -> 
     "three towers in a meadow",
 ])
 def test_open_ended_worlds_come_close_to_the_budget(catalog: Catalog, prompt: str) -> None:
-    # big filler that finds no whole free slot hands its share to smaller filler (scenes of
-    # density 1.0; a city or a desert fills only its density's share, archetypes.py)
+    # big filler that finds no whole free slot hands its share to smaller filler; a sparse
+    # scene (archetypes.py density) spreads its budget over a wider world, so it fills too
     for seed in (1, 2):
         wp = plan(prompt, seed=seed, catalog=catalog, budget=500)
         assert 0.95 * 500 <= len(wp) <= 500
