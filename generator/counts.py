@@ -28,12 +28,12 @@ def _forms(word: str) -> set[str]:
 
 def answer_set(catalog: Catalog, terms: Sequence[str]) -> frozenset[int]:
     """Prefab numbers that answer a phrase: every term (with its lemma and synonyms) among
-    the prefab's name words and first two tags; for one-word phrases the head alone."""
+    the prefab's name words and tags (a kayak tagged "boat" is one of "six boats")."""
     memo = cache.table(catalog, "answers")
     key = tuple(terms)
     hit = memo.get(key)
     if hit is None:
-        primary = catalog.retrieval.primary
+        primary = catalog.retrieval.words
         need = [_forms(t) for t in terms]
         hit = frozenset(i for i, words in enumerate(primary)
                         if all(words & f for f in need))
