@@ -110,7 +110,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
-              palette={"tree": 0.8, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
+              palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
               boost=frozenset("palm tropical beach umbrella".split()),
               exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
