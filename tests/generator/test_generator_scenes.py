@@ -185,3 +185,18 @@ def test_a_farm_has_a_fenced_paddock_and_gravestones_stand_in_rows(catalog: Cata
     graves = plan("a graveyard with a chapel", seed=1, catalog=catalog, budget=800)
     rows = {round(i.position[2], 1) for i in graves.instances if i.prefab_id == "gravestone"}
     assert 3 <= len(rows) <= 8  # a few rows, not scattered
+
+
+def test_eval_fails_on_any_broken_rule_and_passes_a_clean_corpus(catalog: Catalog) -> None:
+    from generator.cli_support import eval_report
+    text, passed = eval_report("a busy downtown with six taxis\nten cows on a farm\n", catalog,
+                               seeds=(1,), budget=300)
+    assert passed and "FAILED" not in text, text
+    rows = evaluate_prompts(["ten cows on a farm"], catalog, seeds=(1,), budget=300)
+    for key in ("excluded", "unwarned", "offroad", "overlaps"):
+        broken = [{**rows[0], key: 1}]
+        assert any(f.startswith(key) for f in failures(broken))
+    short = [{**rows[0], "exact_ok": rows[0]["exact_total"] - 1}]
+    assert any("whole-world counts" in f for f in failures(short))
+    weak = [{**rows[0], "relations_ok": 90, "relations_total": 100}]
+    assert any(f.startswith("relations") for f in failures(weak))
