@@ -21,6 +21,7 @@ from .lexicon import (
     WEATHER_WORDS,
     tokenize,
 )
+from .nouns import agree, looks_plural
 
 if TYPE_CHECKING:
     from .intent import Intent
@@ -54,7 +55,8 @@ def _phrase_words(tokens: list[str], terms: tuple[str, ...], limit: int = 0) -> 
         return list(terms)
     end = tokens.index(head)
     start = max(0, end - len(terms) + 1)
-    while start > 0 and end - start < limit + len(terms) - 1 and not _skip(tokens[start - 1]):
+    while start > 0 and end - start < limit + len(terms) - 1 and not _skip(tokens[start - 1]) \
+            and not looks_plural(tokens[start - 1]):
         start -= 1
     return tokens[start:end + 1]
 
@@ -74,12 +76,18 @@ def _main(intent: Intent, requests: Sequence[Any]) -> int | None:
     return live[0] if live else None
 
 
-def make_title(intent: Intent, requests: Sequence[Any]) -> str:
+def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
+    """``scene``: the archetype's label, used when no settlement or landmark is the subject
+    ("Harbour with Fishing Boats", not "Fishing Boats")."""
     tokens = tokenize(intent.prompt)
     k = _main(intent, requests)
     if k is None:
-        return _truncated(intent.prompt)
+        return _title_case(scene.split()) if scene else _truncated(intent.prompt)
     words = _phrase_words(tokens, intent.requests[k].terms, 2)
+    main = requests[k]
+    if scene and main.settlement is None and not main.landmark \
+            and not set(scene.split()) & set(words):
+        return _undouble(_title_case([*scene.split(), "with", *words]))[:120]
     rel = next((r for r in intent.relations if r.subject == k), None)
     tail: list[str] = []
     if rel is not None and rel.feature is not None and rel.kind in REL_WORDS:
@@ -97,7 +105,7 @@ def make_title(intent: Intent, requests: Sequence[Any]) -> str:
             tail = ["with"] + mods + _phrase_words(tokens, kr.terms)
     if len(words) + len(tail) > MAX_TITLE_WORDS:
         tail = []
-    return _title_case(words + tail)[:120] or "Untitled World"
+    return _undouble(_title_case(words + tail))[:120] or "Untitled World"
 
 
 def _truncated(prompt: str, limit: int = 6) -> str:
@@ -112,7 +120,7 @@ def _truncated(prompt: str, limit: int = 6) -> str:
 
 
 def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[dict[str, Any]],
-                     size_m: float, title: str | None = None) -> str:
+                     size_m: float, title: str | None = None, scene: str = "") -> str:
     """"A small realistic fishing village by the lake at dusk, 112 m across: 12 buildings ..."""
     env = intent.environment
     size_word = next((t for t in tokenize(intent.prompt) if t in SIZE_ADJECTIVES), "")
@@ -121,6 +129,10 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
     else:  # the caller may pass the title it already made
         title = (title if title is not None else make_title(intent, requests)).lower()
     genre = intent.world_type.replace("_", "-")
+    if scene:  # the scene archetype names the place; the title already names the subject
+        title = scene
+    if genre.replace("-", " ") in title or intent.world_type in title.split():
+        genre = ""  # "a space station", not "a space space station"
     head = " ".join(w for w in (size_word, genre, title) if w)
     when = " ".join(w for w in (TIME_PHRASE[env.time_of_day], WEATHER_PHRASE[env.weather]) if w)
     parts = []
@@ -129,12 +141,18 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
         if n <= 0:
             continue
         town = requests[i] is not None and requests[i].settlement is not None
-        phrase = f"{requests[i].settlement.kind} buildings" if town else t["phrase"]
-        parts.append(f"{'a' if n == 1 and not town else n} {phrase}")
+        phrase = f"{requests[i].settlement.kind} building" if town else t["phrase"]
+        parts.append(agree(phrase, n))
     things = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + (parts[-1] if parts
                                                                             else "")
     article = "An" if head[:1].lower() in "aeiou" else "A"
     text = f"{article} {head}{' ' + when if when else ''}, {int(size_m)} m across"
     if things:
         text += f", with {things}"
-    return (text + f" ({env.season}).")[:500]
+    return _undouble(text + f" ({env.season}).")[:500]
+
+
+def _undouble(text: str) -> str:
+    """Drop a word repeated right after itself ("space space station")."""
+    words = text.split(" ")
+    return " ".join(w for k, w in enumerate(words) if k == 0 or w.lower() != words[k - 1].lower())

@@ -17,8 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from .archetypes import BY_NAME
 from .catalog import Catalog
+from .counts import world_count
 from .geometry import OVERLAP_EPS, half_extents, quaternion_yaw
+from .lexicon import NUMBER_WORDS, lemma, tokenize
+from .nouns import is_unknown_noun
 from .planner import plan
 from .stream import WorldPlan
 from .terrain import PATH, WATER, WATER_LEVEL
@@ -56,7 +60,6 @@ def evaluate_world(wp: WorldPlan) -> Row:
     """Score one world; every key is a number (or bool) suitable for a table."""
     a = _arrays(wp)
     ter = wp.extras["terrain"]
-    intent = wp.extras["intent"]
     cat = wp.catalog
     surf = np.array([cat.surface[p] for p in a["pidx"]], dtype=object)
     b = wp.header.bounds
@@ -67,7 +70,9 @@ def evaluate_world(wp: WorldPlan) -> Row:
            | (a["z"] - a["hz"] < b["min"]["z"] - eps) | (a["z"] + a["hz"] > b["max"]["z"] + eps)
            | (a["y"] < b["min"]["y"]) | (a["y"] > b["max"]["y"]))
     # forbidden regions, checked on the footprint's covering cells (shrunk by eps)
-    road = wp.columns["group"] == -2
+    # road pieces lie on paths; vehicles drive on them (structure.py: on the lanes only)
+    road = (wp.columns["group"] == -2) | np.array(
+        [cat.prefabs[p].type == "vehicle" for p in a["pidx"]], dtype=bool)
     forbidden = 0
     for k in range(a["x"].size):
         i0, i1 = ter.index(np.array([a["x"][k] - a["hx"][k] + eps, a["x"][k] + a["hx"][k] - eps]))
@@ -83,18 +88,84 @@ def evaluate_world(wp: WorldPlan) -> Row:
     off = ((surf == "ground") | (surf == "water")) & (np.abs(a["y"] - expect) > 0.01)
     off |= (surf == "air") & (a["y"] < ground)
     trace = wp.header.trace
-    exact = [(t["placed"], t["requested"]) for t, r in zip(trace, intent.requests, strict=False) if r.exact
-             and t["matched"]]
     matched = [t for t in trace if t["matched"]]
+    counts_ok, counts_total = whole_world_counts(wp, a["pidx"])
     row: Row = {
         "instances": len(wp), "overlaps": overlaps, "out_of_bounds": int(oob.sum()),
         "forbidden": forbidden, "off_surface": int(off.sum()),
-        "exact_ok": sum(p == r for p, r in exact), "exact_total": len(exact),
+        "exact_ok": counts_ok, "exact_total": counts_total,
         "kinds_ok": sum(t["placed"] > 0 for t in matched), "kinds_total": len(matched),
+        "excluded": excluded_present(wp, a["pidx"]), "unwarned": len(unwarned_nouns(wp)),
+        "offroad": vehicles_off_road(wp, a),
     }
     row.update(_relations(wp, a))
     row.update(_walk(wp, a))
     return row
+
+
+def whole_world_counts(wp: WorldPlan, pidx: np.ndarray) -> tuple[int, int]:
+    """(ok, total) over counted requests: the whole world's count of the kind (counts.py)
+    equals the number, or lies in a vague quantity's documented range."""
+    intent, cat = wp.extras["intent"], wp.catalog
+    group = wp.columns["group"]
+    reqs = wp.extras["requests"]
+    live = [i for i, r in enumerate(reqs) if r is not None]
+    ok = total = 0
+    for i, kr in enumerate(intent.requests):
+        if kr.count is None or reqs[i] is None or reqs[i].settlement is not None:
+            continue
+        n = world_count(cat, kr.terms, pidx, group, i, [j for j in live if j != i])
+        lo, hi = kr.count_range if kr.count_range is not None else (kr.count, kr.count)
+        total += 1
+        ok += int(lo <= n <= hi)
+    return ok, total
+
+
+def excluded_present(wp: WorldPlan, pidx: np.ndarray) -> int:
+    """Instances of a kind the scene excludes (archetypes.py) that the prompt did not ask for."""
+    arch = BY_NAME[wp.extras["intent"].scene]
+    cat = wp.catalog
+    asked = {int(p) for r in wp.extras["requests"] if r is not None for p in r.pidx}
+    bad = np.array([bool(set(p.tags) & arch.exclude) and i not in asked
+                    for i, p in enumerate(cat.prefabs)], dtype=bool)
+    return int(bad[pidx].sum())
+
+
+def unwarned_nouns(wp: WorldPlan) -> list[str]:
+    """Nouns of the prompt no prefab serves that no warning names: every unmatched request,
+    and every unknown word right after a number ("seven camels")."""
+    intent = wp.extras["intent"]
+    text = " ".join(wp.header.warnings)
+    missing = [t["phrase"] for t in wp.header.trace if not t["matched"]
+               and t["phrase"] not in text]
+    words = {lemma(w) for r in intent.requests for w in r.terms + r.attributes}
+    tokens = tokenize(intent.prompt)
+    for k in range(len(tokens) - 1):
+        t, w = tokens[k], tokens[k + 1]
+        after = tokens[k + 2] if k + 2 < len(tokens) else ""
+        if after and (lemma(after) in words or wp.catalog.retrieval.is_kind_word(after)):
+            continue  # "three polar bears": a modifier of a known noun
+        if (t.isdigit() or t in NUMBER_WORDS) and lemma(w) not in words \
+                and not wp.catalog.retrieval.is_kind_word(w) \
+                and is_unknown_noun(w, t, "", True, True) and f"'{w}'" not in text \
+                and f" {w}'" not in text:
+            missing.append(w)
+    return missing
+
+
+def vehicles_off_road(wp: WorldPlan, a: dict[str, np.ndarray]) -> int:
+    """In a street scene (grid or main road) every ground vehicle stands on a road."""
+    arch = BY_NAME[wp.extras["intent"].scene]
+    ter, cat = wp.extras["terrain"], wp.catalog
+    if arch.structure not in ("grid", "main_road") or not ter.roads:
+        return 0
+    veh = np.array([cat.prefabs[p].type == "vehicle" and cat.surface[p] == "ground"
+                    for p in a["pidx"]], dtype=bool)
+    if not veh.any():
+        return 0
+    i = np.clip(ter.index(a["x"][veh]), 0, ter.n - 1)
+    j = np.clip(ter.index(a["z"][veh]), 0, ter.n - 1)
+    return int(((ter.flags[i, j] & PATH) == 0).sum())
 
 
 def _relations(wp: WorldPlan, a: dict[str, np.ndarray]) -> Row:
@@ -215,7 +286,7 @@ def format_table(rows: list[Row]) -> str:
     for r in rows:
         for k in ("overlaps", "out_of_bounds", "forbidden", "off_surface", "exact_ok",
                   "exact_total", "kinds_ok", "kinds_total", "relations_ok", "relations_total",
-                  "landmarks_reached", "landmarks_total"):
+                  "landmarks_reached", "landmarks_total", "excluded", "unwarned", "offroad"):
             tot[k] = tot.get(k, 0) + int(r[k])
         p = r["prompt"] if len(r["prompt"]) <= 44 else r["prompt"][:41] + "..."
         lines.append(
@@ -235,5 +306,27 @@ def format_table(rows: list[Row]) -> str:
         f"exact={_ratio(tot.get('exact_ok', 0), tot.get('exact_total', 0))} "
         f"kinds={_ratio(tot.get('kinds_ok', 0), tot.get('kinds_total', 0))} "
         f"relations={_ratio(tot.get('relations_ok', 0), tot.get('relations_total', 0))} "
-        f"reach={_ratio(tot.get('landmarks_reached', 0), tot.get('landmarks_total', 0))}")
+        f"reach={_ratio(tot.get('landmarks_reached', 0), tot.get('landmarks_total', 0))} "
+        f"excluded={tot.get('excluded', 0)} unwarned={tot.get('unwarned', 0)} "
+        f"offroad={tot.get('offroad', 0)}")
     return "\n".join(lines)
+
+
+def failures(rows: list[Row]) -> list[str]:
+    """What fails the corpus (docs/generator.md, Evaluation): hard constraints, whole-world
+    counts, excluded kinds, unwarned nouns, vehicles off the road, relations under 95 %."""
+    out = []
+    for key in ("overlaps", "out_of_bounds", "forbidden", "off_surface", "excluded", "unwarned",
+                "offroad"):
+        bad = [r["prompt"] for r in rows if r[key]]
+        if bad:
+            out.append(f"{key}: {len(bad)} prompt(s), e.g. {bad[0]!r}")
+    bad = [r["prompt"] for r in rows if r["exact_ok"] != r["exact_total"]]
+    if bad:
+        out.append(f"whole-world counts: {len(bad)} prompt(s), e.g. {bad[0]!r}")
+    ok, total = sum(r["relations_ok"] for r in rows), sum(r["relations_total"] for r in rows)
+    if total and ok / total < 0.95:
+        out.append(f"relations {100 * ok / total:.1f}% < 95%")
+    if not all(r["deterministic"] for r in rows):
+        out.append("a world differs between two runs")
+    return out

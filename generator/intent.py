@@ -35,6 +35,8 @@ class KindRequest:
     count: int | None = None  # None: "as many as looks right" (plural without a number)
     exact: bool = False  # True when the prompt gave a number the evaluator must see honoured
     plural: bool = True
+    # a vague quantity ("several"): the documented range the whole world's count lies in
+    count_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,15 @@ class Intent:
     terrain: TerrainIntent = TerrainIntent()
     size_factor: float = 1.0
     warnings: tuple[str, ...] = field(default=())
+    scene: str = "meadow"  # archetypes.py row name
 
     def validate(self) -> None:
         """Raise IntentError if this plan cannot be laid out (the LLM-seam contract)."""
         if self.world_type not in WORLD_TYPES:
             raise IntentError(f"unknown world_type {self.world_type!r}")
+        from .archetypes import BY_NAME
+        if self.scene not in BY_NAME:
+            raise IntentError(f"unknown scene {self.scene!r}")
         if not 0.3 <= self.size_factor <= 3.0:
             raise IntentError("size_factor must be within [0.3, 3.0]")
         if not 0.0 <= self.terrain.hilliness <= 5.0:
@@ -111,7 +117,9 @@ class Intent:
             "world_type_explicit": self.world_type_explicit,
             "requests": [
                 {"phrase": r.phrase, "terms": list(r.terms), "attributes": list(r.attributes),
-                 "count": r.count, "exact": r.exact, "plural": r.plural} for r in self.requests],
+                 "count": r.count, "exact": r.exact, "plural": r.plural,
+                 "count_range": None if r.count_range is None else list(r.count_range)}
+                for r in self.requests],
             "relations": [
                 {"kind": r.kind, "subject": r.subject, "anchor": r.anchor, "feature": r.feature,
                  "direction": r.direction} for r in self.relations],
@@ -122,6 +130,7 @@ class Intent:
                         "road": self.terrain.road, "coast": self.terrain.coast,
                         "hilliness": self.terrain.hilliness},
             "size_factor": self.size_factor, "warnings": list(self.warnings),
+            "scene": self.scene,
         }
 
     @classmethod
@@ -138,7 +147,9 @@ class Intent:
                                 attributes=tuple(map(str, r.get("attributes", ()))),
                                 count=None if r.get("count") is None else int(r["count"]),
                                 exact=bool(r.get("exact", False)),
-                                plural=bool(r.get("plural", True)))
+                                plural=bool(r.get("plural", True)),
+                                count_range=None if r.get("count_range") is None
+                                else (int(r["count_range"][0]), int(r["count_range"][1])))
                     for r in data.get("requests", ())),
                 relations=tuple(
                     Relation(kind=r["kind"], subject=int(r["subject"]),
@@ -154,6 +165,7 @@ class Intent:
                     hilliness=float(ter.get("hilliness", 1.0))),
                 size_factor=float(data.get("size_factor", 1.0)),
                 warnings=tuple(map(str, data.get("warnings", ()))),
+                scene=str(data.get("scene", "meadow")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IntentError(f"malformed intent: {exc}") from exc

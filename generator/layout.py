@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import samplers
+from .archetypes import BY_NAME
 from .catalog import Catalog
 from .fill import fill
 from .intent import Intent
@@ -68,8 +69,15 @@ class LayoutResult:
 
 class Layout:
     def __init__(self, catalog: Catalog, terrain: Terrain, intent: Intent, key: bytes,
-                 budget: int) -> None:
+                 budget: int, excluded: np.ndarray | None = None) -> None:
         self.cat, self.ter, self.intent, self.key = catalog, terrain, intent, key
+        # counted kinds (counts.py): no step but their own request may place them
+        self.excluded = excluded if excluded is not None else np.zeros(len(catalog.prefabs),
+                                                                        dtype=bool)
+        self.arch = BY_NAME[intent.scene]
+        self.centre: tuple[float, float, float] | None = None  # the scene's centre piece
+        self.on_roads: set[int] = set()  # requests placed on road lanes (PATH allowed)
+        self.clearings: list[tuple[float, float, float]] = []  # kept free of filler
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
@@ -117,9 +125,14 @@ class Layout:
             x, z, yaw = sampler_for(rng, n, rnd)
             pidx = self._choose(rng, req, x.size)
             yaw = self._snap(pidx, yaw)
+            saved = self.ter.flags & PATH if req.index in self.on_roads else None
+            if saved is not None:  # vehicles on street lanes (structure.road_lanes)
+                self.ter.flags &= ~np.uint8(PATH)
             placed += self.eng.try_place(pidx, x, z, yaw, self._scales(rng, pidx, req.attributes),
                                          target=need, group=req.index, landmark=req.landmark,
                                          halo=halo if rnd < ROUNDS - 2 else 0)
+            if saved is not None:
+                self.ter.flags |= saved
         if exact and placed < target and self.eng.room > 0:
             placed += self._scan(req, target - placed)
         return placed
@@ -139,14 +152,24 @@ class Layout:
         x, z = np.meshgrid(g, g, indexing="ij")
         order = rng.permutation(x.size)
         x, z = x.ravel()[order], z.ravel()[order]
-        pidx = np.full(x.size, req.pidx[0])
-        yaw = np.zeros(x.size, dtype=np.int64)
+        if self.cat.surface[int(req.pidx[0])] == "water":  # every water cell is a candidate
+            x, z, _ = samplers.water_cells(rng, self.ter, 4000)
+        # the smallest variant: a ferry may not fit the pond a rowboat fits
+        small = req.pidx[int(np.argmin(self.cat.width[req.pidx] * self.cat.depth[req.pidx]))]
+        pidx = np.full(x.size, small)
         scale = np.round(self.cat.scale_min[pidx], 2)
-        got = self.eng.try_place(pidx, x, z, yaw, scale, target=need, group=req.index,
-                                 landmark=req.landmark)
+        got = 0
+        for turn in (0, 90):  # a long boat fits a narrow river only along it
+            yaw = np.full(x.size, turn, dtype=np.int64)
+            got += self.eng.try_place(pidx, x, z, yaw, scale, target=need - got,
+                                      group=req.index, landmark=req.landmark)
+            if got >= need or self.eng.room <= 0:
+                break
         if got < need:
+            phrase = self.intent.requests[req.index].phrase if req.index >= 0 \
+                else req.match.prefab_ids[0]
             self.warnings.append(f"only {got + req.placed} of the requested "
-                                 f"{req.count} could be placed for {req.match.prefab_ids[0]}")
+                                 f"{req.count or need + req.placed} {phrase!r} could be placed")
         return got
 
     def anchor_of(self, req: Request) -> tuple[float, float, float]:
@@ -178,6 +201,8 @@ class Layout:
             if surf == "water" and ter.lake is not None:
                 cx, cz, rx, rz, *_ = ter.lake
                 return samplers.annulus(rng, n, cx, cz, 0.0, min(rx, rz) * 0.9)
+            if surf == "water":  # a river, a coast, a moat: any water cell
+                return samplers.water_cells(rng, ter, n)
             if pattern == "cluster" and rnd < 3:
                 return samplers.cluster(rng, ter, n, ext, rnd)
             if pattern == "line" and ter.roads and rnd < 3:
@@ -291,8 +316,18 @@ class Layout:
     def place_palette(self, target: int, has_water: bool, theme: frozenset[str],
                       words: frozenset[str], urban: bool) -> None:
         """Fill the rest of the budget with filler that fits the world (palette.py)."""
+        arch = self.arch
+        scene = None if arch.name == "meadow" else (tuple(sorted(arch.palette.items())),
+                                                     arch.exclude)
+        # what the structure laid (rows of gravestones, the ring of tents, the walls) is not
+        # scattered again as filler
+        banned = self.excluded.copy()
+        for pidx, *_, group, _ in self.eng.cols.parts:
+            if group == -5:  # structure.STRUCTURE_GROUP
+                banned[pidx] = True
         members = palette_members(self.cat, self.intent.world_type, self.intent.environment,
-                                  target, has_water, theme, words, urban)
+                                  target, has_water, theme | arch.boost,
+                                  words, urban, banned, scene)
         if members:
             # the palette is the last step: its smallest class need not mark occupancy
             fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,

@@ -48,10 +48,26 @@ NUMBER_WORDS: Final[dict[str, int]] = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12,
     "single": 1, "pair": 2, "couple": 2, "twin": 2,
 }
-# Vague quantities: a concrete number is chosen but the evaluator does not require it.
+# Vague quantities: the number placed, and the documented range the evaluator holds the whole
+# world to (docs/generator.md, "Count semantics"). The number is the whole world's count of
+# that kind, as for an exact number; only the check is a range.
 VAGUE_COUNTS: Final[dict[str, int]] = {
     "few": 3, "several": 5, "some": 4, "many": 14, "numerous": 16, "lots": 20, "lot": 20,
     "dozens": 30, "hundreds": 120, "countless": 60, "multiple": 4, "various": 5,
+}
+VAGUE_RANGES: Final[dict[str, tuple[int, int]]] = {
+    "few": (2, 4), "several": (3, 7), "some": (3, 6), "many": (10, 20), "numerous": (12, 24),
+    "lots": (15, 30), "lot": (15, 30), "dozens": (24, 60), "hundreds": (100, 200),
+    "countless": (40, 80), "multiple": (3, 6), "various": (3, 7), "handful": (3, 5),
+}
+# "a herd of cows", "schools of fish", "a field of sunflowers": the group noun is a vague
+# quantity of the noun after "of", never an object itself. (number placed, range)
+GROUP_NOUNS: Final[dict[str, tuple[int, tuple[int, int]]]] = {
+    "herd": (7, (5, 10)), "flock": (9, (6, 14)), "pack": (5, (4, 8)), "school": (8, (6, 12)),
+    "swarm": (14, (10, 20)), "field": (30, (20, 40)), "colony": (10, (6, 16)),
+    "pod": (5, (3, 8)), "troop": (7, (5, 10)), "fleet": (6, (4, 10)), "bunch": (5, (3, 7)),
+    "cluster": (6, (4, 9)), "patch": (8, (5, 12)), "crowd": (14, (10, 20)),
+    "handful": (4, (3, 5)),
 }
 MAX_COUNT: Final[int] = 200  # a number in a prompt is capped here (noted in header warnings)
 
@@ -99,10 +115,10 @@ FEATURES: Final[dict[str, str]] = {
     "road": "road", "street": "road", "highway": "road", "avenue": "road", "path": "road",
     "trail": "road", "lane": "road", "boulevard": "road",
     "sea": "coast", "ocean": "coast", "coast": "coast", "beach": "coast", "shore": "coast",
-    "harbor": "coast", "harbour": "coast", "bay": "coast",
+    "harbor": "coast", "harbour": "coast",
     "mountain": "hills", "mountains": "hills", "hill": "hills", "hills": "hills",
     "hilly": "hills", "cliff": "hills", "flat": "flat", "plain": "flat", "plains": "flat",
-    "desert": "flat",
+    "desert": "flat", "oasis": "lake",
 }
 
 TIME_WORDS: Final[dict[str, str]] = {

@@ -159,15 +159,22 @@ def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
 
 def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
                     has_water: bool, theme: frozenset[str], words: frozenset[str],
-                    urban: bool) -> list[tuple[int, int]]:
-    """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits)."""
+                    urban: bool, excluded: np.ndarray | None = None,
+                    scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
+                    ) -> list[tuple[int, int]]:
+    """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
+
+    ``excluded``: bool per prefab, the counted kinds (counts.py), never filler. ``scene``: the
+    archetype's (category weights, excluded tags), replacing the world type's palette."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
-    key = (world_type, env, has_water, theme, words, urban)
+    banned = frozenset(np.flatnonzero(excluded).tolist()) if excluded is not None else frozenset()
+    key = (world_type, env, has_water, theme, words, urban, banned, scene)
     hit = memo.get(key)
     if hit is None:
-        hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban)
+        hit = memo[key] = _palette_weights(cat, world_type, env, has_water, theme, words, urban,
+                                           banned, scene)
     ids, wv = hit
     if not ids:
         return []
@@ -179,15 +186,21 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
 
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
                      theme: frozenset[str], words: frozenset[str],
-                     urban: bool) -> tuple[list[int], np.ndarray]:
+                     urban: bool, banned: frozenset[int] = frozenset(),
+                     scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
+                     ) -> tuple[list[int], np.ndarray]:
     """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
-    weights = dict(PALETTES[world_type])
+    weights = dict.fromkeys(PALETTES[world_type], 0.0)
+    weights.update(dict(scene[0]) if scene is not None else PALETTES[world_type])
+    no_tags = scene[1] if scene is not None else frozenset()
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
     biomes = wanted_biomes(words, env)
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
     for i, cname, tags, area in _candidates(cat, world_type):
+        if i in banned or tags & no_tags:
+            continue
         p = cat.prefabs[i]
         if p.surface == "water" and not has_water:
             continue
@@ -196,6 +209,8 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
         f = _env_factor(tags, env, biomes)
         if f == 0.0 or weights[cname] == 0.0:
             continue
+        if p.surface == "water" and cname in ("animal", "person"):
+            f *= 0.15  # fish and sharks: a few in the water, not a shoal in every pond
         if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
             f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
         f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))

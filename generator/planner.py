@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from . import structure
+from .archetypes import BY_NAME
 from .catalog import Catalog
+from .counts import answer_set, excluded_prefabs
 from .describe import make_description, make_title
 from .environment import environment_settings
 from .errors import GeneratorError
@@ -30,9 +33,10 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.2.2"
+GENERATOR_VERSION = "1.3.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
+MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
 
 
 def plan(prompt: str, *, seed: int, catalog: Catalog, budget: int,
@@ -61,15 +65,25 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
                                      sort_keys=True).encode(), digest_size=32).digest()
     warnings = list(intent.warnings)
     requests = _match(intent, catalog, warnings, key, budget)
+    excluded = excluded_prefabs(catalog, intent, requests)
+    _drop_counted_variants(requests, excluded, intent, catalog)
     needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
+    arch = BY_NAME[intent.scene]
+    # a dry scene (the moon, a cave) gets no water unless the prompt names it or asks for a
+    # thing that floats (asked-for kinds win over the scene)
     lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
     lake_central = any(rel.feature == "lake" for rel in intent.relations)
     size = _world_size(intent, catalog, requests, budget)
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
-                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast)
-    lay = Layout(catalog, terrain, intent, key, budget)
+                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
+                            coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.88}.get(
+                                arch.name, 0.12),
+                            # a river valley's river runs through its middle, north of the spawn
+                            river_offset=0.1 if arch.name == "river_valley" else 0.24)
+    structure.add_streets(terrain, arch)
+    lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings)
     return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
 
@@ -87,7 +101,7 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
         m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
                                     single=not kr.plural)
         if m is None:
-            warnings.append(f"no prefab matches {kr.phrase!r}; ignored")
+            warnings.append(f"no prefab for {kr.phrase!r}; left out")
             out.append(None)
             continue
         m = _coherent(m, catalog, intent, kr.attributes)
@@ -102,6 +116,30 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
         warnings.append(f"no objects recognised in the prompt; generated a default "
                         f"{intent.world_type} world")
     return out
+
+
+def _drop_counted_variants(requests: list[Request | None], excluded: np.ndarray,
+                           intent: Intent, catalog: Catalog) -> None:
+    """An uncounted request never adds a counted kind ("three oaks and trees": the trees are
+    not oaks), unless nothing else answers it."""
+    arch = BY_NAME[intent.scene]
+    for r in requests:
+        if r is None or r.settlement is not None:
+            continue
+        kind = catalog.prefabs[int(r.pidx[0])].type  # a horse is not a horse cart
+        keep = np.array([catalog.prefabs[int(p)].type == kind for p in r.pidx], dtype=bool)
+        # the kind asked for wins over the scene, but its variants fit the scene if they can
+        # (camping tents at a campsite, not army tents)
+        fits = keep & np.array([not set(catalog.prefabs[int(p)].tags) & arch.exclude
+                                for p in r.pidx], dtype=bool)
+        keep = fits if fits.any() else keep
+        if intent.requests[r.index].count is None:
+            keep &= ~excluded[r.pidx]
+        if keep.any() and not keep.all():
+            w = r.weights[keep] / r.weights[keep].sum()
+            r.pidx, r.weights = r.pidx[keep], w
+            r.match = Match(tuple(p for p, k in zip(r.match.prefab_ids, keep, strict=True) if k),
+                            tuple(float(x) for x in w))
 
 
 def _coherent(m: Match, catalog: Catalog, intent: Intent, attributes: tuple[str, ...]) -> Match:
@@ -121,6 +159,7 @@ def _settlement_request(intent: Intent, catalog: Catalog, i: int, kind: str, key
                         budget: int) -> Request | None:
     """A settlement noun becomes a building mix (settlement.py) instead of one prefab."""
     covered: set[str] = set()
+    banned: set[int] = set()  # counted kinds: the settlement adds none of them
     explicit_houses = False
     for j, other in enumerate(intent.requests):
         if j == i or settlement_kind(other.terms) is not None:
@@ -130,9 +169,11 @@ def _settlement_request(intent: Intent, catalog: Catalog, i: int, kind: str, key
             tags = set(catalog.get(m.prefab_ids[0]).tags)  # type: ignore[union-attr]
             covered |= tags
             explicit_houses |= other.count is not None and bool(tags & HOUSE_TAGS)
+            if other.count is not None:
+                banned |= answer_set(catalog, other.terms) | {catalog.index[m.prefab_ids[0]]}
     s = plan_settlement(catalog, kind, intent.world_type, intent.size_factor, budget,
                         sub_rng(key, "settlement", i), covered, explicit_houses,
-                        urban_setting(intent))
+                        urban_setting(intent), frozenset(banned))
     if s is None:
         return None
     ids = [int(p) for p in s.civic] + [int(p) for p in s.houses]
@@ -153,7 +194,11 @@ def _world_size(intent: Intent, catalog: Catalog, requests: list[Request | None]
             area = catalog.width[p] * catalog.depth[p] * catalog.scale_max[p] ** 2
             need += (r.count or 1) * area
     # size words scale the budget-derived area; what was asked for always gets its room
-    side = max(math.sqrt(budget * 36.0) * intent.size_factor, math.sqrt(need * 8.0), 72.0)
+    # a sparse scene (a desert, a beach, a city's open squares) spreads the same budget over
+    # more ground: its density (archetypes.py) is instances per area, not fewer instances
+    density = BY_NAME[intent.scene].density
+    side = max(math.sqrt(budget * 36.0 / density) * intent.size_factor, math.sqrt(need * 8.0),
+               72.0)
     return float(min(2400.0, max(64.0, math.ceil(side / 8.0) * 8.0)))
 
 
@@ -161,10 +206,17 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
              warnings: list[str]) -> LayoutResult:
     rel_of = {rel.subject: rel for rel in intent.relations}
     live = [r for r in requests if r is not None]
-    landmarks = [r for r in live if r.landmark]
+    for r in live:  # what a landmark is placed relative to stands first ("a dragon near a tower")
+        rel = rel_of.get(r.index)
+        if r.landmark and rel is not None and rel.anchor is not None:
+            anchor = requests[rel.anchor]
+            if anchor is not None and anchor.settlement is None and (anchor.count or 1) <= 5:
+                anchor.landmark = True
+    landmarks = _anchors_first([r for r in live if r.landmark], rel_of)
     if not live:
         wanted = [i for i in lay.cat.for_world(intent.world_type)
-                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"]
+                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"
+                  and not set(lay.cat.prefabs[i].tags) & lay.arch.exclude]
         if wanted and budget >= 20:
             pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
             landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),
@@ -172,6 +224,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     for slot, req in enumerate(landmarks):
         _place(lay, req, lambda r=req, s=slot: lay.place_landmark(r, rel_of.get(r.index),
                                                                    requests, s))  # type: ignore[arg-type]
+    _scene_structure(lay, requests, len(landmarks))
     lay.ter.flags &= np.uint8(~HALO & 0xFF)  # the halo only spaced the landmarks
     spawn = lay.place_spawn()
     boxes = _landmark_boxes(lay)
@@ -189,7 +242,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
     uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
     rest = max(0, budget - lay.eng.count - counted - road_budget)
-    targets = _uncounted_targets(lay, uncounted, rest, budget)
+    targets = _uncounted_targets(lay, uncounted, rest, budget, rel_of)
     # exact and single requests before bulk fills, or a fill could take all the space first
     ordered = _anchors_first(live, rel_of)
     ordered = ([r for r in ordered if r not in uncounted] + [r for r in ordered if r in uncounted])
@@ -199,6 +252,13 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         target = req.count or targets.get(req.index, 1)
         exact = req.count is not None or req not in uncounted
         rel = rel_of.get(req.index)
+        slot_at = structure.slot_sampler(lay, req) if rel is None else None
+        if slot_at is not None:  # the scene's structure says where this kind goes
+            if structure.on_roads(lay, req):
+                lay.on_roads.add(req.index)
+            _place(lay, req, lambda r=req, t=target, s=slot_at, e=exact:
+                   setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
+            continue
         if not exact and (rel is None or rel.kind == "scatter"):
             _place(lay, req, lambda r=req, t=target: setattr(r, "placed",
                                                              r.placed + lay.fill_request(r, t)))
@@ -207,9 +267,13 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
     lay.place_roads(road_match, min(road_budget, lay.eng.room))
+    if arch_has_traffic(lay):
+        structure.place_traffic(lay, int(min(60, 0.04 * budget, lay.eng.room)),
+                                sub_rng(lay.key, "traffic"))
     ter = lay.ter  # only a lake, river or coast flags water cells (terrain.build_terrain)
     has_water = (ter.lake is not None or ter.river is not None or ter.coast is not None) \
         and bool((ter.flags & 1).any())
+    structure.clear_round(lay)
     lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
                       frozenset(tokenize(intent.prompt)), urban_setting(intent))
     if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)
@@ -219,14 +283,55 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
 
 
+def _scene_label(arch: Any, requests: list[Request | None]) -> str:
+    """The description names the scene, unless a settlement or landmark is the subject."""
+    if arch.name == "meadow" or any(r is not None and (r.settlement is not None or r.landmark)
+                                    for r in requests):
+        return ""
+    return str(arch.label)
+
+
+def arch_has_traffic(lay: Layout) -> bool:
+    return lay.arch.traffic and lay.arch.structure in ("grid", "main_road") \
+        and bool(lay.ter.roads)
+
+
+def _scene_structure(lay: Layout, requests: list[Request | None], slot: int) -> None:
+    """The scene's centre piece (unless the prompt placed one) and its structure."""
+    arch = lay.arch
+    if arch.structure is None and not arch.centerpiece or lay.eng.room < MIN_STRUCTURE_ROOM:
+        return  # a world of a few dozen instances has no room for walls and streets of things
+    centre = None
+    tags = arch.centerpiece
+    for r in requests:
+        if r is not None and r.anchor_xz is not None and tags and set(tags) & set(
+                lay.cat.prefabs[int(r.pidx[0])].tags[:2]):
+            centre = (r.anchor_xz[0], r.anchor_xz[1], r.anchor_extent)
+            break
+    if centre is None and tags and not structure.asked(lay, requests, tags):
+        ids = structure.find(lay, tags, "ground")
+        if ids:
+            p = ids[0]
+            req = Request(structure.STRUCTURE_GROUP, Match((lay.cat.prefabs[p].id,), (1.0,)),
+                          np.array([p]), np.array([1.0]), 1, True, (), True)
+            _place(lay, req, lambda: lay.place_landmark(req, None, [], 0))  # at the centre
+            if req.anchor_xz is not None:
+                centre = (req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent)
+    lay.centre = centre or (0.0, 0.0, 6.0)
+    structure.place_structure(lay, requests, lay.centre, sub_rng(lay.key, "structure"))
+
+
 def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
-                       budget: int) -> dict[int, int]:
+                       budget: int, rel_of: dict[int, Any]) -> dict[int, int]:
     """Plurals without a number: vegetation is plentiful (it shares most of the remaining
-    budget), other things are "several to many", growing with the world (sqrt of the budget)."""
+    budget), other things are "several to many", growing with the world (sqrt of the budget).
+    Vegetation placed by a relation ("willow trees around a pond") is as many as the ring or
+    line holds, not a forest's share."""
     if not uncounted:
         return {}
     veg = [r for r in uncounted
-           if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")]
+           if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")
+           and getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"]
     out: dict[int, int] = {}
     fair = int(rest * 0.5 / len(uncounted))
     for r in uncounted:
@@ -236,7 +341,8 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
         cap = int(np.clip(round(budget ** 0.5 * (0.35 if big else 0.8)), 3 if big else 5,
                           25 if big else 60))
         out[r.index] = max(3, min(cap, fair))
-    pool = max(0, int(rest * 0.6) - sum(out.values()))
+    # the scene's density thins uncounted vegetation as it thins the filler (a desert's palms)
+    pool = max(0, int(rest * 0.6 * lay.arch.density) - sum(out.values()))
     for r in veg:
         out[r.index] = max(8, pool // len(veg))
     return out
@@ -366,9 +472,13 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
                       "z": -h},
               "max": {"x": h, "y": round(float(terrain.heights.max()) + 250.0, 3), "z": h}}
     env = environment_settings(intent.environment, intent.world_type)
-    title = make_title(intent, requests)
+    arch = BY_NAME[intent.scene]
+    # the scene archetype and its ground, for clients that dress the terrain (snow, sand, lava)
+    env["scene"] = {"archetype": arch.name, "ground": arch.ground, "label": arch.label}
+    title = make_title(intent, requests, "" if arch.name == "meadow" else arch.label)
     header = WorldHeader(
-        title=title, description=make_description(intent, requests, trace, terrain.size, title),
+        title=title, description=make_description(intent, requests, trace, terrain.size, title,
+                                                   _scene_label(arch, requests)),
         world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
         bounds=bounds, spawn_points=spawns, trace=tuple(trace),
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),

@@ -7,15 +7,17 @@ words are ignored, never an error. A future LLM planner replaces this module, no
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from . import cache
+from . import archetypes, cache
 from .catalog import Catalog
 from .errors import GeneratorError
 from .intent import EnvironmentIntent, Intent, KindRequest, Relation, RelationKind, TerrainIntent
 from .lexicon import (
     ATTRIBUTES,
     FEATURES,
+    GROUP_NOUNS,
     MAX_COUNT,
     NUMBER_WORDS,
     SEASON_WORDS,
@@ -25,18 +27,19 @@ from .lexicon import (
     STOP_WORDS,
     TIME_WORDS,
     VAGUE_COUNTS,
+    VAGUE_RANGES,
     WEATHER_WORDS,
     WORLD_KEYWORDS,
     WORLD_TYPES,
     lemma,
-    tokenize,
 )
+from .nouns import RELATION_WORDS, SCENE_NOUNS, is_unknown_noun, looks_plural
 
 COLLECTIVE = frozenset(
     "forest woods grove jungle orchard garden meadow field village town hamlet city settlement "
     "camp colony".split())
 ENV_WORDS = frozenset(TIME_WORDS) | frozenset(WEATHER_WORDS) | frozenset(SEASON_WORDS)
-NOT_KINDS = frozenset("space world scene land realm kingdom landscape view".split())
+NOT_KINDS = frozenset("space world scene land realm kingdom landscape view".split()) | SCENE_NOUNS
 AROUND = frozenset("around surrounding encircling circling round".split())
 SURROUNDED = frozenset("surrounded ringed encircled flanked".split())
 ALONG = frozenset("along alongside lining following".split())
@@ -46,7 +49,22 @@ CENTER = frozenset("center centre middle".split())
 SHAPES = {"circle": "ring", "ring": "ring", "row": "line", "line": "line"}
 DIRECTION_WORDS = {"north": "north", "south": "south", "east": "east", "west": "west",
                    "northern": "north", "southern": "south", "eastern": "east", "western": "west"}
+PLACE_NOUNS = frozenset("planet world landscape realm scene cavern valley island".split())
+SCENE_VOTE = 2.5  # the archetype's world type, against keyword votes (lexicon.WORLD_KEYWORDS)
 COUNT_WINDOW = 4  # a count word applies to a phrase starting at most this many tokens later
+ARTICLES = frozenset({"a", "an", "the"})
+BOUNDARY_WORDS = frozenset("and or with of in on at to for from by into onto near along around "
+                           "beside under over behind between among".split())
+_TOKEN_OR_BREAK = re.compile(r"[a-z0-9]+|[,;:.!?()]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    value: int
+    exact: bool
+    consumed: int
+    article: bool = False  # "a", "an", "the", "single": exactly one, if the noun is singular
+    range: tuple[int, int] | None = None  # documented range of a vague quantity
 
 
 @dataclass
@@ -57,12 +75,15 @@ class _Phrase:
     attributes: list[str]
     count: int | None = None
     exact: bool = False
+    range: tuple[int, int] | None = None
 
 
 @dataclass
 class _Parse:
     tokens: list[str]
+    breaks: frozenset[int] = frozenset()  # token positions right after punctuation
     phrases: list[_Phrase] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # nouns no prefab serves, as written
     features: dict[int, str] = field(default_factory=dict)  # token position -> feature
     relations: list[tuple[str, int, str | None]] = field(default_factory=list)
 
@@ -73,12 +94,13 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
         raise GeneratorError("prompt must be a non-empty string")
     if world_type is not None and world_type not in WORLD_TYPES:
         raise GeneratorError(f"unknown world_type {world_type!r}; expected one of {WORLD_TYPES}")
-    tokens = tokenize(prompt)[:200]  # bound the work on absurdly long prompts
+    tokens, breaks = _tokens(prompt)
     index = catalog.retrieval
-    state = _Parse(tokens)
+    state = _Parse(tokens, breaks)
     _group_phrases(state, index.is_kind_word, catalog)
     _find_relations(state)
-    warnings: list[str] = []
+    warnings: list[str] = [f"no prefab for {w!r}; left out"
+                           for w in dict.fromkeys(state.unknown)]
     requests = []
     for ph in state.phrases:
         count = ph.count
@@ -90,86 +112,191 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
         requests.append(KindRequest(
             phrase=" ".join(ph.attributes + ph.words), terms=tuple(ph.words),
             attributes=tuple(ph.attributes), count=count, exact=ph.exact and count is not None,
-            plural=plural))
+            plural=plural, count_range=ph.range if count is not None else None))
     relations = _resolve_relations(state)
-    chosen, explicit = _world_type(tokens, world_type, requests, catalog)
+    requests, relations = _merge_mentions(requests, relations)
+    scene = archetypes.choose(tokens)
+    chosen, explicit = _world_type(tokens, world_type, requests, catalog, scene)
     return Intent(
         prompt=prompt.strip(), world_type=chosen, world_type_explicit=explicit,
         requests=tuple(requests), relations=tuple(relations),
-        environment=_environment(tokens), terrain=_terrain(tokens, state),
-        size_factor=_size_factor(tokens), warnings=tuple(warnings))
+        environment=_environment(tokens, scene), terrain=_terrain(tokens, state, scene),
+        size_factor=_size_factor(tokens), warnings=tuple(warnings), scene=scene.name)
 
 
-def _count_at(tokens: list[str], i: int) -> tuple[int, bool, int] | None:
-    """(value, exact, tokens consumed) if a count starts at position i."""
+def _tokens(prompt: str) -> tuple[list[str], frozenset[int]]:
+    """Word tokens (as lexicon.tokenize) and the positions that follow punctuation."""
+    tokens: list[str] = []
+    breaks: set[int] = set()
+    for m in _TOKEN_OR_BREAK.finditer(prompt.lower()):
+        if len(tokens) >= 200:  # bound the work on absurdly long prompts
+            break
+        if m.group()[0].isalnum():
+            tokens.append(m.group())
+        else:
+            breaks.add(len(tokens))
+    return tokens, frozenset(breaks)
+
+
+def _group_at(tokens: list[str], i: int) -> _Count | None:
+    """"herd of", "schools of": a vague quantity of the noun after "of"."""
     t = tokens[i]
-    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-    if t.isdigit():
-        return (min(int(t[:7]), 10**6), True, 1) if int(t[:7]) > 0 else None
-    if t in ("a", "an"):
-        if nxt in VAGUE_COUNTS or nxt in ("few", "lot", "couple", "dozen", "pair", "handful"):
-            sub = _count_at(tokens, i + 1)
-            return (sub[0], sub[1], sub[2] + 1) if sub else None
-        return (1, False, 1)
-    if t == "handful":
-        return (4, False, 1)
-    if t in NUMBER_WORDS:
-        value = NUMBER_WORDS[t]
-        if nxt in ("hundred", "dozen") and t != nxt:
-            return (value * NUMBER_WORDS[nxt], True, 2)
-        return (value, True, 1)
-    if t in VAGUE_COUNTS:
-        return (VAGUE_COUNTS[t], False, 1)
+    if i + 1 < len(tokens) and tokens[i + 1] == "of" and lemma(t) in GROUP_NOUNS:
+        value, span = GROUP_NOUNS[lemma(t)]
+        if lemma(t) != t:  # "schools of fish": more than one group
+            value, span = value * 2, (span[0] * 2, span[1] * 2)
+        return _Count(value, False, 2, range=span)
     return None
 
 
+def _count_at(tokens: list[str], i: int) -> _Count | None:
+    """The count starting at position i, if any."""
+    t = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if t.isdigit():
+        return _Count(min(int(t[:7]), 10**6), True, 1) if int(t[:7]) > 0 else None
+    if t in ARTICLES:
+        sub = _group_at(tokens, i + 1) if nxt else None
+        if sub is None and (nxt in VAGUE_COUNTS or nxt in ("few", "lot", "couple", "dozen",
+                                                             "pair", "handful", "single")):
+            sub = _count_at(tokens, i + 1)
+        if sub is not None:
+            return _Count(sub.value, sub.exact, sub.consumed + 1, sub.article, sub.range)
+        return _Count(1, True, 1, article=True)
+    grouped = _group_at(tokens, i)
+    if grouped is not None:
+        return grouped
+    if t == "handful":
+        return _Count(4, False, 1, range=VAGUE_RANGES["handful"])
+    if t in NUMBER_WORDS:
+        value = NUMBER_WORDS[t]
+        if nxt in ("hundred", "dozen") and t != nxt:
+            return _Count(value * NUMBER_WORDS[nxt], True, 2)
+        return _Count(value, True, 1, article=t == "single")
+    if t in VAGUE_COUNTS:
+        return _Count(VAGUE_COUNTS[t], False, 1, range=VAGUE_RANGES.get(t))
+    return None
+
+
+def _merge_mentions(requests: list[KindRequest], relations: list[Relation]
+                    ) -> tuple[list[KindRequest], list[Relation]]:
+    """A second mention of the same thing ("a castle ... near the castle") is the first one,
+    not another instance: one request, relations pointing at it."""
+    first: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    alias: list[int] = []
+    kept: list[KindRequest] = []
+    for req in requests:
+        key = (tuple(lemma(t) for t in req.terms), req.attributes)
+        k = first.get(key)
+        if k is not None and (req.count is None or req.count == 1 == kept[k].count):
+            alias.append(k)
+            continue
+        first.setdefault(key, len(kept))
+        alias.append(len(kept))
+        kept.append(req)
+    if len(kept) == len(requests):
+        return requests, relations
+    out = []
+    for rel in relations:
+        anchor = None if rel.anchor is None else alias[rel.anchor]
+        if anchor != alias[rel.subject]:
+            out.append(Relation(rel.kind, alias[rel.subject], anchor, rel.feature, rel.direction))
+    seen: set[int] = set()
+    return kept, [r for r in out if not (r.subject in seen or seen.add(r.subject))]  # type: ignore[func-returns-value]
+
+
 def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
-    """Group tokens into noun phrases with their counts and attributes."""
+    """Group tokens into noun phrases with their counts and attributes.
+
+    A count belongs to the first noun after it: a kind word (a phrase) or a noun no prefab
+    serves (reported in ``state.unknown``); either way it never moves on to a later noun."""
     tokens = state.tokens
     kind = is_kind
-    pending_count: tuple[int, bool, int] | None = None  # value, exact, position
+    pending: _Count | None = None
+    pending_end = -1  # position of the count's last token
     attrs: list[str] = []
+    loose: list[str] = []  # unknown words just before, maybe modifiers of an unknown noun
     current: _Phrase | None = None
     i = 0
     while i < len(tokens):
         t = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if i in state.breaks:
+            current, loose = None, []
+        grouped = _group_at(tokens, i)
+        if grouped is not None:  # "schools of fish": before "school" can name a prefab
+            pending, pending_end = grouped, i + grouped.consumed - 1
+            current, attrs = None, []
+            i += grouped.consumed
+            continue
         if t in FEATURES and not (current and _cooccur(catalog, current.words[-1], t)):
             state.features[i] = FEATURES[t]
-            current, attrs = None, []
+            if pending is not None and i - pending_end <= 1 + len(attrs):
+                pending = None  # "a lake", "two rivers": the feature took the count
+            current, attrs, loose = None, [], []
             i += 1
             continue
         is_kind_word = (kind(t) and t not in NOT_KINDS and t not in STOP_WORDS  # type: ignore[operator]
                         and t not in ENV_WORDS and t not in SIZE_ADJECTIVES)
         if t in SIZE_ADJECTIVES or (
-                t in ATTRIBUTES and (not is_kind_word or (nxt and kind(nxt)))):  # type: ignore[operator]
+                t in ATTRIBUTES and (not is_kind_word or (nxt and (kind(nxt)  # type: ignore[operator]
+                                                                   or looks_plural(nxt))))):
             attrs.append(t)
             current = None
             i += 1
             continue
+        if is_kind_word and nxt and _setting_noun(nxt) and not kind(nxt):  # type: ignore[operator]
+            current, attrs = None, []  # "an alien planet", "a crystal cavern": about the place
+            pending = None
+            i += 1
+            continue
+        counted = pending is not None and i - pending_end <= COUNT_WINDOW
         if is_kind_word and t not in SHAPES:
             if current is not None and _cooccur(catalog, current.words[-1], t):
                 current.words.append(t)
                 current.end = i
             else:
                 current = _Phrase(i, i, [t], attrs)
-                if pending_count is not None and i - pending_count[2] <= COUNT_WINDOW:
-                    current.count, current.exact = pending_count[0], pending_count[1]
-                    if current.count == 1 and not current.exact and t in COLLECTIVE:
-                        current.count = None
-                pending_count = None
+                if pending is not None and counted:
+                    _apply_count(current, pending, t)
+                pending = None
                 state.phrases.append(current)
-            attrs = []
+            attrs, loose = [], []
             i += 1
             continue
         current = None
         found = _count_at(tokens, i)
         if found is not None:
-            pending_count = (found[0], found[1], i + found[2] - 1)
-            attrs = []
-            i += found[2]
+            pending, pending_end = found, i + found.consumed - 1
+            attrs, loose = [], []
+            i += found.consumed
             continue
+        prev = tokens[i - 1] if i else ""
+        boundary = (i + 1 in state.breaks or not nxt or nxt in BOUNDARY_WORDS
+                    or nxt in STOP_WORDS or _count_at(tokens, i + 1) is not None)
+        if is_unknown_noun(t, prev, nxt, counted, boundary):
+            state.unknown.append(" ".join(loose[-1:] + [t]))
+            pending = None  # the number goes with the noun it counted, not the next one
+            loose, attrs = [], []
+        elif t not in STOP_WORDS and not t.isdigit():
+            loose.append(t)
+        else:
+            loose = []
         i += 1
+
+
+def _setting_noun(word: str) -> bool:
+    """A noun naming the place ("planet", "cavern", "downtown"), not a relation or stop word."""
+    return word not in STOP_WORDS and word not in RELATION_WORDS and (
+        word in archetypes.CUE_WORDS or word in SCENE_NOUNS or word in PLACE_NOUNS)
+
+
+def _apply_count(ph: _Phrase, count: _Count, head: str) -> None:
+    """Give a phrase its count: "a"/"the"/"single" mean exactly one of a singular noun, and
+    mean nothing for a plural or a collective ("the trees", "a forest")."""
+    if count.article and count.value == 1 and (lemma(head) != head or head in COLLECTIVE):
+        return
+    ph.count, ph.exact, ph.range = count.value, count.exact, count.range
 
 
 def _cooccur(catalog: Catalog, a: str, b: str) -> bool:
@@ -267,10 +394,12 @@ def _resolve_relations(state: _Parse) -> list[Relation]:
 
 
 def _world_type(tokens: list[str], explicit: str | None, requests: list[KindRequest],
-                catalog: Catalog) -> tuple[str, bool]:
+                catalog: Catalog, scene: archetypes.Archetype) -> tuple[str, bool]:
     if explicit is not None:
         return explicit, True
     scores = dict.fromkeys(WORLD_TYPES, 0.0)
+    if scene.world_type != "nature":  # the scene votes strongly; genre words can outvote it
+        scores[scene.world_type] += SCENE_VOTE  # (nature is the default: no vote needed)
     for t in tokens:
         for wt, table in WORLD_KEYWORDS.items():
             scores[wt] += table.get(t, 0.0) or table.get(lemma(t), 0.0)
@@ -284,21 +413,27 @@ def _world_type(tokens: list[str], explicit: str | None, requests: list[KindRequ
     return (best if scores[best] > 0 else "nature"), False
 
 
-def _environment(tokens: list[str]) -> EnvironmentIntent:
+def _environment(tokens: list[str], scene: archetypes.Archetype) -> EnvironmentIntent:
     time = next((TIME_WORDS[t] for t in tokens if t in TIME_WORDS), None)
     weather = next((WEATHER_WORDS[t] for t in tokens if t in WEATHER_WORDS), None)
     season = next((SEASON_WORDS[t] for t in tokens if t in SEASON_WORDS), None)
     if weather is None and season == "winter" and "snowy" in tokens:
         weather = "snow"
+    if season is None and scene.ground == "snow":
+        season = "winter"
     return EnvironmentIntent(time_of_day=time or "noon", weather=weather or "clear",  # type: ignore[arg-type]
                              season=season or ("winter" if weather == "snow" else "summer"))  # type: ignore[arg-type]
 
 
-def _terrain(tokens: list[str], state: _Parse) -> TerrainIntent:
+def _terrain(tokens: list[str], state: _Parse, scene: archetypes.Archetype) -> TerrainIntent:
+    """The prompt's own features, plus the water body and roads its scene needs."""
     feats = set(state.features.values())
-    hills = 2.0 if "hills" in feats else (0.3 if "flat" in feats else 1.0)
-    return TerrainIntent(lake="lake" in feats, river="river" in feats, road="road" in feats,
-                         coast="coast" in feats, hilliness=hills)
+    hills = 2.0 if "hills" in feats else (0.3 if "flat" in feats else scene.hills)
+    water = scene.water
+    return TerrainIntent(lake="lake" in feats or water == "lake",
+                         river="river" in feats or water == "river",
+                         road="road" in feats or scene.road,
+                         coast="coast" in feats or water == "coast", hilliness=min(hills, 5.0))
 
 
 def _size_factor(tokens: list[str]) -> float:

@@ -76,6 +76,8 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
         if cat is not None and (p := cat.get(inst.prefab_id)) is not None:
             if p.pattern == "line" and p.type == "environment":
                 colour = (170, 150, 110)  # road/path pieces read as paths, not vegetation
+            elif p.type == "environment":
+                colour = _nature_colour(set(p.tags))
             ex, ez = half_extents(np.array(p.width), np.array(p.depth),
                                   np.array(inst.scale[0]), np.array(quaternion_yaw(inst.rotation)))
             hx, hz = float(ex), float(ez)
@@ -89,8 +91,11 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
         px, pz = to_px(sp["x"], sp["z"])
         draw.ellipse([px - 5, pz - 5, px + 5, pz + 5], outline=(255, 255, 255), width=2)
     lx = map_px + 10
-    for n, (name, colour) in enumerate([*TYPE_COLOURS.items(), ("water", WATER_COLOUR),
-                                        ("path", PATH_COLOUR), ("spawn", (255, 255, 255))]):
+    legend = [*((k, c) for k, c in TYPE_COLOURS.items() if k != "environment"),
+              ("tree", (35, 110, 40)), ("plant", (110, 175, 80)), ("rock", (125, 115, 105)),
+              ("lava", (235, 95, 30)), ("water", WATER_COLOUR), ("path", PATH_COLOUR),
+              ("spawn", (255, 255, 255))]
+    for n, (name, colour) in enumerate(legend):
         draw.rectangle([lx, 12 + n * 18, lx + 12, 24 + n * 18], fill=colour)
         draw.text((lx + 18, 12 + n * 18), name, fill=(230, 230, 230))
     metres = _nice_length((x1 - x0) / 4)
@@ -120,6 +125,17 @@ def ground_rgb(ter: Terrain, colours: tuple[Colour, Colour] = GRASS) -> np.ndarr
     base[(ter.flags & PATH) != 0] = PATH_COLOUR
     base[(ter.flags & WATER) != 0] = WATER_COLOUR
     return base
+
+
+NATURE_COLOURS = (("lava", (235, 95, 30)), ("coral", (240, 120, 150)), ("crater", (110, 105, 100)),
+                  ("tree", (35, 110, 40)), ("rock", (125, 115, 105)), ("boulder", (125, 115, 105)),
+                  ("crystal", (170, 120, 230)))
+
+
+def _nature_colour(tags: set[str]) -> tuple[int, int, int]:
+    """Environment pieces by what they are: trees dark green, rocks grey, lava orange, coral
+    pink, crystals violet, the rest (plants, grass, flowers) light green."""
+    return next((c for tag, c in NATURE_COLOURS if tag in tags), (110, 175, 80))
 
 
 def _nice_length(target: float) -> float:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .terrain import Road, Terrain
+from .terrain import WATER, Road, Terrain
 
 Samples = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -113,3 +113,15 @@ def direction(rng: np.random.Generator, ter: Terrain, n: int, cx: float, cz: flo
     b = rng.normal(0, depth / 2, n)
     dx, dz = {"north": (0, 1), "south": (0, -1), "east": (1, 0), "west": (-1, 0)}[dirname]
     return cx + dx * a + dz * b, cz + dz * a + dx * b, _yaws(rng, n)
+
+
+def water_cells(rng: np.random.Generator, ter: Terrain, n: int) -> Samples:
+    """Centres of random water cells (any lake, river, coast or moat), yaw along x or z."""
+    wet = np.flatnonzero(ter.flags & np.uint8(WATER))
+    if wet.size == 0:
+        return uniform(rng, ter, n)
+    pick = wet[rng.integers(0, wet.size, n)]
+    i, j = np.divmod(pick, ter.n)
+    x = -ter.half + (i + 0.5) * ter.cell
+    z = -ter.half + (j + 0.5) * ter.cell
+    return x, z, rng.integers(0, 2, n) * 90

@@ -75,7 +75,8 @@ class Settlement:
 
 def plan_settlement(cat: Catalog, kind: str, world_type: str, size_factor: float,
                     budget: int, rng: np.random.Generator, covered: set[str],
-                    explicit_houses: bool, urban: bool) -> Settlement | None:
+                    explicit_houses: bool, urban: bool,
+                    banned: frozenset[int] = frozenset()) -> Settlement | None:
     """Choose the building mix; None when the genre has no buildings to make it from."""
     def fits(p: Prefab) -> bool:
         return (world_type in p.world_types and p.surface == "ground"
@@ -91,12 +92,13 @@ def plan_settlement(cat: Catalog, kind: str, world_type: str, size_factor: float
              and "treehouse" not in p.tags],
             {role: [i for i, p in enumerate(cat.prefabs) if fits(p) and set(p.tags) & set(role)]
              for role in CIVIC[kind]})
-    houses, by_role = list(memo[key][0]), memo[key][1]
+    houses, by_role = [i for i in memo[key][0] if i not in banned], memo[key][1]
     civic: list[int] = []
     for role in CIVIC[kind]:
         if set(role) & covered:
             continue
-        pick = [i for i in by_role[role] if i not in civic and i not in houses]
+        pick = [i for i in by_role[role] if i not in civic and i not in houses
+                and i not in banned]
         if pick:
             civic.append(pick[0] if len(pick) == 1 else pick[int(rng.integers(0, len(pick)))])
     if not houses and not civic:
@@ -136,7 +138,11 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
     cat, ter = lay.cat, lay.ter
     cx, cz, r0 = 0.0, 0.0, 0.0
     s_len = _spacing(cat, s)
+    line = None
     feature = getattr(rel, "feature", None)
+    rows = 1.0
+    if feature is None and ter.roads and lay.arch.road and not ter.lake:
+        feature, rows = "road", 2.2  # the scene's main road is the village street
     if feature == "lake" and ter.lake is not None:  # lakeside: a band round the shore
         cx, cz = ter.lake[0], ter.lake[1]
         r0 = max(ter.lake[2], ter.lake[3]) * 1.2 + (s_len - STREET_GAP) / 2 + 1.0
@@ -148,12 +154,16 @@ def place_settlement(lay: Layout, req: Request, s: Settlement, rel: Any,
             cx, cz = (c, 0.0) if line.axis == "z" else (0.0, c)
     total = s.n_houses + len(s.civic)
     radius = r0 + s_len * math.sqrt(total / math.pi) * 2.2 + s_len
+    if line is not None:  # along a river, road or coast: a band the whole world long
+        radius = max(radius, ter.half)
     k = int(math.ceil(radius / s_len)) + 1
     g = (np.arange(-k, k + 1) + rng.uniform(-0.5, 0.5, 2)[:, None]) * s_len
     x = (cx + g[0][:, None] + np.zeros_like(g[1])[None, :]).ravel()
     z = (cz + np.zeros_like(g[0])[:, None] + g[1][None, :]).ravel()
     d = np.hypot(x - cx, z - cz)
     keep = (d >= r0) & (np.abs(x) < ter.half) & (np.abs(z) < ter.half)
+    if line is not None:  # one row of lattice slots either side of the line
+        keep &= line.distance(x, z) <= line.width / 2 + rows * s_len + 2.0
     x, z, d = x[keep], z[keep], d[keep]
     order = np.argsort(d + rng.uniform(0, 0.8 * s_len, d.size), kind="stable")
     x, z = x[order], z[order]

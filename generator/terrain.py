@@ -217,7 +217,8 @@ def _window(centres: np.ndarray, c: float, r: float) -> tuple[int, int]:
 
 
 def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
-                  lake: bool, lake_central: bool, river: bool, road: bool, coast: bool) -> Terrain:
+                  lake: bool, lake_central: bool, river: bool, road: bool, coast: bool,
+                  coast_depth: float = 0.12, river_offset: float = 0.24) -> Terrain:
     """Create the height field and region rasters for one world."""
     cell = max(1.0, size / 1024)
     n = int(math.ceil(size / cell))
@@ -242,7 +243,7 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
         if world_type == "urban":
             ter.roads.append(Road("x", -0.12 * size, 0.0, 0.0, 0.0, 8.0))
     if river:
-        ter.river = Road("x", 0.3 * size * (-1 if lake_central else 1) * 0.8,
+        ter.river = Road("x", river_offset * size * (-1 if lake_central else 1),
                          0.05 * size, 2 * math.pi / size * float(rng.uniform(0.8, 1.6)),
                          float(rng.uniform(0, 6.28)), min(24.0, max(6.0, size * 0.03)))
         # a dry ford where the (first) road or the north-south walk line crosses, so the
@@ -253,7 +254,7 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
                 fx = float(ter.roads[0].centre(ter.river.centre(np.array([fx])))[0])
         ter.ford = (fx - 7.0, fx + 7.0)
     if coast:
-        ter.coast = Road("x", -half + 0.12 * size, 0.02 * size, 2 * math.pi / size * 2,
+        ter.coast = Road("x", -half + coast_depth * size, 0.02 * size, 2 * math.pi / size * 2,
                          float(rng.uniform(0, 6.28)), 0.0)
     centres = (np.arange(n) + 0.5) * cell - half
     # each analytic shape is evaluated only on the raster window it can reach, and flagged

@@ -99,7 +99,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
         table, passed = eval_report(Path(args.eval).read_text(encoding="utf-8"), catalog)
         print(table)
-        print("hard constraints and exact counts:", "PASS" if passed else "FAIL")
+        print("hard constraints, whole-world counts, excluded kinds, warnings, relations:",
+              "PASS" if passed else "FAIL")
         return 0 if passed else 1
     if not args.prompt:
         _status("give a prompt, or --eval PROMPTS.txt")

@@ -107,7 +107,7 @@ def test_evaluation_of_a_world_reports_no_hard_violations(catalog: Catalog) -> N
     assert (row["overlaps"], row["out_of_bounds"], row["forbidden"], row["off_surface"]) == (
         0, 0, 0, 0)
     assert row["spawn_ok"] and row["landmarks_reached"] == row["landmarks_total"] >= 1
-    assert row["exact_ok"] == row["exact_total"] == 1
+    assert row["exact_ok"] == row["exact_total"] == 2  # "5 cottages" and "a castle"
 
 
 def test_evaluation_detects_an_injected_overlap(catalog: Catalog) -> None:

@@ -22,7 +22,8 @@ def test_explicit_world_type_wins_and_unknown_one_is_rejected(catalog: Catalog) 
 @pytest.mark.parametrize("prompt,count,exact", [
     ("three towers", 3, True), ("a dozen knights", 12, True), ("17 trees", 17, True),
     ("a few deer", 3, False), ("several robots", 5, False), ("many rocks", 14, False),
-    ("a couple of boats", 2, True), ("a castle", 1, False),
+    ("a couple of boats", 2, True), ("a castle", 1, True), ("the castle", 1, True),
+    ("a herd of cows", 7, False),
 ])
 def test_counts_attach_to_the_next_noun(catalog: Catalog, prompt: str, count: int,
                                         exact: bool) -> None:

@@ -16,7 +16,7 @@ def test_render_returns_a_png_of_the_requested_size(catalog: Catalog) -> None:
     assert img.size == (512, 512)
     colours = {c for _, c in img.convert("RGB").getcolors(1 << 20)}
     assert (50, 100, 190) in colours  # water is drawn
-    assert (40, 130, 50) in colours  # environment footprints are drawn
+    assert (35, 110, 40) in colours  # trees are drawn (environment pieces by what they are)
 
 
 def test_render_accepts_a_header_and_instances_pair(catalog: Catalog) -> None:

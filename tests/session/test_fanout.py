@@ -117,7 +117,7 @@ async def test_a_wave_of_joins_is_served_together_each_with_its_own_snapshot(cli
             view.feed(snap)
             if snap["last"]:
                 break
-        assert len(view.instances) == 300
+        assert len(view.instances) == len(owner_view.instances) > 200  # the whole world
     await edit(owner, owner_view, [{"op": "move", "id": next(iter(owner_view.instances)), "pos": [2.0, 0.0, 2.0]}])
     for peer, view in views.items():
         await pump(peer, view, 2)  # WorldView fails on a gap or a duplicate
