@@ -54,6 +54,7 @@ async def scenario(client: TestClient, connect: Connect, make_client: AppFactory
     start, _, done = await ada.generate(gen.pop("prompt"), **{k: v for k, v in gen.items() if k not in ("type", "rid")})
     world_id = start["world_id"]
     token = await login(client, "u_42")
+    await login(client, "u_7")  # a world is shared with an account that exists
     await client.post(f"/api/v1/worlds/{world_id}/share", headers=bearer(token),
                       json={"user_id": "u_7", "role": "editor"})
     await ada.request("ping")

@@ -72,6 +72,10 @@ namespace ImmersiVerse
     public sealed class AuthSession
     {
         public string Token, UserId, SessionId, DisplayName, ExpiresAt;
+        /// <summary>The id others see for this account (cards, members, op authors); never a login.</summary>
+        public string PublicId;
+        /// <summary>A guest's device secret, present once, on the login that issued it: store it and send it with later logins.</summary>
+        public string DeviceSecret;
     }
 
     public sealed class CatalogPage
@@ -126,6 +130,7 @@ namespace ImmersiVerse
             {
                 Token = Wire.Str(m, "token"), UserId = Wire.Str(m, "user_id"), SessionId = Wire.Str(m, "session_id"),
                 DisplayName = Wire.Str(m, "display_name"), ExpiresAt = Wire.Str(m, "expires_at"),
+                PublicId = Wire.Str(m, "public_id"), DeviceSecret = Wire.Str(m, "device_secret"),
             };
             Token = s.Token;
             return s;

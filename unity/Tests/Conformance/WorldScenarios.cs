@@ -12,7 +12,7 @@ namespace ImmersiVerse.Conformance
         {
             public ImmersiVerseClient Owner, Guest;
             public RestClient OwnerRest;
-            public string WorldId, GuestUser;
+            public string WorldId, GuestUser, GuestPublicId;
             public List<Instance> Instances;
             public List<OpFrame> GuestOps = new List<OpFrame>();
             public List<Snapshot> GuestSnapshots = new List<Snapshot>();
@@ -30,7 +30,9 @@ namespace ImmersiVerse.Conformance
             var done = GenerateWorld(r.Owner, out gen, out r.Instances, 200);
             r.WorldId = done.WorldId;
             r.GuestUser = NewUser("guest");
-            var guestToken = Login(Rest(), r.GuestUser).Token;
+            var guestLogin = Login(Rest(), r.GuestUser);
+            var guestToken = guestLogin.Token;
+            r.GuestPublicId = guestLogin.PublicId;  // what others see of the guest (docs/protocol.md §6.2)
             Blocking(r.OwnerRest.ShareWorldAsync(r.WorldId, r.GuestUser, "editor").ContinueWith(t => { t.Wait(); return true; }), "share");
             r.Guest = NewClient(guestToken, autoReconnect: guestAutoReconnect);
             r.Guest.OpReceived += o => r.GuestOps.Add(o);
@@ -81,7 +83,7 @@ namespace ImmersiVerse.Conformance
             var g = Edit(r.Guest, r.WorldId, EditOp.Add(first.PrefabId, first.Position));
             Until(() => ownerOps.Count == 1, "the owner sees the guest's op");
             Eq(g.Seq, ownerOps[0].Seq, "owner op seq");
-            Eq(r.GuestUser, ownerOps[0].Author, "op author");
+            Eq(r.GuestPublicId, ownerOps[0].Author, "op author");
         }
 
         static void EditOutcomes()
@@ -118,7 +120,7 @@ namespace ImmersiVerse.Conformance
             r.Guest.SendPresence(r.WorldId, new Vec3(1, 0.5, 2), new[] { r.Instances[0].Id });
             Until(() => seen.Any(p => p.Event == "update"), "a presence update");
             var u = seen.First(p => p.Event == "update");
-            Eq(r.GuestUser, u.Member.UserId, "presence member");
+            Eq(r.GuestPublicId, u.Member.UserId, "presence member");
             Ok(u.Cursor.HasValue && u.Cursor.Value.Z == 2, "presence cursor");
             Eq(r.Instances[0].Id, u.Selection[0], "presence selection");
             Wait(r.Guest.LeaveAsync(r.WorldId), "leave");
