@@ -172,7 +172,8 @@ def test_generate_with_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> Non
                                                  (("PORT=9001", "HOST=0.0.0.0"), " serve --host 0.0.0.0 --port 9001")])
 def test_make_serve_passes_port_and_host(given: tuple[str, ...], expected: str) -> None:
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(["make", "--no-print-directory", "-n", "serve", *given], cwd=root, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["make", "--no-print-directory", "-n", "serve", *given], cwd=root,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     command = done.stdout.strip().splitlines()[-1]
     assert " ".join(command.split()).endswith("immersiverse" + expected), command  # dry run: nothing starts
