@@ -23,6 +23,7 @@ from protocol.codes import ErrorCode
 from protocol.values import TelemetryEvent, TelemetryRejection
 
 from .failures import RequestRefused
+from .plays import ENTERED, count_entered
 
 if TYPE_CHECKING:
     from .session import Session
@@ -37,6 +38,7 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
     user, sid = session.user_id, session.id
     rows: list[Row] = []
     ids: list[str] = []
+    entered: dict[str, str] = {}  # event id -> world id of the `world_entered` events
     seen: set[str] = set()
     rejected = list(msg.rejected)
     for ev in msg.events:
@@ -50,6 +52,8 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
             rejected.append(TelemetryRejection(id=ev.id, code=int(ErrorCode.INVALID_VALUE), message=problem))
             continue
         ids.append(ev.id)
+        if ev.type == ENTERED and ev.world_id:
+            entered[ev.id] = ev.world_id
         rows.append((user, ev.id, ev.type, sid, ev.world_id, ev.experience_id, data, ev.ts, now))
     if not rows:
         session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=rejected))
@@ -64,7 +68,7 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
         durable = await session.services.telemetry.submit(rows)  # backpressure point
     except RuntimeError:  # the writer is closing: we are shutting down
         raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is shutting down") from None
-    session.spawn(_ack_when_durable(session, msg.rid, ids, rejected, durable), "ack")
+    session.spawn(_ack_when_durable(session, msg.rid, ids, rejected, durable, entered), "ack")
 
 
 def _unstorable(ev: TelemetryEvent, data: str) -> str | None:
@@ -82,7 +86,7 @@ def _unstorable(ev: TelemetryEvent, data: str) -> str | None:
 
 
 async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected: list[TelemetryRejection],
-                            durable: asyncio.Future[set[Key]]) -> None:
+                            durable: asyncio.Future[set[Key]], entered: dict[str, str]) -> None:
     try:
         existing = await durable
     except RowsNotStored as exc:
@@ -98,5 +102,7 @@ async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected
         return
     user = session.user_id
     duplicates = [i for i in ids if (user, i) in existing] if existing else []
+    if entered:  # counted before the ack, so an acked `world_entered` is a counted play (docs/discover.md §3)
+        await count_entered(session.services, user, [(ENTERED, entered[i]) for i in ids if i in entered])
     session.send(m.TelemetryAck(rid=rid, ids=ids, duplicates=duplicates, rejected=rejected))
     session.hub.metrics.telemetry_acked(len(ids))

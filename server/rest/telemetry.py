@@ -14,6 +14,7 @@ from persistence.telemetry import Row, data_json, stored_bytes, unstorable
 from ..context import SERVICES, Services
 from ..errors import ApiError, forbidden, too_many, validation
 from ..http import identity, json_response, read_json
+from ..plays import count_entered
 from ..validate import F, query, validate
 
 routes = web.RouteTableDef()
@@ -72,9 +73,11 @@ def _charge(services: Services, user_id: str, rows: list[Row]) -> None:
 
 
 async def _store(services: Services, user_id: str, rows: list[Row]) -> None:
-    """Through the write-behind buffer; returns once the rows are committed."""
+    """Through the write-behind buffer; returns once the rows are committed (and any
+    `world_entered` among them counted as a play)."""
     _charge(services, user_id, rows)
     await (await services.telemetry.submit(rows, divisible=False))  # a batch is all or none
+    await count_entered(services, user_id, ((row[2], row[4]) for row in rows))  # docs/discover.md §3
 
 
 @routes.post("/api/v1/telemetry/")

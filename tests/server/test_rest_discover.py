@@ -253,3 +253,56 @@ async def test_joining_a_published_world_counts_one_play_per_window(client: Test
     await _join(client, "dave", "w-a1")
     resp = await client.get(f"/api/v1/publish/experiences/{cards['a1']}", headers=bearer(cards["bob"]))
     assert (await resp.json())["experience_card"]["play_count"] == 2
+
+
+# -- plays from `world_entered` telemetry ---------------------------------------------------------
+
+def _entered(world_id: str, event_id: str) -> dict[str, Any]:
+    return {"event_type": "world_entered", "world_id": world_id, "event_id": event_id, "data": {"action": "enter"}}
+
+
+async def _play_count(client: TestClient, token: str, card: str) -> int:
+    resp = await client.get(f"/api/v1/publish/experiences/{card}", headers=bearer(token))
+    return int((await resp.json())["experience_card"]["play_count"])
+
+
+async def test_a_world_entered_event_over_rest_counts_one_play_per_window(client: TestClient,
+                                                                          cards: dict[str, Any]) -> None:
+    carol, dave = await login(client, "carol"), await login(client, "dave")
+    for n in range(2):  # the predecessor's single-event route, twice within play_window_s
+        resp = await client.post("/api/v1/telemetry/", json=_entered("w-a1", f"c{n}"), headers=bearer(carol))
+        assert resp.status == 200, await resp.text()
+    resp = await client.post("/api/v1/telemetry/batch", headers=bearer(dave),
+                             json=[_entered("w-a1", "d1"), _entered("w-a1", "d2"), _entered("w-b1", "d3"),
+                                   {"event_type": "world_left", "world_id": "w-b1"}])
+    assert resp.status == 200, await resp.text()
+    assert await _play_count(client, cards["bob"], cards["a1"]) == 2  # carol once, dave once
+    assert await _play_count(client, cards["alice"], cards["b1"]) == 1  # dave's
+
+
+async def test_a_world_entered_event_claims_no_play_of_a_world_its_sender_cannot_open(
+        client: TestClient, cards: dict[str, Any]) -> None:
+    carol = await login(client, "carol")
+    for world in ("w-a2", "w-nowhere", ""):  # alice's hidden world, no world, an empty id
+        resp = await client.post("/api/v1/telemetry/", json=_entered(world, f"e-{world}"), headers=bearer(carol))
+        assert resp.status == 200, await resp.text()  # stored like any event
+    resp = await client.post("/api/v1/telemetry/", json=_entered("w-a1", "own"), headers=bearer(cards["alice"]))
+    assert resp.status == 200
+    assert await _play_count(client, cards["alice"], cards["a2"]) == 0
+    assert await _play_count(client, cards["bob"], cards["a1"]) == 0  # the author's own entry is no play
+    assert await client.app[SERVICES].store.telemetry.count("carol") == 3
+
+
+async def test_a_world_entered_event_on_the_socket_counts_a_play_before_its_ack(client: TestClient,
+                                                                               cards: dict[str, Any]) -> None:
+    peer = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "carol"))))
+    try:
+        assert (await peer.recv())["type"] == "welcome"
+        events = [{"id": f"s{n}", "type": "world_entered", "ts": 1_790_000_000.0 + n, "world_id": world}
+                  for n, world in enumerate(["w-a1", "w-a1", "w-a2"])]
+        ack = await peer.request("telemetry", events=events)
+        assert ack["type"] == "telemetry.ack" and sorted(ack["ids"]) == ["s0", "s1", "s2"], ack
+    finally:
+        await peer.ws.close()
+    assert await _play_count(client, cards["bob"], cards["a1"]) == 1
+    assert await _play_count(client, cards["alice"], cards["a2"]) == 0
