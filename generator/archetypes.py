@@ -37,7 +37,7 @@ LIVING = FARM_ANIMALS | WILDLIFE
 Palette = dict[str, float]
 P_WILD: Final[Palette] = {"tree": 10, "plant": 8, "rock": 4, "animal": 1.2, "terrain": 0.8,
                           "effect": 0.4}
-P_STREET: Final[Palette] = {"tree": 1.2, "plant": 2, "person": 3, "prop": 3, "lighting": 2,
+P_STREET: Final[Palette] = {"tree": 1.2, "plant": 1.2, "person": 3, "prop": 3, "lighting": 2,
                             "ui": 0.5, "effect": 0.3}
 P_RURAL: Final[Palette] = {"tree": 5, "plant": 6, "rock": 2, "animal": 1.5, "prop": 1,
                            "person": 0.6, "lighting": 0.2}
@@ -60,9 +60,15 @@ class Archetype:
     boost: frozenset[str] = frozenset()  # filler tags favoured here
     exclude: frozenset[str] = frozenset()  # tags never placed unless asked for
     density: float = 1.0  # share of the remaining budget the filler may use
+    # scene tags (placement.fits): a filler prefab must carry one; empty = WORLD_FITS[world type]
+    fits: frozenset[str] = frozenset()
     centerpiece: tuple[str, ...] = ()  # tags of the object the structure is built round
     dry: bool = False  # no lake, river or coast unless the prompt names one
     traffic: bool = True  # a street scene's filler vehicles drive on its roads
+
+
+def _f(text: str) -> frozenset[str]:
+    return frozenset(text.split())
 
 
 def _c(text: str, weight: float = 3.0) -> dict[str, float]:
@@ -74,89 +80,89 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               "metropolis,traffic,skyscraper,skyscrapers,boulevard,intersection"),
               **_c("city block,busy street,main street", 5)}, "urban", "paved", road=True,
               hills=0.2, structure="grid", palette=dict(P_STREET),
-              boost=frozenset("street city urban park".split()),
+              fits=_f("street"), boost=frozenset("street city urban park".split()),
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SNOW | SPOOKY,
               density=0.6),
     Archetype("cyberpunk_city", "neon city", {**_c("cyberpunk,neon,dystopian", 4),
               **_c("futuristic city,sci fi city,future city", 6)}, "sci_fi", "paved", road=True,
               hills=0.2, structure="grid", palette=dict(P_STREET),
-              boost=frozenset("neon futuristic hologram".split()),
+              fits=_f("cyberpunk"), boost=frozenset("neon futuristic hologram".split()),
               exclude=FARM_ANIMALS | WILDLIFE | LAVA | FANTASY | SNOW | SPOOKY, density=0.6),
     Archetype("suburb", "suburb", _c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
               "residential,cul,driveway"), "realistic", "grass", road=True, hills=0.4,
               structure="main_road", palette={"tree": 1.2, "plant": 4, "prop": 2.5, "person": 1.2,
                                               "lighting": 0.8, "rock": 0.2},
-              boost=frozenset("garden park suburban residential".split()),
+              fits=_f("suburban garden"), boost=frozenset("garden park suburban residential".split()),
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SCIFI
               | SPOOKY, density=0.45),
     Archetype("village", "village", _c("village,hamlet,cottages,villagers", 2), "historical",
               "grass", road=True, hills=0.8, palette={**P_RURAL, "tree": 2, "plant": 5},
-              boost=frozenset("village rural wooden farm".split()),
+              fits=_f("medieval rural temperate"), boost=frozenset("village rural wooden farm".split()),
               exclude=ROBOTS | LAVA | SCIFI | MODERN | SURREAL | SPOOKY, density=0.5),
     Archetype("farm", "farm", _c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
               "countryside,farmyard,orchard"), "realistic", "grass", hills=0.5,
               structure="fields", palette={**P_RURAL, "tree": 1.2, "animal": 3, "prop": 2},
               centerpiece=("barn", "farmhouse"),
-              boost=frozenset("farm rural hay animal".split()),
+              fits=_f("rural temperate"), boost=frozenset("farm rural hay animal".split()),
               exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | FANTASY | SURREAL | SPOOKY,
               density=0.5),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
               "pier,piers,bay,seaport,fishing boats", 4)}, "realistic", "paved", water="coast",
-              structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 1.5, "lighting": 1,
+              structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.8, "lighting": 1,
                                          "plant": 0.4, "tree": 0.3, "rock": 0.5},
-              boost=frozenset("boat water dock pier cargo crate barrel".split()),
+              fits=_f("harbour coast"), boost=frozenset("boat water dock pier cargo crate barrel".split()),
               exclude=LIVING | ROBOTS | LAVA | FANTASY | SURREAL | SNOW | SPOOKY | MODERN
               | frozenset("camping tent well fence lily reeds farmer train railway".split()),
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
-              boost=frozenset("palm tropical beach umbrella".split()),
+              fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),
               exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
               **_c("lakeside,lakeshore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),
-              boost=frozenset("lake shore water reeds boat".split()),
+              fits=_f("temperate freshwater"), boost=frozenset("lake shore water reeds boat".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.8),
     Archetype("river_valley", "river valley", {**_c("river,stream,creek,brook,riverbank", 2.5),
               **_c("valley", 3)}, "nature", "grass", water="river", hills=1.6,
-              boost=frozenset("river shore water reeds".split()),
+              fits=_f("temperate freshwater"), boost=frozenset("river shore water reeds".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.9),
     Archetype("forest", "forest", _c("forest,woods,woodland,grove,trees,wood", 2.5), "nature",
               "grass", hills=1.2, palette={"tree": 14, "plant": 8, "rock": 3, "animal": 1,
                                            "effect": 0.4, "terrain": 0.5},
-              boost=frozenset("forest tree undergrowth".split()),
+              fits=_f("temperate"), boost=frozenset("forest tree undergrowth".split()),
               exclude=ROBOTS | LAVA | SCIFI | MODERN | FARM_ANIMALS, density=1.0),
     Archetype("jungle", "jungle", _c("jungle,rainforest,tropical forest,vines,amazon", 4),
               "nature", "grass", hills=1.2, palette={"tree": 14, "plant": 12, "rock": 2,
                                                     "animal": 1},
-              boost=frozenset("tropical palm jungle fern".split()),
+              fits=_f("tropical"), boost=frozenset("tropical palm jungle fern".split()),
               exclude=ROBOTS | LAVA | SNOW | DESERT | FARM_ANIMALS | MODERN, density=1.0),
     Archetype("desert", "desert", _c("desert,oasis,dune,dunes,arid,sahara,cactus,cacti,camel,"
               "camels", 4), "nature", "sand", hills=0.7,
               palette={"rock": 4, "plant": 2, "tree": 1, "terrain": 1},
-              boost=frozenset("cactus desert palm".split()),
+              fits=_f("desert oasis"), boost=frozenset("cactus desert palm".split()),
               exclude=SNOW | FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | SPOOKY, density=0.3),
     Archetype("snow", "snowfield", {**_c("ski,skiers,snow,snowy,winter,arctic,alpine,slopes,"
               "lodge,chalet,igloo,tundra,frozen,glacier", 3), **_c("ski resort,ski lift", 6)},
               "nature", "snow", hills=2.0, palette={"tree": 8, "rock": 3, "terrain": 2,
                                                    "plant": 0.5, "person": 0.5},
-              boost=frozenset("snow snowy winter pine".split()),
+              fits=_f("snow alpine ski"), boost=frozenset("snow snowy winter pine".split()),
               exclude=TROPICAL | DESERT | LAVA | FARM_ANIMALS | ROBOTS, density=0.6),
     Archetype("mountain", "mountain", _c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
               "highlands,ridge", 3), "nature", "rock", hills=3.0,
               palette={"rock": 8, "tree": 6, "plant": 3, "terrain": 2, "animal": 0.5},
-              boost=frozenset("rock cliff pine mountain".split()),
+              fits=_f("alpine temperate"), boost=frozenset("rock cliff pine mountain".split()),
               exclude=TROPICAL | ROBOTS | LAVA | FARM_ANIMALS | MODERN, density=0.7),
     Archetype("cave", "cave", _c("cave,caves,cavern,caverns,grotto,underground,mine,lair,"
               "tunnel", 4), "fantasy", "rock", hills=0.6,
               palette={"rock": 8, "plant": 1.5, "terrain": 2, "effect": 0.8, "lighting": 0.6},
-              boost=frozenset("crystal mushroom rock dark".split()),
+              fits=_f("cave"), boost=frozenset("crystal mushroom rock dark".split()),
               exclude=VEGETATION | LIVING | MODERN | ROBOTS | TROPICAL, density=0.5, dry=True),
     Archetype("volcanic", "volcanic field", _c("volcano,volcanic,lava,magma,eruption,"
               "molten", 5), "fantasy", "lava", hills=2.5,
               palette={"rock": 8, "terrain": 5, "effect": 2, "tree": 0.3},
-              boost=frozenset("lava fire rock smoke dead".split()),
+              fits=_f("volcanic"), boost=frozenset("lava fire rock smoke dead".split()),
               exclude=LIVING | SNOW | MODERN | ROBOTS | TROPICAL | frozenset({"flower"}),
               density=0.5, dry=True),
     Archetype("graveyard", "graveyard", {**_c("graveyard,cemetery,haunted,spooky,ghost,ghosts,"
@@ -164,69 +170,70 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               **_c("haunted house", 7)}, "fantasy", "dirt", hills=0.6,
               palette={"tree": 1.2, "prop": 3, "plant": 1.5, "rock": 1.2, "effect": 0.4,
                        "lighting": 1},
-              boost=frozenset("spooky dead gravestone fog candle dark".split()),
+              fits=_f("spooky"), boost=frozenset("spooky dead gravestone fog candle dark".split()),
               exclude=LAVA | LIVING | ROBOTS | SCIFI | MODERN | TROPICAL | SURREAL
               | frozenset("sparkles fairy unicorn flower".split()), density=0.6,
               structure="rows", centerpiece=("chapel", "church", "crypt", "mausoleum")),
     Archetype("castle", "castle", _c("castle,fortress,citadel,stronghold,keep,moat,"
               "drawbridge,ramparts,battlements", 4), "fantasy", "grass", hills=0.8,
               structure="walls", palette={**P_RURAL, "tree": 2.5, "person": 1.5, "prop": 1.5},
-              boost=frozenset("medieval stone knight banner".split()),
+              fits=_f("castle medieval temperate"), boost=frozenset("medieval stone knight banner".split()),
               exclude=ROBOTS | SCIFI | MODERN | LAVA | SURREAL, density=0.7,
               centerpiece=("castle",)),
     Archetype("market", "market square", {**_c("market,marketplace,bazaar,square,plaza,fair,"
               "merchants,vendors,stalls", 4), **_c("market square,town square", 6)},
               "historical", "paved", hills=0.3, structure="plaza",
               palette={"person": 3, "prop": 4, "lighting": 1, "plant": 1, "tree": 1},
-              boost=frozenset("market stall barrel crate villager".split()),
+              fits=_f("market medieval"), boost=frozenset("market stall barrel crate villager".split()),
               exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | SPOOKY | VEGETATION, density=0.5,
               centerpiece=("fountain", "well")),
     Archetype("park", "park", _c("park,garden,gardens,playground,picnic,botanical,lawn", 3),
               "realistic", "grass", road=True, hills=0.4, structure="main_road",
               palette={"tree": 3, "plant": 7, "prop": 2, "person": 1.5, "lighting": 0.6},
-              boost=frozenset("park garden flower bench picnic".split()), traffic=False,
+              fits=_f("park garden"), boost=frozenset("park garden flower bench picnic".split()), traffic=False,
               exclude=FARM_ANIMALS | frozenset("wolf bear predator".split()) | ROBOTS | LAVA
               | SPOOKY | SCIFI, density=0.8),
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"
               "tents,bonfire", 4)}, "nature", "grass", hills=0.8, structure="tent_ring",
-              palette={**P_WILD, "tree": 5}, boost=frozenset("camp camping forest".split()),
+              palette={**P_WILD, "tree": 5}, fits=_f("camp temperate"), boost=frozenset("camp camping forest".split()),
               exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY
               | frozenset("army military".split()), density=0.6,
               centerpiece=("campfire",)),
     Archetype("military", "military outpost", {**_c("military,outpost,army,bunker,barracks,"
               "checkpoint,soldiers,garrison", 4), **_c("military base,army base", 6)},
               "realistic", "dirt", hills=0.6, structure="walls",
-              palette={"prop": 4, "lighting": 1.5, "vehicle": 0.15, "rock": 2, "plant": 1,
-                       "tree": 0.6},
-              boost=frozenset("cargo container crate metal floodlight".split()),
+              palette={"prop": 4, "lighting": 0.6, "vehicle": 0.15, "rock": 2, "plant": 1,
+                       "person": 1},
+              fits=_f("military scrub"), boost=frozenset("cargo container crate metal floodlight".split()),
               exclude=LIVING | FANTASY | SURREAL | SPOOKY | LAVA, density=0.5),
     Archetype("industrial", "industrial estate", _c("factory,factories,industrial,warehouse,"
               "warehouses,refinery,plant,smokestack,depot", 4), "urban", "paved", road=True,
               hills=0.2, structure="main_road",
               palette={"prop": 4, "lighting": 1.5, "person": 1, "plant": 0.8, "effect": 1},
-              boost=frozenset("industrial cargo container metal steam".split()),
+              fits=_f("industrial"), boost=frozenset("industrial cargo container metal steam".split()),
               exclude=LIVING | FANTASY | SURREAL | SPOOKY | LAVA, density=0.5),
     Archetype("space_station", "space station", {**_c("station,orbital,spaceport", 2),
               **_c("space station,starbase,docking bay", 7)}, "sci_fi", "metal", hills=0.1,
-              palette=dict(P_SPACE), boost=frozenset("futuristic metal technology".split()),
+              palette={"prop": 4, "lighting": 1, "person": 1.5, "effect": 0.8},
+              fits=_f("station space"), boost=frozenset("futuristic metal technology".split()),
               exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY, density=1.0, dry=True,
               centerpiece=("station",)),  # a station is packed with machinery: dense
     Archetype("moon_base", "moon base", {**_c("moon,lunar,mars,martian,crater,craters,"
               "astronaut,astronauts", 4), **_c("moon base,lunar base", 7)}, "space", "regolith",
-              hills=1.2, palette=dict(P_SPACE), boost=frozenset("moon lunar crater".split()),
+              hills=1.2, palette=dict(P_SPACE), fits=_f("lunar space"), boost=frozenset("moon lunar crater".split()),
               exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY | frozenset({"water"}),
               density=0.5, dry=True),
     Archetype("alien_planet", "alien world", {**_c("alien,planet,exoplanet,extraterrestrial",
               3), **_c("alien planet,alien world", 7)}, "space", "regolith", hills=1.5,
               palette={"tree": 4, "plant": 5, "rock": 4, "terrain": 2, "animal": 1},
-              boost=frozenset("alien strange glowing crystal".split()),
+              fits=_f("alien"), boost=frozenset("alien strange glowing crystal".split()),
               exclude=FARM_ANIMALS | WILDLIFE | MODERN | LAVA | SPOOKY, density=0.7, dry=True),
     Archetype("underwater", "reef", {**_c("underwater,reef,coral,seabed,seafloor,undersea,"
               "submarine,shipwreck,seaweed,kelp", 5), **_c("sea floor,ocean floor", 7)},
               "nature", "seabed", water="coast", hills=0.8,
-              palette={"terrain": 5, "plant": 3, "rock": 2, "effect": 2, "person": 1.5,
+              palette={"terrain": 5, "plant": 3, "rock": 2, "effect": 2, "person": 0.4,
                        "animal": 1.5},
-              boost=frozenset("coral seaweed fish reef water ocean kelp".split()),
+              fits=_f("marine"), boost=frozenset("coral seaweed fish reef water ocean kelp".split()),
               exclude=LIVING | MODERN | ROBOTS | LAVA | VEGETATION - frozenset({"plant"})
               | SNOW | SPOOKY | frozenset("pier dock boat ship kayak rowboat motorboat lily "
                                           "reeds bridge canoe".split()), density=0.6),
@@ -234,12 +241,12 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               "frontier,outlaws,stagecoach", 4), **_c("wild west", 7)}, "historical", "sand",
               road=True, hills=0.5, structure="main_road",
               palette={"prop": 3, "rock": 3, "plant": 1.5, "person": 1.5, "animal": 1},
-              boost=frozenset("wooden desert cactus barrel horse".split()),
+              fits=_f("western desert"), boost=frozenset("wooden desert cactus barrel horse".split()),
               exclude=ROBOTS | SCIFI | MODERN | SNOW | LAVA | FANTASY | SURREAL, density=0.5),
     Archetype("temple", "temple ruins", _c("temple,temples,ruins,ruin,ruined,shrine,sanctuary,"
               "ancient,pyramid,colosseum", 3), "historical", "dirt", hills=0.8,
               structure="plaza", palette={"tree": 1.5, "plant": 5, "rock": 4, "prop": 2.5},
-              boost=frozenset("ruin ancient stone column statue".split()),
+              fits=_f("ruins temperate"), boost=frozenset("ruin ancient stone column statue".split()),
               exclude=MODERN | ROBOTS | SCIFI | LAVA | FARM_ANIMALS, density=0.7,
               centerpiece=("temple",)),
 )

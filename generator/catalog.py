@@ -45,6 +45,7 @@ class Prefab:
     scale_max: float
     solid: bool
     landmark: bool
+    fits: tuple[str, ...] = ()  # scene tags (placement.fits): where it belongs as filler
 
     @property
     def words(self) -> frozenset[str]:
@@ -65,6 +66,7 @@ def _prefab_from_record(rec: dict[str, Any]) -> Prefab:
             surface=str(pl.get("surface", "ground")), pattern=str(pl.get("pattern", "scatter")),
             scale_min=float(pl.get("scale_min", 1.0)), scale_max=float(pl.get("scale_max", 1.0)),
             solid=bool(pl.get("solid", True)), landmark=bool(pl.get("landmark", False)),
+            fits=tuple(str(t).lower() for t in pl.get("fits", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"malformed prefab record {rec.get('id')!r}: {exc}") from exc

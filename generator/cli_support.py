@@ -20,8 +20,8 @@ def catalog_from_json(data: dict[str, Any]) -> Catalog:
 def eval_report(prompts_text: str, catalog: Catalog, seeds: Iterable[int] = (1, 2, 3),
                 budget: int = 800) -> tuple[str, bool]:
     """(table text, passed): passed is False if any check of ``evaluate.failures`` fails
-    (hard constraints, whole-world counts, excluded kinds, unwarned nouns, vehicles off the
-    road, relations under 95 %); the text then ends with what failed."""
+    (hard constraints, whole-world counts, excluded kinds, foreign filler, unwarned nouns,
+    vehicles off the road, relations under 95 %); the text then ends with what failed."""
     rows = evaluate_prompts(read_prompts(prompts_text), catalog, seeds=seeds, budget=budget)
     failed = failures(rows)
     text = format_table(rows)

@@ -1,7 +1,9 @@
 """Quality evaluation of generated worlds, from the emitted instances (what clients receive).
 
 Hard constraints must all be zero: overlapping solid footprints, anything out of bounds, ground
-things on water or paths, water things on land, y off the surface. Soft scores: exact counts,
+things on water or paths, water things on land, y off the surface, filler foreign to the scene
+(a prefab whose scene tags the archetype does not list: knights in a frontier town, oaks in a
+desert, villagers on a reef; palette.py). Soft scores: exact counts,
 requested kinds present, relations satisfied (geometric checks), spawn walkable, landmarks
 reachable, determinism, diversity across seeds. ``evaluate_prompts`` + ``format_table`` back
 ``immersiverse generate --eval PROMPTS.txt``.
@@ -23,6 +25,7 @@ from .counts import world_count
 from .geometry import OVERLAP_EPS, half_extents, quaternion_yaw
 from .lexicon import NUMBER_WORDS, lemma, tokenize
 from .nouns import is_unknown_noun
+from .palette import fits_scene, scene_fits
 from .planner import plan
 from .stream import WorldPlan
 from .terrain import PATH, WATER, WATER_LEVEL
@@ -95,7 +98,8 @@ def evaluate_world(wp: WorldPlan) -> Row:
         "forbidden": forbidden, "off_surface": int(off.sum()),
         "exact_ok": counts_ok, "exact_total": counts_total,
         "kinds_ok": sum(t["placed"] > 0 for t in matched), "kinds_total": len(matched),
-        "excluded": excluded_present(wp, a["pidx"]), "unwarned": len(unwarned_nouns(wp)),
+        "excluded": excluded_present(wp, a["pidx"]), "foreign": len(foreign_filler(wp, a["pidx"])),
+        "unwarned": len(unwarned_nouns(wp)),
         "offroad": vehicles_off_road(wp, a),
     }
     row.update(_relations(wp, a))
@@ -129,6 +133,18 @@ def excluded_present(wp: WorldPlan, pidx: np.ndarray) -> int:
     bad = np.array([bool(set(p.tags) & arch.exclude) and i not in asked
                     for i, p in enumerate(cat.prefabs)], dtype=bool)
     return int(bad[pidx].sum())
+
+
+def foreign_filler(wp: WorldPlan, pidx: np.ndarray) -> list[str]:
+    """Prefab ids of filler instances (the palette's, group -1) that do not fit the scene: none
+    of the archetype's scene tags (or the open landscape's, by world type) among its own."""
+    intent, cat = wp.extras["intent"], wp.catalog
+    allowed = scene_fits(BY_NAME[intent.scene].fits, intent.world_type,
+                         frozenset(tokenize(intent.prompt)), intent.environment)
+    filler = np.unique(pidx[wp.columns["group"] == -1])
+    bad = {int(p) for p in filler if not fits_scene(cat.prefabs[int(p)], allowed)}
+    return [cat.prefabs[int(p)].id for p, g in zip(pidx, wp.columns["group"], strict=True)
+            if g == -1 and int(p) in bad]
 
 
 def unwarned_nouns(wp: WorldPlan) -> list[str]:
@@ -279,19 +295,20 @@ def _ratio(ok: int, total: int) -> str:
 def format_table(rows: list[Row]) -> str:
     """Fixed-width text table plus a totals line."""
     head = (f"{'prompt':<44} {'type':<10} {'inst':>6} {'ovl':>3} {'oob':>3} {'frb':>3} "
-            f"{'srf':>3} {'exact':>6} {'kinds':>6} {'rels':>6} {'spawn':>5} {'reach':>6} "
+            f"{'srf':>3} {'frn':>4} {'exact':>6} {'kinds':>6} {'rels':>6} {'spawn':>5} {'reach':>6} "
             f"{'det':>3} {'div':>4} {'ms':>6}")
     lines = [head, "-" * len(head)]
     tot: dict[str, int] = {}
     for r in rows:
         for k in ("overlaps", "out_of_bounds", "forbidden", "off_surface", "exact_ok",
                   "exact_total", "kinds_ok", "kinds_total", "relations_ok", "relations_total",
-                  "landmarks_reached", "landmarks_total", "excluded", "unwarned", "offroad"):
+                  "landmarks_reached", "landmarks_total", "excluded", "foreign", "unwarned",
+                  "offroad"):
             tot[k] = tot.get(k, 0) + int(r[k])
         p = r["prompt"] if len(r["prompt"]) <= 44 else r["prompt"][:41] + "..."
         lines.append(
             f"{p:<44} {r['world_type']:<10} {r['instances']:>6} {r['overlaps']:>3} "
-            f"{r['out_of_bounds']:>3} {r['forbidden']:>3} {r['off_surface']:>3} "
+            f"{r['out_of_bounds']:>3} {r['forbidden']:>3} {r['off_surface']:>3} {r['foreign']:>4} "
             f"{_ratio(r['exact_ok'], r['exact_total']):>6} "
             f"{_ratio(r['kinds_ok'], r['kinds_total']):>6} "
             f"{_ratio(r['relations_ok'], r['relations_total']):>6} "
@@ -307,17 +324,19 @@ def format_table(rows: list[Row]) -> str:
         f"kinds={_ratio(tot.get('kinds_ok', 0), tot.get('kinds_total', 0))} "
         f"relations={_ratio(tot.get('relations_ok', 0), tot.get('relations_total', 0))} "
         f"reach={_ratio(tot.get('landmarks_reached', 0), tot.get('landmarks_total', 0))} "
-        f"excluded={tot.get('excluded', 0)} unwarned={tot.get('unwarned', 0)} "
+        f"excluded={tot.get('excluded', 0)} foreign={tot.get('foreign', 0)} "
+        f"unwarned={tot.get('unwarned', 0)} "
         f"offroad={tot.get('offroad', 0)}")
     return "\n".join(lines)
 
 
 def failures(rows: list[Row]) -> list[str]:
     """What fails the corpus (docs/generator.md, Evaluation): hard constraints, whole-world
-    counts, excluded kinds, unwarned nouns, vehicles off the road, relations under 95 %."""
+    counts, excluded kinds, foreign filler, unwarned nouns, vehicles off the road, relations
+    under 95 %."""
     out = []
-    for key in ("overlaps", "out_of_bounds", "forbidden", "off_surface", "excluded", "unwarned",
-                "offroad"):
+    for key in ("overlaps", "out_of_bounds", "forbidden", "off_surface", "excluded", "foreign",
+                "unwarned", "offroad"):
         bad = [r["prompt"] for r in rows if r[key]]
         if bad:
             out.append(f"{key}: {len(bad)} prompt(s), e.g. {bad[0]!r}")

@@ -32,7 +32,8 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
     occupancy raster (its slots are disjoint from each other by construction).
     """
     size_class, water = _size_classes(eng)
-    placed = carry = 0
+    placed = 0
+    carry = {False: 0, True: 0}  # per surface: what ground could not take never floods the lake
     buckets: dict[tuple[int, bool], list[tuple[int, int]]] = {}
     for p, n in members:
         if n > 0:
@@ -42,12 +43,12 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
         # what a bigger class could not place (no whole free slot left) moves down to this
         # one, shared in proportion to its members' counts: a crowded world gets more of the
         # smaller things instead of falling short of what was asked for
-        group_members = _with_extra(buckets[key], carry)
+        group_members = _with_extra(buckets[key], carry[key[1]])
         want = min(sum(c for _, c in group_members), eng.room)
         got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
                           mark=not (final and n == len(keys) - 1))
         placed += got
-        carry = want - got
+        carry[key[1]] = want - got
     return placed
 
 

@@ -15,7 +15,17 @@ and smaller things are more numerous. Coherence filters drop:
 * urban-only props (street lamps, mailboxes, police, floodlights) in rural settings, i.e. unless
   the world is urban/sci-fi, the settlement is a town or city, or the prompt names streets;
 * gameplay markers (waypoints, spawn pads, quest markers), landmarks, wall-mounted things and
-  road pieces (those are laid elsewhere).
+  structural pieces (roads, moats, drawbridges, quays, walls: placement.fits "structure"; the
+  scene structure lays those where they belong).
+
+Above all, filler is an allow-list (docs/generator.md, "Filler: what fits a scene"): every prefab
+carries scene tags (``placement.fits``: biomes such as temperate, desert, snow, marine; settings
+and eras such as medieval, western, street, harbour, station), every archetype row names the tags
+that fit it (archetypes.py ``fits``), and a filler prefab must carry one of them. The open
+landscape (no archetype) takes its tags from the world type (``WORLD_FITS``); words of the prompt
+add a few (``WORD_FITS``: "snowy" lets snow things in). Among fitting prefabs the world type
+still rules, per category: only when no fitting tree (rock, person, ...) is made for the world
+type do fitting ones of other types stand in, so a pirate cove's reef still has coral.
 """
 from __future__ import annotations
 
@@ -30,6 +40,9 @@ from .settlement import URBAN_KINDS, settlement_kind, urban_only
 if TYPE_CHECKING:
     from .catalog import Catalog, Prefab
     from .intent import EnvironmentIntent, Intent
+
+# an archetype's filler columns: (category weights, excluded tags, scene tags)
+Scene = tuple[tuple[tuple[str, float], ...], frozenset[str], frozenset[str]]
 
 PALETTES: dict[str, dict[str, float]] = {
     "nature": {"tree": 10, "plant": 8, "rock": 4, "animal": 1.5, "terrain": 0.8, "effect": 0.5,
@@ -77,6 +90,21 @@ BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                          "seafloor marine coast coastal bay harbor harbour port beach island "
                          "shore lagoon shipwreck submarine".split())),
 }
+# the open landscape's scene tags per world type (an archetype row names its own)
+WORLD_FITS: dict[str, frozenset[str]] = {
+    "nature": frozenset({"temperate"}), "realistic": frozenset({"temperate"}),
+    "historical": frozenset({"temperate"}), "fantasy": frozenset({"temperate", "magic"}),
+    "surreal": frozenset({"dream"}), "sci_fi": frozenset({"station", "cyberpunk"}),
+    "space": frozenset({"lunar", "space"}), "urban": frozenset({"street"}),
+}
+# prompt words (and the season/weather biome) that let more scene tags in: "a snowy village"
+WORD_FITS: dict[str, str] = {"japanese": "japanese", "zen": "japanese", "winter": "snow"}
+# a scene whose tags name a biome wants that biome's things without the prompt saying so (a
+# frontier town has cacti, a ski resort snowy pines); the scene tags still decide what fits
+FIT_BIOMES: dict[str, str] = {"desert": "desert", "oasis": "tropical", "tropical": "tropical",
+                              "beach": "tropical", "snow": "winter", "marine": "marine",
+                              "coast": "marine", "harbour": "marine"}
+STRUCTURE_FIT = "structure"  # laid by a scene structure, never filler
 URBAN_CUES = frozenset("street streets downtown suburb suburban neighborhood neighbourhood "
                        "avenue highway parking".split())
 GENERIC_TAGS = frozenset("wooden stone metal modern building light glowing strange dream "
@@ -108,13 +136,33 @@ def category(p: Prefab) -> str:
     return p.type
 
 
-def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset[str], float]]:
+def fit_words(p: Prefab) -> frozenset[str]:
+    """The scene tags of a prefab: placement.fits, or its tags when the catalog gives none."""
+    return frozenset(p.fits or p.tags)
+
+
+def scene_fits(arch_fits: frozenset[str], world_type: str, words: frozenset[str],
+               env: EnvironmentIntent) -> frozenset[str]:
+    """The scene tags a filler prefab must carry one of: the archetype's (or the world type's,
+    for the open landscape), plus those the prompt's words or its season let in."""
+    extra = {WORD_FITS[w] for w in words if w in WORD_FITS}
+    extra |= {WORD_FITS[b] for b in wanted_biomes(words, env) if b in WORD_FITS}
+    return (arch_fits or WORLD_FITS.get(world_type, frozenset())) | extra
+
+
+def fits_scene(p: Prefab, allowed: frozenset[str]) -> bool:
+    """May ``p`` be filler where ``allowed`` are the scene's tags (scene_fits)?"""
+    tags = fit_words(p)
+    return STRUCTURE_FIT not in tags and bool(tags & allowed)
+
+
+def _candidates(cat: Catalog) -> list[tuple[int, str, frozenset[str], float]]:
     """(prefab number, category, tags, area factor) of everything that may ever be filler."""
     per_cat = cache.table(cat, "palette_candidates")
-    if world_type not in per_cat:
+    if "all" not in per_cat:
         out: list[tuple[int, str, frozenset[str], float]] = []
         for i, p in enumerate(cat.prefabs):
-            if world_type not in p.world_types or p.landmark or p.surface == "wall":
+            if p.landmark or p.surface == "wall" or STRUCTURE_FIT in fit_words(p):
                 continue
             if p.pattern == "line" and p.type == "environment":
                 continue  # roads/rails are laid by place_roads
@@ -123,8 +171,8 @@ def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset
             single = 0.25 if p.pattern == "single" else 1.0  # a well, a tractor: not dozens
             out.append((i, category(p), frozenset(p.tags),
                         single / max(1.0, p.width * p.depth) ** 0.3))
-        per_cat[world_type] = out
-    found: list[tuple[int, str, frozenset[str], float]] = per_cat[world_type]  # the cache holds what we stored
+        per_cat["all"] = out
+    found: list[tuple[int, str, frozenset[str], float]] = per_cat["all"]  # the cache holds what we stored
     return found
 
 
@@ -135,11 +183,15 @@ def wanted_biomes(words: frozenset[str], env: EnvironmentIntent) -> set[str]:
     return out
 
 
-def _env_factor(tags: frozenset[str], env: EnvironmentIntent, biomes: set[str]) -> float:
+def _env_factor(tags: frozenset[str], env: EnvironmentIntent, biomes: set[str],
+                veto: bool = True) -> float:
+    """Weight factor for season, time and biome: 0 = does not belong, 3 = the wanted biome's.
+    ``veto=False``: the prefab's scene tags already decided where it belongs (a crab on a reef
+    although crabs are "tropical"), so a biome it does not match only goes unboosted."""
     for biome, (btags, _) in BIOMES.items():
         if tags & btags:
             if biome not in biomes:
-                return 0.0
+                return 0.0 if veto else 1.0
             return 3.0
     if ("autumn" in tags or "leaves" in tags) and env.season != "autumn":
         return 0.0
@@ -160,12 +212,12 @@ def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
 def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
                     has_water: bool, theme: frozenset[str], words: frozenset[str],
                     urban: bool, excluded: np.ndarray | None = None,
-                    scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
-                    ) -> list[tuple[int, int]]:
+                    scene: Scene | None = None) -> list[tuple[int, int]]:
     """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
 
     ``excluded``: bool per prefab, the counted kinds (counts.py), never filler. ``scene``: the
-    archetype's (category weights, excluded tags), replacing the world type's palette."""
+    archetype's (category weights, excluded tags, scene tags), replacing the world type's
+    palette and scene tags."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
@@ -187,26 +239,27 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
                      theme: frozenset[str], words: frozenset[str],
                      urban: bool, banned: frozenset[int] = frozenset(),
-                     scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
-                     ) -> tuple[list[int], np.ndarray]:
+                     scene: Scene | None = None) -> tuple[list[int], np.ndarray]:
     """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
     weights = dict.fromkeys(PALETTES[world_type], 0.0)
     weights.update(dict(scene[0]) if scene is not None else PALETTES[world_type])
     no_tags = scene[1] if scene is not None else frozenset()
+    allowed = scene_fits(scene[2] if scene is not None else frozenset(), world_type, words, env)
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
-    biomes = wanted_biomes(words, env)
+    biomes = wanted_biomes(words, env) | {FIT_BIOMES[f] for f in allowed if f in FIT_BIOMES}
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
-    for i, cname, tags, area in _candidates(cat, world_type):
-        if i in banned or tags & no_tags:
-            continue
+    off_genre: dict[str, list[tuple[int, float]]] = {}
+    for i, cname, tags, area in _candidates(cat):
         p = cat.prefabs[i]
+        if i in banned or tags & no_tags or not fits_scene(p, allowed):
+            continue
         if p.surface == "water" and not has_water:
             continue
-        if not urban and urban_only(p):
-            continue
-        f = _env_factor(tags, env, biomes)
+        if scene is None and not urban and urban_only(p):
+            continue  # a scene row's tags already say whether street furniture belongs
+        f = _env_factor(tags, env, biomes, veto=not p.fits)
         if f == 0.0 or weights[cname] == 0.0:
             continue
         if p.surface == "water" and cname in ("animal", "person"):
@@ -214,7 +267,10 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
         if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
             f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
         f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))
-        rows.setdefault(cname, []).append((i, f * area))
+        into = rows if world_type in p.world_types else off_genre
+        into.setdefault(cname, []).append((i, f * area))
+    for cname, members in off_genre.items():  # stand-ins where nothing of the type fits
+        rows.setdefault(cname, members)
     ids: list[int] = []
     w: list[float] = []
     for cname in sorted(rows):

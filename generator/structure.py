@@ -24,6 +24,7 @@ import numpy as np
 
 from . import cache, samplers
 from .archetypes import Archetype
+from .palette import STRUCTURE_FIT, WORLD_FITS, fit_words, fits_scene
 from .terrain import OCC, PATH, RES, WATER, Road, Terrain
 from .walk import WALK_CELL
 
@@ -68,6 +69,10 @@ def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list
                 if wanted & (set(p.tags[:2]) | set(p.id.split("_")))
                 and not (set(p.tags) & arch.exclude)
                 and (surface is None or p.surface == surface)]
+        # what fits the scene (palette.py scene tags) before what merely answers the word
+        allowed = arch.fits or WORLD_FITS.get(lay.intent.world_type, frozenset())
+        hits = [i for i in hits if fits_scene(cat.prefabs[i], allowed)
+                or STRUCTURE_FIT in fit_words(cat.prefabs[i])] or hits
         genre = [i for i in hits if lay.intent.world_type in cat.prefabs[i].world_types]
         # a prefab that *is* the thing (first tag) before one that mentions it (a gate "wall")
         ranked = memo[key] = sorted(genre or hits, key=lambda i: bool(cat.prefabs[i].tags)

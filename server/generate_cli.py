@@ -99,7 +99,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         table, passed = eval_report(Path(args.eval).read_text(encoding="utf-8"), catalog)
         print(table)
-        print("hard constraints, whole-world counts, excluded kinds, warnings, relations:",
+        print("hard constraints, whole-world counts, excluded kinds, foreign filler, warnings, relations:",
               "PASS" if passed else "FAIL")
         return 0 if passed else 1
     if not args.prompt:
