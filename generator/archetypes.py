@@ -116,22 +116,22 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
-              palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
+              palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 0.6, "prop": 2.5},
               fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),
               exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
               **_c("lakeside,lakeshore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),
-              fits=_f("temperate freshwater"), boost=frozenset("lake shore water reeds boat".split()),
+              fits=_f("temperate woodland wild freshwater"), boost=frozenset("lake shore water reeds boat".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.8),
     Archetype("river_valley", "river valley", {**_c("river,stream,creek,brook,riverbank", 2.5),
               **_c("valley", 3)}, "nature", "grass", water="river", hills=1.6,
-              fits=_f("temperate freshwater"), boost=frozenset("river shore water reeds".split()),
+              fits=_f("temperate woodland wild freshwater"), boost=frozenset("river shore water reeds".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.9),
     Archetype("forest", "forest", _c("forest,woods,woodland,grove,trees,wood", 2.5), "nature",
               "grass", hills=1.2, palette={"tree": 14, "plant": 8, "rock": 3, "animal": 1,
                                            "effect": 0.4, "terrain": 0.5},
-              fits=_f("temperate"), boost=frozenset("forest tree undergrowth".split()),
+              fits=_f("temperate woodland wild"), boost=frozenset("forest tree undergrowth".split()),
               exclude=ROBOTS | LAVA | SCIFI | MODERN | FARM_ANIMALS, density=1.0),
     Archetype("jungle", "jungle", _c("jungle,rainforest,tropical forest,vines,amazon", 4),
               "nature", "grass", hills=1.2, palette={"tree": 14, "plant": 12, "rock": 2,
@@ -141,7 +141,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("desert", "desert", _c("desert,oasis,dune,dunes,arid,sahara,cactus,cacti,camel,"
               "camels", 4), "nature", "sand", hills=0.7,
               palette={"rock": 4, "plant": 2, "tree": 1, "terrain": 1},
-              fits=_f("desert oasis"), boost=frozenset("cactus desert palm".split()),
+              fits=_f("desert"), boost=frozenset("cactus desert palm".split()),
               exclude=SNOW | FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | SPOOKY, density=0.3),
     Archetype("snow", "snowfield", {**_c("ski,skiers,snow,snowy,winter,arctic,alpine,slopes,"
               "lodge,chalet,igloo,tundra,frozen,glacier", 3), **_c("ski resort,ski lift", 6)},
@@ -152,7 +152,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("mountain", "mountain", _c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
               "highlands,ridge", 3), "nature", "rock", hills=3.0,
               palette={"rock": 8, "tree": 6, "plant": 3, "terrain": 2, "animal": 0.5},
-              fits=_f("alpine temperate"), boost=frozenset("rock cliff pine mountain".split()),
+              fits=_f("alpine temperate woodland wild"), boost=frozenset("rock cliff pine mountain".split()),
               exclude=TROPICAL | ROBOTS | LAVA | FARM_ANIMALS | MODERN, density=0.7),
     Archetype("cave", "cave", _c("cave,caves,cavern,caverns,grotto,underground,mine,lair,"
               "tunnel", 4), "fantasy", "rock", hills=0.6,
@@ -168,7 +168,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("graveyard", "graveyard", {**_c("graveyard,cemetery,haunted,spooky,ghost,ghosts,"
               "crypt,tomb,tombs,halloween,gravestones,graves,churchyard", 5),
               **_c("haunted house", 7)}, "fantasy", "dirt", hills=0.6,
-              palette={"tree": 1.2, "prop": 3, "plant": 1.5, "rock": 1.2, "effect": 0.4,
+              palette={"tree": 1.2, "prop": 1, "plant": 1.5, "rock": 1.2, "effect": 0.4,
                        "lighting": 1},
               fits=_f("spooky"), boost=frozenset("spooky dead gravestone fog candle dark".split()),
               exclude=LAVA | LIVING | ROBOTS | SCIFI | MODERN | TROPICAL | SURREAL
@@ -176,7 +176,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               structure="rows", centerpiece=("chapel", "church", "crypt", "mausoleum")),
     Archetype("castle", "castle", _c("castle,fortress,citadel,stronghold,keep,moat,"
               "drawbridge,ramparts,battlements", 4), "fantasy", "grass", hills=0.8,
-              structure="walls", palette={**P_RURAL, "tree": 2.5, "person": 1.5, "prop": 1.5},
+              structure="walls", palette={**P_RURAL, "tree": 2.5, "person": 1.5, "prop": 1.5, "animal": 0.5},
               fits=_f("castle medieval temperate"), boost=frozenset("medieval stone knight banner".split()),
               exclude=ROBOTS | SCIFI | MODERN | LAVA | SURREAL, density=0.7,
               centerpiece=("castle",)),
@@ -195,7 +195,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               | SPOOKY | SCIFI, density=0.8),
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"
               "tents,bonfire", 4)}, "nature", "grass", hills=0.8, structure="tent_ring",
-              palette={**P_WILD, "tree": 5}, fits=_f("camp temperate"), boost=frozenset("camp camping forest".split()),
+              palette={**P_WILD, "tree": 5, "prop": 1}, fits=_f("camp temperate woodland wild"),
+              boost=frozenset("camp camping forest".split()),
               exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY
               | frozenset("army military".split()), density=0.6,
               centerpiece=("campfire",)),
@@ -209,7 +210,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
     Archetype("industrial", "industrial estate", _c("factory,factories,industrial,warehouse,"
               "warehouses,refinery,plant,smokestack,depot", 4), "urban", "paved", road=True,
               hills=0.2, structure="main_road",
-              palette={"prop": 4, "lighting": 1.5, "person": 1, "plant": 0.8, "effect": 1},
+              palette={"prop": 4, "lighting": 0.6, "person": 1, "plant": 0.8, "effect": 1},
               fits=_f("industrial"), boost=frozenset("industrial cargo container metal steam".split()),
               exclude=LIVING | FANTASY | SURREAL | SPOOKY | LAVA, density=0.5),
     Archetype("space_station", "space station", {**_c("station,orbital,spaceport", 2),

@@ -139,7 +139,8 @@ def foreign_filler(wp: WorldPlan, pidx: np.ndarray) -> list[str]:
     """Prefab ids of filler instances (the palette's, group -1) that do not fit the scene: none
     of the archetype's scene tags (or the open landscape's, by world type) among its own."""
     intent, cat = wp.extras["intent"], wp.catalog
-    allowed = scene_fits(BY_NAME[intent.scene].fits, intent.world_type,
+    arch = BY_NAME[intent.scene]
+    allowed = scene_fits((arch.fits, arch.world_type), intent.world_type,
                          frozenset(tokenize(intent.prompt)), intent.environment)
     filler = np.unique(pidx[wp.columns["group"] == -1])
     bad = {int(p) for p in filler if not fits_scene(cat.prefabs[int(p)], allowed)}

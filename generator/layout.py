@@ -318,7 +318,7 @@ class Layout:
         """Fill the rest of the budget with filler that fits the world (palette.py)."""
         arch = self.arch
         scene = None if arch.name == "meadow" else (tuple(sorted(arch.palette.items())),
-                                                     arch.exclude, arch.fits)
+                                                     arch.exclude, (arch.fits, arch.world_type))
         # what the structure laid (rows of gravestones, the ring of tents, the walls) is not
         # scattered again as filler
         banned = self.excluded.copy()

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from .catalog import Catalog, Prefab
     from .intent import EnvironmentIntent, Intent
 
-# an archetype's filler columns: (category weights, excluded tags, scene tags)
-Scene = tuple[tuple[tuple[str, float], ...], frozenset[str], frozenset[str]]
+# an archetype's filler columns: (category weights, excluded tags, (scene tags, world type))
+Scene = tuple[tuple[tuple[str, float], ...], frozenset[str], tuple[frozenset[str], str]]
 
 PALETTES: dict[str, dict[str, float]] = {
     "nature": {"tree": 10, "plant": 8, "rock": 4, "animal": 1.5, "terrain": 0.8, "effect": 0.5,
@@ -81,7 +81,7 @@ BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                frozenset("desert dune dunes sand sandy arid oasis canyon wasteland western "
                          "cactus cacti".split())),
     "tropical": (frozenset({"palm", "tropical"}),
-                 frozenset("tropical beach island jungle palm palms paradise lagoon".split())),
+                 frozenset("tropical beach island jungle palm palms paradise lagoon oasis".split())),
     "winter": (frozenset({"snow", "snowy", "winter", "frozen"}),
                frozenset("snow snowy winter frozen icy arctic blizzard ice wintry".split())),
     # sea life and wrecks: salt water only, never in a lake or river
@@ -92,18 +92,20 @@ BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 # the open landscape's scene tags per world type (an archetype row names its own)
 WORLD_FITS: dict[str, frozenset[str]] = {
-    "nature": frozenset({"temperate"}), "realistic": frozenset({"temperate"}),
-    "historical": frozenset({"temperate"}), "fantasy": frozenset({"temperate", "magic"}),
+    "nature": frozenset({"temperate", "woodland", "wild"}),
+    "realistic": frozenset({"temperate", "woodland", "wild"}),
+    "historical": frozenset({"temperate", "woodland", "wild"}),
+    "fantasy": frozenset({"temperate", "woodland", "wild", "magic"}),
     "surreal": frozenset({"dream"}), "sci_fi": frozenset({"station", "cyberpunk"}),
     "space": frozenset({"lunar", "space"}), "urban": frozenset({"street"}),
 }
 # prompt words (and the season/weather biome) that let more scene tags in: "a snowy village"
-WORD_FITS: dict[str, str] = {"japanese": "japanese", "zen": "japanese", "winter": "snow"}
-# a scene whose tags name a biome wants that biome's things without the prompt saying so (a
-# frontier town has cacti, a ski resort snowy pines); the scene tags still decide what fits
-FIT_BIOMES: dict[str, str] = {"desert": "desert", "oasis": "tropical", "tropical": "tropical",
-                              "beach": "tropical", "snow": "winter", "marine": "marine",
-                              "coast": "marine", "harbour": "marine"}
+WORD_FITS: dict[str, str] = {"japanese": "japanese", "zen": "japanese", "oasis": "oasis",
+                             "winter": "snow"}
+# a world type the prompt's own words chose over the archetype's (a candy forest, a mystical
+# lake) brings its own things along
+GENRE_FITS: dict[str, frozenset[str]] = {"fantasy": frozenset({"magic"}),
+                                         "surreal": frozenset({"dream"})}
 STRUCTURE_FIT = "structure"  # laid by a scene structure, never filler
 URBAN_CUES = frozenset("street streets downtown suburb suburban neighborhood neighbourhood "
                        "avenue highway parking".split())
@@ -141,12 +143,16 @@ def fit_words(p: Prefab) -> frozenset[str]:
     return frozenset(p.fits or p.tags)
 
 
-def scene_fits(arch_fits: frozenset[str], world_type: str, words: frozenset[str],
+def scene_fits(arch: tuple[frozenset[str], str], world_type: str, words: frozenset[str],
                env: EnvironmentIntent) -> frozenset[str]:
-    """The scene tags a filler prefab must carry one of: the archetype's (or the world type's,
-    for the open landscape), plus those the prompt's words or its season let in."""
+    """The scene tags a filler prefab must carry one of: the archetype's (``arch``: its scene
+    tags and world type; no tags = the open landscape, whose tags follow the world type), plus
+    those the prompt's own genre, words or season let in."""
+    arch_fits, arch_world = arch
     extra = {WORD_FITS[w] for w in words if w in WORD_FITS}
     extra |= {WORD_FITS[b] for b in wanted_biomes(words, env) if b in WORD_FITS}
+    if arch_fits and world_type != arch_world:
+        extra |= GENRE_FITS.get(world_type, frozenset())
     return (arch_fits or WORLD_FITS.get(world_type, frozenset())) | extra
 
 
@@ -216,8 +222,8 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
     """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
 
     ``excluded``: bool per prefab, the counted kinds (counts.py), never filler. ``scene``: the
-    archetype's (category weights, excluded tags, scene tags), replacing the world type's
-    palette and scene tags."""
+    archetype's (category weights, excluded tags, (scene tags, world type)), replacing the
+    world type's palette and scene tags."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
@@ -244,10 +250,11 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
     weights = dict.fromkeys(PALETTES[world_type], 0.0)
     weights.update(dict(scene[0]) if scene is not None else PALETTES[world_type])
     no_tags = scene[1] if scene is not None else frozenset()
-    allowed = scene_fits(scene[2] if scene is not None else frozenset(), world_type, words, env)
+    allowed = scene_fits(scene[2] if scene is not None else (frozenset(), world_type), world_type,
+                         words, env)
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
-    biomes = wanted_biomes(words, env) | {FIT_BIOMES[f] for f in allowed if f in FIT_BIOMES}
+    biomes = wanted_biomes(words, env)
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
     off_genre: dict[str, list[tuple[int, float]]] = {}
