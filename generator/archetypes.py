@@ -116,7 +116,9 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 1.5, "prop": 2.5},
               boost=frozenset("palm tropical beach umbrella".split()),
-              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
+              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY
+              | frozenset("marine scuba diver lily jungle".split()),  # a clear sea, no reef
+              density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
               **_c("lakeside,lakeshore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),

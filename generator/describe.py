@@ -203,6 +203,8 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
         title = (title if title is not None else make_title(intent, requests)).lower()
     if place:  # the prompt's name for the place: "a dark forest", "a medieval village"
         title = " ".join(place)
+    elif k is not None and requests[k].settlement is not None:
+        title = title.split(" with ")[0]  # what it is "with" is the list that follows
     elif scene:  # the scene archetype names the place; the title already names the subject
         title = scene
     genre = GENRE_WORDS.get(intent.world_type, "")

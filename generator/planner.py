@@ -33,7 +33,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.3.0"
+GENERATOR_VERSION = "1.4.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
