@@ -62,6 +62,9 @@ PLANT_TAGS = frozenset("bush shrub hedge grass flower flowers fern plant reeds m
 ROCK_TAGS = frozenset("rock boulder stone pebbles".split())
 ANIMAL_TAGS = frozenset("animal wildlife".split())
 MARKER_TAGS = frozenset("marker waypoint spawn quest beacon kiosk".split())
+# pieces a scene's structure or a request lays where they belong, never strewn as filler (a
+# drawbridge in a pond, a pier in the middle of a lake)
+STRUCTURE_TAGS = frozenset("bridge drawbridge footbridge pier dock jetty quay wharf".split())
 BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # biome: (prefab tags that belong to it, prompt words that call for it)
     "desert": (frozenset({"cactus", "desert"}),
@@ -82,6 +85,8 @@ URBAN_CUES = frozenset("street streets downtown suburb suburban neighborhood nei
 GENERIC_TAGS = frozenset("wooden stone metal modern building light glowing strange dream "
                          "ancient old giant tall big large small".split())
 THEME_BOOST = 1.5
+# an archetype's filler rule: (category weights, excluded tags, required tags or empty)
+Scene = tuple[tuple[tuple[str, float], ...], frozenset[str], frozenset[str]]
 
 
 def urban_setting(intent: Intent) -> bool:
@@ -118,7 +123,7 @@ def _candidates(cat: Catalog, world_type: str) -> list[tuple[int, str, frozenset
                 continue
             if p.pattern == "line" and p.type == "environment":
                 continue  # roads/rails are laid by place_roads
-            if set(p.tags) & MARKER_TAGS:
+            if set(p.tags) & (MARKER_TAGS | STRUCTURE_TAGS):
                 continue
             single = 0.25 if p.pattern == "single" else 1.0  # a well, a tractor: not dozens
             out.append((i, category(p), frozenset(p.tags),
@@ -160,12 +165,12 @@ def coherent(p: Prefab, words: frozenset[str], env: EnvironmentIntent,
 def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, target: int,
                     has_water: bool, theme: frozenset[str], words: frozenset[str],
                     urban: bool, excluded: np.ndarray | None = None,
-                    scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
-                    ) -> list[tuple[int, int]]:
+                    scene: Scene | None = None) -> list[tuple[int, int]]:
     """(prefab number, count) pairs summing to ``target`` (or [] if nothing fits).
 
     ``excluded``: bool per prefab, the counted kinds (counts.py), never filler. ``scene``: the
-    archetype's (category weights, excluded tags), replacing the world type's palette."""
+    archetype's (category weights, excluded tags, tags one of which every filler prefab must
+    carry, if any), replacing the world type's palette."""
     if target <= 0:
         return []
     memo = cache.table(cat, "palette_weights")
@@ -187,19 +192,19 @@ def palette_members(cat: Catalog, world_type: str, env: EnvironmentIntent, targe
 def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_water: bool,
                      theme: frozenset[str], words: frozenset[str],
                      urban: bool, banned: frozenset[int] = frozenset(),
-                     scene: tuple[tuple[tuple[str, float], ...], frozenset[str]] | None = None
-                     ) -> tuple[list[int], np.ndarray]:
+                     scene: Scene | None = None) -> tuple[list[int], np.ndarray]:
     """Filler prefab numbers and their normalised weights (cached per catalog and arguments)."""
     weights = dict.fromkeys(PALETTES[world_type], 0.0)
     weights.update(dict(scene[0]) if scene is not None else PALETTES[world_type])
     no_tags = scene[1] if scene is not None else frozenset()
+    only = scene[2] if scene is not None else frozenset()
     if env.time_of_day in ("night", "sunset"):
         weights["lighting"] *= 2.0
     biomes = wanted_biomes(words, env)
     theme = theme - GENERIC_TAGS
     rows: dict[str, list[tuple[int, float]]] = {}
     for i, cname, tags, area in _candidates(cat, world_type):
-        if i in banned or tags & no_tags:
+        if i in banned or tags & no_tags or (only and not tags & only):
             continue
         p = cat.prefabs[i]
         if p.surface == "water" and not has_water:
@@ -211,6 +216,8 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
             continue
         if p.surface == "water" and cname in ("animal", "person"):
             f *= 0.15  # fish and sharks: a few in the water, not a shoal in every pond
+        elif p.surface == "water" and "marine" not in tags:
+            f *= 0.4  # lily pads: a pond's edge, not a carpet over it
         if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
             f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
         f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))
