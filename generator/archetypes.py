@@ -65,6 +65,8 @@ class Archetype:
     centerpiece: tuple[str, ...] = ()  # tags of the object the structure is built round
     dry: bool = False  # no lake, river or coast unless the prompt names one
     traffic: bool = True  # a street scene's filler vehicles drive on its roads
+    seasons: bool = True  # the description names the season (not in a cave or in space)
+    own_water: frozenset[str] = frozenset()  # water prefabs its structure holds (no lake)
 
 
 def _f(text: str) -> frozenset[str]:
@@ -108,17 +110,21 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
               "pier,piers,bay,seaport,fishing boats", 4)}, "realistic", "paved", water="coast",
-              structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.8, "lighting": 1,
-                                         "plant": 0.4, "tree": 0.3, "rock": 0.5},
-              fits=_f("harbour coast"), boost=frozenset("boat water dock pier cargo crate barrel".split()),
+              structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.6, "lighting": 0.5,
+                                         "plant": 0.4, "tree": 0.1, "rock": 0.3},
+              fits=_f("harbour coast"),
+              boost=frozenset("boat water dock pier cargo crate barrel".split()),
               exclude=LIVING | ROBOTS | LAVA | FANTASY | SURREAL | SNOW | SPOOKY | MODERN
-              | frozenset("camping tent well fence lily reeds farmer train railway".split()),
+              | frozenset("camping tent well fence lily reeds farmer train railway".split())
+              | frozenset("marine scuba diver".split()),  # open water: boats, not reef life
               density=0.5),
     Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 0.6, "prop": 2.5},
               fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),
-              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY, density=0.3),
+              exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY
+              | frozenset("marine scuba diver lily jungle".split()),  # a clear sea, no reef
+              density=0.3),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
               **_c("lakeside,lakeshore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),
@@ -158,7 +164,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               "tunnel", 4), "fantasy", "rock", hills=0.6,
               palette={"rock": 8, "plant": 1.5, "terrain": 2, "effect": 0.8, "lighting": 0.6},
               fits=_f("cave"), boost=frozenset("crystal mushroom rock dark".split()),
-              exclude=VEGETATION | LIVING | MODERN | ROBOTS | TROPICAL, density=0.5, dry=True),
+              exclude=VEGETATION | LIVING | MODERN | ROBOTS | TROPICAL, density=0.5, dry=True,
+              seasons=False),
     Archetype("volcanic", "volcanic field", _c("volcano,volcanic,lava,magma,eruption,"
               "molten", 5), "fantasy", "lava", hills=2.5,
               palette={"rock": 8, "terrain": 5, "effect": 2, "tree": 0.3},
@@ -176,10 +183,13 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               structure="rows", centerpiece=("chapel", "church", "crypt", "mausoleum")),
     Archetype("castle", "castle", _c("castle,fortress,citadel,stronghold,keep,moat,"
               "drawbridge,ramparts,battlements", 4), "fantasy", "grass", hills=0.8,
-              structure="walls", palette={**P_RURAL, "tree": 2.5, "person": 1.5, "prop": 1.5, "animal": 0.5},
-              fits=_f("castle medieval temperate"), boost=frozenset("medieval stone knight banner".split()),
+              structure="walls",  # open ground round the walls: a few trees, few people
+              palette={"tree": 1.0, "plant": 6, "rock": 1.5, "animal": 0.3, "prop": 1.0,
+                       "person": 0.3, "lighting": 0.2},
+              fits=_f("castle medieval temperate"),
+              boost=frozenset("medieval stone knight banner".split()),
               exclude=ROBOTS | SCIFI | MODERN | LAVA | SURREAL, density=0.7,
-              centerpiece=("castle",)),
+              centerpiece=("castle",), own_water=frozenset({"drawbridge", "bridge"})),
     Archetype("market", "market square", {**_c("market,marketplace,bazaar,square,plaza,fair,"
               "merchants,vendors,stalls", 4), **_c("market square,town square", 6)},
               "historical", "paved", hills=0.3, structure="plaza",
@@ -218,26 +228,29 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               palette={"prop": 4, "lighting": 1, "person": 1.5, "effect": 0.8},
               fits=_f("station space"), boost=frozenset("futuristic metal technology".split()),
               exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY, density=1.0, dry=True,
-              centerpiece=("station",)),  # a station is packed with machinery: dense
+              centerpiece=("station",), seasons=False),  # a station is packed with machinery: dense
     Archetype("moon_base", "moon base", {**_c("moon,lunar,mars,martian,crater,craters,"
               "astronaut,astronauts", 4), **_c("moon base,lunar base", 7)}, "space", "regolith",
               hills=1.2, palette=dict(P_SPACE), fits=_f("lunar space"), boost=frozenset("moon lunar crater".split()),
               exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY | frozenset({"water"}),
-              density=0.5, dry=True),
+              density=0.5, dry=True, seasons=False),
     Archetype("alien_planet", "alien world", {**_c("alien,planet,exoplanet,extraterrestrial",
               3), **_c("alien planet,alien world", 7)}, "space", "regolith", hills=1.5,
               palette={"tree": 4, "plant": 5, "rock": 4, "terrain": 2, "animal": 1},
               fits=_f("alien"), boost=frozenset("alien strange glowing crystal".split()),
-              exclude=FARM_ANIMALS | WILDLIFE | MODERN | LAVA | SPOOKY, density=0.7, dry=True),
+              exclude=FARM_ANIMALS | WILDLIFE | MODERN | LAVA | SPOOKY, density=0.7, dry=True,
+              seasons=False),
     Archetype("underwater", "reef", {**_c("underwater,reef,coral,seabed,seafloor,undersea,"
               "submarine,shipwreck,seaweed,kelp", 5), **_c("sea floor,ocean floor", 7)},
-              "nature", "seabed", water="coast", hills=0.8,
-              palette={"terrain": 5, "plant": 3, "rock": 2, "effect": 2, "person": 0.4,
-                       "animal": 1.5},
-              fits=_f("marine"), boost=frozenset("coral seaweed fish reef water ocean kelp".split()),
+              "nature", "seabed", water="seabed", hills=0.8,
+              palette={"terrain": 5, "plant": 4, "rock": 2.5, "effect": 0.8, "person": 0.15,
+                       "animal": 1.2},
+              fits=_f("marine"),  # the floor of the sea: only what lives or lies there
+              boost=frozenset("coral seaweed fish reef ocean kelp".split()),
               exclude=LIVING | MODERN | ROBOTS | LAVA | VEGETATION - frozenset({"plant"})
               | SNOW | SPOOKY | frozenset("pier dock boat ship kayak rowboat motorboat lily "
-                                          "reeds bridge canoe".split()), density=0.6),
+                                          "reeds bridge canoe".split()), density=0.6,
+              seasons=False),
     Archetype("wild_west", "frontier town", {**_c("western,cowboy,cowboys,saloon,sheriff,"
               "frontier,outlaws,stagecoach", 4), **_c("wild west", 7)}, "historical", "sand",
               road=True, hills=0.5, structure="main_road",

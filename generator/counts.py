@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import cache
-from .lexicon import SYNONYMS, canonical, lemma
+from .lexicon import SETTLEMENT_NOUNS, SYNONYMS, canonical, lemma
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 
 def _forms(word: str) -> set[str]:
+    """The word, its lemma and the words that mean it; a place is not one of its buildings
+    ("village" leads retrieval to cottages, but a prefab tagged "village", a well, is no
+    cottage)."""
     forms = {canonical(word), lemma(word)}
-    return forms | {k for k, v in SYNONYMS.items() if v in forms}
+    return forms | {k for k, v in SYNONYMS.items() if v in forms and k not in SETTLEMENT_NOUNS}
 
 
 def answer_set(catalog: Catalog, terms: Sequence[str]) -> frozenset[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .archetypes import BY_NAME, CUE_WORDS, Archetype
 from .lexicon import (
     FEATURES,
     NUMBER_WORDS,
@@ -19,9 +20,10 @@ from .lexicon import (
     TIME_WORDS,
     VAGUE_COUNTS,
     WEATHER_WORDS,
+    lemma,
     tokenize,
 )
-from .nouns import agree, looks_plural
+from .nouns import SETTING_WORDS, agree, looks_plural
 
 if TYPE_CHECKING:
     from .intent import Intent
@@ -36,6 +38,16 @@ WEATHER_PHRASE = {"clear": "", "cloudy": "under clouds", "rain": "in the rain",
                   "storm": "in a storm", "snow": "in the snow", "fog": "in fog"}
 MAX_TITLE_WORDS = 7
 LANDSCAPES = frozenset("forest woods grove jungle orchard garden meadow field camp".split())
+# nouns that close the name of a place after its cue words ("wild west town", "lunar base")
+PLACE_TAILS = frozenset("town city village base station square resort peak valley planet "
+                        "cavern world outpost estate ruins shore field fields".split())
+# the genre as the description's adjective; the rest (nature, realistic, urban, space) go
+# without saying ("a dark forest", not "a nature forest")
+GENRE_WORDS = {"fantasy": "fantasy", "sci_fi": "sci-fi", "historical": "historical",
+               "surreal": "surreal"}
+# words of a place's name that already say its genre ("a medieval village")
+GENRE_IMPLIED = frozenset("medieval ancient old western west cyberpunk neon futuristic alien "
+                          "space lunar moon fantasy magical enchanted haunted spooky".split())
 
 
 def _title_case(words: Sequence[str]) -> str:
@@ -61,6 +73,46 @@ def _phrase_words(tokens: list[str], terms: tuple[str, ...], limit: int = 0) -> 
     return tokens[start:end + 1]
 
 
+def scene_phrase(tokens: list[str], arch: Archetype) -> list[str]:
+    """The prompt's own name for its scene: the first cue of the chosen archetype with the
+    cue words and place noun after it and up to two modifiers before it ("dark forest",
+    "neon cyberpunk city", "wild west town", "crystal cavern"); [] when no cue is written."""
+    n, pos = len(tokens), None
+    for k, t in enumerate(tokens):
+        if k + 1 < n and f"{t} {tokens[k + 1]}" in arch.cues:
+            pos = (k, k + 1)
+            break
+        if " " not in t and (t in arch.cues or lemma(t) in arch.cues):
+            pos = (k, k)
+            break
+    if pos is None:
+        return []
+    start, end = pos
+    while end + 1 < n and end - start < 3 and tokens[end + 1] not in STOP_WORDS and (
+            tokens[end + 1] in CUE_WORDS or tokens[end + 1] in PLACE_TAILS):
+        end += 1
+    while start > 0 and end - start < 3 and not _skip(tokens[start - 1]) \
+            and not looks_plural(tokens[start - 1]):
+        start -= 1
+    words = tokens[start:end + 1]
+    if lemma(words[-1]) not in SETTING_WORDS and words[-1] not in SETTING_WORDS:
+        return arch.label.split()  # "a campfire with tents": the place is a campsite
+    return words
+
+
+def _setting(terms: Sequence[str], place: Sequence[str]) -> bool:
+    """Is a request the place itself ("forest" of "a dark forest", "a lunar base")? Then
+    the head of the description says it, and it is not listed as a kind."""
+    return _within(terms, place) and (lemma(terms[-1]) in SETTING_WORDS
+                                      or terms[-1] in SETTING_WORDS)
+
+
+def _within(terms: Sequence[str], place: Sequence[str]) -> bool:
+    """Are all of a request's words part of the scene's name ("forest" of "dark forest")?"""
+    inside = {lemma(w) for w in place}
+    return bool(place) and all(lemma(t) in inside for t in terms)
+
+
 def _main(intent: Intent, requests: Sequence[Any]) -> int | None:
     """Settlement, else a single landmark, else any landmark, else a landscape noun, else first."""
     live = [k for k, r in enumerate(requests) if r is not None]
@@ -81,10 +133,26 @@ def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
     ("Harbour with Fishing Boats", not "Fishing Boats")."""
     tokens = tokenize(intent.prompt)
     k = _main(intent, requests)
+    place = scene_phrase(tokens, BY_NAME[intent.scene]) if scene else []
     if k is None:
-        return _title_case(scene.split()) if scene else _truncated(intent.prompt)
-    words = _phrase_words(tokens, intent.requests[k].terms, 2)
+        name = place or scene.split()
+        return _title_case(name) if name else _truncated(intent.prompt)
     main = requests[k]
+    if place and main.settlement is None:
+        # the scene by its own name, with its main subject ("Harbour with Lighthouse", not
+        # "Lighthouse with Taxis"); a request the name already says is not the subject
+        order = [k] + [j for j, r in enumerate(requests) if r is not None and j != k]
+        subject = next((j for j in order if not _setting(intent.requests[j].terms, place)),
+                       None)
+        words = list(place)
+        if subject is not None:
+            what = _phrase_words(tokens, intent.requests[subject].terms, 1)
+            while what and _skip(what[0]):
+                what.pop(0)
+            if len(words) + len(what) < MAX_TITLE_WORDS:
+                words += ["with", *what]
+        return _undouble(_title_case(words))[:120]
+    words = _phrase_words(tokens, intent.requests[k].terms, 2)
     if scene and main.settlement is None and not main.landmark \
             and not set(scene.split()) & set(words):
         return _undouble(_title_case([*scene.split(), "with", *words]))[:120]
@@ -123,15 +191,24 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
                      size_m: float, title: str | None = None, scene: str = "") -> str:
     """"A small realistic fishing village by the lake at dusk, 112 m across: 12 buildings ..."""
     env = intent.environment
-    size_word = next((t for t in tokenize(intent.prompt) if t in SIZE_ADJECTIVES), "")
+    tokens = tokenize(intent.prompt)
+    arch = BY_NAME[intent.scene]
+    size_word = next((t for t in tokens if t in SIZE_ADJECTIVES), "")
+    k = _main(intent, requests)
+    place = [w for w in scene_phrase(tokens, arch) if w != size_word] \
+        if arch.cues and k is not None and requests[k].settlement is None else []
     if not (requests and any(requests)):
         title = "world"
     else:  # the caller may pass the title it already made
         title = (title if title is not None else make_title(intent, requests)).lower()
-    genre = intent.world_type.replace("_", "-")
-    if scene:  # the scene archetype names the place; the title already names the subject
+    if place:  # the prompt's name for the place: "a dark forest", "a medieval village"
+        title = " ".join(place)
+    elif k is not None and requests[k].settlement is not None:
+        title = title.split(" with ")[0]  # what it is "with" is the list that follows
+    elif scene:  # the scene archetype names the place; the title already names the subject
         title = scene
-    if genre.replace("-", " ") in title or intent.world_type in title.split():
+    genre = GENRE_WORDS.get(intent.world_type, "")
+    if genre.replace("-", " ") in title or set(title.split()) & GENRE_IMPLIED:
         genre = ""  # "a space station", not "a space space station"
     head = " ".join(w for w in (size_word, genre, title) if w)
     when = " ".join(w for w in (TIME_PHRASE[env.time_of_day], WEATHER_PHRASE[env.weather]) if w)
@@ -140,16 +217,37 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
         n = t["placed"]
         if n <= 0:
             continue
+        kr = intent.requests[i]
         town = requests[i] is not None and requests[i].settlement is not None
-        phrase = f"{requests[i].settlement.kind} building" if town else t["phrase"]
-        parts.append(agree(phrase, n))
+        if place and not town and _setting(kr.terms, place):
+            continue  # the setting itself ("a dark forest"), said by the head, not a kind
+        if town and n == 1:  # a settlement of one civic building: name it ("a well")
+            phrase = _civic_name(requests[i])
+        elif town:
+            phrase = f"{requests[i].settlement.kind} building"
+        else:
+            phrase = t["phrase"]
+        if kr.count is None and not kr.plural and not town:
+            parts.append(phrase)  # "smoke", "fog": as the prompt says it, no number
+        else:
+            parts.append(agree(phrase, n))
     things = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + (parts[-1] if parts
                                                                             else "")
-    article = "An" if head[:1].lower() in "aeiou" else "A"
-    text = f"{article} {head}{' ' + when if when else ''}, {int(size_m)} m across"
+    if looks_plural(head.split()[-1]):  # "Ancient ruins, 300 m across"
+        text = head[:1].upper() + head[1:]
+    else:
+        text = ("An " if head[:1].lower() in "aeiou" else "A ") + head
+    text += f"{' ' + when if when else ''}, {int(size_m)} m across"
     if things:
         text += f", with {things}"
-    return _undouble(text + f" ({env.season}).")[:500]
+    season = f" ({env.season})" if arch.seasons else ""  # no summer on the moon
+    return _undouble(text + f"{season}.")[:500]
+
+
+def _civic_name(req: Any) -> str:
+    """What a settlement's single building is: its match's first prefab ("well")."""
+    ids = req.match.prefab_ids
+    return ids[0].split("_")[-1] if ids else "building"
 
 
 def _undouble(text: str) -> str:

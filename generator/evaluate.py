@@ -84,10 +84,11 @@ def evaluate_world(wp: WorldPlan) -> Row:
         if surf[k] == "water":
             forbidden += int(((cells & WATER) == 0).any())
         elif surf[k] in ("ground", "wall"):
-            forbidden += int(((cells & (WATER | (0 if road[k] or surf[k] == "wall" else PATH)))
+            wet = 0 if ter.seabed else WATER  # a seabed world: everything stands in water
+            forbidden += int(((cells & (wet | (0 if road[k] or surf[k] == "wall" else PATH)))
                               != 0).any())
     ground = ter.height_at(a["x"], a["z"])
-    expect = np.where(surf == "water", WATER_LEVEL, ground)
+    expect = np.where((surf == "water") & (not ter.seabed), WATER_LEVEL, ground)
     off = ((surf == "ground") | (surf == "water")) & (np.abs(a["y"] - expect) > 0.01)
     off |= (surf == "air") & (a["y"] < ground)
     trace = wp.header.trace
@@ -240,7 +241,7 @@ def _walk(wp: WorldPlan, a: dict[str, np.ndarray]) -> Row:
         j0, j1 = ter.index(np.array([a["z"][k] - a["hz"][k] + e, a["z"][k] + a["hz"][k] - e]))
         occ[max(i0, 0):i1 + 1, max(j0, 0):j1 + 1] = True
     sp = wp.header.spawn_points
-    spawn_ok = all(not ter.water_at(np.array(p["x"]), np.array(p["z"]))
+    spawn_ok = all((ter.seabed or not ter.water_at(np.array(p["x"]), np.array(p["z"])))
                    and not occ[tuple(np.clip(ter.index(np.array([p["x"], p["z"]])), 0, ter.n - 1))]
                    for p in sp)
     blocked = blocked_grid(ter, occupied=occ)

@@ -133,7 +133,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     mi, mj = (ter.n - o0) // k, (ter.n - o1) // k
     if mi <= 0 or mj <= 0:
         return 0
-    mask = OCC | RES | PATH | (0 if water else WATER)
+    mask = OCC | RES | PATH | (0 if water or ter.seabed else WATER)
     free = np.flatnonzero(_blocks_free(ter.flags[o0:o0 + mi * k, o1:o1 + mj * k], mask, k,
                                        WATER if water else 0))
     if free.size == 0:

@@ -278,7 +278,7 @@ class Layout:
             if i0 < 0 or j0 < 0 or i1 >= ter.n or j1 >= ter.n:
                 continue
             block = ter.flags[i0:i1 + 1, j0:j1 + 1]
-            if not (block & (WATER | OCC)).any():
+            if not (block & ((0 if ter.seabed else WATER) | OCC)).any():
                 block |= RES
                 # numpy's rounding, as on the float64 scalars this loop used to see
                 return float(np.round(x, 3)), float(np.round(z, 3))
@@ -329,9 +329,19 @@ class Layout:
                                   target, has_water, theme | arch.boost,
                                   words, urban, banned, scene)
         if members:
-            # the palette is the last step: its smallest class need not mark occupancy
-            fill(self.eng, sub_rng(self.key, "palette"), members, group=-1, clustered=False,
-                 final=True)
+            # the palette is the last step: its smallest class need not mark occupancy, unless
+            # a second pass follows (a world shrunk by a size word: "a tiny hamlet")
+            rng = sub_rng(self.key, "palette")
+            fill(self.eng, rng, members, group=-1, clustered=False, final=False)
+            for last in (False, False, True):  # what is left: small, soft things in the gaps
+                if self.eng.room <= 0:
+                    break
+                small = [(p, n) for p, n in palette_members(
+                    self.cat, self.intent.world_type, self.intent.environment, self.eng.room,
+                    has_water, theme | arch.boost, words, urban, banned, scene)
+                    if not self.cat.solid[p]]
+                if not small or not fill(self.eng, rng, small, group=-1, final=last):
+                    break
 
     def fill_request(self, req: Request, target: int) -> int:
         """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""

@@ -75,6 +75,9 @@ PLANT_TAGS = frozenset("bush shrub hedge grass flower flowers fern plant reeds m
 ROCK_TAGS = frozenset("rock boulder stone pebbles".split())
 ANIMAL_TAGS = frozenset("animal wildlife".split())
 MARKER_TAGS = frozenset("marker waypoint spawn quest beacon kiosk".split())
+# pieces a scene's structure or a request lays where they belong, never strewn as filler (a
+# drawbridge in a pond, a pier in the middle of a lake)
+STRUCTURE_TAGS = frozenset("bridge drawbridge footbridge pier dock jetty quay wharf".split())
 BIOMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # biome: (prefab tags that belong to it, prompt words that call for it)
     "desert": (frozenset({"cactus", "desert"}),
@@ -172,7 +175,7 @@ def _candidates(cat: Catalog) -> list[tuple[int, str, frozenset[str], float]]:
                 continue
             if p.pattern == "line" and p.type == "environment":
                 continue  # roads/rails are laid by place_roads
-            if set(p.tags) & MARKER_TAGS:
+            if set(p.tags) & (MARKER_TAGS | STRUCTURE_TAGS):
                 continue
             single = 0.25 if p.pattern == "single" else 1.0  # a well, a tractor: not dozens
             out.append((i, category(p), frozenset(p.tags),
@@ -271,6 +274,8 @@ def _palette_weights(cat: Catalog, world_type: str, env: EnvironmentIntent, has_
             continue
         if p.surface == "water" and cname in ("animal", "person"):
             f *= 0.15  # fish and sharks: a few in the water, not a shoal in every pond
+        elif p.surface == "water" and "marine" not in tags:
+            f *= 0.4  # lily pads: a pond's edge, not a carpet over it
         if "desert" in biomes and cname in ("tree", "plant") and f == 1.0:
             f = 0.1  # a desert is sparse: lush plants only as a rare oasis touch
         f *= 1.0 + THEME_BOOST * min(2, len(tags & theme))

@@ -11,7 +11,7 @@ The raster check is conservative (covering cells), so accepted solid footprints 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -101,6 +101,8 @@ class PlacementEngine:
         self.count = 0
         self.cols = Columns()
         self.tab = prefab_table(catalog)
+        if terrain.seabed:  # under water everywhere: ground things stand on the seabed
+            self.tab = replace(self.tab, forbid=self.tab.forbid & ~np.int64(WATER))
         # (cells, candidates, footprint cell table) during one try_place call
         self._known: tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray] | None = None
         self.surface = self.tab.surface

@@ -21,7 +21,7 @@ from .counts import answer_set, excluded_prefabs
 from .describe import make_description, make_title
 from .environment import environment_settings
 from .errors import GeneratorError
-from .intent import Intent
+from .intent import Intent, Relation
 from .layout import Layout, LayoutResult, Request, sub_rng
 from .lexicon import lemma, tokenize
 from .palette import category, coherent, urban_setting
@@ -33,7 +33,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.3.0"
+GENERATOR_VERSION = "1.5.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
@@ -67,17 +67,23 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     requests = _match(intent, catalog, warnings, key, budget)
     excluded = excluded_prefabs(catalog, intent, requests)
     _drop_counted_variants(requests, excluded, intent, catalog)
-    needs_water = any(catalog.surface[int(p)] == "water" for r in requests if r for p in r.pidx[:1])
     ter_i = intent.terrain
     arch = BY_NAME[intent.scene]
+    # a thing that floats needs water, unless the scene's structure brings its own (a
+    # castle's drawbridge spans the moat)
+    needs_water = any(catalog.surface[int(p)] == "water"
+                      and not set(catalog.prefabs[int(p)].tags[:2]) & arch.own_water
+                      for r in requests if r for p in r.pidx[:1])
     # a dry scene (the moon, a cave) gets no water unless the prompt names it or asks for a
     # thing that floats (asked-for kinds win over the scene)
-    lake = ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast))
+    seabed = arch.water == "seabed"  # the whole world under water (an underwater reef)
+    lake = not seabed and (ter_i.lake or (needs_water and not (ter_i.river or ter_i.coast)))
     lake_central = any(rel.feature == "lake" for rel in intent.relations)
     size = _world_size(intent, catalog, requests, budget)
     terrain = build_terrain(sub_rng(key, "terrain"), size=size, world_type=intent.world_type,
                             hilliness=ter_i.hilliness, lake=lake, lake_central=lake_central,
-                            river=ter_i.river, road=ter_i.road, coast=ter_i.coast,
+                            river=ter_i.river and not seabed, road=ter_i.road,
+                            coast=ter_i.coast and not seabed, seabed=seabed,
                             coast_depth={"harbour": 0.3, "beach": 0.3, "underwater": 0.88}.get(
                                 arch.name, 0.12),
                             # a river valley's river runs through its middle, north of the spawn
@@ -235,6 +241,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         if req.settlement is not None:
             _place(lay, req, lambda r=req: setattr(r, "placed", r.placed + place_settlement(
                 lay, r, r.settlement, rel_of.get(r.index), sub_rng(lay.key, "town", r.index))))
+    town = next((r for r in live if r.settlement is not None and r.anchor_xz is not None), None)
     live = [r for r in live if r.settlement is None]
     counted = sum((r.count or 1) for r in live if not r.landmark and (r.count or not
                                                                      _plural(intent, r)))
@@ -247,11 +254,14 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     ordered = _anchors_first(live, rel_of)
     ordered = ([r for r in ordered if r not in uncounted] + [r for r in ordered if r in uncounted])
     for req in ordered:
-        if req.landmark:
-            continue
+        if req.landmark or req.count is not None and req.placed >= req.count:
+            continue  # landmarks stand; the structure placed this one (a drawbridge)
         target = req.count or targets.get(req.index, 1)
         exact = req.count is not None or req not in uncounted
         rel = rel_of.get(req.index)
+        if rel is None and town is not None and _is_house(lay.cat, req):
+            # "a hamlet with two cottages": the cottages are the hamlet's, round its centre
+            rel = Relation("near", req.index, anchor=town.index)
         slot_at = structure.slot_sampler(lay, req) if rel is None else None
         if slot_at is not None:  # the scene's structure says where this kind goes
             if structure.on_roads(lay, req):
@@ -271,8 +281,8 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         structure.place_traffic(lay, int(min(60, 0.04 * budget, lay.eng.room)),
                                 sub_rng(lay.key, "traffic"))
     ter = lay.ter  # only a lake, river or coast flags water cells (terrain.build_terrain)
-    has_water = (ter.lake is not None or ter.river is not None or ter.coast is not None) \
-        and bool((ter.flags & 1).any())
+    has_water = ter.seabed or (ter.lake is not None or ter.river is not None
+                               or ter.coast is not None) and bool((ter.flags & 1).any())
     structure.clear_round(lay)
     lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
                       frozenset(tokenize(intent.prompt)), urban_setting(intent))
@@ -281,6 +291,11 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
         warnings.append(f"budget or space too small for all requested objects: {short}")
     return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+
+
+def _is_house(catalog: Catalog, req: Request) -> bool:
+    p = catalog.prefabs[int(req.pidx[0])]
+    return p.type == "building" and bool(set(p.tags) & HOUSE_TAGS)
 
 
 def _scene_label(arch: Any, requests: list[Request | None]) -> str:
@@ -425,14 +440,15 @@ def _stable_order(dist: np.ndarray) -> np.ndarray:
     return np.sort(key) & ((1 << 20) - 1)
 
 
-def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray) -> np.ndarray:
-    """y of each instance from its surface: ground, water level, ground + 2 m (wall), or
-    ground + 8 m + its height (air)."""
+def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray,
+               seabed: bool = False) -> np.ndarray:
+    """y of each instance from its surface: ground, water level (on a seabed world: the
+    seabed, where reef life lives), ground + 2 m (wall), or ground + 8 m + its height (air)."""
     surf = surface_codes(catalog)[pidx]
     y = ground
     if (surf != SURFACE_CODE["ground"]).any():
         height = catalog.height[pidx]
-        y = np.where(surf == SURFACE_CODE["water"], WATER_LEVEL,
+        y = np.where(surf == SURFACE_CODE["water"], ground if seabed else WATER_LEVEL,
                      np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
                               np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
     return y
@@ -445,7 +461,7 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
     # one height lookup for the instances and the spawn point (appended last)
     ground = terrain.height_at(np.append(c["x"], sx), np.append(c["z"], sz))
     sy = float(np.round(ground[-1], 3))
-    c["y"] = np.round(_surface_y(catalog, c["pidx"], ground[:-1]), 3)
+    c["y"] = np.round(_surface_y(catalog, c["pidx"], ground[:-1], terrain.seabed), 3)
     c["x"], c["z"] = np.round(c["x"], 3), np.round(c["z"], 3)
     dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)
     # landmarks first, then nearest the spawn; ties in placement order

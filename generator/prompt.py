@@ -86,6 +86,7 @@ class _Parse:
     unknown: list[str] = field(default_factory=list)  # nouns no prefab serves, as written
     features: dict[int, str] = field(default_factory=dict)  # token position -> feature
     relations: list[tuple[str, int, str | None]] = field(default_factory=list)
+    modifiers: set[int] = field(default_factory=set)  # terrain words inside a compound noun
 
 
 def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -> Intent:
@@ -115,7 +116,7 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
             plural=plural, count_range=ph.range if count is not None else None))
     relations = _resolve_relations(state)
     requests, relations = _merge_mentions(requests, relations)
-    scene = archetypes.choose(tokens)
+    scene = archetypes.choose([t for k, t in enumerate(tokens) if k not in state.modifiers])
     chosen, explicit = _world_type(tokens, world_type, requests, catalog, scene)
     return Intent(
         prompt=prompt.strip(), world_type=chosen, world_type_explicit=explicit,
@@ -221,26 +222,40 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
     while i < len(tokens):
         t = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if i in state.breaks:
-            current, loose = None, []
+        if i in state.breaks:  # a comma ends a phrase: nothing carries over it
+            current, loose, attrs = None, [], []
         grouped = _group_at(tokens, i)
         if grouped is not None:  # "schools of fish": before "school" can name a prefab
             pending, pending_end = grouped, i + grouped.consumed - 1
             current, attrs = None, []
             i += grouped.consumed
             continue
-        if t in FEATURES and not (current and _cooccur(catalog, current.words[-1], t)):
+        # a terrain word right before a noun is part of that noun ("water tower", "sea
+        # turtle", "street lamps"): it names the thing, not a lake, sea or road
+        compound = bool(nxt) and t in FEATURES and i + 1 not in state.breaks \
+            and nxt not in FEATURES and nxt not in STOP_WORDS and nxt not in NOT_KINDS \
+            and kind(nxt)  # type: ignore[operator]
+        whole = compound and _cooccur(catalog, t, nxt)  # one prefab's name: "water tower"
+        if compound:
+            state.modifiers.add(i)
+            if not whole:
+                attrs.append(t)  # "river boat": a boat, described
+                current = None
+                i += 1
+                continue
+        elif t in FEATURES and not (current and _cooccur(catalog, current.words[-1], t)):
             state.features[i] = FEATURES[t]
             if pending is not None and i - pending_end <= 1 + len(attrs):
                 pending = None  # "a lake", "two rivers": the feature took the count
             current, attrs, loose = None, [], []
             i += 1
             continue
-        is_kind_word = (kind(t) and t not in NOT_KINDS and t not in STOP_WORDS  # type: ignore[operator]
-                        and t not in ENV_WORDS and t not in SIZE_ADJECTIVES)
-        if t in SIZE_ADJECTIVES or (
-                t in ATTRIBUTES and (not is_kind_word or (nxt and (kind(nxt)  # type: ignore[operator]
-                                                                   or looks_plural(nxt))))):
+        is_kind_word = whole or (kind(t) and t not in NOT_KINDS and t not in STOP_WORDS  # type: ignore[operator]
+                                 and t not in ENV_WORDS and t not in SIZE_ADJECTIVES)
+        modifies_next = bool(nxt) and i + 1 not in state.breaks and (
+            kind(nxt) or looks_plural(nxt))  # type: ignore[operator]
+        if not whole and (t in SIZE_ADJECTIVES or (t in ATTRIBUTES and (not is_kind_word
+                                                                       or modifies_next))):
             attrs.append(t)
             current = None
             i += 1
@@ -280,6 +295,8 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
             loose, attrs = [], []
         elif t not in STOP_WORDS and not t.isdigit():
             loose.append(t)
+            if t in NOT_KINDS:
+                pending = None  # "a farm with hay": the article was the farm's
         else:
             loose = []
         i += 1

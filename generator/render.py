@@ -123,7 +123,8 @@ def ground_rgb(ter: Terrain, colours: tuple[Colour, Colour] = GRASS) -> np.ndarr
     lo, top = (np.array(c, dtype=np.float64) for c in colours)
     base: np.ndarray = (lo + (top - lo) * shade[..., None]).astype(np.uint8)
     base[(ter.flags & PATH) != 0] = PATH_COLOUR
-    base[(ter.flags & WATER) != 0] = WATER_COLOUR
+    if not ter.seabed:  # a seabed world is all water: the map shows its floor
+        base[(ter.flags & WATER) != 0] = WATER_COLOUR
     return base
 
 

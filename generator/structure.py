@@ -25,8 +25,8 @@ import numpy as np
 from . import cache, samplers
 from .archetypes import Archetype
 from .palette import STRUCTURE_FIT, WORLD_FITS, fit_words, fits_scene
-from .terrain import OCC, PATH, RES, WATER, Road, Terrain
-from .walk import WALK_CELL
+from .terrain import BRIDGE, OCC, PATH, RES, WATER, Road, Terrain
+from .walk import WALK_CELL, coarse_factor
 
 if TYPE_CHECKING:
     from .layout import Layout, Request
@@ -110,7 +110,7 @@ def place_structure(lay: Layout, requests: list[Request | None], centre: tuple[f
     """Lay out the scene's structure round ``centre`` (x, z, radius of the centre piece)."""
     kind = lay.arch.structure
     if kind == "walls":
-        _walls(lay, centre, moat=lay.arch.name == "castle")
+        _walls(lay, requests, centre, moat=lay.arch.name == "castle")
     elif kind == "plaza":
         r = _ring_of(lay, requests, centre, plaza_ring(lay), 10, rng)
         if lay.arch.name == "market":  # houses and shops face the square
@@ -206,9 +206,11 @@ def _ring_of(lay: Layout, requests: list[Request | None], centre: tuple[float, f
     return r
 
 
-def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
+def _walls(lay: Layout, requests: list[Request | None], centre: tuple[float, float, float],
+           moat: bool) -> None:
     """Wall sections on a square round the centre piece, a 10 m gate gap due south; the moat
-    is water flagged in a band outside the wall with the same gap (the bridge)."""
+    is water flagged in a band outside the wall with the same gap: a dry causeway, or, when
+    the prompt asks for a drawbridge, water spanned by the drawbridge in the gate."""
     ids = find(lay, ("wall", "fortification"), "ground")
     cx, cz, r0 = centre
     half = r0 + 9.0
@@ -237,20 +239,57 @@ def _walls(lay: Layout, centre: tuple[float, float, float], moat: bool) -> None:
         x, z = np.concatenate(xs), np.concatenate(zs)
         _place(lay, p, x, z, np.concatenate(yaws), x.size)
     if moat:
-        _moat(lay.ter, cx, cz, half + 3.0, half + 8.0)
+        bridge = _drawbridge(lay, requests)
+        deck = None
+        if bridge is not None:
+            p = int(bridge.pidx[0])
+            s = float(lay.cat.scale_min[p])
+            bw, bl = float(lay.cat.width[p]) * s, float(lay.cat.depth[p]) * s
+            # on a walk-grid column, so one column of walk cells lies wholly on the deck
+            size = lay.ter.cell * coarse_factor(lay.ter)
+            bx = -lay.ter.half + (math.floor((cx + lay.ter.half) / size) + 0.5) * size
+            bz = cz - half - 0.5 - bl / 2  # from the gate outwards, across the moat
+            deck = (bx - bw / 2 - 0.5, bz - bl / 2 - 0.5, bx + bw / 2 + 0.5, bz + bl / 2 + 0.5)
+        if _moat(lay.ter, cx, cz, half + 3.0, half + 8.0, deck) and bridge is not None:
+            got = lay.eng.try_place(np.array([p]), np.array([bx]), np.array([bz]),
+                                    np.zeros(1, dtype=np.int64), np.array([s]), target=1,
+                                    group=bridge.index)
+            bridge.placed += got
 
 
-def _moat(ter: Terrain, cx: float, cz: float, inner: float, outer: float) -> None:
+def _drawbridge(lay: Layout, requests: list[Request | None]) -> Request | None:
+    """The prompt's drawbridge (a water prefab that spans the moat), if it asks for one."""
+    for r in requests:
+        if r is not None and r.settlement is None and (r.count or 1) == 1 \
+                and lay.cat.surface[int(r.pidx[0])] == "water" \
+                and set(lay.cat.prefabs[int(r.pidx[0])].tags[:2]) & {"drawbridge", "bridge"}:
+            return r
+    return None
+
+
+def _moat(ter: Terrain, cx: float, cz: float, inner: float, outer: float,
+          deck: tuple[float, float, float, float] | None = None) -> bool:
+    """Flag the moat's water (True if laid). Without ``deck`` the gate keeps a dry causeway;
+    with it (x0, z0, x1, z1) the water runs under the deck, which is walkable (BRIDGE)."""
     centres = (np.arange(ter.n) + 0.5) * ter.cell - ter.half
     dx = np.abs(centres[:, None] - cx)
     dz = np.abs(centres[None, :] - cz)
     ring = np.maximum(dx, dz)
     band = (ring >= inner) & (ring < outer)
-    band &= ~((dx < 6.0) & (centres[None, :] < cz))  # the bridge: dry land to the south
+    on_deck = np.zeros_like(band)
+    if deck is None:
+        band &= ~((dx < 6.0) & (centres[None, :] < cz))  # the causeway: dry land to the south
+    else:
+        x0, z0, x1, z1 = deck
+        on_deck = ((centres[:, None] >= x0) & (centres[:, None] <= x1)
+                   & (centres[None, :] >= z0) & (centres[None, :] <= z1))
+        band |= on_deck  # a closed ring: the drawbridge is the way in
     if (ter.flags[band] & WATER).any():
-        return  # a lake or river in the way: water on water could close a pocket
+        return False  # a lake or river in the way: water on water could close a pocket
     band &= (ter.flags & (OCC | PATH)) == 0
     ter.flags |= band.view(np.uint8) * np.uint8(WATER)
+    ter.flags |= (band & on_deck).view(np.uint8) * np.uint8(BRIDGE)
+    return True
 
 
 def _fields(lay: Layout, requests: list[Request | None], rng: np.random.Generator) -> None:

@@ -15,11 +15,13 @@ import numpy as np
 
 WATER, PATH, OCC, RES = 1, 2, 4, 8  # flag bits of Terrain.flags
 HALO = 16  # only while landmarks are placed: around each landmark, kept free of the others
+BRIDGE = 32  # a deck over water (a castle's drawbridge): walkable; never sent to clients
 WATER_LEVEL = 0.0
 # ground next to water: dry land stands at least DRY_MARGIN above the water level, the bed of a
 # water cell at least WET_MARGIN below it (docs/protocol.md §6.6, "ground height")
 DRY_MARGIN = 0.3
 WET_MARGIN = 0.5
+SEABED_DEPTH = 6.0  # metres of water over the highest point of a submerged floor
 FORD_BANK = 6.0  # metres of each bank kept free at the river's ford
 RELIEF = {"fantasy": 5.0, "sci_fi": 1.5, "realistic": 3.0, "surreal": 7.0, "historical": 2.5,
           "urban": 0.6, "nature": 6.0, "space": 4.0}
@@ -65,6 +67,9 @@ class Terrain:
     # True for a terrain decoded from a world header (terrain_wire.py): no analytic shapes,
     # water is what the raster says
     water_raster: bool = False
+    # the whole world lies under water (an underwater reef): the ground is the seabed, and
+    # everything, sea life included, stands on it (docs/protocol.md §6.6, feature "seabed")
+    seabed: bool = False
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -80,6 +85,8 @@ class Terrain:
         x = np.asarray(x, dtype=np.float64)
         z = np.asarray(z, dtype=np.float64)
         out = np.zeros(np.broadcast(x, z).shape, dtype=bool)
+        if self.seabed:
+            return ~out
         if self.lake is not None:
             out |= self._in_lake(x, z)
         if self.river is not None:
@@ -132,7 +139,7 @@ class Terrain:
         y = ((h.take(k) * ux + h.take(k + g + 1) * tx) * uz
              + (h.take(k + 1) * ux + h.take(k + g + 2) * tx) * tz)
         if self.lake is None and self.river is None and self.coast is None \
-                and not self.water_raster:
+                and not self.water_raster and not self.seabed:
             dry: np.ndarray = np.maximum(y, WATER_LEVEL + DRY_MARGIN)  # no water anywhere
             return dry
         n = self.n
@@ -156,7 +163,8 @@ class Terrain:
             "height_max": round(float(self.heights.max()), 3),
             "water_fraction": round(float(wet), 4), "path_fraction": round(float(paths), 4),
             "features": [n for n, on in (("lake", self.lake), ("river", self.river),
-                                         ("road", self.roads), ("coast", self.coast)) if on],
+                                         ("road", self.roads), ("coast", self.coast),
+                                         ("seabed", self.seabed)) if on],
             "heightmap": encode_heights(self.heights, self.hstep),
             "masks": encode_masks(self.flags, self.cell),
         }
@@ -218,8 +226,10 @@ def _window(centres: np.ndarray, c: float, r: float) -> tuple[int, int]:
 
 def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
                   lake: bool, lake_central: bool, river: bool, road: bool, coast: bool,
-                  coast_depth: float = 0.12, river_offset: float = 0.24) -> Terrain:
-    """Create the height field and region rasters for one world."""
+                  coast_depth: float = 0.12, river_offset: float = 0.24,
+                  seabed: bool = False) -> Terrain:
+    """Create the height field and region rasters for one world. ``seabed``: the whole world
+    is a submerged floor SEABED_DEPTH below the water (lake, river and coast are then moot)."""
     cell = max(1.0, size / 1024)
     n = int(math.ceil(size / cell))
     g = int(min(129, size // 4 + 1))
@@ -291,7 +301,11 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
             on = way.distance(centres[:, None], centres[None, a0:a1]) < way.width / 2
         on &= (win & WATER) == 0
         win |= on.view(np.uint8) << np.uint8(1)  # PATH is bit 2
-    if ter.lake is not None or ter.river is not None or ter.coast is not None:
+    if seabed:  # every cell is water; the floor keeps its relief, all of it under water
+        ter.seabed = True
+        flags |= np.uint8(WATER)
+        ter.heights = WATER_LEVEL - SEABED_DEPTH - (heights - heights.min())
+    elif ter.lake is not None or ter.river is not None or ter.coast is not None:
         gx = np.linspace(-half, half, g)
         ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5,
                                heights)

@@ -95,4 +95,4 @@ def decode_terrain(terrain: Mapping[str, Any]) -> Terrain | None:
         raise ValueError("water_level differs from this generator's")
     return Terrain(size=float(terrain["size"]), cell=float(masks["cell"]), n=n,
                    heights=decode_heights(hm), hstep=float(hm["spacing"]), flags=flags,
-                   water_raster=True)
+                   water_raster=True, seabed="seabed" in (terrain.get("features") or ()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .terrain import OCC, RES, WATER, Terrain
+from .terrain import BRIDGE, OCC, RES, WATER, Terrain
 
 WALK_CELL = 3.0  # metres; wide enough for an avatar
 
@@ -22,10 +22,14 @@ def blocked_grid(ter: Terrain, occupied: np.ndarray | None = None) -> np.ndarray
     f = coarse_factor(ter)
     nc = ter.n // f
     window = ter.flags[:nc * f, :nc * f]
+    wet = 0 if ter.seabed else WATER  # on a seabed one walks (swims) everywhere
     if occupied is None:
-        fine = window & np.uint8(WATER | OCC)  # one pass; nonzero = blocked
+        fine = window & np.uint8(wet | OCC)  # one pass; nonzero = blocked
     else:
-        fine = ((window & WATER) != 0) | occupied[:nc * f, :nc * f]
+        fine = ((window & wet) != 0) | occupied[:nc * f, :nc * f]
+    deck = window & np.uint8(BRIDGE)
+    if deck.any():  # one walks over a bridge's deck, whatever is under or on it
+        fine = (fine != 0) & (deck == 0)
     if f > 1:
         # OR of f strided slices per axis: several times faster than reshape(...).any(axis=(1, 3))
         r = fine[:, 0::f].copy()

@@ -48,7 +48,7 @@ _COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id"
 #: Rows per SQLite statement: a full socket frame (`max_telemetry_events`). Fixed sizes (this,
 #: then powers of two for the rest) keep the statement texts few, so the driver's statement
 #: cache keeps them prepared: preparing a 500-row VALUES list costs as much as inserting the
-#: rows. 4,500 variables: SQLite allows 32,766 since 3.32 (ON CONFLICT … RETURNING needs 3.35).
+#: rows. 4,500 variables: SQLite allows 32,766 since 3.32.
 _SQLITE_ROWS = 500
 _ZERO = timedelta(0)
 
@@ -132,27 +132,28 @@ def _event_row(e: Event) -> Row:
 
 
 @functools.lru_cache(maxsize=32)
-def _sqlite_insert(rows: int, returning: bool) -> str:
+def _sqlite_insert(rows: int) -> str:
     values = ", ".join(["(" + ", ".join("?" * len(_COLUMNS)) + ")"] * rows)
-    return (f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
-            + (" RETURNING user_id, client_event_id" if returning else ""))
+    return f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
 
 
-def _sqlite_statements(rows: Sequence[Row], returning: bool) -> Iterator[tuple[str, list[Any]]]:
-    """(statement, flat parameters) covering `rows`, with the times as SQLite stores them."""
+def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Sequence[Row]]]:
+    """(statement, flat parameters, the rows they hold) covering `rows`, with the times as SQLite
+    stores them."""
     start, total = 0, len(rows)
     last_at, stamp = None, ""  # the rows of a frame share one received_at object
     while start < total:
         left = total - start
         size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
         params: list[Any] = []
-        for user, cid, kind, sid, world, exp, data, ts, at in rows[start:start + size]:
+        part = rows[start:start + size]
+        for user, cid, kind, sid, world, exp, data, ts, at in part:
             if at is not last_at:
                 last_at, stamp = at, _sqlite_time(at)
             params += (user, cid, kind, sid, world, exp, data,
                        stamp if ts is None else _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts),
                        stamp)
-        yield _sqlite_insert(size, returning), params
+        yield _sqlite_insert(size), params, part
         start += size
 
 
@@ -163,44 +164,47 @@ def _pg_params(row: Row) -> dict[str, Any]:
             "experience_id": exp, "data_json": data, "timestamp": stamp, "received_at": at}
 
 
-class _AlreadyStored(Exception):
-    """A row of the flush had a stored key: undo the flush, then write it naming the rows."""
-
-
 async def _driver(conn: AsyncConnection) -> Any:
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None  # an open aiosqlite connection
     return raw
 
 
-async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> bool:
-    """Insert every row, straight to the driver (aiosqlite) with flat parameters; whether every
-    row went in. SQLAlchemy's per-row processing was most of the cost of a durable event.
+async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
+    """Insert every row, straight to the driver (aiosqlite) with flat parameters; for each
+    frame, the keys of its rows that were stored before (by an earlier transaction or an
+    earlier frame of this flush). SQLAlchemy's per-row processing was most of the cost of a
+    durable event.
 
-    Optimistic: retries are rare, so the rows go in without RETURNING (which costs SQLite a
-    third more per row) and the row count says whether a key was stored already. Statements of
-    one size go in one `executemany`: each trip to the driver's thread waits for the event loop
-    and the GIL, which under load bounded the writer more than SQLite did.
+    Statements of one size go in one `executemany`: each trip to the driver's thread waits for
+    the event loop and the GIL, which under load bounded the writer more than SQLite did. No
+    RETURNING (it costs SQLite a third more per row): the row count says whether every row went
+    in, the common case. When some did not, the rows this transaction added are read back by
+    id (ids of new rows exceed the largest id before the flush: SQLite's writer is ours alone
+    inside it), and each key is credited to the first row that carried it, in the order the
+    rows were written, as ON CONFLICT DO NOTHING did. The flush is written once either way: a
+    client that keeps resending stored events costs the others in its flush one small read.
     """
-    batches: dict[str, list[list[Any]]] = {}
-    for rows in frames:
-        for sql, params in _sqlite_statements(rows, returning=False):
-            batches.setdefault(sql, []).append(params)
+    batches: dict[str, list[tuple[list[Any], int, Sequence[Row]]]] = {}
+    for f, rows in enumerate(frames):
+        for sql, params, part in _sqlite_statements(rows):
+            batches.setdefault(sql, []).append((params, f, part))
+    (before,), = await raw.execute_fetchall("SELECT coalesce(max(id), 0) FROM telemetry_events")
     stored = 0
-    for sql, params_list in batches.items():
-        stored += (await raw.executemany(sql, params_list)).rowcount
-    return stored == sum(len(rows) for rows in frames)
-
-
-async def _insert_sqlite_naming(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[Key]]:
-    """Insert frame after frame with RETURNING, which names the rows that went in."""
-    out = []
-    for rows in frames:
-        inserted: set[Key] = set()
-        for sql, params in _sqlite_statements(rows, returning=True):
-            inserted.update((user, cid) for user, cid in await raw.execute_fetchall(sql, params))
-        out.append(_duplicates(rows, inserted))
-    return out
+    for sql, entries in batches.items():
+        stored += (await raw.executemany(sql, [params for params, _, _ in entries])).rowcount
+    if stored == sum(len(rows) for rows in frames):
+        return [set() for _ in frames]
+    added = {(user, cid) for user, cid in await raw.execute_fetchall(
+        "SELECT user_id, client_event_id FROM telemetry_events WHERE id > ?", (before,))}
+    first: dict[Key, int] = {}  # key -> the frame whose row stored it
+    for entries in batches.values():
+        for _, f, part in entries:
+            for user, cid, *_ in part:
+                if cid is not None and (user, cid) in added:
+                    first.setdefault((user, cid), f)
+    return [{(user, cid) for user, cid, *_ in rows if cid is not None and first.get((user, cid)) != f}
+            for f, rows in enumerate(frames)]
 
 
 def _duplicates(rows: Sequence[Row], inserted: set[Key]) -> set[Key]:
@@ -229,18 +233,11 @@ class TelemetryRepo(Repo):
         was a fifth of SQLite's time per event). On SQLite the rows go in optimistically; see
         `_insert_sqlite`.
         """
-        try:
-            async with self._tx() as s:
-                conn = await s.connection()
-                if conn.dialect.name != "sqlite":
-                    return [await self._insert_pg(s, rows) for rows in frames]
-                if await _insert_sqlite(await _driver(conn), frames):
-                    return [set() for _ in frames]
-                raise _AlreadyStored  # rolls the transaction back
-        except _AlreadyStored:
-            pass
         async with self._tx() as s:
-            return await _insert_sqlite_naming(await _driver(await s.connection()), frames)
+            conn = await s.connection()
+            if conn.dialect.name != "sqlite":
+                return [await self._insert_pg(s, rows) for rows in frames]
+            return await _insert_sqlite(await _driver(conn), frames)
 
     @staticmethod
     async def _insert_pg(s: AsyncSession, rows: Sequence[Row]) -> set[Key]:

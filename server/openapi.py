@@ -156,7 +156,7 @@ def _schemas(s: Settings) -> dict[str, Schema]:
                                "properties": ANY_OBJECT}),
         "WorldBlueprint": obj(
             {"id": STR, "prompt": STR, "world_type": {"enum": list(WORLD_TYPES)}, "title": STR,
-             "description": STR, "environment_settings": ANY_OBJECT,
+             "description": STR, "environment_settings": ref("EnvironmentSettings"),
              "prefab_instances": array(ref("PrefabInstance")), "spawn_points": array(ref("Vector3")),
              "created_at": TIME, "updated_at": TIME, "processing_time_ms": NUM},
             {"status": {"enum": ["generating", "complete", "partial", "failed"]},
@@ -166,14 +166,35 @@ def _schemas(s: Settings) -> dict[str, Schema]:
              "terrain": {**nullable(ref("Terrain")),
                          "description": "the ground: heightmap and water/path masks (docs/protocol.md §6.6)"},
              "warnings": array({}), "role": {"enum": ["owner", "editor", "viewer"]}}),
+        # docs/protocol.md §6.5 (environment_settings); only the scene is described here, the
+        # other keys (time_of_day, weather, lighting, ...) are as the protocol lists them
+        "EnvironmentSettings": obj({}, {"scene": ref("Scene")}),
+        "Scene": obj(
+            {"archetype": {**STR, "description": "the scene archetype the prompt picked "
+                                                "(docs/generator.md), e.g. harbour, castle, moon_base"},
+             "ground": {"enum": ["grass", "dirt", "sand", "snow", "rock", "paved", "lava", "metal",
+                                 "regolith", "seabed"],
+                        "description": "what the ground is, for dressing the terrain"},
+             "label": {**STR, "description": "human-readable name of the archetype"}},
+            description="worlds stored by an older server lack it"),
         # docs/protocol.md §6.6; worlds stored before the terrain data lack heightmap.data and masks
         "Terrain": obj(
             {"size": {**NUM, "description": "side of the square world, m; it spans [-size/2, size/2] on x and z"}},
             {"cell": {**NUM, "description": "mask cell side, m"},
              "water_level": {**NUM, "description": "y of every water surface, m"},
-             "height_min": NUM, "height_max": NUM, "water_fraction": NUM, "path_fraction": NUM,
-             "features": array({"enum": ["lake", "river", "road", "coast"]}),
-             "heightmap": ref("TerrainHeightmap"), "masks": ref("TerrainMasks")}),
+             "height_min": {**NUM, "description": "lowest heightmap sample, m"},
+             "height_max": {**NUM, "description": "highest heightmap sample, m"},
+             "water_fraction": {**NUM, "description": "share of mask cells that are water, 0..1"},
+             "path_fraction": {**NUM, "description": "share of mask cells that are path, 0..1"},
+             "features": array({"enum": ["lake", "river", "road", "coast", "seabed"]},
+                               description="seabed: the whole world lies under water; the heightmap "
+                                           "is the sea floor and water things stand on it"),
+             "heightmap": ref("TerrainHeightmap"), "masks": ref("TerrainMasks")},
+            description="the ground at (x, z): bilinear interpolation of the heightmap, then "
+                        "min(h, water_level - 0.5) in a water mask cell and max(h, water_level + 0.3) "
+                        "elsewhere; an instance's position.y is that height (ground), water_level "
+                        "(water; the ground height in a seabed world), ground + 2 m (wall) or "
+                        "ground + 8 m + the prefab's height (air), within 0.01 m"),
         "TerrainHeightmap": obj(
             {"resolution": {**INT, "minimum": 2, "description": "g: samples per side"},
              "spacing": {**NUM, "description": "metres between samples, size / (g - 1)"}},
@@ -189,7 +210,8 @@ def _schemas(s: Settings) -> dict[str, Schema]:
              "cell": {**NUM, "description": "cell side, m (size / n)"},
              "encoding": {"const": "runs"},
              "water": array({**INT, "minimum": 0}, description="run lengths over the n x n cells in "
-                            "the heightmap's order: outside, inside, outside, ... (lake, river, sea)"),
+                            "the heightmap's order: outside, inside, outside, ... (lake, river, sea, "
+                            "moat; every cell in a seabed world)"),
              "path": array({**INT, "minimum": 0}, description="run lengths of the road/path cells")}),
         "Prompt2WorldRequest": obj(
             {"prompt": {**STR, "minLength": 1, "maxLength": s.max_prompt_chars}},

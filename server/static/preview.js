@@ -674,6 +674,7 @@
     const span = Math.max(1e-6, hi - lo);
     const [low, high] = GROUND_COLOURS[groundKind] || GROUND_COLOURS.grass;
     const water = decodeRuns(mk.water, n), path = decodeRuns(mk.path, n);
+    const seabed = (ter.features || []).includes("seabed"); // all water: draw the floor
     const near = new Int32Array(n); // nearest heightmap sample of each cell, as render.py picks it
     for (let i = 0; i < n; i++) near[i] = Math.min(g - 1, Math.max(0, Math.floor(i * mk.cell / hm.spacing)));
     const rgb = new Uint8Array(n * n * 3), img = new ImageData(n, n);
@@ -681,7 +682,7 @@
       for (let i = 0; i < n; i++) {
         const c = j * n + i, o = ((n - 1 - j) * n + i) * 3;
         let r, gr, b;
-        if (water[c]) [r, gr, b] = [50, 100, 190];
+        if (water[c] && !seabed) [r, gr, b] = [50, 100, 190];
         else if (path[c]) [r, gr, b] = [190, 170, 130];
         else {
           const s = Math.min(1, Math.max(0, (h[near[j] * g + near[i]] - lo) / span));

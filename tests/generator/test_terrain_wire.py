@@ -72,16 +72,20 @@ def test_every_instance_stands_on_the_ground_the_header_describes(catalog: Catal
     ground = ter.height_at(c["x"], c["z"])
     surface = np.array([catalog.surface[int(p)] for p in c["pidx"]])
     height = catalog.height[c["pidx"]]
+    # a seabed world (feature "seabed", docs/protocol.md §6.6): sea life stands on the floor
+    afloat = ground if ter.seabed else np.full_like(ground, WATER_LEVEL)
     expected = np.select(
         [surface == "water", surface == "air", surface == "wall"],
-        [np.full_like(ground, WATER_LEVEL), ground + 8.0 + height, ground + 2.0], ground)
+        [afloat, ground + 8.0 + height, ground + 2.0], ground)
     off = np.abs(c["y"] - expected)
     assert off.max() <= Y_TOLERANCE, (prompt, wp.catalog.prefabs[int(c["pidx"][off.argmax()])].id,
                                       float(off.max()))
     on_ground = surface == "ground"
     assert on_ground.any()  # (an underwater scene is mostly water things; still some ground)
-    # ground things stand on dry land: at least the dry margin above the water
-    assert (c["y"][on_ground] >= WATER_LEVEL + DRY_MARGIN - Y_TOLERANCE).all()
+    if ter.seabed:  # everything is under water, on the seabed
+        assert (c["y"] <= WATER_LEVEL - WET_MARGIN + Y_TOLERANCE).all()
+    else:  # ground things stand on dry land: at least the dry margin above the water
+        assert (c["y"][on_ground] >= WATER_LEVEL + DRY_MARGIN - Y_TOLERANCE).all()
     wet = (ter.flags & WATER) != 0
     if wet.any():
         beds = ter.height_at(np.array([-ter.half + ter.cell * (np.argwhere(wet)[0][0] + 0.5)]),

@@ -1,9 +1,9 @@
 """Telemetry rows on both backends: duplicates per submission, long frames, times and data as sent.
 
 `TelemetryRepo.insert_frames` writes several submissions (socket frames, REST requests) in one
-transaction with one INSERT … ON CONFLICT DO NOTHING RETURNING each; every submission learns
-which of its events were stored before, by an earlier transaction or an earlier frame of the same
-one. The writer groups what is buffered into one such transaction.
+transaction with INSERT … ON CONFLICT DO NOTHING, once; every submission learns which of its
+events were stored before, by an earlier transaction or another frame of the same one (the row
+written first keeps the key). The writer groups what is buffered into one such transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,32 @@ async def test_a_frame_longer_than_one_statement_is_stored_whole(store: Store) -
     dup = await store.telemetry.insert_frames([frame("carol", retry)])
     assert dup == [{("carol", i) for i in retry if i and not i.startswith("new")}]
     assert await store.telemetry.count("carol") == 1236
+
+
+async def test_every_stored_key_is_new_to_exactly_one_frame_of_a_flush(store: Store) -> None:
+    """Random flushes over a small id pool, some ids stored before: a key stored before is a
+    duplicate for every frame that carries it; a new key is new to exactly one of its frames
+    (the one whose row stored it) and a duplicate for the others; the store then holds each key
+    once. Frames of 1 … 700 rows cross the statement sizes (500, then powers of two)."""
+    rnd = random.Random(7)
+    for case in range(12):
+        user = f"u{case}"
+        pool = [f"e{n}" for n in range(rnd.randint(5, 900))]
+        before = set(rnd.sample(pool, rnd.randint(0, len(pool) // 3)))
+        await store.telemetry.insert_frames([frame(user, sorted(before))] if before else [])
+        frames = [[rnd.choice(pool) if rnd.random() > 0.05 else None for _ in range(rnd.randint(1, 700))]
+                  for _ in range(rnd.randint(1, 5))]
+        dups = await store.telemetry.insert_frames([frame(user, ids) for ids in frames])
+        assert len(dups) == len(frames)
+        for ids, dup in zip(frames, dups, strict=True):
+            assert dup <= {(user, i) for i in ids if i is not None}
+            assert {(user, i) for i in before if i in ids} <= dup
+        for key in {i for ids in frames for i in ids if i is not None} - before:
+            storers = [f for f, ids in enumerate(frames) if key in ids and (user, key) not in dups[f]]
+            assert len(storers) == 1, (case, key, storers)
+        stored = before | {i for ids in frames for i in ids if i is not None}
+        nulls = sum(ids.count(None) for ids in frames)
+        assert await store.telemetry.count(user) == len(stored) + nulls
 
 
 async def test_times_and_data_read_back_as_sent(store: Store) -> None:
