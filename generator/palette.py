@@ -104,7 +104,7 @@ WORLD_FITS: dict[str, frozenset[str]] = {
 }
 # prompt words (and the season/weather biome) that let more scene tags in: "a snowy village"
 WORD_FITS: dict[str, str] = {"japanese": "japanese", "zen": "japanese", "oasis": "oasis",
-                             "winter": "snow"}
+                             "jungle": "tropical", "rainforest": "tropical", "winter": "snow"}
 # a world type the prompt's own words chose over the archetype's (a candy forest, a mystical
 # lake) brings its own things along
 GENRE_FITS: dict[str, frozenset[str]] = {"fantasy": frozenset({"magic"}),
