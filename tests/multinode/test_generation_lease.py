@@ -1,7 +1,8 @@
 """Generation ownership across nodes (docs/scaling.md "Failures", server/leases.py): a node
 running a generation holds a lease on the world row. A node that starts leaves other nodes'
 running generations alone; when the generating node is SIGKILLed, a surviving node marks the
-world `partial` within 4/3 × generation_lease_s and its members get `gen.done` (partial).
+world `partial` within 4/3 × generation_lease_s and its members get `gen.done` (partial); a
+node that was only cut off meanwhile cannot complete that world afterwards.
 
 The generation is held mid-stream deterministically: the test locks the schema's
 world_chunks table, so node a's next chunk write waits (reads, and the lease renewals on the
@@ -10,7 +11,9 @@ worlds table, do not)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -20,7 +23,7 @@ from tests.conftest import TIMEOUT
 from tests.multinode.conftest import PG_ADMIN, connect, db_fetch
 from tests.multinode.faults import Spawn, db_url, pg_role, spawn  # noqa: F401 (fixtures)
 from tests.multinode.helpers import join
-from tests.session.peer import rid
+from tests.session.peer import Peer, rid
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 LEASE_S = 1.5
@@ -34,14 +37,7 @@ async def test_a_dead_nodes_generation_is_marked_partial_and_a_starting_node_lea
     owner = await connect(http, node_a, "gina")
     lock = await asyncpg.connect(PG_ADMIN)
     try:
-        r = rid()
-        await owner.send(type="prompt", rid=r, prompt="a forest with rocks", seed=7, max_instances=20_000)
-        start = await owner.until(lambda f: f.get("rid") == r)
-        assert start["type"] == "gen.start", start
-        world_id = start["world_id"]
-        tx = lock.transaction()
-        await tx.start()
-        await lock.execute(f"LOCK TABLE {pg_role}.world_chunks IN EXCLUSIVE MODE")  # node a's next chunk waits
+        _, world_id, tx = await _held_generation(owner, lock, pg_role)  # node a's next chunk write waits
 
         # Item 3: a node that starts now (its start-up sweep runs before it is ready) sweeps
         # only expired leases, not a's running generation, whose lease a keeps renewing.
@@ -73,6 +69,51 @@ async def test_a_dead_nodes_generation_is_marked_partial_and_a_starting_node_lea
         assert added["type"] == "edit.ack", added
     finally:
         await lock.close()
+
+
+async def test_a_cut_off_node_cannot_complete_the_world_another_node_marked_partial(
+        http: aiohttp.ClientSession, pg_role: str, spawn: Spawn) -> None:  # noqa: F811
+    """Node a is paused (SIGSTOP: no lease renewals, its chunk write pending) until node b has
+    swept the world to partial and told its member; then a runs on. Its next write is refused
+    (the world is no longer `generating`), so it stops: its requester also gets gen.done
+    partial, and the store keeps the instances that b announced — never `complete`."""
+    url = db_url(pg_role)
+    node_a = await spawn("a", url, generation_lease_s=LEASE_S)
+    node_b = await spawn("b", url, generation_lease_s=LEASE_S)
+    owner = await connect(http, node_a, "gina")
+    lock = await asyncpg.connect(PG_ADMIN)
+    try:
+        r, world_id, tx = await _held_generation(owner, lock, pg_role)
+        watcher = await connect(http, node_b, "gina")
+        await join(watcher, world_id)
+        assert node_a.proc is not None
+        node_a.proc.send_signal(signal.SIGSTOP)
+        try:
+            swept = await watcher.until(lambda f: f.get("type") == "gen.done", timeout=TIMEOUT)
+            assert swept["status"] == "partial", swept
+            await tx.rollback()  # a's pending chunk INSERT runs; its transaction waits for a
+        finally:
+            node_a.proc.send_signal(signal.SIGCONT)
+        done = await owner.until(lambda f: f.get("rid") == r and f.get("type") == "gen.done", timeout=TIMEOUT)
+        assert done["status"] == "partial", done
+        rows = await db_fetch(url, "SELECT status, instance_count FROM worlds WHERE id = $1", world_id)
+        assert (rows[0]["status"], rows[0]["instance_count"]) == ("partial", swept["instances"])
+    finally:
+        await lock.close()
+
+
+async def _held_generation(owner: Peer, lock: asyncpg.Connection, schema: str) -> tuple[int, str, Any]:
+    """Start a large generation on `owner`'s node and hold its next chunk write (`lock` takes
+    the schema's world_chunks table); returns the prompt's rid, the world id and the open
+    transaction holding the lock."""
+    r = rid()
+    await owner.send(type="prompt", rid=r, prompt="a forest with rocks", seed=7, max_instances=20_000)
+    start = await owner.until(lambda f: f.get("rid") == r)
+    assert start["type"] == "gen.start", start
+    tx = lock.transaction()
+    await tx.start()
+    await lock.execute(f"LOCK TABLE {schema}.world_chunks IN EXCLUSIVE MODE")
+    return r, start["world_id"], tx
 
 
 async def _status(url: str, world_id: str) -> str:
