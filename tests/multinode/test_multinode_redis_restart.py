@@ -5,7 +5,6 @@ meanwhile, in order, from the op log; ops made on b meanwhile reach a's members 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.broker.conftest import eventually
 from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
 from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
-from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
+from tests.multinode.helpers import add_op, drain_until, edit, join, new_world, read_sent
 from tests.session.peer import Peer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -64,7 +63,7 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     assert ready["status"] == "ready" and ready["broker"] == "reconnecting"
     for n in range(1, 6):  # acknowledged on a; b cannot hear of them now
         await edit(owner, owner_view, world_id, [add_op(template, n, "d")])
-    await asyncio.sleep(0.2)
+    await read_sent(watcher, watcher_view)
     assert watcher_view.seq == 1
     await proxy.start()
     # b reconnects and resubscribes by itself; with no further edit, the resync fills 2..6
@@ -78,8 +77,8 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     await eventually(lambda: not broker_b.healthy)
     await edit(watcher, watcher_view, world_id, [{"op": "set", "id": "d0", "props": {"from": "b"}}])
     assert watcher_view.seq == 7  # b's own members have it at once
-    await asyncio.sleep(0.2)
-    assert owner_view.seq == 6
+    await read_sent(owner, owner_view)
+    assert owner_view.seq == 6  # a's members cannot have it yet
     await proxy.start()
     await drain_until(owner, owner_view, 7)  # b publishes a resync for the world it could not reach
 
