@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import ServerProcess
+from tests.support.serve import ServerProcess
 
 PASSWORD = "correct-horse-PW-9f3a"
 WRONG = "wrong-guess-PW-7c1e"

@@ -11,16 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.context import SERVICES
 from tests.broker.conftest import eventually
 from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
-from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
+from tests.conftest import REDIS_URL, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
 from tests.multinode.helpers import add_op, drain_until, edit, join, new_world, read_sent
-from tests.session.peer import Peer
+from tests.session.peer import open_peer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -35,13 +34,6 @@ async def schema_url() -> AsyncIterator[str]:
     await _admin(f"DROP SCHEMA IF EXISTS {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE IF EXISTS {name}")
 
 
-async def peer_on(client: TestClient, user: str) -> Peer:
-    ws = await client.ws_connect("/ws", headers=bearer(await login(client, user)))
-    peer = Peer(ws)
-    assert (await peer.recv())["type"] == "welcome"
-    return peer
-
-
 async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_is_back(
         aiohttp_client: Any, tmp_path: Path, schema_url: str, proxy: Proxy) -> None:  # noqa: F811
     common = {"database_url": schema_url, "broker": "redis", "secret_key": secrets.token_hex(16)}
@@ -49,10 +41,10 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     node_b = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=proxy.url(), node_id="b", **common)))
     broker_b = node_b.app[SERVICES].extras["broker"]
 
-    owner = await peer_on(node_a, "dana")
+    owner = await open_peer(node_a, "dana")
     world_id, template = await new_world(owner)
     owner_view, _ = await join(owner, world_id)
-    watcher = await peer_on(node_b, "dana")
+    watcher = await open_peer(node_b, "dana")
     watcher_view, _ = await join(watcher, world_id)
     await edit(owner, owner_view, world_id, [add_op(template, 0, "d")])
     await drain_until(watcher, watcher_view, 1)
