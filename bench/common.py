@@ -17,8 +17,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+
+# One way to start a server process and wait for it, shared with the tests (standard library only).
+from tests.support.serve import free_port, healthy, stop, wait_started
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -65,12 +66,6 @@ def raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A server subprocess on 127.0.0.1 with /proc readers for its CPU and memory."""
 
@@ -80,16 +75,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
                                      stderr=subprocess.STDOUT, preexec_fn=raise_nofile)
         self.pid = self.proc.pid
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited early; see {self.log.name}:\n{self.tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} did not come up on port {port}:\n{self.tail()}")
+        wait_started(self.proc, lambda: healthy(self.url), self.tail, timeout=30)
 
     @property
     def url(self) -> str:
@@ -126,13 +112,7 @@ class Server:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, grace=5)
         self.log.close()
 
 

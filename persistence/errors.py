@@ -33,6 +33,11 @@ class LimitExceeded(PersistenceError):
         self.fields = fields
 
 
+class LeaseLost(PersistenceError):
+    """A generation's write found its world no longer `generating`: the node's lease expired
+    and another node marked the world `partial` (server/leases.py). Nothing was written."""
+
+
 class CommitUnknown(PersistenceError):
     """The connection failed during COMMIT: the write may or may not be stored. Its cause is
     the driver's error (an outage, `is_outage`)."""

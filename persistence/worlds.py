@@ -4,7 +4,9 @@ A world row is written (status `generating`) before its first instance, instance
 appended chunk by chunk in stream order (one `world_chunks` row per chunk, expanded into
 `world_instances` rows by the world's first edit), and the status becomes `complete` (or
 `partial` / `failed`) last: a crash can leave a prefix of the stream, never an unmarked
-half-world. `mark_interrupted` turns left-over `generating` rows into `partial` at start.
+half-world. A world left `generating` by a node that stopped becomes `partial` once its
+generation lease expires (`sweep_expired`, server/leases.py); the generation's own writes
+apply only while the world is still `generating`, so a swept world is never completed later.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, true, update
 
 from .clock import utcnow
 from .db import Repo
-from .errors import NotFound
+from .errors import LeaseLost, NotFound
 from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
 from .sqlite_writer import SqliteWriter, json_text, sqlite_time
 
@@ -35,11 +37,14 @@ _WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "descriptio
                   "stored_bytes", "gen_lease_until")
 _SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
                         f"VALUES ({', '.join(':' + c for c in _WORLD_COLUMNS)})")
+# A generation writes its world only while it is `generating`, in the same statement: once
+# its lease expired and another node swept the world to `partial` (sweep_expired), a node that
+# was cut off meanwhile can neither add to it nor mark it `complete` (server/leases.py).
 _SQLITE_GROW = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
-                "updated_at = ? WHERE id = ?")
+                "updated_at = ? WHERE id = ? AND status = 'generating'")
 _SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
                            "updated_at = ?, status = ?, "
-                           "processing_time_ms = ? WHERE id = ?")
+                           "processing_time_ms = ? WHERE id = ? AND status = 'generating'")
 _SQLITE_ROLE = ("SELECT w.owner_id, w.visibility, m.role FROM worlds w LEFT JOIN world_members m "
                 "ON m.world_id = w.id AND m.user_id = ? WHERE w.id = ?")
 _SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
@@ -179,7 +184,9 @@ class WorldRepo(Repo):
         """Append generated chunks `(first_ord, count, data)` in one transaction; `data` is the
         chunk's msgpack array of wire-shaped instances, stored as sent (models.WorldChunk).
         `finish=(status, processing_time_ms)` also ends the generation in that transaction.
-        Returns the world's new `updated_at`."""
+        Returns the world's new `updated_at`; LeaseLost (nothing written: the transaction rolls
+        back) when the world is no longer `generating`. The world row is updated last, so its
+        row lock (which lease renewals and sweeps wait for) is held only to the COMMIT."""
         count, now = sum(n for _, n, _ in chunks), utcnow()
         size = sum(len(d) for _, _, d in chunks)
         if self._writer is not None:
@@ -189,9 +196,11 @@ class WorldRepo(Repo):
             def tx(conn: Any) -> None:
                 conn.executemany(_SQLITE_INSERT_CHUNK, rows)
                 if finish is None:
-                    conn.execute(_SQLITE_GROW, (count, size, stamp, world_id))
+                    grown = conn.execute(_SQLITE_GROW, (count, size, stamp, world_id))
                 else:
-                    conn.execute(_SQLITE_GROW_AND_FINISH, (count, size, stamp, *finish, world_id))
+                    grown = conn.execute(_SQLITE_GROW_AND_FINISH, (count, size, stamp, *finish, world_id))
+                if grown.rowcount == 0:
+                    raise LeaseLost(f"world {world_id} is no longer generating")
             await self._writer.run(tx)
             return now
         worlds = WORLDS
@@ -201,22 +210,26 @@ class WorldRepo(Repo):
             values["status"], values["processing_time_ms"] = finish
         async with self._core() as conn:
             await _insert_chunks(conn, world_id, chunks)
-            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(**values))
+            grown = await conn.execute(update(worlds).where(worlds.c.id == world_id, worlds.c.status == "generating")
+                                       .values(**values))
+            if grown.rowcount == 0:
+                raise LeaseLost(f"world {world_id} is no longer generating")
         return now
 
-    async def finish(self, world_id: str, status: str, processing_time_ms: float) -> datetime:
-        """Set the world's final status; returns its new `updated_at`."""
+    async def finish(self, world_id: str, status: str, processing_time_ms: float) -> datetime | None:
+        """End the world's generation with `status`; returns its new `updated_at`, or None when
+        it was no longer `generating` (another node swept it: nothing is written)."""
         now = utcnow()
         if self._writer is not None:
             stamp = sqlite_time(now)
-            await self._writer.run(lambda conn: conn.execute(_SQLITE_GROW_AND_FINISH,
-                                                             (0, 0, stamp, status, processing_time_ms, world_id)))
-            return now
+            done = await self._writer.run(lambda conn: conn.execute(
+                _SQLITE_GROW_AND_FINISH, (0, 0, stamp, status, processing_time_ms, world_id)).rowcount)
+            return now if done else None
         worlds = WORLDS
         async with self._core() as conn:
-            await conn.execute(update(worlds).where(worlds.c.id == world_id).values(
-                status=status, processing_time_ms=processing_time_ms, updated_at=now))
-        return now
+            result = await conn.execute(update(worlds).where(worlds.c.id == world_id, worlds.c.status == "generating")
+                                        .values(status=status, processing_time_ms=processing_time_ms, updated_at=now))
+        return now if result.rowcount else None
 
     async def renew_leases(self, world_ids: Sequence[str], until: datetime) -> None:
         """Extend the generation lease of these worlds (those still `generating`)."""

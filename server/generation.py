@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+from persistence.errors import LeaseLost
 from protocol.codec import pack_instances
 
 from .blueprint import wire_records
@@ -55,7 +56,7 @@ class Chunk:
 @dataclass(slots=True)
 class Done:
     world_id: str
-    status: str  # complete | cancelled
+    status: str  # complete | cancelled | partial (another node swept the world: its lease expired)
     instances: int
     chunks: int
     plan_ms: float
@@ -169,9 +170,16 @@ async def stream_world(services: Services, req: GenRequest,
             finished = complete_with(group)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
-            async with store_turn(user):
-                world["updated_at"] = await asyncio.shield(
-                    services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            try:
+                async with store_turn(user):
+                    world["updated_at"] = await asyncio.shield(
+                        services.store.worlds.append_chunks(world_id, rows(group), finish=finished))
+            except LeaseLost:
+                # This node was cut off longer than the lease and another node marked the
+                # world partial (server/leases.py): it is no longer ours; its stored prefix
+                # stands, and so does the status its members were told.
+                finished, status = ("partial", (time.perf_counter() - started) * 1000), "partial"
+                break
             world["instance_count"] += sum(len(c.records) for c in group)
     finally:
         if upcoming is not None and not upcoming.done():
@@ -181,7 +189,8 @@ async def stream_world(services: Services, req: GenRequest,
         try:
             if finished is None:
                 finished = ("partial", (time.perf_counter() - started) * 1000)
-                world["updated_at"] = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+                stamp = await asyncio.shield(services.store.worlds.finish(world_id, *finished))
+                world["updated_at"] = stamp or world["updated_at"]
         finally:
             if leases is not None:
                 leases.release(world_id)

@@ -8,6 +8,11 @@ node whose UPDATE changed it tells the world's members on every node (`gen.done`
 `partial`, through the broker). So an orphaned generation is marked `partial` within
 4/3 × `generation_lease_s` of its node's death (docs/scaling.md "Failures"). Lease times are
 the nodes' clocks: keep them synchronised (NTP) well within a third of the lease.
+
+The sweep is the takeover, and it is final: a generation writes its chunks and its end only
+while its world is still `generating`, in the same UPDATE (persistence/worlds.py), so a node
+that was merely cut off longer than its lease finds its next write refused (LeaseLost) and
+stops, instead of turning the announced `partial` into `complete`.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient
 
 from server import config
 from server.app import create_app
+from tests.support.serve import TIMEOUT
 
-TIMEOUT = 10.0  # the one timeout every test waits with
+__all__ = ["TIMEOUT"]  # the one timeout every test waits with (defined beside the process helper, for bench/)
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

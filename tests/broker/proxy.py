@@ -1,16 +1,24 @@
-"""A TCP proxy on 127.0.0.1 that a test can take down and bring back: a Redis "restart"
-as one node sees it (its connections drop, new ones are refused), without touching the
-machine's Redis that other tests share."""
+"""A TCP proxy on 127.0.0.1 that a test can take down and bring back: a Redis or PostgreSQL
+"restart" as one node sees it (its connections drop, new ones are refused), without touching
+the machine's services that other tests share. A subclass can also cut one connection at
+chosen bytes (`pipes`; tests/multinode/faults.py cuts a PostgreSQL COMMIT)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from tests.conftest import require_service
+
+# Sees each chunk a pipe reads; False cuts the connection there (that chunk is not passed on).
+Passes = Callable[[bytes], bool]
+
+
+def _everything(data: bytes) -> bool:
+    return True
 
 
 class Proxy:
@@ -48,6 +56,11 @@ class Proxy:
         if server is not None:
             await server.wait_closed()
 
+    def pipes(self) -> tuple[Passes, Passes]:
+        """For each accepted connection: what its client→target and target→client pipes pass
+        on. Everything, here."""
+        return _everything, _everything
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -55,14 +68,17 @@ class Proxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(src, dst))
+        upward, downward = self.pipes()
+        for src, dst, passes in ((reader, up_writer, upward), (up_reader, writer, downward)):
+            task = asyncio.create_task(self._pipe(src, dst, passes))
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, passes: Passes) -> None:
+        """Copy until either side ends or `passes` refuses a chunk; then cut `dst`, which ends
+        the opposite pipe too (its source is gone)."""
         try:
-            while data := await src.read(65536):
+            while (data := await src.read(65536)) and passes(data):
                 dst.write(data)
                 await dst.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -58,14 +58,17 @@ async def test_delivery_never_runs_inside_publish(broker: Node) -> None:
 
 async def test_only_subscribed_worlds_are_delivered(broker: Node) -> None:
     b, rec = broker
-    mine, other = world(), world()
+    mine, other, still = world(), world(), world()
     await b.subscribe(mine)
+    await b.subscribe(still)
     await b.publish(other, {"k": "frame", "f": b"not for us"})
     await b.publish(mine, {"k": "frame", "f": b"marker"})
     await rec.until(lambda: len(rec.envelopes(mine)) == 1)
     await b.unsubscribe(mine)
     await b.publish(mine, {"k": "frame", "f": b"after unsubscribe"})
-    await asyncio.sleep(0.1)
+    # One publisher's messages arrive in order: once this one is in, the one before would be.
+    await b.publish(still, {"k": "frame", "f": b"barrier"})
+    await rec.until(lambda: bool(rec.envelopes(still)))
     assert rec.envelopes(other) == []
     assert [e["f"] for e in rec.envelopes(mine)] == [b"marker"]
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TIMEOUT
+from tests.support.serve import ServerProcess, free_port
 
 EXE = shutil.which("immersiverse", path=str(Path(sys.executable).parent)) or shutil.which("immersiverse")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -29,43 +27,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`immersiverse serve` on a free port with its store in a temp dir; its base URL."""
-    assert EXE, "the immersiverse console script is not installed (pip install -e .)"
-    tmp = tmp_path_factory.mktemp("serve")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], cwd=tmp, env=_env(tmp),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = ServerProcess(tmp_path_factory.mktemp("serve"))
     try:
-        deadline = time.monotonic() + 3 * TIMEOUT
-        while not _healthy(url):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "server never answered /health"
-            time.sleep(0.1)  # a separate process: nothing to await but its port
-        yield url
+        yield proc.url
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        proc.stop()
 
 
 def _client(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,7 +81,7 @@ def test_client_reports_a_refused_prompt(server: str, tmp_path: Path) -> None:
 def test_client_reports_a_bad_token_and_an_unreachable_server(server: str, tmp_path: Path) -> None:
     done = _client(tmp_path, "a farm", "--url", server, "--token", "garbage")
     assert done.returncode == 2 and "4500" in done.stderr
-    done = _client(tmp_path, "a farm", "--url", f"http://127.0.0.1:{_free_port()}")
+    done = _client(tmp_path, "a farm", "--url", f"http://127.0.0.1:{free_port()}")
     assert done.returncode == 2 and "cannot reach" in done.stderr
 
 

@@ -33,8 +33,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from protocol import ProtocolError, decode_server
 from protocol.codes import CloseCode, ErrorCode
-
-from .conftest import free_port
+from tests.support.serve import free_port
 
 RECV_TIMEOUT = 15.0
 SENTINEL_RIDS = itertools.count(2_000_000_000)

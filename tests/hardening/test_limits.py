@@ -18,7 +18,8 @@ import pytest
 
 from protocol.codes import CloseCode, ErrorCode
 from server.config import SETTINGS
-from tests.conftest import bearer, login
+from server.context import SERVICES
+from tests.conftest import TIMEOUT, bearer, login
 from tests.hardening.conftest import ROOT
 from tests.session.peer import Peer, rid
 
@@ -232,12 +233,15 @@ async def test_request_body_limit_is_413_json(make_client: Any) -> None:
 
 async def test_a_closed_socket_gives_its_user_and_ip_slot_back(server: Any) -> None:
     client, open_peer = await server(max_connections_per_user=1, max_connections_per_ip=2)
+    sessions = client.server.app[SERVICES].extras["metrics"].sessions  # dec'd as both slots are freed
     token = await login(client, "alice")
     for _ in range(5):  # open, close, open again: the slots come back every time
         peer = await open_peer("alice", token)
         assert (await peer.request("ping"))["type"] == "pong"
         await peer.ws.close()
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(TIMEOUT):
+            while sessions._value.get():
+                await asyncio.sleep(0.01)
     first = await open_peer("alice", token)
     second = Peer(await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"}))
     assert await second.closed() == CloseCode.CONNECTION_LIMIT  # per user

@@ -9,6 +9,7 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import ServerProcess
+from tests.support.serve import ServerProcess
 
 PASSWORD = "correct-horse-PW-9f3a"
 WRONG = "wrong-guess-PW-7c1e"
@@ -65,7 +66,7 @@ async def _traffic(proc: ServerProcess, token: str) -> None:
     sock.connect(("127.0.0.1", proc.port))
     slow = await _ws(proc, await asyncio.to_thread(proc.login, "slowpoke"), sock=sock, max_queue=1)
     await slow.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
-    await asyncio.sleep(0.5)
+    await _until(ws, lambda f: f["type"] == "presence" and f.get("event") == "join")  # it is a member now
     ids = [f"i{n:05d}" for n in range(1, 48)]
     for i in range(60):
         ops = [{"op": "set", "id": inst, "props": {"note": "x" * 3800, "n": i}} for inst in ids]
@@ -75,14 +76,25 @@ async def _traffic(proc: ServerProcess, token: str) -> None:
     slow.transport.abort() if hasattr(slow, "transport") else sock.close()
 
 
-def _scrape(proc: ServerProcess) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+Metrics = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def _scrape(proc: ServerProcess) -> Metrics:
     status, text = proc.get("/metrics")
     assert status == 200
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    out: Metrics = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return out
+
+
+async def _scrape_until(proc: ServerProcess, done: Callable[[Metrics], bool]) -> Metrics:
+    """Scrape /metrics until `done` holds (bounded); the last scrape."""
+    async with asyncio.timeout(TIMEOUT):
+        while not done(m := await asyncio.to_thread(_scrape, proc)):
+            await asyncio.sleep(0.05)
+    return m
 
 
 def _total(metrics: dict[str, Any], name: str) -> float:
@@ -103,9 +115,13 @@ async def test_metrics_move_and_logs_are_json_with_ids_and_no_secrets(spawn_serv
     assert status == 401
     guest = proc.login("alice")
     await _traffic(proc, guest)
-    await asyncio.sleep(1.0)  # the gauges are sampled every revocation_poll_s (0.2 s here)
-
-    m = _scrape(proc)
+    # The slow member is closed once its queue overflows, and the gauges are sampled every
+    # revocation_poll_s (0.2 s here): scrape until both show.
+    gauges = ("immersiverse_send_queue_bytes", "immersiverse_send_queue_bytes_max",
+              "immersiverse_telemetry_buffer_events", "immersiverse_db_pool_checked_out",
+              "immersiverse_generations_running", "immersiverse_rooms")
+    m = await _scrape_until(proc, lambda m: m.get("immersiverse_closes_total", {}).get((("code", "4001"),), 0) >= 1
+                            and all(g in m for g in gauges))
     assert "immersiverse_sessions" in m
     assert m["immersiverse_frames_in_total"][(("type", "ping"),)] >= 1
     for name in ("immersiverse_frames_in_total", "immersiverse_bytes_in_total"):  # by type, in
@@ -122,11 +138,8 @@ async def test_metrics_move_and_logs_are_json_with_ids_and_no_secrets(spawn_serv
                  "immersiverse_telemetry_acked_total", "immersiverse_error_frames_total",
                  "immersiverse_instances_streamed_total", "immersiverse_world_ops_total"):
         assert _total(m, name) > 0, f"{name} did not move"
-    for gauge in ("immersiverse_send_queue_bytes", "immersiverse_send_queue_bytes_max",
-                  "immersiverse_telemetry_buffer_events", "immersiverse_db_pool_checked_out",
-                  "immersiverse_generations_running", "immersiverse_rooms"):
+    for gauge in gauges:
         assert _total(m, gauge) >= 0
-    assert m["immersiverse_closes_total"].get((("code", "4001"),), 0) >= 1
 
     proc.stop()
     lines = [line for line in proc.output().splitlines() if line.strip()]

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from tests.hardening.conftest import ServerProcess  # noqa: E402
+from tests.support.serve import ServerProcess  # noqa: E402
 
 EXAMPLES = int(os.environ.get("REST_EXAMPLES", "15"))
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)  # valid and invalid input

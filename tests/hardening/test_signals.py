@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import ServerProcess
+from tests.support.serve import ServerProcess
 
 DRAIN_S = 3.0
 pytestmark = pytest.mark.slow

@@ -13,13 +13,7 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,19 +26,11 @@ import pytest
 
 from tests.conftest import REDIS_URL, TIMEOUT, require_service
 from tests.session.peer import Peer
+from tests.support.serve import SERVE, free_port, get_json, stop, wait_started
 
-# The console script beside this interpreter (the venv's), else the same entry point by module.
-_SCRIPT = Path(sys.executable).with_name("immersiverse")
-SERVE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "server.cli"]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PRESENCE_TTL_S = 1.5
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _admin(*statements: str) -> None:
@@ -93,38 +79,25 @@ class Node:
         log.close()
 
     def ready(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"{self.http}/ready", timeout=1) as resp:
-                return json.loads(resp.read())  # type: ignore[no-any-return]
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
+        answer = get_json(f"{self.http}/ready")
+        return answer[1] if answer is not None and isinstance(answer[1], dict) else None
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node {self.name} exited {self.proc.returncode}:\n{self.log_tail()}")
+        """Until /ready says ready with its broker connected."""
+        def up() -> bool:
             body = self.ready()
-            if body and body.get("status") == "ready" and body.get("broker") == "ok":
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"node {self.name} not ready after {timeout}s:\n{self.log_tail()}")
+            return bool(body and body.get("status") == "ready" and body.get("broker") == "ok")
+        assert self.proc is not None
+        wait_started(self.proc, up, self.log_tail, timeout)
 
     def kill(self) -> None:
         """SIGKILL: no drain, no goodbye, nothing flushed that was not already durable."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=TIMEOUT)
+        if self.proc is not None:
+            stop(self.proc, grace=0)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.proc is not None:
+            stop(self.proc, grace=TIMEOUT)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

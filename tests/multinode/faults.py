@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from tests.broker.proxy import Proxy
+from tests.broker.proxy import Passes, Proxy
 from tests.conftest import REDIS_URL, require_service
 from tests.multinode.conftest import PRESENCE_TTL_S, Node, _admin
 
@@ -45,6 +46,9 @@ def db_url(role: str, port: int = PG_PORT) -> str:
 
 
 Spawn = Callable[..., Awaitable[Node]]
+# The transaction statements asyncpg sends as simple queries ("BEGIN ISOLATION LEVEL READ
+# COMMITTED;" begins one: whole words only).
+_TX_WORD = re.compile(rb"\b(BEGIN|COMMIT|ROLLBACK)\b")
 
 
 @pytest.fixture
@@ -75,12 +79,13 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
 
 
 class CommitCutter(Proxy):
-    """A PostgreSQL proxy that can lose one COMMIT's answer: once armed with a marker (bytes a
-    transaction's statements carry, e.g. a world id bound as a parameter), the next COMMIT on
-    a connection that sent the marker reaches PostgreSQL and is committed, but its reply is
-    dropped and the client's connection cut — "the connection died during COMMIT". Armed
-    with `before=True`, the statement carrying the marker is never sent: the connection dies
-    before the transaction could commit."""
+    """A PostgreSQL proxy that cuts one transaction. Armed with a marker (bytes that only the
+    transaction under test sends, e.g. a token in an edit's props), the next COMMIT of a
+    transaction that sent the marker reaches PostgreSQL and is committed, but its reply is
+    dropped and the client's connection cut: "the connection died during COMMIT". Armed with
+    `before=True`, the statement carrying the marker is never sent and the connection dies
+    inside the open transaction, before it could commit. A marker seen outside a transaction
+    (BEGIN … COMMIT/ROLLBACK) is ignored: only a transaction is cut."""
 
     def __init__(self, target_port: int = PG_PORT) -> None:
         super().__init__(target_port)
@@ -91,53 +96,33 @@ class CommitCutter(Proxy):
     def arm(self, marker: bytes, *, before: bool = False) -> None:
         self.marker, self.before = marker, before
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.update((writer, up_writer))
-        state = {"marked": False, "cut": False}
-        for task in (asyncio.create_task(self._upstream(reader, up_writer, state)),
-                     asyncio.create_task(self._downstream(up_reader, writer, up_writer, state))):
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
+    def _fire(self) -> None:
+        self.marker = None
+        self.cuts += 1
 
-    async def _upstream(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, state: dict[str, bool]) -> None:
-        try:
-            while data := await src.read(65536):
-                if self.marker is not None and self.marker in data:
-                    if self.before:
-                        self.marker = None
-                        self.cuts += 1
-                        break
-                    state["marked"] = True
-                if b"ROLLBACK" in data:
-                    state["marked"] = False
-                elif state["marked"] and b"COMMIT" in data and self.marker is not None:
-                    state["cut"], self.marker = True, None
-                    self.cuts += 1
-                dst.write(data)
-                await dst.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            dst.transport.abort()
+    def pipes(self) -> tuple[Passes, Passes]:
+        tx = {"open": False, "marked": False, "cut": False}  # this connection's transaction
 
-    async def _downstream(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, upstream: asyncio.StreamWriter,
-                          state: dict[str, bool]) -> None:
-        try:
-            while data := await src.read(65536):
-                if state["cut"]:  # PostgreSQL has answered the COMMIT: it is durable; drop the answer
-                    break
-                dst.write(data)
-                await dst.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            dst.transport.abort()
-            upstream.transport.abort()
+        def upward(data: bytes) -> bool:
+            words = _TX_WORD.findall(data)  # in order: "BEGIN …; SELECT …" can share a chunk
+            if b"BEGIN" in words:
+                tx["open"] = True
+            if tx["open"] and self.marker is not None and self.marker in data:
+                if self.before:
+                    self._fire()
+                    return False
+                tx["marked"] = True
+            if b"COMMIT" in words and tx["marked"] and self.marker is not None:
+                tx["cut"] = True
+                self._fire()
+            if words and words[-1] != b"BEGIN":
+                tx["open"] = tx["marked"] = False
+            return True
+
+        def downward(data: bytes) -> bool:
+            return not tx["cut"]  # PostgreSQL has answered the COMMIT: it is durable; drop the answer
+
+        return upward, downward
 
 
 @pytest.fixture

@@ -65,6 +65,16 @@ async def edit(peer: Peer, view: View, world_id: str, ops: list[dict[str, Any]])
         view.feed(frame)
 
 
+async def read_sent(peer: Peer, view: View) -> None:
+    """Feed `view` every frame the server had sent `peer` before it answered a ping: one socket
+    delivers in order, so the pong comes after them."""
+    r = rid()
+    await peer.send(type="ping", rid=r)
+    async with asyncio.timeout(TIMEOUT):
+        while (frame := await peer.recv()).get("rid") != r:
+            view.feed(frame)
+
+
 async def drain_until(peer: Peer, view: View, seq: int) -> None:
     async with asyncio.timeout(TIMEOUT):
         while view.seq < seq:

@@ -5,23 +5,21 @@ meanwhile, in order, from the op log; ops made on b meanwhile reach a's members 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.context import SERVICES
 from tests.broker.conftest import eventually
 from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
-from tests.conftest import REDIS_URL, bearer, login, make_settings, require_service
+from tests.conftest import REDIS_URL, make_settings, require_service
 from tests.multinode.conftest import _admin, db_state
-from tests.multinode.helpers import add_op, drain_until, edit, join, new_world
-from tests.session.peer import Peer
+from tests.multinode.helpers import add_op, drain_until, edit, join, new_world, read_sent
+from tests.session.peer import open_peer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -36,13 +34,6 @@ async def schema_url() -> AsyncIterator[str]:
     await _admin(f"DROP SCHEMA IF EXISTS {name} CASCADE", f"DROP OWNED BY {name}", f"DROP ROLE IF EXISTS {name}")
 
 
-async def peer_on(client: TestClient, user: str) -> Peer:
-    ws = await client.ws_connect("/ws", headers=bearer(await login(client, user)))
-    peer = Peer(ws)
-    assert (await peer.recv())["type"] == "welcome"
-    return peer
-
-
 async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_is_back(
         aiohttp_client: Any, tmp_path: Path, schema_url: str, proxy: Proxy) -> None:  # noqa: F811
     common = {"database_url": schema_url, "broker": "redis", "secret_key": secrets.token_hex(16)}
@@ -50,10 +41,10 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     node_b = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=proxy.url(), node_id="b", **common)))
     broker_b = node_b.app[SERVICES].extras["broker"]
 
-    owner = await peer_on(node_a, "dana")
+    owner = await open_peer(node_a, "dana")
     world_id, template = await new_world(owner)
     owner_view, _ = await join(owner, world_id)
-    watcher = await peer_on(node_b, "dana")
+    watcher = await open_peer(node_b, "dana")
     watcher_view, _ = await join(watcher, world_id)
     await edit(owner, owner_view, world_id, [add_op(template, 0, "d")])
     await drain_until(watcher, watcher_view, 1)
@@ -64,7 +55,7 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     assert ready["status"] == "ready" and ready["broker"] == "reconnecting"
     for n in range(1, 6):  # acknowledged on a; b cannot hear of them now
         await edit(owner, owner_view, world_id, [add_op(template, n, "d")])
-    await asyncio.sleep(0.2)
+    await read_sent(watcher, watcher_view)
     assert watcher_view.seq == 1
     await proxy.start()
     # b reconnects and resubscribes by itself; with no further edit, the resync fills 2..6
@@ -78,8 +69,8 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     await eventually(lambda: not broker_b.healthy)
     await edit(watcher, watcher_view, world_id, [{"op": "set", "id": "d0", "props": {"from": "b"}}])
     assert watcher_view.seq == 7  # b's own members have it at once
-    await asyncio.sleep(0.2)
-    assert owner_view.seq == 6
+    await read_sent(owner, owner_view)
+    assert owner_view.seq == 6  # a's members cannot have it yet
     await proxy.start()
     await drain_until(owner, owner_view, 7)  # b publishes a resync for the world it could not reach
 

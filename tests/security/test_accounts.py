@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from server.context import SERVICES
 from tests.conftest import AppFactory, bearer
-from tests.hardening.conftest import open_peer
+from tests.session.peer import open_peer
 
 PRODUCTION = {"environment": "production", "secret_key": "s" * 48}
 VICTIM = "victim-device-5f2c81"  # a guest id: the victim's login

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from server.config import DEFAULT_SECRET
 from server.context import SERVICES
-from tests.hardening.conftest import ServerProcess
+from tests.support.serve import ServerProcess
 
 
 def _refused(tmp_path: Path, **settings: Any) -> str:

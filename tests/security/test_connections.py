@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import pytest
 
 from tests.conftest import TIMEOUT
 from tests.security.traffic_util import closed_by_server, connect, eventually, login, request, serve
+from tests.support.serve import ServerProcess
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -110,43 +107,22 @@ async def test_at_the_total_cap_idle_connections_make_room_and_health_answers(tm
 
 
 @contextlib.contextmanager
-def limited_server(tmp_path: Path, nofile: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def limited_server(tmp_path: Path, nofile: int) -> Iterator[ServerProcess]:
     """`immersiverse serve` (server/runner.py) under a descriptor limit of `nofile`."""
     if shutil.which("prlimit") is None:
         pytest.skip("prlimit (util-linux) is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVERSE_")}
-    env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db", "IMMERSIVERSE_LOG_LEVEL": "WARNING",
-                "IMMERSIVERSE_HTTP_HEADER_TIMEOUT_S": "60"})
-    exe = str(Path(sys.executable).with_name("immersiverse"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen(["prlimit", f"--nofile={nofile}:{nofile}", exe, "serve", "--port", str(port)],
-                                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield port, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    server = ServerProcess(tmp_path, prefix=["prlimit", f"--nofile={nofile}:{nofile}"], log_level="WARNING",
+                           http_header_timeout_s=60)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 async def test_at_the_descriptor_limit_health_keeps_answering(tmp_path: Path) -> None:
     """256 descriptors, 400 idle connections from one address: the oldest idle ones are closed
     before the process runs out, so a new client (and /health) always gets in."""
-    with limited_server(tmp_path, 256) as (port, proc):
-        async def up() -> bool:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                return (await request(port, "GET", "/health"))[0] == 200
-            except OSError:
-                return False
-
-        await eventually(up, "the server came up", timeout=6 * TIMEOUT)
-        async with idle_connections(port, 400, ["127.0.0.2"]) as conns:
-            assert (await request(port, "GET", "/health"))[0] == 200, (tmp_path / "server.log").read_text()
+    with limited_server(tmp_path, 256) as server:
+        async with idle_connections(server.port, 400, ["127.0.0.2"]) as conns:
+            assert (await request(server.port, "GET", "/health"))[0] == 200, server.output()
             await eventually(lambda: still_open(conns) < 256, "fewer connections than descriptors")

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import EXE, ServerProcess
+from tests.support.serve import EXE, ServerProcess
 
 FORGED = "2026-12-06 00:00:00,000 ERROR immersiverse.auth: forged line"
 

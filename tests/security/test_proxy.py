@@ -9,6 +9,7 @@ header is ignored, so a client cannot choose its own address. The per-address We
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import struct
@@ -70,11 +71,18 @@ async def open_ws(sessions: dict[str, aiohttp.ClientSession], srv: Served, token
             return ws.close_code or 0
 
 
+@contextlib.asynccontextmanager
+async def behind_proxies(tmp_path: Path, trusted: str, per_ip: int) -> AsyncIterator[tuple[Served, str]]:
+    """A server that trusts `trusted` as proxies and takes `per_ip` sockets per client address
+    (and 50 per user), with alice's token."""
+    async with serve(tmp_path, trusted_proxies=trusted, max_connections_per_ip=per_ip,
+                     max_connections_per_user=50) as srv:
+        yield srv, await login(srv.port, "alice")
+
+
 async def test_a_trusted_proxys_forwarded_for_is_the_address_of_the_per_ip_limit(
         tmp_path: Path, ws_session: dict[str, aiohttp.ClientSession]) -> None:
-    async with serve(tmp_path, trusted_proxies="127.0.0.1", max_connections_per_ip=2,
-                     max_connections_per_user=50) as srv:
-        token = await login(srv.port, "alice")
+    async with behind_proxies(tmp_path, "127.0.0.1", per_ip=2) as (srv, token):
         for _ in range(2):
             assert await open_ws(ws_session, srv, token, forwarded_for="203.0.113.5") == "welcome"
         # Another client behind the same proxy is not locked out by the first one's sockets.
@@ -84,9 +92,7 @@ async def test_a_trusted_proxys_forwarded_for_is_the_address_of_the_per_ip_limit
 
 async def test_forwarded_for_is_read_right_to_left_past_trusted_hops_only(
         tmp_path: Path, ws_session: dict[str, aiohttp.ClientSession]) -> None:
-    async with serve(tmp_path, trusted_proxies="127.0.0.1, 10.0.0.0/8", max_connections_per_ip=1,
-                     max_connections_per_user=50) as srv:
-        token = await login(srv.port, "alice")
+    async with behind_proxies(tmp_path, "127.0.0.1, 10.0.0.0/8", per_ip=1) as (srv, token):
         # The leftmost entries are whatever the client wrote; the client is the last untrusted hop.
         assert await open_ws(ws_session, srv, token, forwarded_for="1.1.1.1, 203.0.113.9, 10.0.0.5") == "welcome"
         assert await open_ws(ws_session, srv, token, forwarded_for="2.2.2.2, 203.0.113.9, 10.0.0.5") == 4004
@@ -95,9 +101,7 @@ async def test_forwarded_for_is_read_right_to_left_past_trusted_hops_only(
 
 async def test_an_untrusted_peer_cannot_choose_its_address_with_forwarded_for(
         tmp_path: Path, ws_session: dict[str, aiohttp.ClientSession]) -> None:
-    async with serve(tmp_path, trusted_proxies="127.0.0.1", max_connections_per_ip=2,
-                     max_connections_per_user=50) as srv:
-        token = await login(srv.port, "alice")
+    async with behind_proxies(tmp_path, "127.0.0.1", per_ip=2) as (srv, token):
         for i in range(2):
             outcome = await open_ws(ws_session, srv, token, source="127.0.0.2", forwarded_for=f"198.51.100.{i}")
             assert outcome == "welcome"

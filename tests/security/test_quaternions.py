@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.context import SERVICES
-from tests.hardening.conftest import open_peer
+from tests.session.peer import open_peer
 
 
 @pytest.mark.parametrize("rot", [[1e308, 1e308, 0.0, 0.0], [0.0, 0.0, 0.0, 2.0], [0.1, 0.0, 0.0, 0.1]])

@@ -7,13 +7,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
 from persistence.db import alembic_config
 from server.config import SETTINGS
 from tests.conftest import TIMEOUT, bearer
+from tests.support.serve import ServerProcess, get_json
 
 EXE = shutil.which("immersiverse", path=str(Path(sys.executable).parent)) or shutil.which("immersiverse")
 
@@ -164,45 +162,18 @@ def test_config_gives_the_seeds_database_urls_their_async_driver(tmp_path: Path,
     assert line.split()[1] == repr(shown) and "pw" not in line
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, dict[str, Any]] | None:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return resp.status, json.loads(resp.read())
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
-
-
 def test_serve_answers_health_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
-    assert EXE
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], cwd=tmp_path, env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = ServerProcess(tmp_path)
     try:
-        deadline = time.monotonic() + 3 * TIMEOUT
-        answer = None
-        while answer is None:
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "server never answered /health"
-            answer = _get(f"http://127.0.0.1:{port}/health")
-            if answer is None:
-                time.sleep(0.1)
-        assert answer[0] == 200 and answer[1]["status"] == "healthy"
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=3 * TIMEOUT)
-        assert proc.returncode == 0, output
-        assert _get(f"http://127.0.0.1:{port}/health") is None
-        base = f"http://127.0.0.1:{port}"
-        assert f"{base}/preview" in output and f"{base}/docs" in output  # where a new user goes next
+        answer = get_json(f"{server.url}/health")
+        assert answer is not None and answer[0] == 200 and answer[1]["status"] == "healthy"
+        server.signal(signal.SIGTERM)
+        assert server.wait(3 * TIMEOUT) == 0, server.output()
+        assert get_json(f"{server.url}/health") is None
+        output = server.output()
+        assert f"{server.url}/preview" in output and f"{server.url}/docs" in output  # where a new user goes next
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        server.stop()
 
 
 @pytest.mark.parametrize("command", [["serve"], ["migrate"], ["config"]])

@@ -13,7 +13,7 @@ from server.context import SERVICES
 from tests.conftest import PG_URL, AppFactory, bearer, login, require_service
 from tests.persistence.conftest import reset_postgres
 from tests.server.test_openapi import conforms
-from tests.session.peer import Peer, rid
+from tests.session.peer import open_peer, rid
 
 SEARCH = "/api/v1/discover/experiences"
 
@@ -231,9 +231,8 @@ async def test_analytics_refuse_others_unknown_cards_and_bad_ranges(client: Test
 # -- plays from socket joins -------------------------------------------------------------------------
 
 async def _join(client: TestClient, user: str, world_id: str) -> None:
-    peer = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, user))))
+    peer = await open_peer(client, user)
     try:
-        assert (await peer.recv())["type"] == "welcome"
         r = rid()
         await peer.send(type="join", rid=r, world_id=world_id)
         assert (await peer.until(lambda f: f.get("rid") == r and f.get("type") != "snapshot"))["type"] == "joined"

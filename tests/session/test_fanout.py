@@ -11,8 +11,8 @@ import msgpack
 from aiohttp.test_utils import TestClient
 
 from server.context import SERVICES
-from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.session.peer import Connect, Peer, rid, stalled_member
+from tests.conftest import TIMEOUT, AppFactory
+from tests.session.peer import Connect, open_peer, public_world, rid, stalled_member
 from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
 from tests.session.worldview import WorldView, same_state, stored_state
 
@@ -133,12 +133,8 @@ async def test_a_member_that_pauses_reading_gets_its_backlog_in_order_once_it_re
     # The transport backs up past its high-water mark, so frames wait in the member's queue
     # (bounded well above what is sent) and go out in batches once the transport drains.
     client = await make_client(send_queue_bytes=32 * 2**20, msgs_per_s=10_000.0, msgs_burst=10_000)
-    owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
-    await owner.recv()
-    start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
-    world_id = start["world_id"]
-    await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
-                     json={"visibility": "public"})
+    owner = await open_peer(client, "owner")
+    world_id = await public_world(client, owner)
     pauser, session = await stalled_member(client, "pauser", world_id, max_size=2**24)
     await owner.send(type="join", rid=rid(), world_id=world_id)
     await owner.until_type("joined")

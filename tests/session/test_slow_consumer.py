@@ -8,8 +8,8 @@ import websockets
 
 from protocol.codes import CloseCode
 from server.context import SERVICES
-from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.session.peer import Peer, rid, stalled_member
+from tests.conftest import TIMEOUT, AppFactory
+from tests.session.peer import open_peer, public_world, rid, stalled_member
 from tests.session.worldview import WorldView
 
 QUEUE_BOUND = 128 * 1024
@@ -18,14 +18,9 @@ QUEUE_BOUND = 128 * 1024
 async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receiving(make_client: AppFactory) -> None:
     client = await make_client(send_queue_bytes=QUEUE_BOUND, msgs_per_s=10_000.0, msgs_burst=10_000)
     services = client.app[SERVICES]
-    owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
-    await owner.recv()
-    start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
-    world_id = start["world_id"]
-    await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
-                     json={"visibility": "public"})
-    fast = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "fast"))))
-    await fast.recv()
+    owner = await open_peer(client, "owner")
+    world_id = await public_world(client, owner)
+    fast = await open_peer(client, "fast")
     await fast.send(type="join", rid=rid(), world_id=world_id)
     joined = await fast.until_type("joined")
     view = WorldView(world_id)

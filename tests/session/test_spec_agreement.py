@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from protocol.codes import CloseCode, ErrorCode
 from server.context import SERVICES
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
-from tests.session.peer import Connect, Peer, rid, stalled_member
+from tests.session.peer import Connect, Peer, open_peer, public_world, rid, stalled_member
 from tests.session.test_worlds import join, make_world
 
 
@@ -84,9 +84,7 @@ async def test_five_empty_prompts_are_invalid_value_errors_not_a_protocol_violat
 
 async def test_violations_older_than_the_window_do_not_count(make_client: AppFactory) -> None:
     client = await make_client(bad_frames_before_close=2, bad_frames_window_s=0.05)
-    ws = await client.ws_connect("/ws", headers=bearer(await login(client)))
-    peer = Peer(ws)
-    await peer.recv()
+    peer = await open_peer(client)
     session = server_session(client, "alice")
     for _ in range(3):
         await peer.send_raw(b"\xc1")
@@ -102,9 +100,7 @@ async def test_violations_older_than_the_window_do_not_count(make_client: AppFac
 # -- §4.3 presence over its limit -------------------------------------------------------------------
 async def test_presence_over_the_message_limit_is_dropped_without_errors_or_strikes(make_client: AppFactory) -> None:
     client = await make_client(msgs_per_s=0.001, msgs_burst=4)
-    ws = await client.ws_connect("/ws", headers=bearer(await login(client)))
-    peer = Peer(ws)
-    await peer.recv()
+    peer = await open_peer(client)
     session = server_session(client, "alice")
     start, _, _ = await peer.generate("a small forest", seed=1, max_instances=5)  # frame 1
     await peer.send(type="ping", rid=rid())  # frames 2-4: the bucket is now empty
@@ -167,12 +163,8 @@ async def test_a_slow_consumer_that_reads_again_sees_bye_4001_then_close_4001(ma
 
     client = await make_client(send_queue_bytes=128 * 1024, slow_close_grace_s=TIMEOUT,
                                msgs_per_s=10_000.0, msgs_burst=10_000)
-    owner = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "owner"))))
-    await owner.recv()
-    start, _, _ = await owner.generate("a forest with rocks", seed=1, max_instances=50)
-    world_id = start["world_id"]
-    await client.put(f"/api/v1/worlds/{world_id}/visibility", headers=bearer(await login(client, "owner")),
-                     json={"visibility": "public"})
+    owner = await open_peer(client, "owner")
+    world_id = await public_world(client, owner)
     slow, slow_session = await stalled_member(client, "slow", world_id)
     await owner.send(type="join", rid=rid(), world_id=world_id)
     await owner.until_type("joined")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TIMEOUT
-from tests.hardening.conftest import EXE, ServerProcess
+from tests.support.serve import EXE, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "unity" / "conformance.sh"
@@ -98,11 +98,8 @@ def test_the_catalog_file_the_unity_exporter_writes_is_accepted_by_catalog_impor
     assert "imported: 3 new" in imported.stdout, imported.stdout + imported.stderr
 
 
-def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Path) -> None:
     _mono_or_skip()
-    from tests.hardening import conftest as hardening
-
     server = ServerProcess(tmp_path)
     env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
     harness = subprocess.Popen([str(SCRIPT), server.url, "restart:survives_a_server_restart"],
@@ -115,8 +112,7 @@ def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Pa
             if line.strip() == "RESTART NOW":
                 # SIGTERM: the server drains (bye + 1001); then the same port and store again.
                 server.stop()
-                monkeypatch.setattr(hardening, "free_port", lambda port=server.port: port)
-                server = ServerProcess(tmp_path)
+                server = ServerProcess(tmp_path, port=server.port)
         harness.wait(timeout=30 * TIMEOUT)
     finally:
         if harness.poll() is None:
