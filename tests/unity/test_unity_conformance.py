@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -69,14 +70,19 @@ def test_the_csharp_sdk_keeps_a_session_alive_and_reconnects_after_closes_4000_a
     names = ["liveness:idle_close_4000_reconnects", "liveness:heartbeat_keeps_session_open",
              "liveness:token_expired_4003_reconnects_with_a_new_token", "liveness:token_refreshed_before_it_expires"]
     try:
-        env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"))
+        # HARNESS_VERBOSE: the client's log lines ("connect failed: …", "closed …; reconnecting")
+        # are printed, so that a failure says which connection ended how.
+        env = dict(os.environ, CONFORMANCE_BUILD_DIR=str(tmp_path / "build"), HARNESS_VERBOSE="1")
         for _attempt in range(2):
             run = subprocess.run([str(SCRIPT), server.url, *names], capture_output=True, text=True, env=env,
                                  timeout=30 * TIMEOUT, check=False)
-            # Known flake under a loaded machine: the token-expiry scenario sometimes sees the socket
-            # drop (1006) instead of bye + 4003; one more run on the same server (open in the notes).
+            # Known flake under a loaded machine, cause not found (see the commit that added this):
+            # the token-expiry scenario's first close is sometimes 1006 without a bye instead of
+            # bye + 4003. One more run on the same server; what the first run saw is reported.
             if run.returncode == 0 or "expected 4003, got 1006" not in run.stdout:
                 break
+            warnings.warn(f"liveness scenarios run again after 1006 instead of 4003:\n{run.stdout[-3000:]}\n"
+                          f"server log:\n{server.output()[-3000:]}", stacklevel=1)
     finally:
         server.stop()
     output = run.stdout + run.stderr
