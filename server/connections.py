@@ -33,8 +33,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .config import Settings
-from .context import SERVICES
 from .metrics import Metrics
+from .node import NODE
 from .proxy import ProxyHeaderError, TrustedProxies, parse_proxy_header
 
 log = logging.getLogger("immersiverse.connections")
@@ -265,7 +265,7 @@ class GuardedRunner(web.AppRunner):
         assert isinstance(server, GuardedServer)
         server.guard = self.guard
         # the app has started: its services exist (server/app.py samples the open count)
-        extras = self.app[SERVICES].extras
-        self.guard.metrics = extras["metrics"]
-        extras["connections"] = self.guard
+        node = self.app[NODE]
+        self.guard.metrics = node.metrics
+        node.connections = self.guard
         return server

@@ -13,9 +13,11 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
 
@@ -28,16 +30,13 @@ from protocol.version import SUPPORTED_VERSIONS, negotiate
 
 from .auth import AuthError, Identity
 from .config import Settings
-from .context import Services
 from .failures import RequestRefused, store_outage
 from .liveness import Due, Liveness
+from .node import Node
 from .ratelimit import TokenBucket
+from .room import Room
 from .version import SERVER_VERSION
 from .writer import Writer, ws_frame
-
-if TYPE_CHECKING:
-    from .hub import Hub
-    from .registry import Registry
 
 log = logging.getLogger("immersiverse.session")
 RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002 (docs/protocol.md §4.3)
@@ -49,6 +48,18 @@ VIOLATION_CODES = frozenset(code for code in ErrorCode if code < ErrorCode.INVAL
 PRESENCE_MAX_BYTES = 72 * 1024
 
 
+Handler = Callable[["Session", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """What a session does with the requests it does not answer itself (generation, telemetry,
+    shared worlds: server/handlers.py), and what it does last when it ends."""
+
+    requests: Mapping[type[m.ClientMessage], Handler]
+    closed: Callable[[Session], Awaitable[None]]
+
+
 def limits_for(settings: Settings) -> Limits:
     return Limits(max_frame_bytes=settings.max_frame_bytes, max_prompt_chars=settings.max_prompt_chars,
                   max_instances=settings.max_instances, max_telemetry_events=settings.telemetry_max_events,
@@ -56,14 +67,14 @@ def limits_for(settings: Settings) -> Limits:
 
 
 class Session:
-    def __init__(self, services: Services, ws: web.WebSocketResponse, registry: Registry, hub: Hub,
-                 request: web.BaseRequest) -> None:
-        s = services.settings
-        self.services = services
+    def __init__(self, node: Node, ws: web.WebSocketResponse, request: web.BaseRequest, handlers: Handlers) -> None:
+        s = node.services.settings
+        self.node = node
+        self.services = node.services
         self.settings = s
         self.ws = ws
-        self.registry = registry
-        self.hub = hub
+        self.registry = node.registry
+        self.hub = node.hub
         self.remote = request.remote or "unknown"
         self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]
         self.id = secrets.token_hex(8)
@@ -72,12 +83,12 @@ class Session:
         self.protocol = SUPPORTED_VERSIONS[-1]
         self.limits = limits_for(s)
         self.writer = Writer(ws, self.transport, request.protocol, request.writer, s.send_queue_bytes,
-                             self._close_slow, on_sent=hub.metrics.frame_sent)
+                             self._close_slow, on_sent=node.metrics.frame_sent)
         self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
         self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
         self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.rooms: dict[str, Any] = {}  # world id → Room (hub.py)
+        self.rooms: dict[str, Room] = {}  # world id → Room; only the Room changes it (server/room.py)
         self.violations: deque[float] = deque()  # loop times of recent protocol violations
         self.hello_seen = False
         self.live = Liveness(asyncio.get_running_loop().time(), idle_s=s.idle_timeout_s, ping_s=s.heartbeat_s,
@@ -86,11 +97,10 @@ class Session:
         self.frames_seen = 0
         self._closing: asyncio.Task[None] | None = None
         self.close_code: CloseCode | None = None  # the code this server closed with, if it did
+        self._on_closed = handlers.closed
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
-            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping,
-            m.Prompt: self._on_prompt, m.Cancel: self._on_cancel, m.Telemetry: self._on_telemetry,
-            m.Join: lambda msg: hub.on_join(self, msg), m.Leave: lambda msg: hub.on_leave(self, msg),
-            m.Edit: lambda msg: hub.on_edit(self, msg), m.Presence: lambda msg: hub.on_presence(self, msg),
+            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping, m.Cancel: self._on_cancel,
+            **{kind: partial(handler, self) for kind, handler in handlers.requests.items()},
         }
 
     # -- identity ---------------------------------------------------------------------------
@@ -426,7 +436,7 @@ class Session:
             await asyncio.wait(list(self.tasks), timeout=5.0)
         for task in list(self.tasks):
             task.cancel()
-        await self.hub.session_closed(self)
+        await self._on_closed(self)
         self.registry.remove(self)
         if self._closing is not None and self._closing is not asyncio.current_task():
             with contextlib.suppress(Exception):
@@ -460,12 +470,6 @@ class Session:
         self.ident = ident
         self.send(m.AuthOk(rid=msg.rid, user_id=ident.user_id, expires_at=ident.expires_at.timestamp()))
 
-    # generation and telemetry live in their own modules, bound here
-    async def _on_prompt(self, msg: m.Prompt) -> None:
-        from .session_gen import start_generation
-
-        await start_generation(self, msg)
-
     async def _on_cancel(self, msg: m.Cancel) -> None:
         entry = self.generations.get(msg.target)
         if entry is None:
@@ -478,8 +482,3 @@ class Session:
     async def _confirm_cancel(self, task: asyncio.Task[None], msg: m.Cancel) -> None:
         await asyncio.wait([task])
         self.send(m.Cancelled(rid=msg.rid, target=msg.target))
-
-    async def _on_telemetry(self, msg: m.Telemetry) -> None:
-        from .session_telemetry import receive_telemetry
-
-        await receive_telemetry(self, msg)

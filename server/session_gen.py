@@ -29,6 +29,7 @@ from .generation import (
     admit,
     stream_world,
 )
+from .session_rooms import open_generation
 
 if TYPE_CHECKING:
     from .room import Room
@@ -39,7 +40,7 @@ log = logging.getLogger("immersiverse.generation")
 
 async def start_generation(session: Session, msg: m.Prompt) -> None:
     settings = session.settings
-    if session.services.extras.get("draining"):
+    if session.node.draining:
         raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is draining; reconnect to another node")
     if msg.rid in session.generations:
         raise RequestRefused(ErrorCode.CONFLICT, f"a generation with rid {msg.rid} is already running")
@@ -69,14 +70,15 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
     stalled = False
     timer = metrics.generation_started()
     try:
-        async with contextlib.aclosing(stream_world(session.services, req, cancel)) as events:
+        generation = stream_world(session.services, req, cancel, leases=session.node.leases)
+        async with contextlib.aclosing(generation) as events:
             async for ev in events:
                 if isinstance(ev, Started):
                     world_id = ev.world_id
                     frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, session_id=session.id,
                                                 header=header_wire(ev.header)))
                     if msg.room:
-                        room = await session.hub.open_generation(session, ev.world_id, ev.header)
+                        room = await open_generation(session, ev.world_id, ev.header)
                     await _deliver(session, room, frame)
                 elif isinstance(ev, Chunk):
                     frame = encode_gen_chunk_packed(msg.rid, world_id, ev.index, ev.packed)
