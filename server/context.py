@@ -12,7 +12,7 @@ from persistence.db import is_sqlite
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
+from .auth import AuthCode, AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
 from .quotas import UserQuotas
@@ -48,7 +48,7 @@ class Services:
         """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""
         ident = self.tokens.decode(token)
         if self.revocations.is_revoked(ident.session_id):
-            raise AuthError("token_revoked", "token has been revoked")
+            raise AuthError(AuthCode.TOKEN_REVOKED, "token has been revoked")
         return ident
 
     def public_id(self, user_id: str) -> str:

@@ -30,7 +30,7 @@ from protocol.version import SUPPORTED_VERSIONS, negotiate
 
 from .auth import AuthError, Identity
 from .config import Settings
-from .failures import RequestRefused, store_outage
+from .failures import AUTH_CLOSE_CODES, RequestRefused, refusal, store_outage
 from .liveness import Due, Liveness
 from .node import Node
 from .ratelimit import TokenBucket
@@ -246,9 +246,7 @@ class Session:
         try:
             ident = self.services.authenticate(token)
         except AuthError as exc:
-            code = {"token_expired": CloseCode.TOKEN_EXPIRED,
-                    "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
-            self.close_soon(code, message=exc.message)
+            self.close_soon(AUTH_CLOSE_CODES[exc.code], message=exc.message)
             return False
         display_name = await self.services.store.users.display_name(ident.user_id)
         if display_name is None:  # a valid token for an account that no longer exists
@@ -402,14 +400,12 @@ class Session:
         rid = getattr(msg, "rid", None)
         try:
             await self._handlers[type(msg)](msg)
-        except RequestRefused as exc:
-            self.send_error(exc.code, rid, exc.message, exc.fields, exc.retry_after_s)
         except ProtocolError as exc:
             self._bad_frame(exc)
         except Exception as exc:
-            refused = store_outage(exc, self.settings.store_retry_after_s)
-            if refused is not None:  # docs/protocol.md §8.3: unavailable, logged once per outage
-                self.send_error(refused.code, rid, refused.message, retry_after_s=refused.retry_after_s)
+            refused = refusal(exc, self.settings.store_retry_after_s)  # the one table: server/failures.py
+            if refused is not None:
+                self.send_error(refused.code, rid, refused.message, refused.fields, refused.retry_after_s)
                 return
             log.exception("session %s: handler for %s failed (rid %s)", self.id, msg.TYPE, rid)
             self.send_error(ErrorCode.INTERNAL, rid)
@@ -461,10 +457,7 @@ class Session:
         self.send(m.Pong(rid=msg.rid, server_time=datetime.now(UTC).timestamp()))
 
     async def _on_refresh(self, msg: m.AuthRefresh) -> None:
-        try:
-            ident = self.services.authenticate(msg.token)
-        except AuthError as exc:
-            raise RequestRefused(ErrorCode.INVALID_TOKEN, exc.message) from None
+        ident = self.services.authenticate(msg.token)  # AuthError: invalid_token (server/failures.py)
         if ident.user_id != self.user_id:
             raise RequestRefused(ErrorCode.FORBIDDEN, "the new token names another user")
         self.ident = ident

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
-from persistence.errors import CommitUnknown, Conflict, LimitExceeded, NotFound
+from persistence.errors import CommitUnknown, LimitExceeded
 from protocol import messages as m
 from protocol.codec import encode
 from protocol.codes import CloseCode, ErrorCode
@@ -53,10 +53,7 @@ async def open_generation(session: Session, world_id: str, header: dict[str, Any
 
 # -- join and leave -------------------------------------------------------------------------------
 async def _role(session: Session, world_id: str) -> str:
-    try:
-        role = await session.services.store.worlds.role_in(world_id, session.user_id)
-    except NotFound:
-        raise RequestRefused(ErrorCode.NOT_FOUND, f"world {world_id} not found") from None
+    role = await session.services.store.worlds.role_in(world_id, session.user_id)  # NotFound: not_found
     if role is None:
         raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
     return "viewer" if role == "public" else role
@@ -73,10 +70,8 @@ async def on_join(session: Session, msg: m.Join) -> None:
             # Recorded before the join runs, so the member list in `joined` includes us.
             await broker.presence_set(msg.world_id, session.id, member_record(session, role))
             await room.join(session, msg.rid, role, msg.since_seq)
-        except BaseException as exc:
+        except BaseException:  # (NotFound: the world was deleted meanwhile; not_found)
             await broker.presence_remove(msg.world_id, session.id)
-            if isinstance(exc, NotFound):
-                raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
             raise
     if msg.world_id in session.rooms:
         await _announce(session, room, "join", role)
@@ -133,13 +128,10 @@ async def on_edit(session: Session, msg: m.Edit) -> None:
             msg.world_id, session.user_id, ops, session_id=session.id, rid=msg.rid, new_ids=new_ids,
             max_instances=settings.max_instances_per_world, max_props_bytes=settings.max_props_bytes)
     except LimitExceeded as exc:
-        adds = sum(1 for op in ops if op["op"] == "add")
-        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, str(exc), fields=exc.fields or {
-            "ops": f"{adds} adds would exceed max_instances_per_world"}) from None
-    except Conflict as exc:
-        raise RequestRefused(ErrorCode.CONFLICT, str(exc)) from None
-    except NotFound:
-        raise RequestRefused(ErrorCode.NOT_FOUND, f"world {msg.world_id} not found") from None
+        if not exc.fields:  # the instance cap: name the adds
+            adds = sum(1 for op in ops if op["op"] == "add")
+            exc.fields = {"ops": f"{adds} adds would exceed max_instances_per_world"}
+        raise
     except CommitUnknown as exc:
         # The store went away during the COMMIT: the edit may be stored. Its one final
         # frame waits until the op log says (docs/protocol.md §8.3).
