@@ -23,6 +23,7 @@ from .broker import Broker, Envelope
 from .context import Services
 from .metrics import Metrics
 from .room import Room
+from .tasks import TaskSet
 
 log = logging.getLogger("immersiverse.hub")
 
@@ -35,6 +36,7 @@ class Hub:
         self.rooms: dict[str, Room] = {}
         self._pending: dict[str, int] = {}  # joins in progress per world: keeps its room alive
         self._creating: dict[str, asyncio.Lock] = {}
+        self._tasks = TaskSet(log, "hub")
         broker.bind(self._on_broker)
 
     def _on_broker(self, world_id: str, env: Envelope) -> None:
@@ -104,7 +106,7 @@ class Hub:
                                           world_id=room.world_id)
                 room.remove(member.session)
                 await self.broker.presence_remove(room.world_id, member.session.id)
-            asyncio.get_running_loop().create_task(self.drop_if_empty(room))
+            self._tasks.spawn(self.drop_if_empty(room), f"drop:{room.world_id}")
         elif env.get("c") == "roles":
             world = await self.services.store.worlds.get(room.world_id)
             for member in list(room.members.values()):
@@ -118,7 +120,7 @@ class Hub:
                     await self.broker.presence_remove(room.world_id, member.session.id)
                 else:
                     member.role = "viewer" if role == "public" else role
-            asyncio.get_running_loop().create_task(self.drop_if_empty(room))
+            self._tasks.spawn(self.drop_if_empty(room), f"drop:{room.world_id}")
         elif env.get("c") == "orphaned" and room.generating:
             # docs/protocol.md §7.2: the generation's final frame, sent for its dead node. The
             # prompt's rid died with the requester's session: 0; members follow by world_id.
@@ -141,6 +143,7 @@ class Hub:
                     local.session.send_bytes(frame)
 
     async def close(self) -> None:
+        await self._tasks.close()
         for room in list(self.rooms.values()):
             await room.close()
         self.rooms.clear()

@@ -32,6 +32,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.base_protocol import BaseProtocol
 
+from .tasks import TaskSet
+
 log = logging.getLogger("immersiverse.writer")
 
 BATCH_BYTES = 256 * 1024  # at most this much is handed to the transport per sender wake-up
@@ -74,6 +76,7 @@ class Writer:
         self.slow = False
         self.frames_sent = 0
         self._task: asyncio.Task[None] | None = None
+        self._closer = TaskSet(log, "ws-writer")
 
     @property
     def queued_bytes(self) -> int:
@@ -158,7 +161,8 @@ class Writer:
         self._bytes = 0
         self._drained.set()
         self._wake.set()
-        asyncio.get_running_loop().create_task(self._on_slow())
+        # Referenced and its failure logged; never cancelled by `stop`, which it calls itself.
+        self._closer.spawn(self._on_slow(), "close-slow")
 
     async def stop(self) -> None:
         self.closed = True
