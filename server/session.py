@@ -28,6 +28,7 @@ from protocol.errors import ProtocolError, bye, error_reply
 from protocol.limits import Limits
 from protocol.version import SUPPORTED_VERSIONS, negotiate
 
+from .aiohttp_io import SocketIO
 from .auth import AuthError, Identity
 from .config import Settings
 from .failures import AUTH_CLOSE_CODES, RequestRefused, refusal, store_outage
@@ -76,14 +77,13 @@ class Session:
         self.registry = node.registry
         self.hub = node.hub
         self.remote = request.remote or "unknown"
-        self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]
+        self.io = SocketIO(request, ws)  # raw frames (server/aiohttp_io.py)
         self.id = secrets.token_hex(8)
         self.ident: Identity | None = None
         self.display_name = ""
         self.protocol = SUPPORTED_VERSIONS[-1]
         self.limits = limits_for(s)
-        self.writer = Writer(ws, self.transport, request.protocol, request.writer, s.send_queue_bytes,
-                             self._close_slow, on_sent=node.metrics.frame_sent)
+        self.writer = Writer(self.io, s.send_queue_bytes, self._close_slow, on_sent=node.metrics.frame_sent)
         self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
         self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
         self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
@@ -102,6 +102,10 @@ class Session:
             m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping, m.Cancel: self._on_cancel,
             **{kind: partial(handler, self) for kind, handler in handlers.requests.items()},
         }
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        return self.io.transport
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -181,15 +185,15 @@ class Session:
                     self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
         await self.writer.stop()
-        transport = self.transport
-        if transport.is_closing() or self.ws.closed:
+        io = self.io
+        if io.closing:
             return
         code = CloseCode.SLOW_CONSUMER
         reason = code.wire_name.encode()
         farewell = encode(bye(code, "the send queue overflowed; reconnect and resume with since_seq"))
-        transport.write(ws_frame(farewell) + bytes([0x88, 2 + len(reason)]) + int(code).to_bytes(2, "big") + reason)
-        transport.close()  # flushes what it holds first; the peer may still read it
-        asyncio.get_running_loop().call_later(self.settings.slow_close_grace_s, transport.abort)
+        io.write(ws_frame(farewell) + bytes([0x88, 2 + len(reason)]) + int(code).to_bytes(2, "big") + reason)
+        io.close()  # flushes what it holds first; the peer may still read it
+        asyncio.get_running_loop().call_later(self.settings.slow_close_grace_s, io.abort)
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self, header_token: str | None) -> None:
