@@ -9,7 +9,6 @@ the store and mirrored in memory; every node refreshes its mirror every
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import os
@@ -189,14 +188,6 @@ class Revocations:
         until = max(ident.expires_at, datetime.now(UTC) + self._ttl)
         await self._store.users.revoke_session(ident.session_id, ident.user_id, until)
         self._revoked.add(ident.session_id)
-
-    async def poll(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.refresh()
-            except Exception:  # store hiccup: keep the old mirror, try again next tick
-                pass
 
 
 class AuthRate:
