@@ -28,7 +28,7 @@ FORBIDDEN = {
 # The one circle left in server/: `immersiverse generate` (server/generate_cli.py) reads the
 # settings with cli.resolve_settings, and cli.py dispatches to it. Both imports are inside
 # functions; moving resolve_settings out of cli.py (and the import in generate_cli.py with it)
-# ends it. No other edge may join it.
+# ends it, and this list is then emptied. No other module may join it.
 KNOWN_CIRCLES = [{"server.cli", "server.generate_cli"}]
 
 
