@@ -14,6 +14,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+# The catalog's vocabulary is the generator's, declared once there (generator/catalog.py,
+# generator/lexicon.py) and re-exported here for the catalog's readers.
+from generator.catalog import PATTERNS as PATTERNS
+from generator.catalog import PREFAB_TYPES as PREFAB_TYPES
+from generator.catalog import SURFACES as SURFACES
+from generator.catalog import WORLD_TYPES as WORLD_TYPES
+
 from . import schema_check
 from .clock import utcnow
 from .db import Repo
@@ -21,10 +28,6 @@ from .models import Meta, Prefab
 
 SHIPPED_CATALOG = Path(__file__).parent / "data" / "catalog.json"
 CATALOG_SCHEMA = Path(__file__).parent / "data" / "catalog.schema.json"  # docs/catalog.md
-WORLD_TYPES = ("fantasy", "sci_fi", "realistic", "surreal", "historical", "urban", "nature", "space")
-PREFAB_TYPES = ("building", "vehicle", "character", "prop", "environment", "lighting", "effect", "ui")
-SURFACES = ("ground", "water", "wall", "air")
-PATTERNS = ("single", "cluster", "scatter", "line", "ring")
 _META_VERSION = "catalog_version"
 _META_SHIPPED = "shipped_catalog_version"
 

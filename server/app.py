@@ -24,6 +24,7 @@ from persistence.telemetry import TelemetryWriter
 
 from . import maintenance
 from .auth import AuthRate, LoginThrottle, Revocations, TokenService
+from .broker import Broker
 from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
@@ -34,8 +35,8 @@ from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
 from .leases import GenerationLeases
 from .metrics import Metrics
+from .node import NODE, Node
 from .proxy import TrustedProxies
-from .ratelimit import UserQuota
 from .registry import Registry
 from .rest import ROUTE_TABLES, add_routes
 from .rest.worlds import MAP_CACHE, MapCache
@@ -79,16 +80,17 @@ def shipped_catalog_label(version: str | None = None) -> str:
     return version or "shipped"
 
 
-async def _background(services: Services) -> None:
+async def _background(node: Node) -> None:
     """Poll for revocations and catalog changes made by other processes."""
+    services = node.services
     interval = services.settings.revocation_poll_s
     while True:
         await asyncio.sleep(interval)
         try:
             await services.revocations.refresh()
-            services.extras["registry"].sweep(services.revocations.is_revoked)
+            node.registry.sweep(services.revocations.is_revoked)
             await services.catalog.refresh_if_changed()
-            _sample(services)
+            _sample(node)
         except Exception as exc:
             if store_outage(exc, services.settings.store_retry_after_s) is None:  # an outage: logged once
                 log.warning("background refresh failed; retrying in %.1fs", interval, exc_info=True)
@@ -118,27 +120,26 @@ async def _purge_telemetry(services: Services) -> None:
         await asyncio.sleep(settings.telemetry_purge_interval_s)
 
 
-def _sample(services: Services) -> None:
+def _sample(node: Node) -> None:
     """Gauges that are read rather than counted."""
-    metrics: Metrics = services.extras["metrics"]
-    sizes = [s.writer.queued_bytes for s in services.extras["registry"].sessions]
+    services, metrics = node.services, node.metrics
+    sizes = [s.writer.queued_bytes for s in node.registry.sessions]
     metrics.queue_bytes.set(sum(sizes))
     metrics.queue_max.set(max(sizes, default=0))
     metrics.telemetry_depth.set(services.telemetry.depth)
-    guard = services.extras.get("connections")  # under `immersiverse serve` (server/connections.py)
-    if guard is not None:
-        metrics.http_connections.set(guard.open)
-    stats, seen = services.telemetry.stats, services.extras.get("flushes_seen", 0)
+    if node.connections is not None:  # under `immersiverse serve` (server/connections.py)
+        metrics.http_connections.set(node.connections.open)
+    stats, seen = services.telemetry.stats, node.flushes_seen
     for ms in list(stats.flush_ms)[len(stats.flush_ms) - min(len(stats.flush_ms), stats.flushes - seen):]:
         metrics.telemetry_flush.observe(ms / 1000)  # the flushes since the last sample (the writer keeps 256)
-    services.extras["flushes_seen"] = stats.flushes
+    node.flushes_seen = stats.flushes
     pool = services.store.engine.pool
     checked_out = getattr(pool, "checkedout", None)
     if checked_out is not None:
         metrics.db_pool.set(checked_out())
 
 
-def _make_broker(settings: Settings) -> Any:
+def _make_broker(settings: Settings) -> Broker:
     if settings.broker == "redis":
         from .broker_redis import RedisBroker
 
@@ -169,16 +170,16 @@ def _services_ctx(settings: Settings) -> Any:
         broker = _make_broker(settings)
         await broker.start()
         hub = Hub(services, broker, metrics)
-        quota = UserQuota(settings.telemetry_events_per_user_min, settings.telemetry_bytes_per_user_min)
-        leases = GenerationLeases(services)
-        services.extras.update(metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
-                               telemetry_quota=quota, leases=leases)
+        leases = GenerationLeases(services, hub.generation_orphaned)
+        node = Node(services=services, metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
+                    leases=leases)
         app[SERVICES] = services
+        app[NODE] = node
         # Only generations whose lease expired: other nodes' running ones are left alone.
         interrupted = await leases.sweep(starting=True)
         if interrupted:
             log.warning("%d worlds were left generating by a stopped node; marked partial", len(interrupted))
-        poller = asyncio.create_task(_background(services), name="background-refresh")
+        poller = asyncio.create_task(_background(node), name="background-refresh")
         tasks = [poller]
         if settings.telemetry_retention_days > 0:
             tasks.append(asyncio.create_task(_purge_telemetry(services), name="telemetry-retention"))
@@ -204,11 +205,11 @@ async def drain(app: web.Application) -> None:
     """Refuse new work, tell sessions to go (1001), let them finish. The runner calls it while
     open connections are still read (docs/operations.md §2); on_shutdown calls it too (for an
     app run otherwise), where it does nothing the second time."""
-    services = app[SERVICES]
-    if services.extras.get("draining"):
+    node = app[NODE]
+    if node.draining:
         return
-    services.extras["draining"] = True
-    await services.extras["registry"].drain(services.settings.drain_timeout_s)
+    node.draining = True
+    await node.registry.drain(node.services.settings.drain_timeout_s)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -9,7 +9,6 @@ the store and mirrored in memory; every node refreshes its mirror every
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import os
@@ -18,6 +17,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import jwt
 
@@ -30,10 +30,19 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _VERIFIED_CACHE = 50_000  # verified tokens remembered (per process)
 
 
+class AuthCode(StrEnum):
+    """Why a token was refused: the REST `error` code, and (server/failures.py) the close code
+    of a socket opened with it."""
+
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_REVOKED = "token_revoked"
+
+
 class AuthError(Exception):
     """The caller's credentials are missing, invalid, expired or revoked."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: AuthCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -136,12 +145,12 @@ class TokenService:
                                 issuer=self._iss,
                                 options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]})
         except jwt.ExpiredSignatureError:
-            raise AuthError("token_expired", "token has expired") from None
+            raise AuthError(AuthCode.TOKEN_EXPIRED, "token has expired") from None
         except jwt.PyJWTError:
-            raise AuthError("invalid_token", "token is invalid") from None
+            raise AuthError(AuthCode.INVALID_TOKEN, "token is invalid") from None
         sub, sid, jti = claims["sub"], claims["sid"], claims["jti"]
         if not all(isinstance(v, str) and v for v in (sub, sid, jti)):
-            raise AuthError("invalid_token", "token is invalid")
+            raise AuthError(AuthCode.INVALID_TOKEN, "token is invalid")
         return Identity(user_id=sub, session_id=sid, jti=jti,
                         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                         expires_at=datetime.fromtimestamp(claims["exp"], UTC))
@@ -179,14 +188,6 @@ class Revocations:
         until = max(ident.expires_at, datetime.now(UTC) + self._ttl)
         await self._store.users.revoke_session(ident.session_id, ident.user_id, until)
         self._revoked.add(ident.session_id)
-
-    async def poll(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.refresh()
-            except Exception:  # store hiccup: keep the old mirror, try again next tick
-                pass
 
 
 class AuthRate:

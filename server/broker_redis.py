@@ -52,6 +52,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError
 
 from .broker import Broker, Envelope
+from .tasks import TaskSet
 
 log = logging.getLogger("immersiverse.broker.redis")
 
@@ -92,8 +93,7 @@ class RedisBroker(Broker):
         self._local: dict[tuple[str, str], dict[str, Any]] = {}  # presence records of this node
         self._dirty: set[str] = set()  # worlds with a publish lost since the last (re)connect
         self._removed: set[tuple[str, str]] = set()  # presence records to delete once reconnected
-        self._tasks: list[asyncio.Task[None]] = []
-        self._resyncs: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log, "redis-broker")  # the reader, the presence refresher, resyncs
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -110,8 +110,8 @@ class RedisBroker(Broker):
     async def start(self) -> None:
         """Connect; waits up to `connect_timeout_s` for the pub/sub link, then keeps trying."""
         self._redis = self._client(pubsub=False)
-        self._tasks = [asyncio.create_task(self._read_forever(), name="redis-broker-reader"),
-                       asyncio.create_task(self._refresh_forever(), name="redis-broker-presence")]
+        self._tasks.spawn(self._read_forever(), "reader")
+        self._tasks.spawn(self._refresh_forever(), "presence")
         try:
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
         except TimeoutError:
@@ -119,11 +119,7 @@ class RedisBroker(Broker):
 
     async def close(self) -> None:
         self._closed = True
-        for task in [*self._tasks, *self._resyncs]:
-            task.cancel()
-        for task in [*self._tasks, *self._resyncs]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.close()
         if self._redis is not None and self._connected.is_set() and self._local:
             # Leave no records to time out: other nodes drop these members at once.
             with contextlib.suppress(*_ERRORS):
@@ -244,9 +240,7 @@ class RedisBroker(Broker):
         self._after_connect()
 
     def _after_connect(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._resync_after_connect())
-        self._resyncs.add(task)
-        task.add_done_callback(self._resyncs.discard)
+        self._tasks.spawn(self._resync_after_connect(), "resync")
 
     async def _resync_after_connect(self) -> None:
         """Fill what the link may have missed. First this node's presence is made true again

@@ -1,6 +1,8 @@
-"""Configuration: one declarative table, one frozen settings object.
+"""Configuration: one declaration, one frozen settings object.
 
-Every key has a default and a help line (Datasette's ``SETTINGS`` pattern). Values come
+`Settings` declares every key once: its name, its type (the annotation), its default and a help
+line (`setting(default, help)`). The runtime table ``SETTINGS`` (Datasette's pattern) is read
+from it, so the table and the static type cannot disagree. Values come
 from, in increasing priority: the default, ``config.toml``, the environment
 (``IMMERSIVERSE_<KEY>``; plus ``DATABASE_URL`` and ``SECRET_KEY`` without prefix, as
 the predecessor service read them). ``immersiverse config`` prints the table.
@@ -15,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 DEFAULT_SECRET = "dev-insecure-default-secret-change-me-in-production"
 
@@ -31,206 +33,119 @@ class Setting:
     help: str
 
 
-SETTINGS: tuple[Setting, ...] = (
+def setting(default: Any, help: str) -> Any:
+    """One row of Settings: its default and help line (typed Any so that the annotation of the
+    attribute, not this call, is the setting's static type)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of one server process: name, type, default and help, in one declaration
+    (the runtime table SETTINGS and `immersiverse config` are read from it)."""
+
     # -- process ---------------------------------------------------------------
-    Setting("environment", "development", "development or production; production refuses a default or short secret_key and requires guest device secrets"),
-    Setting("host", "127.0.0.1", "address `immersiverse serve` binds to"),
-    Setting("port", 8000, "TCP port `immersiverse serve` binds to"),
-    Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
-    Setting("log_json", False, "emit one JSON object per log line (for log shippers)"),
-    Setting("drain_timeout_s", 10.0, "on SIGTERM: seconds to finish generations and flush telemetry before exit"),
-    Setting("gc_gen0_threshold", 10_000, "Python cyclic GC: allocations between young-generation collections (0 = Python's default, 700)"),
-    Setting("gc_freeze", True, "after start-up, move every object alive (modules, catalog) out of the GC's scans (gc.freeze)"),
+    environment: str = setting("development", "development or production; production refuses a default or short secret_key and requires guest device secrets")
+    host: str = setting("127.0.0.1", "address `immersiverse serve` binds to")
+    port: int = setting(8000, "TCP port `immersiverse serve` binds to")
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = setting(False, "emit one JSON object per log line (for log shippers)")
+    drain_timeout_s: float = setting(10.0, "on SIGTERM: seconds to finish generations and flush telemetry before exit")
+    gc_gen0_threshold: int = setting(10_000, "Python cyclic GC: allocations between young-generation collections (0 = Python's default, 700)")
+    gc_freeze: bool = setting(True, "after start-up, move every object alive (modules, catalog) out of the GC's scans (gc.freeze)")
     # -- store -----------------------------------------------------------------
-    Setting("database_url", "sqlite+aiosqlite:///./data/immersiverse.db", "SQLAlchemy URL; sqlite+aiosqlite (embedded, WAL) or postgresql+asyncpg"),
-    Setting("db_pool_size", 10, "connection pool size (PostgreSQL)"),
-    Setting("auto_migrate", True, "run Alembic migrations to head when the server starts"),
-    Setting("catalog_file", "", "prefab catalog JSON loaded at start; empty = the shipped catalog"),
+    database_url: str = setting("sqlite+aiosqlite:///./data/immersiverse.db", "SQLAlchemy URL; sqlite+aiosqlite (embedded, WAL) or postgresql+asyncpg")
+    db_pool_size: int = setting(10, "connection pool size (PostgreSQL)")
+    auto_migrate: bool = setting(True, "run Alembic migrations to head when the server starts")
+    catalog_file: str = setting("", "prefab catalog JSON loaded at start; empty = the shipped catalog")
     # -- auth --------------------------------------------------------------------
-    Setting("secret_key", DEFAULT_SECRET, "HMAC key for tokens; never empty; in production at least 32 bytes and not the default"),
-    Setting("jwt_algorithm", "HS256", "token signing algorithm (HS256, HS384 or HS512); pinned when verifying"),
-    Setting("jwt_issuer", "immersiverse", "the `iss` claim minted and required"),
-    Setting("jwt_audience", "immersiverse-clients", "the `aud` claim minted and required"),
-    Setting("token_ttl_s", 86400, "token lifetime in seconds"),
-    Setting("guest_login", True, "allow device/guest login with only a user_id (the seed's behaviour)"),
-    Setting("login_attempts_per_min", 10, "failed password logins allowed per account and per IP per minute"),
-    Setting("guest_secret_required", "auto", "auto, true or false: a guest login of an existing id must present the device_secret issued at its first login (auto = true in production)"),
-    Setting("auth_requests_per_ip_per_min", 60, "login, register and refresh calls per IP per minute, failed or not (429 beyond)"),
-    Setting("auth_requests_per_account_per_min", 20, "login, register and refresh calls per account id per minute, failed or not (429 beyond)"),
-    Setting("guest_idle_days", 90, "guest accounts that own no world, card or share and did not log in for this many days are deleted (0 = never)"),
-    Setting("maintenance_interval_s", 3600.0, "how often expired revocations and idle guest accounts are purged"),
-    Setting("revocation_poll_s", 2.0, "how often open sockets re-check their token against revocations"),
+    secret_key: str = setting(DEFAULT_SECRET, "HMAC key for tokens; never empty; in production at least 32 bytes and not the default")
+    jwt_algorithm: str = setting("HS256", "token signing algorithm (HS256, HS384 or HS512); pinned when verifying")
+    jwt_issuer: str = setting("immersiverse", "the `iss` claim minted and required")
+    jwt_audience: str = setting("immersiverse-clients", "the `aud` claim minted and required")
+    token_ttl_s: int = setting(86400, "token lifetime in seconds")
+    guest_login: bool = setting(True, "allow device/guest login with only a user_id (the seed's behaviour)")
+    login_attempts_per_min: int = setting(10, "failed password logins allowed per account and per IP per minute")
+    guest_secret_required: str = setting("auto", "auto, true or false: a guest login of an existing id must present the device_secret issued at its first login (auto = true in production)")
+    auth_requests_per_ip_per_min: int = setting(60, "login, register and refresh calls per IP per minute, failed or not (429 beyond)")
+    auth_requests_per_account_per_min: int = setting(20, "login, register and refresh calls per account id per minute, failed or not (429 beyond)")
+    guest_idle_days: int = setting(90, "guest accounts that own no world, card or share and did not log in for this many days are deleted (0 = never)")
+    maintenance_interval_s: float = setting(3600.0, "how often expired revocations and idle guest accounts are purged")
+    revocation_poll_s: float = setting(2.0, "how often open sockets re-check their token against revocations")
     # -- REST --------------------------------------------------------------------
-    Setting("max_body_bytes", 1_048_576, "largest accepted REST request body (413 beyond)"),
-    Setting("cors_origins", "*", "comma-separated origins allowed to call the REST API from a browser (CORS), * for any, empty for none"),
-    Setting("ws_origins", "", "comma-separated Origin values allowed to open /ws; empty = any (clients without an Origin header are always allowed)"),
-    Setting("http_header_timeout_s", 10.0, "seconds a new connection has to send its first request's headers (slowloris); then closed"),
-    Setting("http_keepalive_timeout_s", 15.0, "seconds an idle keep-alive connection may wait for its next request's headers; then closed"),
-    Setting("http_body_timeout_s", 30.0, "seconds to receive a whole JSON request body (408 beyond)"),
-    Setting("http_max_connections_per_ip", 256, "open TCP connections (HTTP and WebSocket) per client address; at the cap the address's oldest idle one is closed, or the new one (0 = off)"),
-    Setting("http_max_connections", 0, "open TCP connections in all; at the cap the oldest idle one is closed, or the new one (0 = the descriptor limit minus a reserve)"),
-    Setting("trusted_proxies", "", "comma-separated proxy addresses or CIDR networks whose X-Forwarded-For (or PROXY header) names the client"),
-    Setting("proxy_protocol", False, "connections from trusted_proxies start with a PROXY protocol v1/v2 header (HAProxy send-proxy-v2)"),
+    max_body_bytes: int = setting(1_048_576, "largest accepted REST request body (413 beyond)")
+    cors_origins: str = setting("*", "comma-separated origins allowed to call the REST API from a browser (CORS), * for any, empty for none")
+    ws_origins: str = setting("", "comma-separated Origin values allowed to open /ws; empty = any (clients without an Origin header are always allowed)")
+    http_header_timeout_s: float = setting(10.0, "seconds a new connection has to send its first request's headers (slowloris); then closed")
+    http_keepalive_timeout_s: float = setting(15.0, "seconds an idle keep-alive connection may wait for its next request's headers; then closed")
+    http_body_timeout_s: float = setting(30.0, "seconds to receive a whole JSON request body (408 beyond)")
+    http_max_connections_per_ip: int = setting(256, "open TCP connections (HTTP and WebSocket) per client address; at the cap the address's oldest idle one is closed, or the new one (0 = off)")
+    http_max_connections: int = setting(0, "open TCP connections in all; at the cap the oldest idle one is closed, or the new one (0 = the descriptor limit minus a reserve)")
+    trusted_proxies: str = setting("", "comma-separated proxy addresses or CIDR networks whose X-Forwarded-For (or PROXY header) names the client")
+    proxy_protocol: bool = setting(False, "connections from trusted_proxies start with a PROXY protocol v1/v2 header (HAProxy send-proxy-v2)")
     # -- generation --------------------------------------------------------------
-    Setting("default_instances", 500, "instances generated when a request names no max_instances"),
-    Setting("max_instances", 20_000, "largest world one prompt may generate"),
-    Setting("max_instances_per_world", 50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)"),
-    Setting("max_worlds_per_user", 1000, "worlds a user may own; beyond it generation is refused"),
-    Setting("max_stored_bytes_per_user", 1_073_741_824, "bytes a user's worlds may store (generated chunks and logged edits, as written); beyond it generation is refused (limit_exceeded)"),
-    Setting("max_prompt_chars", 1000, "longest prompt accepted"),
-    Setting("max_generations_per_user", 6, "concurrent generations per user, over all of the user's sockets and REST prompt2world"),
-    Setting("max_pending_instances_per_user", 120_000, "instances the running generations of one user may hold planned (caps the memory a user pins); beyond it a prompt gets too_many_generations"),
-    Setting("generation_stall_timeout_s", 30.0, "a streamed generation whose requester reads nothing for this long ends (gen.done failed; the world stays partial)"),
+    default_instances: int = setting(500, "instances generated when a request names no max_instances")
+    max_instances: int = setting(20_000, "largest world one prompt may generate")
+    max_instances_per_world: int = setting(50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)")
+    max_worlds_per_user: int = setting(1000, "worlds a user may own; beyond it generation is refused")
+    max_stored_bytes_per_user: int = setting(1_073_741_824, "bytes a user's worlds may store (generated chunks and logged edits, as written); beyond it generation is refused (limit_exceeded)")
+    max_prompt_chars: int = setting(1000, "longest prompt accepted")
+    max_generations_per_user: int = setting(6, "concurrent generations per user, over all of the user's sockets and REST prompt2world")
+    max_pending_instances_per_user: int = setting(120_000, "instances the running generations of one user may hold planned (caps the memory a user pins); beyond it a prompt gets too_many_generations")
+    generation_stall_timeout_s: float = setting(30.0, "a streamed generation whose requester reads nothing for this long ends (gen.done failed; the world stays partial)")
     # -- WebSocket session -------------------------------------------------------
-    Setting("hello_timeout_s", 10.0, "seconds a socket without a header token has to send a valid hello"),
-    Setting("heartbeat_s", 15.0, "a WebSocket ping is sent after this long without a frame; clients send something this often"),
-    Setting("pong_timeout_s", 7.5, "a WebSocket ping unanswered (and no other frame) this long closes with 4000"),
-    Setting("idle_timeout_s", 45.0, "close (4000) a socket that sent no message for this long; pings and pongs do not count"),
-    Setting("max_frame_bytes", 1_048_576, "largest inbound frame (close 1009 beyond)"),
-    Setting("msgs_per_s", 50.0, "per-connection token-bucket refill rate for inbound frames"),
-    Setting("msgs_burst", 200, "per-connection token-bucket size for inbound frames"),
-    Setting("prompts_per_min", 20, "prompts per minute per user (sockets and REST together): a bucket of this many, refilled at this rate"),
-    Setting("max_generations", 3, "concurrent generations per connection"),
-    Setting("chunk_size", 128, "instances per gen.chunk / snapshot frame"),
-    Setting("send_queue_bytes", 8_388_608, "per-connection outbound queue bound; overflow closes with 4001"),
-    Setting("slow_close_grace_s", 2.0, "a slow consumer's connection is aborted this long after its bye and close frame"),
-    Setting("max_connections_per_user", 20, "open sockets one user may hold"),
-    Setting("max_connections_per_ip", 200, "open sockets one IP may hold"),
-    Setting("bad_frames_before_close", 5, "protocol violations (errors 1000-1011) within bad_frames_window_s that close with 4503"),
-    Setting("bad_frames_window_s", 60.0, "the sliding window over which protocol violations are counted"),
+    hello_timeout_s: float = setting(10.0, "seconds a socket without a header token has to send a valid hello")
+    heartbeat_s: float = setting(15.0, "a WebSocket ping is sent after this long without a frame; clients send something this often")
+    pong_timeout_s: float = setting(7.5, "a WebSocket ping unanswered (and no other frame) this long closes with 4000")
+    idle_timeout_s: float = setting(45.0, "close (4000) a socket that sent no message for this long; pings and pongs do not count")
+    max_frame_bytes: int = setting(1_048_576, "largest inbound frame (close 1009 beyond)")
+    msgs_per_s: float = setting(50.0, "per-connection token-bucket refill rate for inbound frames")
+    msgs_burst: int = setting(200, "per-connection token-bucket size for inbound frames")
+    prompts_per_min: int = setting(20, "prompts per minute per user (sockets and REST together): a bucket of this many, refilled at this rate")
+    max_generations: int = setting(3, "concurrent generations per connection")
+    chunk_size: int = setting(128, "instances per gen.chunk / snapshot frame")
+    send_queue_bytes: int = setting(8_388_608, "per-connection outbound queue bound; overflow closes with 4001")
+    slow_close_grace_s: float = setting(2.0, "a slow consumer's connection is aborted this long after its bye and close frame")
+    max_connections_per_user: int = setting(20, "open sockets one user may hold")
+    max_connections_per_ip: int = setting(200, "open sockets one IP may hold")
+    bad_frames_before_close: int = setting(5, "protocol violations (errors 1000-1011) within bad_frames_window_s that close with 4503")
+    bad_frames_window_s: float = setting(60.0, "the sliding window over which protocol violations are counted")
     # -- telemetry ---------------------------------------------------------------
-    Setting("telemetry_buffer_events", 20_000, "write-behind buffer size; when full, sockets stop being read"),
-    Setting("telemetry_flush_ms", 20, "longest wait before a partial batch is written"),
-    Setting("telemetry_batch", 2000, "largest batch of events written in one insert"),
-    Setting("telemetry_max_events", 500, "most events in one telemetry frame or REST batch"),
-    Setting("telemetry_max_event_bytes", 8192, "largest encoded data payload of one event"),
-    Setting("telemetry_events_per_user_min", 6000, "telemetry events one user may send per minute over all sockets and REST (0 = no quota)"),
-    Setting("telemetry_bytes_per_user_min", 8_388_608, "telemetry bytes (UTF-8 of the stored strings and data) one user may send per minute (0 = no quota)"),
-    Setting("telemetry_retention_days", 90, "events received longer ago are purged (0 = keep forever)"),
-    Setting("telemetry_purge_interval_s", 3600.0, "how often the retention purge runs"),
+    telemetry_buffer_events: int = setting(20_000, "write-behind buffer size; when full, sockets stop being read")
+    telemetry_flush_ms: int = setting(20, "longest wait before a partial batch is written")
+    telemetry_batch: int = setting(2000, "largest batch of events written in one insert")
+    telemetry_max_events: int = setting(500, "most events in one telemetry frame or REST batch")
+    telemetry_max_event_bytes: int = setting(8192, "largest encoded data payload of one event")
+    telemetry_events_per_user_min: int = setting(6000, "telemetry events one user may send per minute over all sockets and REST (0 = no quota)")
+    telemetry_bytes_per_user_min: int = setting(8_388_608, "telemetry bytes (UTF-8 of the stored strings and data) one user may send per minute (0 = no quota)")
+    telemetry_retention_days: int = setting(90, "events received longer ago are purged (0 = keep forever)")
+    telemetry_purge_interval_s: float = setting(3600.0, "how often the retention purge runs")
     # -- worlds ------------------------------------------------------------------
-    Setting("oplog_retention_ops", 10_000, "ops kept per world for resume; older ones are compacted away"),
-    Setting("presence_per_s", 10.0, "presence (cursor/selection) updates per second per connection"),
-    Setting("max_props_bytes", 16_384, "largest props map of one instance after a set/add (packed msgpack bytes); larger edits are refused (limit_exceeded)"),
-    Setting("oplog_max_bytes", 33_554_432, "op-log bytes kept per world for resume; older ops are compacted away (like oplog_retention_ops)"),
+    oplog_retention_ops: int = setting(10_000, "ops kept per world for resume; older ones are compacted away")
+    presence_per_s: float = setting(10.0, "presence (cursor/selection) updates per second per connection")
+    max_props_bytes: int = setting(16_384, "largest props map of one instance after a set/add (packed msgpack bytes); larger edits are refused (limit_exceeded)")
+    oplog_max_bytes: int = setting(33_554_432, "op-log bytes kept per world for resume; older ops are compacted away (like oplog_retention_ops)")
     # -- scale-out ---------------------------------------------------------------
-    Setting("broker", "memory", "memory (one process) or redis (several nodes)"),
-    Setting("redis_url", "redis://127.0.0.1:6379/0", "Redis used when broker = redis"),
-    Setting("node_id", "", "this node's name in presence; empty = hostname:pid"),
-    Setting("presence_ttl_s", 15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long"),
-    Setting("generation_lease_s", 15.0, "a running generation's lease, renewed every third of it; a dead node's generation is marked partial within 4/3 of it"),
-    Setting("store_retry_after_s", 2.0, "while the store is unreachable: retry_after_s of unavailable (1201), close 4005 and REST 503 Retry-After"),
+    broker: str = setting("memory", "memory (one process) or redis (several nodes)")
+    redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis used when broker = redis")
+    node_id: str = setting("", "this node's name in presence; empty = hostname:pid")
+    presence_ttl_s: float = setting(15.0, "redis broker: a member of a node that stopped refreshing (died) is dropped after this long")
+    generation_lease_s: float = setting(15.0, "a running generation's lease, renewed every third of it; a dead node's generation is marked partial within 4/3 of it")
+    store_retry_after_s: float = setting(2.0, "while the store is unreachable: retry_after_s of unavailable (1201), close 4005 and REST 503 Retry-After")
     # -- discovery ---------------------------------------------------------------
-    Setting("play_window_s", 1800.0, "a user entering a published world again within this many seconds is not counted as another play"),
-    Setting("analytics_max_days", 366, "longest date range one author analytics request may cover"),
-    Setting("analytics_operators", "", "comma-separated account ids that may read the analytics of every experience (authors read their own)"),
-)
+    play_window_s: float = setting(1800.0, "a user entering a published world again within this many seconds is not counted as another play")
+    analytics_max_days: int = setting(366, "longest date range one author analytics request may cover")
+    analytics_operators: str = setting("", "comma-separated account ids that may read the analytics of every experience (authors read their own)")
+
+
+# The table `immersiverse config` prints and the environment is read by, in declaration order.
+SETTINGS: tuple[Setting, ...] = tuple(Setting(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings))
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 # Variables the predecessor documented, honoured without the prefix.
 _BARE_ENV = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY", "cors_origins": "CORS_ORIGINS"}
 _ENV_PREFIX = "IMMERSIVERSE_"
 
-
-def _field(s: Setting) -> Any:
-    return dataclasses.field(default=s.default)
-
-
-if TYPE_CHECKING:
-    # The static shape of the generated class below, for type checkers only: one attribute per
-    # SETTINGS row, in order, typed as its default (tests/test_typing.py checks they agree).
-    @dataclass(frozen=True, slots=True)
-    class Settings:
-        environment: str
-        host: str
-        port: int
-        log_level: str
-        log_json: bool
-        drain_timeout_s: float
-        gc_gen0_threshold: int
-        gc_freeze: bool
-        database_url: str
-        db_pool_size: int
-        auto_migrate: bool
-        catalog_file: str
-        secret_key: str
-        jwt_algorithm: str
-        jwt_issuer: str
-        jwt_audience: str
-        token_ttl_s: int
-        guest_login: bool
-        login_attempts_per_min: int
-        guest_secret_required: str
-        auth_requests_per_ip_per_min: int
-        auth_requests_per_account_per_min: int
-        guest_idle_days: int
-        maintenance_interval_s: float
-        revocation_poll_s: float
-        max_body_bytes: int
-        cors_origins: str
-        ws_origins: str
-        http_header_timeout_s: float
-        http_keepalive_timeout_s: float
-        http_body_timeout_s: float
-        http_max_connections_per_ip: int
-        http_max_connections: int
-        trusted_proxies: str
-        proxy_protocol: bool
-        default_instances: int
-        max_instances: int
-        max_instances_per_world: int
-        max_worlds_per_user: int
-        max_stored_bytes_per_user: int
-        max_prompt_chars: int
-        max_generations_per_user: int
-        max_pending_instances_per_user: int
-        generation_stall_timeout_s: float
-        hello_timeout_s: float
-        heartbeat_s: float
-        pong_timeout_s: float
-        idle_timeout_s: float
-        max_frame_bytes: int
-        msgs_per_s: float
-        msgs_burst: int
-        prompts_per_min: int
-        max_generations: int
-        chunk_size: int
-        send_queue_bytes: int
-        slow_close_grace_s: float
-        max_connections_per_user: int
-        max_connections_per_ip: int
-        bad_frames_before_close: int
-        bad_frames_window_s: float
-        telemetry_buffer_events: int
-        telemetry_flush_ms: int
-        telemetry_batch: int
-        telemetry_max_events: int
-        telemetry_max_event_bytes: int
-        telemetry_events_per_user_min: int
-        telemetry_bytes_per_user_min: int
-        telemetry_retention_days: int
-        telemetry_purge_interval_s: float
-        oplog_retention_ops: int
-        presence_per_s: float
-        max_props_bytes: int
-        oplog_max_bytes: int
-        broker: str
-        redis_url: str
-        node_id: str
-        presence_ttl_s: float
-        generation_lease_s: float
-        store_retry_after_s: float
-        play_window_s: float
-        analytics_max_days: int
-        analytics_operators: str
-else:
-    Settings = dataclasses.make_dataclass(
-        "Settings",
-        [(s.name, type(s.default), _field(s)) for s in SETTINGS],
-        frozen=True,
-        slots=True,
-    )
-    Settings.__doc__ = "Every setting of one server process (see SETTINGS for meaning)."
 
 
 def _coerce(setting: Setting, raw: Any, source: str) -> Any:

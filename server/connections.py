@@ -16,9 +16,10 @@ thousands of silent connections made `/health` fail (issue 15, finding 3). Here:
   (server/proxy.py) whose address becomes the peer: per-IP caps and `request.remote` see the
   client. Trusted proxies themselves are not capped per address.
 
-The handler subclasses aiohttp's RequestHandler and reads three of its private attributes
-(`_waiter`: waiting for the next request, `_request_count`, and `force_close`'s effect);
-aiohttp is pinned below 3.15 and tests/security/test_connections.py breaks if they change.
+The handler subclasses aiohttp's RequestHandler; what it reads of aiohttp's private state
+(waiting for the next request, the request count, the Server's handler arguments, the Server an
+AppRunner made) goes through server/aiohttp_io.py, the one module that touches aiohttp's
+internals; tests/security/test_connections.py breaks if their behaviour changes.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ import time
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 
+from .aiohttp_io import GuardedHandlerBase, HookedRunner, handler_args
 from .config import Settings
-from .context import SERVICES
 from .metrics import Metrics
+from .node import NODE
 from .proxy import ProxyHeaderError, TrustedProxies, parse_proxy_header
 
 log = logging.getLogger("immersiverse.connections")
@@ -149,7 +150,7 @@ class ConnectionGuard:
             log.warning("%s (so far: %d idle closed, %d refused)", what, self.closed_idle, self.refused)
 
 
-class GuardedHandler(RequestHandler):
+class GuardedHandler(GuardedHandlerBase):
     """aiohttp's per-connection protocol, with the guard's admission, header deadline and
     PROXY header (see the module docstring)."""
 
@@ -164,8 +165,7 @@ class GuardedHandler(RequestHandler):
     @property
     def idle(self) -> bool:
         """Waiting for a request (or for its PROXY header): nothing is lost by closing it."""
-        waiter = self._waiter
-        return self._proxy_buf is not None or (waiter is not None and not waiter.done())
+        return self._proxy_buf is not None or self.waiting_for_request
 
     @property  # a plain property over aiohttp's cached one
     def peername(self) -> Any:
@@ -186,7 +186,7 @@ class GuardedHandler(RequestHandler):
         elif not guard.admit_address(self, host):
             self.force_close()
             return
-        self._deadline = self._loop.call_later(guard.header_timeout_s, self._header_deadline)
+        self._deadline = self.event_loop.call_later(guard.header_timeout_s, self._header_deadline)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._guard.release(self)
@@ -199,9 +199,9 @@ class GuardedHandler(RequestHandler):
             data = self._read_proxy_header(data)
             if not data:
                 return
-        count = self._request_count
+        count = self.requests_started
         super().data_received(data)
-        if self._request_count != count:
+        if self.requests_started != count:
             self._guard.busy(self)
             if self._deadline is not None:
                 self._deadline.cancel()
@@ -235,7 +235,7 @@ class GuardedHandler(RequestHandler):
     def _header_deadline(self) -> None:
         """No complete request head in time (slowloris, or a silent connection)."""
         self._deadline = None
-        if self._request_count == 0 and self.transport is not None:
+        if self.requests_started == 0 and self.transport is not None:
             self._guard.count_close("header_timeout")
             self.force_close()
 
@@ -246,10 +246,11 @@ class GuardedServer(web.Server):
     guard: ConnectionGuard
 
     def __call__(self) -> GuardedHandler:
-        return GuardedHandler(self, self.guard, loop=self._loop, **self._kwargs)
+        loop, kwargs = handler_args(self)
+        return GuardedHandler(self, self.guard, loop=loop, **kwargs)
 
 
-class GuardedRunner(web.AppRunner):
+class GuardedRunner(HookedRunner):
     """AppRunner for `immersiverse serve`: aiohttp's keep-alive timeout from the settings, and
     the guard on every connection."""
 
@@ -258,14 +259,13 @@ class GuardedRunner(web.AppRunner):
         super().__init__(app, keepalive_timeout=settings.http_keepalive_timeout_s, **kwargs)
         self.guard = ConnectionGuard(settings, proxies)
 
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
+    def server_made(self, server: web.Server) -> web.Server:
         # Same object and state, our class: the Server was built by the app (_make_handler).
         server.__class__ = GuardedServer
         assert isinstance(server, GuardedServer)
         server.guard = self.guard
         # the app has started: its services exist (server/app.py samples the open count)
-        extras = self.app[SERVICES].extras
-        self.guard.metrics = extras["metrics"]
-        extras["connections"] = self.guard
+        node = self.app[NODE]
+        self.guard.metrics = node.metrics
+        node.connections = self.guard
         return server

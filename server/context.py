@@ -1,9 +1,10 @@
-"""The per-application services object, reachable from any handler via SERVICES."""
+"""The per-application services object, reachable from any handler via SERVICES: what every
+request needs whatever this node runs. The node's live parts (hub, registry, broker, metrics)
+are server/node.py's `Node`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
@@ -11,10 +12,11 @@ from persistence.db import is_sqlite
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
+from .auth import AuthCode, AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
 from .quotas import UserQuotas
+from .ratelimit import UserQuota
 from .scheduler import FairScheduler
 
 
@@ -28,13 +30,16 @@ class Services:
     catalog: CatalogCache
     telemetry: TelemetryWriter
     auth_rate: AuthRate
-    extras: dict[str, Any] = field(default_factory=dict)
     # Per-user generation budgets and the fair generator queue (server/quotas.py, scheduler.py).
     quotas: UserQuotas = field(init=False)
     scheduler: FairScheduler = field(init=False)
+    # Per-user telemetry quota, shared by the user's sockets and REST (server/ratelimit.py).
+    telemetry_quota: UserQuota = field(init=False)
 
     def __post_init__(self) -> None:
-        self.quotas = UserQuotas(self.settings)
+        s = self.settings
+        self.quotas = UserQuotas(s)
+        self.telemetry_quota = UserQuota(s.telemetry_events_per_user_min, s.telemetry_bytes_per_user_min)
         # SQLite has one writer: one generation write at a time keeps the writer's queue short
         # (a newcomer's first chunk waits behind one write, not behind every flooder's).
         self.scheduler = FairScheduler(store_slots=1 if is_sqlite(self.settings.database_url) else 4)
@@ -43,7 +48,7 @@ class Services:
         """The token's verified, unrevoked identity, or AuthError (REST and sockets map it)."""
         ident = self.tokens.decode(token)
         if self.revocations.is_revoked(ident.session_id):
-            raise AuthError("token_revoked", "token has been revoked")
+            raise AuthError(AuthCode.TOKEN_REVOKED, "token has been revoked")
         return ident
 
     def public_id(self, user_id: str) -> str:

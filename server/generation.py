@@ -21,7 +21,7 @@ from protocol.codec import pack_instances
 
 from .blueprint import wire_records
 from .context import Services
-from .leases import lease_until
+from .leases import GenerationLeases, lease_until
 from .quotas import Admission, GenerationRefused
 
 __all__ = ["Admission", "Chunk", "Done", "GenerationRefused", "GenRequest", "Started", "admit", "stream_world"]
@@ -90,9 +90,10 @@ async def admit(services: Services, owner_id: str, requested: int | None) -> Adm
     return admission
 
 
-async def stream_world(services: Services, req: GenRequest,
-                       cancel: asyncio.Event | None = None) -> AsyncGenerator[Started | Chunk | Done, None]:
-    """Started, then Chunk after Chunk, then Done (after everything is durable)."""
+async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Event | None = None, *,
+                       leases: GenerationLeases | None = None) -> AsyncGenerator[Started | Chunk | Done, None]:
+    """Started, then Chunk after Chunk, then Done (after everything is durable). The world is
+    leased to this node while it generates when `leases` is given (server/leases.py)."""
     from generator import plan
 
     run = services.scheduler.run  # every CPU step and store write waits for this user's turn
@@ -134,8 +135,6 @@ async def stream_world(services: Services, req: GenRequest,
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group)
-    # The world is leased to this node while it generates (server/leases.py).
-    leases = services.extras.get("leases")
     async with store_turn(user):
         world = await asyncio.shield(services.store.worlds.start_generated(
             rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,

@@ -184,6 +184,6 @@ def identity(request: web.Request) -> Identity:
     try:
         ident = services.authenticate(token)
     except AuthError as exc:
-        raise unauthorized(exc.message, exc.code) from None
+        raise unauthorized(exc.message, exc.code.value) from None
     request[IDENTITY] = ident
     return ident

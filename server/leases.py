@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from persistence.clock import utcnow
@@ -36,8 +37,9 @@ def lease_until(lease_s: float) -> datetime:
 
 
 class GenerationLeases:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, orphaned: Callable[[str], Awaitable[None]]) -> None:
         self.services = services
+        self.orphaned = orphaned  # tells the world's members on every node (Hub.generation_orphaned)
         self.lease_s = services.settings.generation_lease_s
         self.running: Counter[str] = Counter()  # world id → generations of it running here
 
@@ -57,7 +59,7 @@ class GenerationLeases:
         worlds = await self.services.store.worlds.sweep_expired(None if alone else utcnow())
         for world_id in worlds:
             log.warning("world %s: its generation's node stopped renewing the lease; marked partial", world_id)
-            await self.services.extras["hub"].generation_orphaned(world_id)
+            await self.orphaned(world_id)
         return worlds
 
     async def run(self) -> None:

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from protocol.codes import CloseCode
 
 from .config import Settings
+from .writer import Writer
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class Session(Protocol):
+    """What the registry needs of a live session (server/session.py)."""
+
+    writer: Writer  # its queued bytes are sampled (server/app.py)
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def generations(self) -> dict[int, tuple[asyncio.Task[None], asyncio.Event]]: ...
+
+    def token_problem(self, is_revoked: Callable[[str], bool]) -> CloseCode | None: ...
+
+    def close_soon(self, code: CloseCode, *, retry_after_s: float | None = None, message: str | None = None) -> None:
+        ...
 
 
 class Registry:

@@ -25,7 +25,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgpack
 
@@ -34,12 +34,10 @@ from protocol.codec import encode, encode_raw
 from protocol.codes import ErrorCode
 
 from .blueprint import header_wire, instance_wire
-from .broker import Envelope
-from .writer import ws_frame
-
-if TYPE_CHECKING:
-    from .hub import Hub
-    from .session import Session
+from .broker import Broker, Envelope
+from .context import Services
+from .metrics import Metrics
+from .writer import Writer, ws_frame
 
 log = logging.getLogger("immersiverse.room")
 REPLAY_BATCH = 1000
@@ -51,6 +49,37 @@ BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for m
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
 _INSTANCE_BYTES = 160  # the packed size of an instance without props, about (for splitting snapshots)
+
+
+class Peer(Protocol):
+    """What a room needs of a member's connection (server/session.py `Session` is one; the
+    in-memory tests use a recording one). `rooms` is the connection's joined rooms by world id:
+    only the Room adds to it or removes from it (`_add`, `add_generator`, `remove`)."""
+
+    id: str
+    display_name: str
+    writer: Writer
+    rooms: dict[str, Room]
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def public_id(self) -> str: ...
+
+    def send(self, msg: m.ServerMessage) -> bool: ...
+
+    def send_bytes(self, data: bytes, frame: bytes | None = None) -> bool: ...
+
+    def send_error(self, code: ErrorCode, rid: int | None = None, message: str | None = None, *,
+                   world_id: str | None = None) -> None: ...
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]: ...
+
+
+# A control envelope for the world (deleted, roles changed, generation orphaned, member
+# expired): handled by the hub, inside the room's delivery task (Hub.on_control).
+OnControl = Callable[["Room", Envelope], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -69,7 +98,7 @@ class Out:
 
 @dataclass(slots=True)
 class Member:
-    session: Session
+    session: Peer
     role: str
     base_seq: int  # ops up to here are already in what this member was sent
     gen_base: int  # generation instances below this stream position came in its snapshot
@@ -81,7 +110,7 @@ class Member:
         return member_record(self.session, self.role)
 
 
-def member_record(session: Session, role: str) -> dict[str, Any]:
+def member_record(session: Peer, role: str) -> dict[str, Any]:
     """A member as the protocol shows it (docs/protocol.md §6.2) and presence stores it."""
     # `user_id` carries the opaque public id: the account id is a guest's login (issue 15).
     return {"user_id": session.public_id, "display_name": session.display_name, "role": role,
@@ -132,14 +161,18 @@ def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
 
 
 class Room:
-    def __init__(self, hub: Hub, world_id: str, seq: int, generating: bool,
-                 bounds: dict[str, Any] | None = None) -> None:
-        self.hub = hub
+    def __init__(self, world_id: str, seq: int, generating: bool, bounds: dict[str, Any] | None = None, *,
+                 services: Services, broker: Broker, metrics: Metrics, on_control: OnControl) -> None:
+        self.services = services
+        self.broker = broker
+        self.metrics = metrics
+        self._on_control = on_control
         self.world_id = world_id
         self.seq = seq
         self.generating = generating
         self.bounds = bounds  # the header's bounds: edits must stay inside them
         self.members: dict[str, Member] = {}
+        self.logged_bytes = 0  # op bytes logged by this node since the world's last compaction
         # Who this node's members were last told is present (session id → member): kept from
         # `joined` member lists and presence join/leave, and reconciled with the broker's list
         # after a broker outage (`_resync`, docs/scaling.md "Failures").
@@ -170,7 +203,7 @@ class Room:
         env: Envelope = {"k": "frame", "f": frame}
         if first_ord is not None:
             env["a"] = first_ord
-        await self.hub.broker.publish(self.world_id, env)
+        await self.broker.publish(self.world_id, env)
 
     def generation_finished(self) -> None:
         self.generating = False
@@ -229,7 +262,7 @@ class Room:
             if env.get("c") == "resync":
                 await self._resync()
             else:
-                await self.hub.on_control(self, env)
+                await self._on_control(self, env)
 
     def _take_queued(self, batch: list[Out]) -> None:
         """Move what is already queued for members into `batch`: one write per member for the
@@ -352,7 +385,7 @@ class Room:
         assert member.held is not None
         member.held += frames
         member.held_bytes += sum(map(len, frames))
-        if member.held_bytes > self.hub.services.settings.send_queue_bytes:
+        if member.held_bytes > self.services.settings.send_queue_bytes:
             member.held, member.held_bytes = [], 0
             member.session.writer.close_slow()
 
@@ -365,7 +398,7 @@ class Room:
         """The send queue's backpressure, as for generation (server/session_gen.py): wait below
         half its bound before each frame, so a reader that reads is never closed as slow."""
         writer = member.session.writer
-        high_water = self.hub.services.settings.send_queue_bytes // 2
+        high_water = self.services.settings.send_queue_bytes // 2
         try:
             for frame in frames:
                 await writer.wait_below(high_water)
@@ -384,9 +417,9 @@ class Room:
         return item.ack
 
     async def _fill_gap(self, upto: int) -> None:
-        self.hub.metrics.broker_gaps.inc()
+        self.metrics.broker_gaps.inc()
         while self.seq < upto:
-            rows = await self.hub.services.store.edits.ops_since(self.world_id, self.seq, REPLAY_BATCH)
+            rows = await self.services.store.edits.ops_since(self.world_id, self.seq, REPLAY_BATCH)
             rows = [r for r in rows if r.seq <= upto]
             if not rows or rows[0].seq != self.seq + 1:
                 # Compacted away or not yet visible: members' views can no longer be patched
@@ -395,7 +428,7 @@ class Room:
                 self._resync_all()
                 self.seq = upto
                 return
-            author = self.hub.services.public_id
+            author = self.services.public_id
             await self._broadcast([Out(op_frame(self.world_id, row.seq, author(row.author_id), row.ops), seq=row.seq,
                                        origin=row.session_id, rid=row.rid, results=results_of(row.ops))
                                    for row in rows])
@@ -403,14 +436,14 @@ class Room:
     async def _resync(self) -> None:
         """The broker may have lost messages (it or another node reconnected): catch up with
         the op log, and tell members the joins and leaves they missed."""
-        world = await self.hub.services.store.worlds.get(self.world_id)
+        world = await self.services.store.worlds.get(self.world_id)
         if world is not None and world.seq > self.seq:
             await self._fill_gap(world.seq)
-        if self.hub.broker.healthy:  # else the list would hold only this node's members
+        if self.broker.healthy:  # else the list would hold only this node's members
             await self._reconcile_presence()
 
     async def _reconcile_presence(self) -> None:
-        fresh = {mm["session_id"]: mm for mm in await self.hub.member_list(self.world_id)}
+        fresh = {mm["session_id"]: mm for mm in await self.broker.presence_list(self.world_id)}
         events = [(sid, "leave", mm) for sid, mm in self.known.items() if sid not in fresh]
         events += [(sid, "join", mm) for sid, mm in fresh.items() if sid not in self.known]
         self.known = fresh
@@ -431,7 +464,7 @@ class Room:
             member.session.rooms.pop(self.world_id, None)
 
     # -- joins (run inside the delivery task, between deliveries) -----------------------------------
-    async def join(self, session: Session, rid: int, role: str, since_seq: int | None) -> None:
+    async def join(self, session: Peer, rid: int, role: str, since_seq: int | None) -> None:
         """Make `session` a member: `joined`, then its snapshot or the ops it missed (§7.3).
 
         Runs inside the delivery task. Joins queued together are served together: one store
@@ -443,7 +476,7 @@ class Room:
         self._wake.set()
         await done
 
-    async def _join_all(self, joins: list[tuple[Session, int, str, int | None, asyncio.Future[None]]]) -> None:
+    async def _join_all(self, joins: list[tuple[Peer, int, str, int | None, asyncio.Future[None]]]) -> None:
         by_snapshot = []
         for join in joins:
             session, rid, role, since_seq, done = join
@@ -460,16 +493,16 @@ class Room:
         if not by_snapshot:
             return
         try:
-            world, rows = await self.hub.services.store.edits.snapshot(self.world_id)
+            world, rows = await self.services.store.edits.snapshot(self.world_id)
             for session, _, role, _, _ in by_snapshot:
                 self._add(session, role, base_seq=world.seq, gen_base=len(rows))
-            members = await self.hub.member_list(self.world_id)
+            members = await self.broker.presence_list(self.world_id)
             self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
             for _, _, _, _, done in by_snapshot:
                 _settle(done, exc)
             return
-        parts = snapshot_parts([instance_wire(r) for r in rows], self.hub.services.settings.chunk_size)
+        parts = snapshot_parts([instance_wire(r) for r in rows], self.services.settings.chunk_size)
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
@@ -486,10 +519,10 @@ class Room:
                                     last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
                                     header=header if index == 0 else None))
 
-    async def _join_replay(self, session: Session, rid: int, role: str, since_seq: int) -> bool:
+    async def _join_replay(self, session: Peer, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""
-        store = self.hub.services.store
-        retention = self.hub.services.settings.oplog_retention_ops
+        store = self.services.store
+        retention = self.services.settings.oplog_retention_ops
         rows = await store.edits.ops_since(self.world_id, since_seq, retention + 1)
         world = await store.worlds.require(self.world_id)
         contiguous = (rows and rows[0].seq == since_seq + 1) or (not rows and since_seq == world.seq)
@@ -497,18 +530,18 @@ class Room:
             return False
         top = rows[-1].seq if rows else since_seq
         self._add(session, role, base_seq=top, gen_base=0)
-        members = await self.hub.member_list(self.world_id)
+        members = await self.broker.presence_list(self.world_id)
         self.known.update((mm["session_id"], mm) for mm in members)
         session.send(m.Joined(rid=rid, world_id=self.world_id, seq=top, role=role,  # type: ignore[arg-type]
                               mode="replay", members=members))  # type: ignore[arg-type]
         member = self.members.get(session.id)
         if member is not None:  # (else it left while the member list was read)
-            public_id = self.hub.services.public_id
+            public_id = self.services.public_id
             frames = (op_frame(self.world_id, row.seq, public_id(row.author_id), row.ops) for row in rows)
             self._send_paced(member, frames)
         return True
 
-    def _add(self, session: Session, role: str, *, base_seq: int, gen_base: int) -> None:
+    def _add(self, session: Peer, role: str, *, base_seq: int, gen_base: int) -> None:
         if not self.members:
             # Alone in the room: ops up to base_seq still in flight concern nobody here, so
             # they need neither delivery nor a gap fill.
@@ -516,12 +549,12 @@ class Room:
         self.members[session.id] = Member(session, role, base_seq, gen_base)
         session.rooms[self.world_id] = self
 
-    def add_generator(self, session: Session) -> None:
+    def add_generator(self, session: Peer) -> None:
         """The requester of a generation is the first member of its new world's room."""
         self.members[session.id] = Member(session, "owner", base_seq=0, gen_base=0)
         session.rooms[self.world_id] = self
 
-    def remove(self, session: Session) -> Member | None:
+    def remove(self, session: Peer) -> Member | None:
         session.rooms.pop(self.world_id, None)
         member = self.members.pop(session.id, None)
         if member is not None and member.pacer is not None and member.held is not None:

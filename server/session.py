@@ -13,9 +13,11 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
 
@@ -26,18 +28,16 @@ from protocol.errors import ProtocolError, bye, error_reply
 from protocol.limits import Limits
 from protocol.version import SUPPORTED_VERSIONS, negotiate
 
+from .aiohttp_io import SocketIO
 from .auth import AuthError, Identity
 from .config import Settings
-from .context import Services
-from .failures import RequestRefused, store_outage
+from .failures import AUTH_CLOSE_CODES, RequestRefused, refusal, store_outage
 from .liveness import Due, Liveness
+from .node import Node
 from .ratelimit import TokenBucket
+from .room import Room
 from .version import SERVER_VERSION
 from .writer import Writer, ws_frame
-
-if TYPE_CHECKING:
-    from .hub import Hub
-    from .registry import Registry
 
 log = logging.getLogger("immersiverse.session")
 RATE_STRIKES_BEFORE_CLOSE = 20  # refused frames in a row before close 4002 (docs/protocol.md §4.3)
@@ -49,6 +49,18 @@ VIOLATION_CODES = frozenset(code for code in ErrorCode if code < ErrorCode.INVAL
 PRESENCE_MAX_BYTES = 72 * 1024
 
 
+Handler = Callable[["Session", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """What a session does with the requests it does not answer itself (generation, telemetry,
+    shared worlds: server/handlers.py), and what it does last when it ends."""
+
+    requests: Mapping[type[m.ClientMessage], Handler]
+    closed: Callable[[Session], Awaitable[None]]
+
+
 def limits_for(settings: Settings) -> Limits:
     return Limits(max_frame_bytes=settings.max_frame_bytes, max_prompt_chars=settings.max_prompt_chars,
                   max_instances=settings.max_instances, max_telemetry_events=settings.telemetry_max_events,
@@ -56,28 +68,27 @@ def limits_for(settings: Settings) -> Limits:
 
 
 class Session:
-    def __init__(self, services: Services, ws: web.WebSocketResponse, registry: Registry, hub: Hub,
-                 request: web.BaseRequest) -> None:
-        s = services.settings
-        self.services = services
+    def __init__(self, node: Node, ws: web.WebSocketResponse, request: web.BaseRequest, handlers: Handlers) -> None:
+        s = node.services.settings
+        self.node = node
+        self.services = node.services
         self.settings = s
         self.ws = ws
-        self.registry = registry
-        self.hub = hub
+        self.registry = node.registry
+        self.hub = node.hub
         self.remote = request.remote or "unknown"
-        self.transport: asyncio.Transport = request.transport  # type: ignore[assignment]
+        self.io = SocketIO(request, ws)  # raw frames (server/aiohttp_io.py)
         self.id = secrets.token_hex(8)
         self.ident: Identity | None = None
         self.display_name = ""
         self.protocol = SUPPORTED_VERSIONS[-1]
         self.limits = limits_for(s)
-        self.writer = Writer(ws, self.transport, request.protocol, request.writer, s.send_queue_bytes,
-                             self._close_slow, on_sent=hub.metrics.frame_sent)
+        self.writer = Writer(self.io, s.send_queue_bytes, self._close_slow, on_sent=node.metrics.frame_sent)
         self.frames = TokenBucket(s.msgs_per_s, s.msgs_burst)
         self.presence_bucket = TokenBucket(s.presence_per_s, max(1.0, s.presence_per_s))
         self.generations: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.rooms: dict[str, Any] = {}  # world id → Room (hub.py)
+        self.rooms: dict[str, Room] = {}  # world id → Room; only the Room changes it (server/room.py)
         self.violations: deque[float] = deque()  # loop times of recent protocol violations
         self.hello_seen = False
         self.live = Liveness(asyncio.get_running_loop().time(), idle_s=s.idle_timeout_s, ping_s=s.heartbeat_s,
@@ -86,12 +97,15 @@ class Session:
         self.frames_seen = 0
         self._closing: asyncio.Task[None] | None = None
         self.close_code: CloseCode | None = None  # the code this server closed with, if it did
+        self._on_closed = handlers.closed
         self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
-            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping,
-            m.Prompt: self._on_prompt, m.Cancel: self._on_cancel, m.Telemetry: self._on_telemetry,
-            m.Join: lambda msg: hub.on_join(self, msg), m.Leave: lambda msg: hub.on_leave(self, msg),
-            m.Edit: lambda msg: hub.on_edit(self, msg), m.Presence: lambda msg: hub.on_presence(self, msg),
+            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping, m.Cancel: self._on_cancel,
+            **{kind: partial(handler, self) for kind, handler in handlers.requests.items()},
         }
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        return self.io.transport
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -171,15 +185,15 @@ class Session:
                     self.ident.user_id if self.ident else "-", extra={"session_id": self.id})  # context)
         self.hub.metrics.closed(CloseCode.SLOW_CONSUMER)
         await self.writer.stop()
-        transport = self.transport
-        if transport.is_closing() or self.ws.closed:
+        io = self.io
+        if io.closing:
             return
         code = CloseCode.SLOW_CONSUMER
         reason = code.wire_name.encode()
         farewell = encode(bye(code, "the send queue overflowed; reconnect and resume with since_seq"))
-        transport.write(ws_frame(farewell) + bytes([0x88, 2 + len(reason)]) + int(code).to_bytes(2, "big") + reason)
-        transport.close()  # flushes what it holds first; the peer may still read it
-        asyncio.get_running_loop().call_later(self.settings.slow_close_grace_s, transport.abort)
+        io.write(ws_frame(farewell) + bytes([0x88, 2 + len(reason)]) + int(code).to_bytes(2, "big") + reason)
+        io.close()  # flushes what it holds first; the peer may still read it
+        asyncio.get_running_loop().call_later(self.settings.slow_close_grace_s, io.abort)
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self, header_token: str | None) -> None:
@@ -236,9 +250,7 @@ class Session:
         try:
             ident = self.services.authenticate(token)
         except AuthError as exc:
-            code = {"token_expired": CloseCode.TOKEN_EXPIRED,
-                    "token_revoked": CloseCode.TOKEN_REVOKED}.get(exc.code, CloseCode.UNAUTHORIZED)
-            self.close_soon(code, message=exc.message)
+            self.close_soon(AUTH_CLOSE_CODES[exc.code], message=exc.message)
             return False
         display_name = await self.services.store.users.display_name(ident.user_id)
         if display_name is None:  # a valid token for an account that no longer exists
@@ -392,14 +404,12 @@ class Session:
         rid = getattr(msg, "rid", None)
         try:
             await self._handlers[type(msg)](msg)
-        except RequestRefused as exc:
-            self.send_error(exc.code, rid, exc.message, exc.fields, exc.retry_after_s)
         except ProtocolError as exc:
             self._bad_frame(exc)
         except Exception as exc:
-            refused = store_outage(exc, self.settings.store_retry_after_s)
-            if refused is not None:  # docs/protocol.md §8.3: unavailable, logged once per outage
-                self.send_error(refused.code, rid, refused.message, retry_after_s=refused.retry_after_s)
+            refused = refusal(exc, self.settings.store_retry_after_s)  # the one table: server/failures.py
+            if refused is not None:
+                self.send_error(refused.code, rid, refused.message, refused.fields, refused.retry_after_s)
                 return
             log.exception("session %s: handler for %s failed (rid %s)", self.id, msg.TYPE, rid)
             self.send_error(ErrorCode.INTERNAL, rid)
@@ -426,7 +436,7 @@ class Session:
             await asyncio.wait(list(self.tasks), timeout=5.0)
         for task in list(self.tasks):
             task.cancel()
-        await self.hub.session_closed(self)
+        await self._on_closed(self)
         self.registry.remove(self)
         if self._closing is not None and self._closing is not asyncio.current_task():
             with contextlib.suppress(Exception):
@@ -451,20 +461,11 @@ class Session:
         self.send(m.Pong(rid=msg.rid, server_time=datetime.now(UTC).timestamp()))
 
     async def _on_refresh(self, msg: m.AuthRefresh) -> None:
-        try:
-            ident = self.services.authenticate(msg.token)
-        except AuthError as exc:
-            raise RequestRefused(ErrorCode.INVALID_TOKEN, exc.message) from None
+        ident = self.services.authenticate(msg.token)  # AuthError: invalid_token (server/failures.py)
         if ident.user_id != self.user_id:
             raise RequestRefused(ErrorCode.FORBIDDEN, "the new token names another user")
         self.ident = ident
         self.send(m.AuthOk(rid=msg.rid, user_id=ident.user_id, expires_at=ident.expires_at.timestamp()))
-
-    # generation and telemetry live in their own modules, bound here
-    async def _on_prompt(self, msg: m.Prompt) -> None:
-        from .session_gen import start_generation
-
-        await start_generation(self, msg)
 
     async def _on_cancel(self, msg: m.Cancel) -> None:
         entry = self.generations.get(msg.target)
@@ -478,8 +479,3 @@ class Session:
     async def _confirm_cancel(self, task: asyncio.Task[None], msg: m.Cancel) -> None:
         await asyncio.wait([task])
         self.send(m.Cancelled(rid=msg.rid, target=msg.target))
-
-    async def _on_telemetry(self, msg: m.Telemetry) -> None:
-        from .session_telemetry import receive_telemetry
-
-        await receive_telemetry(self, msg)

@@ -18,17 +18,17 @@ from protocol.codec import encode, encode_gen_chunk_packed
 from protocol.codes import ErrorCode
 
 from .blueprint import header_wire
-from .failures import RequestRefused
+from .failures import RequestRefused, refusal
 from .generation import (
     Admission,
     Chunk,
     Done,
-    GenerationRefused,
     GenRequest,
     Started,
     admit,
     stream_world,
 )
+from .session_rooms import open_generation
 
 if TYPE_CHECKING:
     from .room import Room
@@ -39,7 +39,7 @@ log = logging.getLogger("immersiverse.generation")
 
 async def start_generation(session: Session, msg: m.Prompt) -> None:
     settings = session.settings
-    if session.services.extras.get("draining"):
+    if session.node.draining:
         raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is draining; reconnect to another node")
     if msg.rid in session.generations:
         raise RequestRefused(ErrorCode.CONFLICT, f"a generation with rid {msg.rid} is already running")
@@ -48,11 +48,9 @@ async def start_generation(session: Session, msg: m.Prompt) -> None:
                              f"at most {settings.max_generations} generations may run at once")
     if not msg.prompt.strip():
         raise RequestRefused(ErrorCode.INVALID_VALUE, fields={"prompt": "must not be blank"})
-    try:
-        # Per user, over all of the user's sockets and REST (server/quotas.py).
-        admission = await admit(session.services, session.user_id, msg.max_instances)
-    except GenerationRefused as exc:
-        raise RequestRefused(ErrorCode[exc.code.upper()], exc.message, retry_after_s=exc.retry_after_s) from None
+    # Per user, over all of the user's sockets and REST (server/quotas.py); GenerationRefused
+    # is answered with the limit's code (server/failures.py).
+    admission = await admit(session.services, session.user_id, msg.max_instances)
     cancel = asyncio.Event()
     task = session.spawn(_run(session, msg, cancel, admission), "gen")
     session.generations[msg.rid] = (task, cancel)
@@ -69,14 +67,15 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
     stalled = False
     timer = metrics.generation_started()
     try:
-        async with contextlib.aclosing(stream_world(session.services, req, cancel)) as events:
+        generation = stream_world(session.services, req, cancel, leases=session.node.leases)
+        async with contextlib.aclosing(generation) as events:
             async for ev in events:
                 if isinstance(ev, Started):
                     world_id = ev.world_id
                     frame = encode(m.GenStart(rid=msg.rid, world_id=ev.world_id, session_id=session.id,
                                                 header=header_wire(ev.header)))
                     if msg.room:
-                        room = await session.hub.open_generation(session, ev.world_id, ev.header)
+                        room = await open_generation(session, ev.world_id, ev.header)
                     await _deliver(session, room, frame)
                 elif isinstance(ev, Chunk):
                     frame = encode_gen_chunk_packed(msg.rid, world_id, ev.index, ev.packed)
@@ -99,19 +98,10 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
         if stalled:
             await _end_stalled(session, room, msg.rid, world_id, sent)
             timer("failed")
-    except ValueError as exc:  # the generator refused its arguments (GeneratorError)
-        session.send_error(ErrorCode.INVALID_VALUE, msg.rid, str(exc))
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("session %s: generation rid %s failed", session.id, msg.rid)
-        # docs/protocol.md §4.1: exactly one final frame — gen.done once gen.start went out.
-        if world_id:
-            await _deliver(session, room, encode(m.GenDone(
-                rid=msg.rid, world_id=world_id, status="failed", instances=0, chunks=0, timings={},
-                warnings=["generation failed; the world is stored as partial"])))
-        else:
-            session.send_error(ErrorCode.INTERNAL, msg.rid)
+    except Exception as exc:
+        await _end_failed(session, room, msg.rid, world_id, exc)
         timer("failed")
     finally:
         timer("abandoned")  # no-op when gen.done already recorded the status
@@ -119,6 +109,28 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
         session.generations.pop(msg.rid, None)
         if room is not None:
             room.generation_finished()
+
+
+async def _end_failed(session: Session, room: Room | None, rid: int, world_id: str, exc: Exception) -> None:
+    """The one final frame of a generation that failed (docs/protocol.md §4.1): `gen.done
+    {status: failed}` once gen.start went out, else an `error` — the refusal's code (e.g. the
+    generator refused the prompt's arguments: invalid_value; the store is down: unavailable
+    with retry_after_s, §8.3), or `internal` for a bug, whose text is logged, never sent."""
+    refused = refusal(exc, session.settings.store_retry_after_s)  # the one table: server/failures.py
+    if refused is None:
+        log.exception("session %s: generation rid %s failed", session.id, rid)
+    else:  # one line, no traceback: the client's request or the store's state, not a bug
+        log.info("session %s: generation rid %s ended: %s (%s)", session.id, rid, refused.code.wire_name,
+                    refused.message, extra={"session_id": session.id})
+    if world_id:
+        why = "generation failed" if refused is None else f"generation stopped: {refused.message}"
+        await _deliver(session, room, encode(m.GenDone(
+            rid=rid, world_id=world_id, status="failed", instances=0, chunks=0, timings={},
+            warnings=[f"{why}; the world is stored as partial"])))
+    elif refused is None:
+        session.send_error(ErrorCode.INTERNAL, rid)
+    else:
+        session.send_error(refused.code, rid, refused.message, refused.fields, refused.retry_after_s)
 
 
 async def _drained(session: Session, high_water: int) -> bool:

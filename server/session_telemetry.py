@@ -58,7 +58,7 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
     if not rows:
         session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=rejected))
         return
-    wait = session.services.extras["telemetry_quota"].charge(user, len(rows), stored_bytes(rows))
+    wait = session.services.telemetry_quota.charge(user, len(rows), stored_bytes(rows))
     if wait == float("inf"):
         raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, "this frame exceeds the per-minute telemetry quota")
     if wait > 0.0:

@@ -12,10 +12,9 @@ batch of its high-water mark, because nothing is written to it while it is above
 
 We write WebSocket frames ourselves (RFC 6455 §5.2: FIN, binary, unmasked — server frames are
 never masked, so a broadcast's complete frame is the same bytes for every member and is built
-once: `ws_frame`). This is safe next to aiohttp's own frames (pings, pongs, close): with
-compression off (server/ws.py) aiohttp writes each frame synchronously, without an await
-between its header and payload, and so do we — frames cannot interleave on the event loop.
-Nothing is written once aiohttp has begun closing (`ws.closed`) or the transport is closing.
+once: `ws_frame`), each write whole frames in one call, into a `FrameSink`: a socket's transport
+through server/aiohttp_io.py `SocketIO`, which states and checks why this is safe next to
+aiohttp's own frames (pings, pongs, close). Nothing is written once the sink is closing.
 """
 
 from __future__ import annotations
@@ -25,12 +24,10 @@ import contextlib
 import logging
 import struct
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.base_protocol import BaseProtocol
+from .tasks import TaskSet
 
 log = logging.getLogger("immersiverse.writer")
 
@@ -54,14 +51,29 @@ def ws_frame(payload: bytes) -> bytes:
     return ws_header(len(payload)) + payload
 
 
+class FrameSink(Protocol):
+    """Where a writer's frames go: a socket's transport (server/aiohttp_io.py `SocketIO`), or a
+    recording one in the in-memory tests."""
+
+    @property
+    def writing_paused(self) -> bool:
+        """Above its high-water mark: write nothing more now (`drain` waits for it to clear)."""
+
+    @property
+    def closing(self) -> bool:
+        """Closing or closed: write nothing."""
+
+    def write(self, frames: bytes) -> None: ...
+
+    def writelines(self, parts: Iterable[bytes]) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
 class Writer:
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, protocol: BaseProtocol,
-                 stream: AbstractStreamWriter, max_bytes: int, on_slow: Callable[[], Coroutine[Any, None, None]],
+    def __init__(self, sink: FrameSink, max_bytes: int, on_slow: Callable[[], Coroutine[Any, None, None]],
                  on_sent: Callable[[bytes], None] | None = None) -> None:
-        self._ws = ws
-        self._transport = transport
-        self._protocol = protocol  # its writing_paused: the transport is above its high-water mark
-        self._stream = stream  # its drain() waits for the transport to come back below it
+        self._sink = sink
         self._max = max_bytes
         self._queue: deque[bytes] = deque()  # payloads; framed when written
         self._bytes = 0
@@ -74,6 +86,7 @@ class Writer:
         self.slow = False
         self.frames_sent = 0
         self._task: asyncio.Task[None] | None = None
+        self._closer = TaskSet(log, "ws-writer")
 
     @property
     def queued_bytes(self) -> int:
@@ -88,16 +101,16 @@ class Writer:
         this frame overflowed the queue (the connection is then being closed as slow)."""
         if self.closed:
             return False
-        if not self._queue and not self._protocol.writing_paused:
-            if self._ws.closed or self._transport.is_closing():
+        if not self._queue and not self._sink.writing_paused:
+            if self._sink.closing:
                 self.closed = True
                 return False
             if frame is not None:
-                self._transport.write(frame)
+                self._sink.write(frame)
             elif len(data) <= _COPY_MAX:
-                self._transport.write(ws_header(len(data)) + data)
+                self._sink.write(ws_header(len(data)) + data)
             else:
-                self._transport.writelines((ws_header(len(data)), data))
+                self._sink.writelines((ws_header(len(data)), data))
             self.frames_sent += 1
             self._on_sent(data)
             return True
@@ -117,13 +130,13 @@ class Writer:
             return self.send(datas[0], frames)
         if self.closed or not datas:
             return not self.closed
-        if not self._queue and not self._protocol.writing_paused:
-            if self._ws.closed or self._transport.is_closing():
+        if not self._queue and not self._sink.writing_paused:
+            if self._sink.closing:
                 self.closed = True
                 return False
             if frames is None:
                 frames = b"".join(ws_header(len(data)) + data for data in datas)
-            self._transport.write(frames)
+            self._sink.write(frames)
             self.frames_sent += len(datas)
             for data in datas:
                 self._on_sent(data)
@@ -158,7 +171,8 @@ class Writer:
         self._bytes = 0
         self._drained.set()
         self._wake.set()
-        asyncio.get_running_loop().create_task(self._on_slow())
+        # Referenced and its failure logged; never cancelled by `stop`, which it calls itself.
+        self._closer.spawn(self._on_slow(), "close-slow")
 
     async def stop(self) -> None:
         self.closed = True
@@ -176,10 +190,10 @@ class Writer:
                     self._drained.set()
                     self._wake.clear()
                     await self._wake.wait()
-                elif self._ws.closed or self._transport.is_closing():
+                elif self._sink.closing:
                     break
-                elif self._protocol.writing_paused:
-                    await self._stream.drain()
+                elif self._sink.writing_paused:
+                    await self._sink.drain()
                 else:
                     self._write_batch()
         except ConnectionError:  # the peer went away while we waited for the transport
@@ -199,7 +213,7 @@ class Writer:
             size += len(data)
             sent.append(data)
         self._bytes -= size
-        self._transport.writelines(parts)
+        self._sink.writelines(parts)
         self.frames_sent += len(sent)
         for data in sent:
             self._on_sent(data)

@@ -18,7 +18,9 @@ from protocol.errors import bye
 from . import logs
 from .context import SERVICES
 from .cors import ws_origin_allowed
+from .handlers import SESSION_HANDLERS
 from .http import bearer_token, json_response
+from .node import NODE
 from .session import Session
 
 log = logging.getLogger("immersiverse.session")
@@ -29,14 +31,15 @@ routes = web.RouteTableDef()
 async def websocket(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     settings = services.settings
-    if services.extras.get("draining"):
+    node = request.app[NODE]
+    if node.draining:
         return json_response({"success": False, "error": "draining", "message": "server is draining"},
                              status=503, headers={"Retry-After": "1"})
     if not ws_origin_allowed(settings, request):
         # Before the upgrade: a page from an unlisted site gets no socket (docs/operations.md, ws_origins).
         return json_response({"success": False, "error": "forbidden",
                               "message": "this origin may not open a session (ws_origins)"}, status=403)
-    registry, hub = services.extras["registry"], services.extras["hub"]
+    registry, hub = node.registry, node.hub
     # aiohttp closes with 1009 itself past max_msg_size; frames between the configured
     # limit and twice it get our error frame first (protocol/codec.py checks the limit).
     # Pings, pongs and their deadlines are the session's (server/liveness.py), so that a
@@ -53,7 +56,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     registry.add_ip(ip)
     hub.metrics.sessions.inc()
     try:
-        session = Session(services, ws, registry, hub, request)
+        session = Session(node, ws, request, SESSION_HANDLERS)
         logs.SESSION_ID.set(session.id)  # every log line of this session carries it (server/logs.py)
         await session.run(bearer_token(request))
         # The code sent when this server closed (ws.close_code is the peer's answer then).

@@ -9,6 +9,7 @@ from aiohttp import web
 from ..context import SERVICES
 from ..failures import store_outage
 from ..http import json_response
+from ..node import NODE
 from ..version import SERVER_VERSION
 
 routes = web.RouteTableDef()
@@ -35,11 +36,12 @@ async def ready(request: web.Request) -> web.Response:
         if store_outage(exc, services.settings.store_retry_after_s) is None:
             log.exception("readiness check: store unreachable")
         return json_response({"status": "unavailable", "store": "unreachable"}, status=503)
-    if services.extras.get("draining"):
+    node = request.app[NODE]
+    if node.draining:
         return json_response({"status": "draining", "store": "ok"}, status=503)
     # A broker that is reconnecting is reported, not failed: the node still serves its own
     # members, and failing every node at once during a Redis restart would be an outage.
-    broker = "ok" if services.extras["broker"].healthy else "reconnecting"
+    broker = "ok" if node.broker.healthy else "reconnecting"
     return json_response({"status": "ready", "store": "ok", "broker": broker,
                           "catalog_version": services.catalog.version,
                           "prefabs": len(services.catalog.prefabs)})
@@ -50,5 +52,5 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this process's metrics."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    registry = request.app[SERVICES].extras["metrics"].registry
+    registry = request.app[NODE].metrics.registry
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -24,6 +24,7 @@ from ..generation import (
     stream_world,
 )
 from ..http import identity, json_response, read_json
+from ..node import NODE
 from ..validate import F, validate
 
 routes = web.RouteTableDef()
@@ -59,7 +60,7 @@ async def prompt2world(request: web.Request) -> web.Response:
     instances = []
     world = None
     try:
-        async with contextlib.aclosing(stream_world(services, req)) as events:
+        async with contextlib.aclosing(stream_world(services, req, leases=request.app[NODE].leases)) as events:
             async for event in events:
                 if isinstance(event, Chunk):
                     instances.extend(blueprint_records(event.records))

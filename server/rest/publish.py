@@ -14,6 +14,8 @@ from ..auth import Identity
 from ..context import SERVICES, Services
 from ..errors import forbidden, not_found, validation
 from ..http import identity, json_response, read_json
+from ..hub import Hub
+from ..node import NODE
 from ..validate import F, paging, query, validate
 
 routes = web.RouteTableDef()
@@ -41,15 +43,13 @@ async def _envelopes(services: Services, rows: list[tuple[Any, bool]], message: 
             for exp, shown in rows]
 
 
-async def _open_world(services: Services, world: Any) -> bool:
+async def _open_world(services: Services, hub: Hub, world: Any) -> bool:
     """Make a public card's world public (a card never advertises a world others cannot
     open); True when it was private."""
     if world.visibility == "public":
         return False
     await services.store.worlds.set_visibility(world.id, "public")
-    hub = services.extras.get("hub")
-    if hub is not None:
-        await hub.roles_changed(world.id)
+    await hub.roles_changed(world.id)
     return True
 
 
@@ -69,7 +69,7 @@ async def publish(request: web.Request) -> web.Response:
     if world.owner_id != ident.user_id:
         raise forbidden("you can only publish your own worlds")
     message = "Experience published successfully"
-    if data["is_public"] and await _open_world(services, world):
+    if data["is_public"] and await _open_world(services, request.app[NODE].hub, world):
         message += f"; world {world.id} is now public"
     exp = await services.store.experiences.create(
         id=secrets.token_hex(12), world_id=world.id, author_id=ident.user_id, title=data["title"],
@@ -136,7 +136,7 @@ async def edit_experience(request: web.Request) -> web.Response:
     message = "Experience updated"
     if data.get("is_public"):
         world = await services.store.worlds.get(exp.world_id)
-        if world is not None and await _open_world(services, world):
+        if world is not None and await _open_world(services, request.app[NODE].hub, world):
             message += f"; world {world.id} is now public"
     await services.store.experiences.update(exp.id, **data)
     row = await services.store.experiences.get_shown(exp.id)

@@ -64,7 +64,7 @@ def _row(services: Services, user_id: str, body: Any, prefix: str = "") -> Row:
 def _charge(services: Services, user_id: str, rows: list[Row]) -> None:
     """The user's telemetry quota, shared with their sockets (docs/operations.md §1.2): 429
     with Retry-After when it will fit later, 413 when one request is more than a minute's."""
-    wait = services.extras["telemetry_quota"].charge(user_id, len(rows), stored_bytes(rows))
+    wait = services.telemetry_quota.charge(user_id, len(rows), stored_bytes(rows))
     if wait == 0.0:
         return
     if wait == float("inf"):

@@ -17,6 +17,7 @@ from ..blueprint import blueprint, instance_json, world_summary
 from ..context import SERVICES, Services
 from ..errors import forbidden, not_found
 from ..http import identity, json_response, read_json
+from ..node import NODE
 from ..validate import F, paging, query, validate
 
 routes = web.RouteTableDef()
@@ -59,9 +60,7 @@ async def delete_world(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     world, _ = await _world_for(services, identity(request), request.match_info["world_id"], owner=True)
     await services.store.worlds.delete(world.id)
-    hub = services.extras.get("hub")
-    if hub is not None:
-        await hub.world_deleted(world.id)
+    await request.app[NODE].hub.world_deleted(world.id)
     return json_response({"success": True, "message": f"World {world.id} deleted"})
 
 
@@ -80,9 +79,7 @@ async def share_world(request: web.Request) -> web.Response:
     if role is not None and await services.store.users.get(data["user_id"]) is None:
         raise not_found(f"no account {data['user_id']!r}; the user must log in once before a world is shared with them")
     await services.store.worlds.share(world.id, data["user_id"], role)
-    hub = services.extras.get("hub")
-    if hub is not None:
-        await hub.roles_changed(world.id)
+    await request.app[NODE].hub.roles_changed(world.id)
     return json_response({"success": True, "message": "Sharing updated",
                           "members": await _members(services, world.id)})
 
@@ -101,9 +98,7 @@ async def set_visibility(request: web.Request) -> web.Response:
     world, _ = await _world_for(services, identity(request), request.match_info["world_id"], owner=True)
     data = validate(await read_json(request), (F("visibility", "str", choices=("public", "private")),))
     await services.store.worlds.set_visibility(world.id, data["visibility"])
-    hub = services.extras.get("hub")
-    if hub is not None:
-        await hub.roles_changed(world.id)
+    await request.app[NODE].hub.roles_changed(world.id)
     return json_response({"success": True, "message": f"World is now {data['visibility']}",
                           "visibility": data["visibility"]})
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from client import Session
-from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT
 
 SdkFactory = Callable[..., Awaitable[Session]]
@@ -21,7 +21,7 @@ def ws_url(client: TestClient) -> str:
 
 def server_session(client: TestClient, session_id: str) -> Any:
     """The server's Session object for an SDK session id."""
-    for s in client.app[SERVICES].extras["registry"].sessions:
+    for s in client.app[NODE].registry.sessions:
         if s.id == session_id:
             return s
     raise AssertionError(f"no server session {session_id}")

@@ -81,6 +81,13 @@ class ThreadServer:
         assert self.app is not None
         return self.app[SERVICES]
 
+    @property
+    def node(self) -> Any:
+        from server.node import NODE
+
+        assert self.app is not None
+        return self.app[NODE]
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.call(self.runner.cleanup(), timeout=60)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from server.app import create_app
-from server.context import SERVICES
+from server.node import NODE
 from tests.broker.conftest import eventually
 from tests.broker.proxy import Proxy, proxy  # noqa: F401 (proxy: a fixture)
 from tests.conftest import REDIS_URL, make_settings, require_service
@@ -39,7 +39,7 @@ async def test_members_on_a_node_that_lost_redis_get_every_op_in_order_once_it_i
     common = {"database_url": schema_url, "broker": "redis", "secret_key": secrets.token_hex(16)}
     node_a = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=REDIS_URL, node_id="a", **common)))
     node_b = await aiohttp_client(create_app(make_settings(tmp_path, redis_url=proxy.url(), node_id="b", **common)))
-    broker_b = node_b.app[SERVICES].extras["broker"]
+    broker_b = node_b.app[NODE].broker
 
     owner = await open_peer(node_a, "dana")
     world_id, template = await new_world(owner)

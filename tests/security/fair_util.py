@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, login
 from tests.session.peer import Peer, rid
 
@@ -21,7 +22,7 @@ async def open_peer(client: TestClient, user: str, *, server_sndbuf: int | None 
     """An authenticated Peer (header token) that has read its `welcome`. `server_sndbuf` sets
     the kernel send buffer of the server's side of the connection: on loopback the kernel takes
     megabytes before the server's send queue sees a byte; a real network path does not."""
-    registry = client.app[SERVICES].extras["registry"]
+    registry = client.app[NODE].registry
     before = set(registry.sessions)
     token = await login(client, user)
     peer = Peer(await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"}))
@@ -52,7 +53,7 @@ async def stalled_socket(client: TestClient, user: str) -> tuple[Any, Any]:
     and the server's Session for it; end it with `abort`."""
     from websockets.asyncio.client import connect as ws_connect
 
-    registry = client.app[SERVICES].extras["registry"]
+    registry = client.app[NODE].registry
     before = set(registry.sessions)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -117,7 +117,7 @@ async def stalled_member(client: TestClient, user: str, world_id: str, **ws_opti
     the server's Session for it, once the server has it in the room."""
     from websockets.asyncio.client import connect as ws_connect
 
-    from server.context import SERVICES
+    from server.node import NODE
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -126,7 +126,7 @@ async def stalled_member(client: TestClient, user: str, world_id: str, **ws_opti
     ws = await ws_connect(f"ws://127.0.0.1:{client.port}/ws", sock=sock, max_queue=1,
                           additional_headers={"Authorization": f"Bearer {token}"}, **ws_options)
     await ws.send(msgpack.packb({"type": "join", "rid": 1, "world_id": world_id}))
-    registry = client.app[SERVICES].extras["registry"]
+    registry = client.app[NODE].registry
     async with asyncio.timeout(TIMEOUT):
         while not any(s.user_id == user and world_id in s.rooms for s in registry.sessions):
             await asyncio.sleep(0.01)

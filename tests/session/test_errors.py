@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from protocol.codes import CloseCode, ErrorCode
 from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import AppFactory, login
 from tests.session.peer import Connect, Peer, rid
 
@@ -203,12 +204,12 @@ async def test_loop_bug_closes_1011_without_leaking(connect: Connect, monkeypatc
 
 async def test_draining_server_refuses_prompts_as_unavailable(client: TestClient, connect: Connect) -> None:
     peer = await connect()
-    client.app[SERVICES].extras["draining"] = True
+    client.app[NODE].draining = True
     try:
         err = await peer.request("prompt", prompt="a forest")
         assert err["code"] == ErrorCode.UNAVAILABLE
     finally:
-        client.app[SERVICES].extras["draining"] = False
+        client.app[NODE].draining = False
 
 
 async def test_world_quota_refuses_generation_as_limit_exceeded(make_client: AppFactory) -> None:

@@ -11,6 +11,7 @@ import msgpack
 from aiohttp.test_utils import TestClient
 
 from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, AppFactory
 from tests.session.peer import Connect, open_peer, public_world, rid, stalled_member
 from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
@@ -23,7 +24,7 @@ async def test_ops_piled_up_behind_a_busy_room_reach_everyone_once_in_order(clie
     owner, ed, viewer, late = await connect("owner"), await connect("ed"), await connect("vi"), await connect("la")
     world_id = await make_world(client, owner, ed="editor", vi="viewer", la="viewer")
     views = {p: (await join(p, world_id))[1] for p in (owner, ed, viewer)}
-    room = client.app[SERVICES].extras["hub"].rooms[world_id]
+    room = client.app[NODE].hub.rooms[world_id]
     ids = list(views[owner].instances)
 
     # Hold the room's delivery task (a call runs inside it), so what follows queues up.
@@ -84,7 +85,7 @@ async def test_a_wave_of_joins_is_served_together_each_with_its_own_snapshot(cli
     _, owner_view = await join(owner, world_id)
     await edit(owner, owner_view, [{"op": "move", "id": next(iter(owner_view.instances)), "pos": [1.0, 0.0, 1.0]}])
     await pump(owner, owner_view, 1)
-    room = client.app[SERVICES].extras["hub"].rooms[world_id]
+    room = client.app[NODE].hub.rooms[world_id]
     peers = [await connect(u) for u in users]
 
     release = asyncio.Event()

@@ -7,7 +7,7 @@ import asyncio
 import websockets
 
 from protocol.codes import CloseCode
-from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, AppFactory
 from tests.session.peer import open_peer, public_world, rid, stalled_member
 from tests.session.worldview import WorldView
@@ -17,7 +17,7 @@ QUEUE_BOUND = 128 * 1024
 
 async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receiving(make_client: AppFactory) -> None:
     client = await make_client(send_queue_bytes=QUEUE_BOUND, msgs_per_s=10_000.0, msgs_burst=10_000)
-    services = client.app[SERVICES]
+    node = client.app[NODE]
     owner = await open_peer(client, "owner")
     world_id = await public_world(client, owner)
     fast = await open_peer(client, "fast")
@@ -44,10 +44,10 @@ async def test_a_member_that_never_reads_is_closed_slow_and_others_keep_receivin
             view.feed(await fast.recv())
     assert view.seqs == list(range(1, edits + 1))  # the fast member got everything, in order
     async with asyncio.timeout(TIMEOUT):
-        while slow_session in services.extras["registry"].sessions:
+        while slow_session in node.registry.sessions:
             await asyncio.sleep(0.01)
     assert slow_session.writer.slow and peak <= QUEUE_BOUND
-    assert services.extras["metrics"].slow._value.get() >= 1
+    assert node.metrics.slow._value.get() >= 1
     try:
         async with asyncio.timeout(TIMEOUT):
             while True:

@@ -12,14 +12,14 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from protocol.codes import CloseCode, ErrorCode
-from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
 from tests.session.peer import Connect, Peer, open_peer, public_world, rid, stalled_member
 from tests.session.test_worlds import join, make_world
 
 
 def server_session(client: TestClient, user: str) -> object:
-    return next(s for s in client.app[SERVICES].extras["registry"].sessions if s.user_id == user)
+    return next(s for s in client.app[NODE].registry.sessions if s.user_id == user)
 
 
 # -- §3.3 hello ---------------------------------------------------------------------------------

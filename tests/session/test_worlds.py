@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from protocol.codes import ErrorCode
 from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, AppFactory, bearer, login
 from tests.session.peer import Connect, Peer, rid
 from tests.session.worldview import WorldView, same_state, stored_state
@@ -315,7 +316,7 @@ async def test_presence_members_join_leave_and_cursor(client: TestClient, connec
 async def test_room_is_dropped_when_the_last_member_leaves(client: TestClient, connect: Connect) -> None:
     owner = await connect("owner")
     world_id = await make_world(client, owner)
-    hub = client.app[SERVICES].extras["hub"]
+    hub = client.app[NODE].hub
     await join(owner, world_id)
     assert world_id in hub.rooms
     await owner.request("leave", world_id=world_id)
