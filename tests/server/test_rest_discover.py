@@ -294,9 +294,8 @@ async def test_a_world_entered_event_claims_no_play_of_a_world_its_sender_cannot
 
 async def test_a_world_entered_event_on_the_socket_counts_a_play_before_its_ack(client: TestClient,
                                                                                cards: dict[str, Any]) -> None:
-    peer = Peer(await client.ws_connect("/ws", headers=bearer(await login(client, "carol"))))
+    peer = await open_peer(client, "carol")
     try:
-        assert (await peer.recv())["type"] == "welcome"
         events = [{"id": f"s{n}", "type": "world_entered", "ts": 1_790_000_000.0 + n, "world_id": world}
                   for n, world in enumerate(["w-a1", "w-a1", "w-a2"])]
         ack = await peer.request("telemetry", events=events)
