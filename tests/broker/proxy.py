@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.conftest import require_service
+from tests.conftest import REDIS_URL, require_service
+
+REDIS_DB = int(REDIS_URL.rsplit("/", 1)[1] or 0)
 
 # Sees each chunk a pipe reads; False cuts the connection there (that chunk is not passed on).
 Passes = Callable[[bytes], bool]
@@ -33,8 +35,9 @@ class Proxy:
     def up(self) -> bool:
         return self._server is not None
 
-    def url(self, db: int = 15) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def url(self, db: int | None = None) -> str:
+        """A Redis URL through the proxy, on the tests' database (TEST_REDIS_URL's) by default."""
+        return f"redis://127.0.0.1:{self.port}/{REDIS_DB if db is None else db}"
 
     async def start(self) -> None:
         """Listen (again, on the same port once it has one)."""
