@@ -13,23 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
+from .config import DEFAULT_CONFIG, resolve_settings
 
 log = logging.getLogger("immersiverse")
 
 
-DEFAULT_CONFIG = "config.toml"  # read when present; a file named by --config must exist
-
-
-def resolve_settings(args: argparse.Namespace, **overrides: Any) -> tuple[Any, dict[str, str]]:
-    """(settings, sources) for a command; exits with one line on a bad or missing --config."""
-    path = getattr(args, "config", None)
-    if path is not None and not Path(path).is_file():
-        sys.exit(f"configuration error: --config {path}: no such file")
-    try:
-        return config_mod.resolve(path or DEFAULT_CONFIG,
-                                  overrides={k: v for k, v in overrides.items() if v is not None})
-    except config_mod.ConfigError as exc:
-        sys.exit(f"configuration error: {exc}")
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -302,3 +303,18 @@ def _mask_url_password(url: str) -> str:
     creds, at, rest = tail.partition("@")
     user, colon, _ = creds.partition(":")
     return f"{head}://{user}{':***' if colon else ''}{at}{rest}"
+
+
+DEFAULT_CONFIG = "config.toml"  # read when present; a file named by --config must exist
+
+
+def resolve_settings(args: Any, **overrides: Any) -> tuple[Any, dict[str, str]]:
+    """(settings, sources) for a command of the `immersiverse` CLI, from its parsed arguments
+    (`args.config` when given); exits with one line on a bad or missing --config."""
+    path = getattr(args, "config", None)
+    if path is not None and not Path(path).is_file():
+        sys.exit(f"configuration error: --config {path}: no such file")
+    try:
+        return resolve(path or DEFAULT_CONFIG, overrides={k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")

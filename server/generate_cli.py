@@ -23,8 +23,8 @@ def _catalog(args: argparse.Namespace) -> tuple[Any, str]:
     server serves), else the catalog_file setting, else the shipped file (docs/catalog.md §5)."""
     from generator import Catalog
 
-    from .cli import resolve_settings
     from .config import _mask_url_password as mask_url_password
+    from .config import resolve_settings
 
     settings = resolve_settings(args)[0]
     choice = args.catalog or settings.catalog_file or str(SHIPPED_CATALOG)
