@@ -18,7 +18,7 @@ import pytest
 
 from protocol.codes import CloseCode, ErrorCode
 from server.config import SETTINGS
-from server.context import SERVICES
+from server.node import NODE
 from tests.conftest import TIMEOUT, bearer, login
 from tests.hardening.conftest import ROOT
 from tests.session.peer import Peer, rid
@@ -233,7 +233,7 @@ async def test_request_body_limit_is_413_json(make_client: Any) -> None:
 
 async def test_a_closed_socket_gives_its_user_and_ip_slot_back(server: Any) -> None:
     client, open_peer = await server(max_connections_per_user=1, max_connections_per_ip=2)
-    sessions = client.server.app[SERVICES].extras["metrics"].sessions  # dec'd as both slots are freed
+    sessions = client.server.app[NODE].metrics.sessions  # dec'd as both slots are freed
     token = await login(client, "alice")
     for _ in range(5):  # open, close, open again: the slots come back every time
         peer = await open_peer("alice", token)
