@@ -97,7 +97,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               fits=_f("suburban garden"), boost=frozenset("garden park suburban residential".split()),
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SCIFI
               | SPOOKY, density=0.45),
-    Archetype("village", "village", _c("village,hamlet,cottages,villagers", 2), "historical",
+    Archetype("village", "village", _c("village,hamlet,cottages,villagers", 3), "historical",
               "grass", road=True, hills=0.8, palette={**P_RURAL, "tree": 2, "plant": 5},
               fits=_f("medieval rural temperate"), boost=frozenset("village rural wooden farm".split()),
               exclude=ROBOTS | LAVA | SCIFI | MODERN | SURREAL | SPOOKY, density=0.5),

@@ -221,6 +221,8 @@ class Layout:
             r = max(rx, rz) * 1.25 + ext + 2
             if kind == "center":
                 return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, 2 + 4 * rnd)
+            if kind == "around" and req.count is not None and req.count >= 3:
+                return self._slot_ring(req, cx, cz, r, ext, fallback)
             return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
                                         if rnd < relaxed else fallback(rng, n, rnd))
         if kind in ("around", "near", "ring", "direction", "line", "center"):
@@ -229,6 +231,8 @@ class Layout:
             cx, cz, aext = self.anchor_of(anchor) if anchor is not None else (0.0, 0.0, 0.0)
             if kind in ("around", "ring"):
                 r = max(aext + ext + 2.0, ext * 2.2 * n_hint / (2 * math.pi) + 4)
+                if req.count is not None and req.count >= 3:
+                    return self._slot_ring(req, cx, cz, r, ext, fallback)
                 return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
                                             if rnd < relaxed else fallback(rng, n, rnd))
             if kind == "near":
@@ -244,6 +248,27 @@ class Layout:
                 return lambda rng, n, rnd: samplers.line(rng, n, cx, cz, 2.2 * ext + 1, rnd)
             return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, ext + 3 + 8 * rnd)
         return fallback
+
+    def _slot_ring(self, req: Request, cx: float, cz: float, r: float, ext: float,
+                   fallback: Any) -> Any:
+        """An exact count round a centre: one candidate slot per instance, evenly spaced
+        (samplers.ring_slots); a slot counts as taken once an instance of the request stands
+        within half a slot's angle of it. The last rounds relax the relation as before."""
+        slots = int(req.count or 1)
+        base = float(sub_rng(self.key, "ring", req.index).uniform(0, 2 * math.pi))
+        relaxed = ROUNDS - 2
+
+        def sampler(rng: np.random.Generator, n: int, rnd: int) -> samplers.Samples:
+            if rnd >= relaxed:
+                out: samplers.Samples = fallback(rng, n, rnd)
+                return out
+            free = np.ones(slots, dtype=bool)
+            for pidx, xs, zs, *_, group, _ in self.eng.cols.parts:
+                if group == req.index and pidx.size:
+                    ang = np.arctan2(zs - cz, xs - cx) - base
+                    free[np.round(ang / (2 * math.pi) * slots).astype(np.int64) % slots] = False
+            return samplers.ring_slots(rng, n, cx, cz, r, base, slots, free, ext, rnd)
+        return sampler
 
     def place_landmark(self, req: Request, rel: Any, requests: list[Request], slot: int) -> None:
         """Landmarks: the first at the centre, the rest on a wide ring, unless a relation says."""

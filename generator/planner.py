@@ -24,7 +24,7 @@ from .errors import GeneratorError
 from .intent import Intent, Relation
 from .layout import Layout, LayoutResult, Request, sub_rng
 from .lexicon import lemma, tokenize
-from .palette import category, coherent, urban_setting
+from .palette import category, coherent, scene_fits, urban_setting
 from .placement import SURFACE_CODE, surface_codes
 from .prompt import parse_prompt
 from .retrieval import Match
@@ -33,7 +33,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.5.0"
+GENERATOR_VERSION = "1.6.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
@@ -97,6 +97,9 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
 def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
            budget: int) -> list[Request | None]:
     out: list[Request | None] = []
+    arch = BY_NAME[intent.scene]
+    fits = scene_fits((arch.fits, arch.world_type), intent.world_type,
+                      frozenset(tokenize(intent.prompt)), intent.environment)
     for i, kr in enumerate(intent.requests):
         kind = settlement_kind(kr.terms)
         if kind is not None:
@@ -105,7 +108,7 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
                 out.append(req)
                 continue
         m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
-                                    single=not kr.plural)
+                                    single=not kr.plural, fits=fits)
         if m is None:
             warnings.append(f"no prefab for {kr.phrase!r}; left out")
             out.append(None)

@@ -48,7 +48,9 @@ def test_settlement_sizes_follow_the_noun_and_size_words(catalog: Catalog, seed:
     small = _settlement_buildings(catalog, FISHING, seed, 500)
     village = _settlement_buildings(catalog, "a village in the hills", seed)
     town = _settlement_buildings(catalog, "a medieval town", seed, 2000)
-    assert 6 <= sum(small.values()) <= 15, small
+    # a small village: 7-13 houses + up to 6 civic roles (a fishing village is a historical
+    # village scene since 1.6.0, which has all six in-genre)
+    assert 6 <= sum(small.values()) <= 19, small
     assert 10 <= sum(village.values()) <= 28, village  # 12-22 houses + up to 6 civic roles
     assert sum(town.values()) > 25
 
