@@ -21,12 +21,17 @@ from .terrain import OCC, PATH, RES, WATER
 ALL_FLAGS = WATER | PATH | OCC | RES
 
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
+# points a fill gathers round (x, z, sigma): buildings, the water's edge, the scene's centre
+Anchors = tuple[np.ndarray, np.ndarray, float]
 
 
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
          group: int, scale_range: tuple[float, float] = (0.0, 1.0),
-         clustered: bool = False, final: bool = False) -> int:
+         clustered: bool = False, final: bool = False, anchors: Anchors | None = None) -> int:
     """Place up to sum(counts) instances of (prefab number, count) members; returns placed.
+
+    ``anchors``: slots are weighted by closeness to these points instead of random centres
+    (``clustered``), so props stand round the buildings and reeds along the shore.
 
     ``final``: nothing is placed after this fill, so its last size class need not mark the
     occupancy raster (its slots are disjoint from each other by construction).
@@ -46,7 +51,7 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
         group_members = _with_extra(buckets[key], carry[key[1]])
         want = min(sum(c for _, c in group_members), eng.room)
         got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
-                          mark=not (final and n == len(keys) - 1))
+                          mark=not (final and n == len(keys) - 1), anchors=anchors)
         placed += got
         carry[key[1]] = want - got
     return placed
@@ -118,7 +123,7 @@ def _window_or(b: np.ndarray, k: int, axis: int) -> np.ndarray:
 
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
-                clustered: bool, mark: bool = True) -> int:
+                clustered: bool, mark: bool = True, anchors: Anchors | None = None) -> int:
     cat, ter, tab = eng.cat, eng.ter, eng.tab
     pids = [p for p, _ in members]
     counts = [n for _, n in members]
@@ -140,19 +145,23 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         return 0
     size = k * ter.cell
     h = size / 2
-    if clustered:
+    if clustered or anchors is not None:
         qi, qj = np.divmod(free, mj)
-        nc = int(min(24, max(1, total // 8)))
-        cx = rng.uniform(-ter.half, ter.half, nc)
-        cz = rng.uniform(-ter.half, ter.half, nc)
-        sigma = max(6.0, 4 * rmax)
+        if anchors is not None:
+            cx, cz, sigma = anchors
+            sigma = max(sigma, 2 * rmax)
+        else:
+            nc = int(min(24, max(1, total // 8)))
+            cx = rng.uniform(-ter.half, ter.half, nc)
+            cz = rng.uniform(-ter.half, ter.half, nc)
+            sigma = max(6.0, 4 * rmax)
         # a Gaussian is separable: exp(-(dx2+dz2)) = exp(-dx2) * exp(-dz2), so exponentials
         # are taken per slot row and column (mi + mj) x nc, not per slot (free x nc)
         rows = -ter.half + (o0 + np.arange(mi) * k) * ter.cell + h
         cols = -ter.half + (o1 + np.arange(mj) * k) * ter.cell + h
         gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
         gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
-        w = (gx[qi] * gz[qj]).sum(axis=1) + 0.02
+        w = (gx[qi] * gz[qj]).sum(axis=1) + (1e-4 if anchors is not None else 0.02)
         order = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
     else:
         order = rng.permutation(free.size)

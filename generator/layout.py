@@ -18,17 +18,19 @@ from typing import Any
 import numpy as np
 
 from . import samplers
-from .archetypes import BY_NAME
+from .archetypes import BY_NAME, FILL_MODES
 from .catalog import Catalog
-from .fill import fill
+from .fill import Anchors, fill
 from .intent import Intent
-from .palette import palette_members
+from .palette import filler_categories, palette_members
 from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
 from .walk import WALK_CELL
 
 ROUNDS = 6
+MAX_ANCHORS = 48  # points a filler category gathers round (more are thinned evenly)
+STRUCTURE_GROUP = -5  # structure.STRUCTURE_GROUP (structure imports layout)
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
 
@@ -82,6 +84,7 @@ class Layout:
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
         self.is_building = catalog.is_building
+        self.category = filler_categories(catalog)
 
     # -- helpers -------------------------------------------------------------------------
     def _extent(self, pidx: np.ndarray) -> float:
@@ -354,19 +357,79 @@ class Layout:
                                   target, has_water, theme | arch.boost,
                                   words, urban, banned, scene)
         if members:
-            # the palette is the last step: its smallest class need not mark occupancy, unless
-            # a second pass follows (a world shrunk by a size word: "a tiny hamlet")
+            # the archetype keeps a share of each category (open ground) and gathers it where
+            # it is used (archetypes.py keep/anchor); the top-up passes fill only what the kept
+            # shares could not place, never the rest of the budget
+            members = [(p, int(round(n * arch.keep.get(self.category[p], 1.0))))
+                       for p, n in members]
+            goal = sum(n for _, n in members)
             rng = sub_rng(self.key, "palette")
-            fill(self.eng, rng, members, group=-1, clustered=False, final=False)
+            placed = self._fill_modes(rng, members, final=False)
             for last in (False, False, True):  # what is left: small, soft things in the gaps
-                if self.eng.room <= 0:
+                room = min(self.eng.room, goal - placed)
+                if room <= 0:
                     break
                 small = [(p, n) for p, n in palette_members(
-                    self.cat, self.intent.world_type, self.intent.environment, self.eng.room,
+                    self.cat, self.intent.world_type, self.intent.environment, room,
                     has_water, theme | arch.boost, words, urban, banned, scene)
                     if not self.cat.solid[p]]
-                if not small or not fill(self.eng, rng, small, group=-1, final=last):
+                got = self._fill_modes(rng, small, final=last) if small else 0
+                if not got:
                     break
+                placed += got
+
+    def _fill_modes(self, rng: np.random.Generator, members: list[tuple[int, int]],
+                    final: bool) -> int:
+        """Fill members grouped by their category's anchor rule (archetypes.py ``anchor``)."""
+        modes: dict[str, list[tuple[int, int]]] = {}
+        for p, n in members:
+            if n > 0:
+                modes.setdefault(self.arch.anchor.get(self.category[p], ""), []).append((p, n))
+        placed = 0
+        for mode in FILL_MODES:
+            if mode in modes:
+                anchors = self.anchors(mode)
+                placed += fill(self.eng, rng, modes[mode], group=-1, final=final,
+                               clustered=mode != "", anchors=anchors)
+        return placed
+
+    def anchors(self, mode: str) -> Anchors | None:
+        """Points a filler category gathers round (archetypes.py ``anchor``), or None for
+        random cluster centres: a rule whose points the world lacks (a shore without water,
+        a scene without buildings) falls back to clusters."""
+        ter = self.ter
+        if mode == "centre":
+            cx, cz, ext = self.centre or (0.0, 0.0, 6.0)
+            return np.array([cx]), np.array([cz]), max(10.0, 2.5 * ext, 0.07 * ter.size)
+        xs: list[np.ndarray] = []
+        zs: list[np.ndarray] = []
+        sigma = 8.0
+        if mode == "buildings":
+            for pidx, x, z, _, _, group, landmark in self.eng.cols.parts:
+                if group in (-1, -2):  # filler and road pieces are no anchors
+                    continue
+                sel = self.is_building[pidx] | (group == STRUCTURE_GROUP) | landmark
+                xs.append(x[sel])
+                zs.append(z[sel])
+        elif mode == "shore" and not ter.seabed:
+            w = (ter.flags & WATER) != 0
+            edge = np.zeros_like(w)  # water cells beside dry land
+            edge[1:] |= w[1:] & ~w[:-1]
+            edge[:-1] |= w[:-1] & ~w[1:]
+            edge[:, 1:] |= w[:, 1:] & ~w[:, :-1]
+            edge[:, :-1] |= w[:, :-1] & ~w[:, 1:]
+            i, j = np.nonzero(edge)
+            xs.append(-ter.half + (i + 0.5) * ter.cell)
+            zs.append(-ter.half + (j + 0.5) * ter.cell)
+            sigma = 6.0
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        z = np.concatenate(zs) if zs else np.zeros(0)
+        if x.size == 0:
+            return None
+        if x.size > MAX_ANCHORS:  # evenly spread subset (deterministic: no draw)
+            pick = np.linspace(0, x.size - 1, MAX_ANCHORS).astype(np.int64)
+            x, z = x[pick], z[pick]
+        return x.astype(np.float64), z.astype(np.float64), sigma
 
     def fill_request(self, req: Request, target: int) -> int:
         """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""
@@ -381,8 +444,13 @@ class Layout:
         if any(a in ("small", "tiny", "little", "short") for a in req.attributes):
             hi = 0.4
         clustered = self.cat.prefabs[int(req.pidx[0])].pattern == "cluster"
+        # an uncounted kind gathers where its category does in this scene (palms round the
+        # oasis, reeds along the shore)
+        mode = self.arch.anchor.get(self.category[int(req.pidx[0])], "")
+        anchors = self.anchors(mode) if mode else None
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
-                   group=req.index, scale_range=(lo, hi), clustered=clustered)
+                   group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
+                   anchors=anchors)
         if got < target // 2:  # big footprints rarely find a whole free slot: Poisson engine
             got += self.place_request(req, max(1, min(target - got, 40)),
                                       self.sampler_for(req, None, []), exact=False, rounds=2)

@@ -40,3 +40,37 @@ def test_retrieval_prefers_what_fits_the_scene(catalog: Catalog) -> None:
     beach = catalog.retrieval.match(("tower",), (), "realistic", single=True,
                                     fits=frozenset({"beach", "coast"}))
     assert beach is not None and beach.prefab_ids[0] in ("lifeguard_tower", "historical_lighthouse")
+
+
+# -- 2. filler gathers where it is used, and leaves open ground ---------------------------------
+def _filler(wp, cat: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from generator.palette import category
+    c = wp.columns
+    sel = (c["group"] == -1) & np.array([category(wp.catalog.prefabs[int(p)]) == cat
+                                         for p in c["pidx"]], dtype=bool)
+    return np.stack([c["x"][sel], c["z"][sel]], axis=1)
+
+
+def _to_water(wp, pts: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    ter = wp.extras["terrain"]
+    i, j = np.nonzero(ter.flags & 1)
+    water = np.stack([-ter.half + (i + 0.5) * ter.cell, -ter.half + (j + 0.5) * ter.cell], axis=1)
+    water = water[:: max(1, len(water) // 3000)]
+    return np.array([np.hypot(*(water - p).T).min() for p in pts])
+
+
+def test_harbour_props_line_the_quay_and_market_props_ring_its_centre(catalog: Catalog) -> None:
+    harbour = plan("a harbour with five fishing boats", seed=1, catalog=catalog, budget=2000)
+    props = _filler(harbour, "prop")
+    assert len(props) > 20
+    assert float(np.mean(_to_water(harbour, props) < 25.0)) > 0.6
+    market = plan("a market square with a fountain and 5 merchants", seed=1, catalog=catalog,
+                  budget=2000)
+    props = _filler(market, "prop")
+    size = market.extras["terrain"].size
+    assert float(np.mean(np.hypot(props[:, 0], props[:, 1]) < 0.2 * size)) > 0.7
+
+
+def test_the_budget_is_a_maximum_and_sparse_scenes_leave_open_ground(catalog: Catalog) -> None:
+    wp = plan("a volcano with lava pools and smoke", seed=1, catalog=catalog, budget=2000)
+    assert len(wp) < 1400  # 1.5.0 filled all 2000 with lava pools, smoke and rocks
