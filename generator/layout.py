@@ -451,7 +451,11 @@ class Layout:
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
                    group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
                    anchors=anchors)
-        if got < target // 2:  # big footprints rarely find a whole free slot: Poisson engine
+        if got < target // 2 or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
+            # big footprints rarely find a whole free slot: Poisson engine (a boat on a narrow
+            # river needs every round: few water cells take its length)
+            water = self.cat.surface[int(req.pidx[0])] == "water"
             got += self.place_request(req, max(1, min(target - got, 40)),
-                                      self.sampler_for(req, None, []), exact=False, rounds=2)
+                                      self.sampler_for(req, None, []), exact=False,
+                                      rounds=ROUNDS if water else 2)
         return got

@@ -74,3 +74,30 @@ def test_harbour_props_line_the_quay_and_market_props_ring_its_centre(catalog: C
 def test_the_budget_is_a_maximum_and_sparse_scenes_leave_open_ground(catalog: Catalog) -> None:
     wp = plan("a volcano with lava pools and smoke", seed=1, catalog=catalog, budget=2000)
     assert len(wp) < 1400  # 1.5.0 filled all 2000 with lava pools, smoke and rocks
+
+
+# -- 3. a plural without a number is a documented range of the whole world ---------------------
+@pytest.mark.parametrize("prompt,terms,lo,hi", [
+    ("a desert oasis with palm trees and seven camels", ("palm", "tree"), 24, 60),
+    ("a park with benches, tulips and a playground", ("tulip",), 24, 60),
+    ("a river valley with reeds and 6 deer", ("reeds",), 24, 60),
+    ("a park with benches, tulips and a playground", ("bench",), 10, 20),
+])
+def test_uncounted_plurals_are_a_range_of_the_whole_world(catalog: Catalog, prompt: str,
+                                                          terms: tuple[str, ...], lo: int,
+                                                          hi: int) -> None:
+    from generator.counts import answer_set
+    answers = answer_set(catalog, terms)
+    for seed in (1, 2):
+        wp = plan(prompt, seed=seed, catalog=catalog, budget=2000)
+        n = sum(catalog.index[i.prefab_id] in answers for i in wp.instances)
+        assert lo <= n <= hi, (prompt, terms, n)  # 1.5.0: 358 palms, 779 tulips, 1076 reeds
+        assert evaluate_world(wp)["exact_ok"] == evaluate_world(wp)["exact_total"]
+
+
+def test_palms_stand_round_the_oasis(catalog: Catalog) -> None:
+    wp = plan("a desert oasis with palm trees and seven camels", seed=1, catalog=catalog,
+              budget=2000)
+    palms = np.array([(i.position[0], i.position[2]) for i in wp.instances
+                      if i.prefab_id == "palm_tree"])
+    assert float(np.mean(_to_water(wp, palms) < 20.0)) > 0.8
