@@ -120,8 +120,9 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=FARM_ANIMALS | WILDLIFE | LAVA | FANTASY | SNOW | SPOOKY, density=0.6,
               keep=_k("prop .5 person .6 plant .5"),
               anchor=_a("prop:buildings person:buildings")),
-    Archetype("suburb", "suburb", _c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
-              "residential,cul,driveway"), "realistic", "grass", road=True, hills=0.4,
+    Archetype("suburb", "suburb", {**_c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
+              "residential,cul,driveway"), **_c("residential street,picket fences", 6)},
+              "realistic", "grass", road=True, hills=0.4,
               structure="main_road", palette={"tree": 1.2, "plant": 4, "prop": 2.5, "person": 1.2,
                                               "lighting": 0.8, "rock": 0.2},
               fits=_f("suburban garden"), boost=frozenset("garden park suburban residential".split()),
@@ -146,7 +147,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               keep=_k("prop .5 tree .6"),
               anchor=_a("prop:buildings person:buildings tree:clusters rock:clusters")),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
-              "pier,piers,bay,seaport,fishing boats", 4)}, "realistic", "paved", water="coast",
+              "bay,seaport,fishing boats", 4), **_c("pier,piers", 2)}, "realistic", "paved", water="coast",
               structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.6, "lighting": 0.5,
                                          "plant": 0.4, "tree": 0.1, "rock": 0.3},
               fits=_f("harbour coast"),
@@ -157,8 +158,9 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               density=0.5,
               keep=_k("prop .25 person .5 lighting .5 vehicle .5 rock .4 plant .5"),
               anchor=_a("prop:shore person:shore lighting:shore vehicle:buildings rock:clusters plant:clusters")),
-    Archetype("beach", "beach", _c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
-              "shore,island"), "nature", "sand", water="coast", hills=0.3,
+    Archetype("beach", "beach", {**_c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
+              "shore,island"), **_c("cove,coves", 6), **_c("pirate cove", 8),
+              **_c("floating island,floating islands", -3)}, "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 0.6, "prop": 2.5},
               fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),
               exclude=LIVING | ROBOTS | LAVA | SNOW | SPOOKY | SURREAL | FANTASY
@@ -167,7 +169,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               keep=_k("prop .4 plant .5 rock .5 person .6"),
               anchor=_a("prop:shore person:shore plant:clusters tree:clusters rock:clusters")),
     Archetype("lake_shore", "lake shore", {**_c("lake,pond,lagoon", 2.5),
-              **_c("lakeside,lakeshore", 6)},
+              **_c("lakeside,lakeshore,lake shore,pond shore", 6)},
               "nature", "grass", water="lake", palette=dict(P_WILD),
               fits=_f("temperate woodland wild freshwater"), boost=frozenset("lake shore water reeds boat".split()),
               exclude=ROBOTS | LAVA | SCIFI | SPOOKY | SURREAL, density=0.8,
@@ -206,8 +208,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=TROPICAL | DESERT | LAVA | FARM_ANIMALS | ROBOTS, density=0.6,
               keep=_k("tree .7 rock .6 terrain .5"),
               anchor=_a("tree:clusters rock:clusters terrain:clusters person:buildings")),
-    Archetype("mountain", "mountain", _c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
-              "highlands,ridge", 3), "nature", "rock", hills=3.0,
+    Archetype("mountain", "mountain", {**_c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
+              "highlands,ridge", 3), **_c("rocky", 1)}, "nature", "rock", hills=3.0,
               palette={"rock": 8, "tree": 6, "plant": 3, "terrain": 2, "animal": 0.5},
               fits=_f("alpine temperate woodland wild"), boost=frozenset("rock cliff pine mountain".split()),
               exclude=TROPICAL | ROBOTS | LAVA | FARM_ANIMALS | MODERN, density=0.7,
@@ -251,8 +253,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               centerpiece=("castle",), own_water=frozenset({"drawbridge", "bridge"}),
               keep=_k("prop .5 person .5 animal .4 plant .7 tree .5"),
               anchor=_a("prop:buildings person:buildings lighting:buildings tree:clusters rock:clusters")),
-    Archetype("market", "market square", {**_c("market,marketplace,bazaar,square,plaza,fair,"
-              "merchants,vendors,stalls", 4), **_c("market square,town square", 6)},
+    Archetype("market", "market square", {**_c("market,marketplace,square,plaza,fair,"
+              "merchants,vendors,stalls", 4), **_c("bazaar,bazaars,souk", 6), **_c("market square,town square", 6)},
               "historical", "paved", hills=0.3, structure="plaza",
               palette={"person": 3, "prop": 4, "lighting": 1, "plant": 1, "tree": 1},
               fits=_f("market medieval"), boost=frozenset("market stall barrel crate villager".split()),
@@ -331,15 +333,15 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               seasons=False,
               anchor=_a("plant:clusters terrain:clusters rock:clusters")),
     Archetype("wild_west", "frontier town", {**_c("western,cowboy,cowboys,saloon,sheriff,"
-              "frontier,outlaws,stagecoach", 4), **_c("wild west", 7)}, "historical", "sand",
+              "frontier,outlaws,stagecoach", 4), **_c("wild west", 10)}, "historical", "sand",
               road=True, hills=0.5, structure="main_road",
               palette={"prop": 3, "rock": 3, "plant": 1.5, "person": 1.5, "animal": 1},
               fits=_f("western desert"), boost=frozenset("wooden desert cactus barrel horse".split()),
               exclude=ROBOTS | SCIFI | MODERN | SNOW | LAVA | FANTASY | SURREAL, density=0.5,
               keep=_k("prop .4 rock .5 plant .5"),
               anchor=_a("prop:buildings person:buildings animal:buildings rock:clusters plant:clusters")),
-    Archetype("temple", "temple ruins", _c("temple,temples,ruins,ruin,ruined,shrine,sanctuary,"
-              "ancient,pyramid,colosseum", 3), "historical", "dirt", hills=0.8,
+    Archetype("temple", "temple ruins", {**_c("temple,temples,ruins,ruin,ruined,shrine,sanctuary,"
+              "ancient,pyramid,colosseum", 3), **_c("pagoda,pagodas", 5)}, "historical", "dirt", hills=0.8,
               structure="plaza", palette={"tree": 1.5, "plant": 5, "rock": 4, "prop": 2.5},
               fits=_f("ruins temperate"), boost=frozenset("ruin ancient stone column statue".split()),
               exclude=MODERN | ROBOTS | SCIFI | LAVA | FARM_ANIMALS, density=0.7,
@@ -363,11 +365,15 @@ _CUE_INDEX: Final[dict[str, tuple[tuple[int, float], ...]]] = {
 def choose(tokens: list[str]) -> Archetype:
     """The archetype whose cue words (single words and adjacent pairs) weigh most; ties go to
     the earlier row; no cue at all gives the open landscape."""
-    words = tokens + [lemma(t) for t in tokens if lemma(t) != t]
     pairs = [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
     scores = [0.0] * len(ARCHETYPES)
-    for w in dict.fromkeys(words + pairs):
-        for k, weight in _CUE_INDEX.get(w, ()):
+    # a word and its lemma are one vote ("ruins" is not a ruin twice over)
+    for forms in dict.fromkeys([(t, lemma(t)) for t in tokens] + [(p, p) for p in pairs]):
+        votes: dict[int, float] = {}
+        for w in dict.fromkeys(forms):
+            for k, weight in _CUE_INDEX.get(w, ()):
+                votes[k] = weight if k not in votes else max(votes[k], weight)
+        for k, weight in votes.items():
             scores[k] += weight
     best = max(range(len(ARCHETYPES)), key=lambda k: (scores[k], -k))
     return ARCHETYPES[best] if scores[best] > 0 else DEFAULT

@@ -80,6 +80,7 @@ class Layout:
         self.centre: tuple[float, float, float] | None = None  # the scene's centre piece
         self.on_roads: set[int] = set()  # requests placed on road lanes (PATH allowed)
         self.clearings: list[tuple[float, float, float]] = []  # kept free of filler
+        self.spawn: tuple[float, float] | None = None
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
@@ -118,6 +119,20 @@ class Layout:
 
         ``halo`` (cells) applies to the rounds before the relaxed ones; the last rounds and the
         scan place without it, so exact counts still hold in a crowded world."""
+        per_slot = getattr(sampler_for, "per_slot", 0)
+        if per_slot:  # one instance per slot of a ring (_slot_ring), then the relaxed rounds
+            placed = 0
+            for k in range(per_slot):
+                if placed >= target or self.eng.room <= 0:
+                    break
+                placed += self.place_request(
+                    req, 1, lambda rng, n, rnd, k=k: sampler_for(rng, n, rnd, k), False,
+                    rounds=ROUNDS - 2, halo=halo)
+            if placed < target:
+                placed += self.place_request(
+                    req, target - placed, lambda rng, n, rnd: sampler_for(rng, n, rnd), exact,
+                    rounds=2, halo=0)
+            return placed
         placed = 0
         for rnd in range(rounds):
             need = target - placed
@@ -176,7 +191,24 @@ class Layout:
         return got
 
     def anchor_of(self, req: Request) -> tuple[float, float, float]:
-        """Centre and radius of a placed request (its first instance), for relations."""
+        """Centre and radius of a placed request, for relations: its first instance, or, once
+        the spawn stands and the request is not a landmark, its instance nearest the spawn
+        (the first one a client receives, and the one the evaluation measures from)."""
+        if self.spawn is not None and not req.landmark and req.index >= 0:
+            best: tuple[float, int, float, float, float] | None = None
+            n = 0
+            for pidx, xs, zs, _, scale, group, _ in self.eng.cols.parts:
+                if group != req.index:
+                    continue
+                d = np.round(np.hypot(xs - self.spawn[0], zs - self.spawn[1]), 3)
+                k = int(np.argmin(d))
+                p = int(pidx[k])
+                ext = 0.5 * float(max(self.cat.width[p], self.cat.depth[p]) * scale[k])
+                cand = (float(d[k]), n + k, float(xs[k]), float(zs[k]), ext)
+                best = cand if best is None or cand[:2] < best[:2] else best
+                n += pidx.size
+            if best is not None:
+                return best[2], best[3], best[4]
         if req.anchor_xz is not None:
             return req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent
         return 0.0, 0.0, 0.0
@@ -254,23 +286,19 @@ class Layout:
 
     def _slot_ring(self, req: Request, cx: float, cz: float, r: float, ext: float,
                    fallback: Any) -> Any:
-        """An exact count round a centre: one candidate slot per instance, evenly spaced
-        (samplers.ring_slots); a slot counts as taken once an instance of the request stands
-        within half a slot's angle of it. The last rounds relax the relation as before."""
+        """An exact count round a centre: one slot per instance, evenly spaced from a random
+        start (samplers.ring_slots). place_request fills the slots one at a time (``per_slot``),
+        so no slot takes two and a blocked slot searches wider round its own direction; what
+        no slot could take is placed by the relaxed rounds as before."""
         slots = int(req.count or 1)
         base = float(sub_rng(self.key, "ring", req.index).uniform(0, 2 * math.pi))
-        relaxed = ROUNDS - 2
 
-        def sampler(rng: np.random.Generator, n: int, rnd: int) -> samplers.Samples:
-            if rnd >= relaxed:
+        def sampler(rng: np.random.Generator, n: int, rnd: int, slot: int = -1) -> samplers.Samples:
+            if slot < 0:
                 out: samplers.Samples = fallback(rng, n, rnd)
                 return out
-            free = np.ones(slots, dtype=bool)
-            for pidx, xs, zs, *_, group, _ in self.eng.cols.parts:
-                if group == req.index and pidx.size:
-                    ang = np.arctan2(zs - cz, xs - cx) - base
-                    free[np.round(ang / (2 * math.pi) * slots).astype(np.int64) % slots] = False
-            return samplers.ring_slots(rng, n, cx, cz, r, base, slots, free, ext, rnd)
+            return samplers.ring_slots(rng, n, cx, cz, r, base, slots, slot, ext, rnd)
+        sampler.per_slot = slots  # type: ignore[attr-defined]
         return sampler
 
     def place_landmark(self, req: Request, rel: Any, requests: list[Request], slot: int) -> None:

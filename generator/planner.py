@@ -266,6 +266,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     _scene_structure(lay, requests, len(landmarks))
     lay.ter.flags &= np.uint8(~HALO & 0xFF)  # the halo only spaced the landmarks
     spawn = lay.place_spawn()
+    lay.spawn = spawn
     boxes = _landmark_boxes(lay)
     unreachable = reserve_corridors(lay.ter, spawn, boxes)
     if unreachable:

@@ -66,23 +66,15 @@ def ring(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
 
 
 def ring_slots(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
-               base: float, slots: int, free: np.ndarray, extent: float, widen: int = 0) -> Samples:
-    """Candidates for an exact count round a centre: ``slots`` evenly spaced directions from
-    ``base``, candidates only at the ``free`` ones (those no instance of the request holds yet).
-
-    A slot's candidates lie within a footprint of each other (jitter under ``extent``), so the
-    placement engine, which accepts candidates in order and never two that overlap, puts at most
-    one thing in each slot: "three towers around a lake" face three directions 120 degrees apart
-    instead of wherever the first candidates happened to fit. Later rounds widen the radius and
-    the angular jitter (still within one slot's width) to get round what stands there."""
-    idx = np.flatnonzero(free)
-    if idx.size == 0:
-        idx = np.arange(slots)
-    per = max(2, -(-n // idx.size))
-    k = np.repeat(idx, per)
-    r = radius * (1 + 0.18 * widen) + rng.uniform(-0.4, 0.4, k.size) * extent
-    half = min(math.pi / slots, (0.25 + 0.15 * widen) * extent / max(r.min(), 1.0))
-    ang = base + 2 * math.pi * k / slots + rng.uniform(-half, half, k.size)
+               base: float, slots: int, slot: int, extent: float, widen: int = 0) -> Samples:
+    """Candidates for one of ``slots`` evenly spaced directions round a centre (``slot``
+    counted from ``base``): "three towers around a lake" face three directions 120 degrees
+    apart instead of wherever the first candidates happened to fit. Later rounds widen the
+    radius and the angle (up to most of the slot's width) to get round what stands there."""
+    r = radius * (1 + 0.18 * widen) + rng.uniform(-0.5, 0.5, n) * extent
+    half = min(0.9 * math.pi / slots, (0.3 + 0.3 * widen) * extent / max(radius, 1.0)
+               + 0.12 * widen)
+    ang = base + 2 * math.pi * slot / slots + rng.uniform(-half, half, n)
     x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
     yaw = np.round(np.degrees(np.arctan2(cx - x, cz - z))).astype(np.int64) % 360
     return x, z, yaw
