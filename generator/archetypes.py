@@ -240,7 +240,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=LAVA | LIVING | ROBOTS | SCIFI | MODERN | TROPICAL | SURREAL
               | frozenset("sparkles fairy unicorn flower".split()), density=0.6,
               structure="rows", centerpiece=("chapel", "church", "crypt", "mausoleum"),
-              keep=_k("effect .3 tree .5 plant .6 rock .6"),
+              keep=_k("effect .3 tree .5 plant .6 rock .6 lighting .3"),
               anchor=_a("prop:buildings lighting:buildings tree:clusters effect:clusters rock:clusters")),
     Archetype("castle", "castle", _c("castle,fortress,citadel,stronghold,keep,moat,"
               "drawbridge,ramparts,battlements", 4), "fantasy", "grass", hills=0.8,
@@ -310,7 +310,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               hills=1.2, palette=dict(P_SPACE), fits=_f("lunar space"), boost=frozenset("moon lunar crater".split()),
               exclude=VEGETATION | LIVING | FANTASY | LAVA | SPOOKY | frozenset({"water"}),
               density=0.5, dry=True, seasons=False,
-              keep=_k("rock .6 terrain .6 prop .5"),
+              keep=_k("rock .6 terrain .6 prop .5 vehicle .2"),
               anchor=_a("rock:clusters terrain:clusters prop:buildings person:buildings vehicle:buildings")),
     Archetype("alien_planet", "alien world", {**_c("alien,planet,exoplanet,extraterrestrial",
               3), **_c("alien planet,alien world", 7)}, "space", "regolith", hills=1.5,

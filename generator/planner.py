@@ -31,7 +31,7 @@ from .prompt import parse_prompt
 from .retrieval import Match
 from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, settlement_kind
 from .stream import WorldHeader, WorldPlan
-from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
+from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain, swim_y
 from .walk import reserve_corridors
 
 GENERATOR_VERSION = "1.6.0"
@@ -105,11 +105,15 @@ def count_plurals(intent: Intent, catalog: Catalog) -> Intent:
     """A plural without a number is a vague quantity of the whole world (docs/generator.md,
     "Count semantics"): vegetation is "dozens" (24-60: "palm trees", "tulips", "reeds"),
     things of 100 m² or more that are not buildings "a few" (2-4: longships on a river),
-    anything else "many" (10-20). Settlement nouns ("houses" of a hamlet stay the
-    settlement's) and phrases that match nothing keep no number."""
+    anything else "many" (10-20). Only grammatical plurals: a collective or a place ("a
+    forest", "jungle", "smoke") and a plural that is its own singular ("deer", "fish") keep no
+    number, as do settlement nouns and phrases that match nothing."""
     changed = []
     for kr in intent.requests:
-        if kr.count is None and kr.plural and settlement_kind(kr.terms) is None:
+        head = kr.terms[-1] if kr.terms else ""
+        # a grammatical plural only: "a forest", "jungle", "fish" name the place or a mass
+        if kr.count is None and kr.plural and lemma(head) != head \
+                and settlement_kind(kr.terms) is None:
             m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type, single=True)
             if m is not None:
                 p = catalog.index[m.prefab_ids[0]]
@@ -478,12 +482,14 @@ def _stable_order(dist: np.ndarray) -> np.ndarray:
 def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray,
                seabed: bool = False) -> np.ndarray:
     """y of each instance from its surface: ground, water level (on a seabed world: the
-    seabed, where reef life lives), ground + 2 m (wall), or ground + 8 m + its height (air)."""
+    seabed, where reef life lives, plus placement.swim for what swims: terrain.swim_y),
+    ground + 2 m (wall), or ground + 8 m + its height (air)."""
     surf = surface_codes(catalog)[pidx]
     y = ground
     if (surf != SURFACE_CODE["ground"]).any():
         height = catalog.height[pidx]
-        y = np.where(surf == SURFACE_CODE["water"], ground if seabed else WATER_LEVEL,
+        afloat = swim_y(ground, catalog.swim[pidx], height) if seabed else WATER_LEVEL
+        y = np.where(surf == SURFACE_CODE["water"], afloat,
                      np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
                               np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
     return y

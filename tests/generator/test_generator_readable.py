@@ -175,3 +175,19 @@ def test_a_lava_lake_is_lava_not_water(catalog: Catalog) -> None:
     assert not (wp.extras["terrain"].flags & 1).any()
     assert any(i.prefab_id == "lava_pool" for i in wp.instances)
     assert "lava lake" in wp.header.description
+
+
+# -- 6. reef life swims -------------------------------------------------------------------------
+def test_fish_turtles_and_whales_swim_above_the_seabed(catalog: Catalog) -> None:
+    wp = plan("an underwater reef with ten reef fish, two sea turtles, a whale and starfish",
+              seed=1, catalog=catalog, budget=600)
+    ter = wp.extras["terrain"]
+    lift: dict[str, list[float]] = {}
+    for i in wp.instances:
+        g = float(ter.height_at(np.array([i.position[0]]), np.array([i.position[2]]))[0])
+        lift.setdefault(i.prefab_id, []).append(i.position[1] - g)
+    for swimmer in ("reef_fish", "sea_turtle", "whale"):
+        assert lift[swimmer] and min(lift[swimmer]) > 1.0, (swimmer, lift.get(swimmer))
+    assert max(abs(v) for v in lift["starfish"]) < 0.02  # a starfish stays on the floor
+    assert all(i.position[1] < 0.0 for i in wp.instances)  # all under the water surface
+    assert evaluate_world(wp)["off_surface"] == 0
