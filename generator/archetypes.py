@@ -199,14 +199,14 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               fits=_f("desert"), boost=frozenset("cactus desert palm".split()),
               exclude=SNOW | FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | SPOOKY, density=0.3,
               keep=_k("rock .3 plant .3 tree .6 terrain .5"),
-              anchor=_a("tree:shore plant:shore rock:clusters terrain:clusters animal:shore")),
+              anchor=_a("tree:shore plant:clusters rock:clusters terrain:clusters animal:shore")),
     Archetype("snow", "snowfield", {**_c("ski,skiers,snow,snowy,winter,arctic,alpine,slopes,"
               "lodge,chalet,igloo,tundra,frozen,glacier", 3), **_c("ski resort,ski lift", 6)},
               "nature", "snow", hills=2.0, palette={"tree": 8, "rock": 3, "terrain": 2,
                                                    "plant": 0.5, "person": 0.5},
               fits=_f("snow alpine ski"), boost=frozenset("snow snowy winter pine".split()),
               exclude=TROPICAL | DESERT | LAVA | FARM_ANIMALS | ROBOTS, density=0.6,
-              keep=_k("tree .7 rock .6 terrain .5"),
+              keep=_k("tree .45 rock .6 terrain .5"),
               anchor=_a("tree:clusters rock:clusters terrain:clusters person:buildings")),
     Archetype("mountain", "mountain", {**_c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
               "highlands,ridge", 3), **_c("rocky", 1)}, "nature", "rock", hills=3.0,
@@ -318,7 +318,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               fits=_f("alien"), boost=frozenset("alien strange glowing crystal".split()),
               exclude=FARM_ANIMALS | WILDLIFE | MODERN | LAVA | SPOOKY, density=0.7, dry=True,
               seasons=False,
-              keep=_k("plant .7"),
+              keep=_k("plant .6 tree .4"),
               anchor=_a("plant:clusters tree:clusters rock:clusters")),
     Archetype("underwater", "reef", {**_c("underwater,reef,coral,seabed,seafloor,undersea,"
               "submarine,shipwreck,seaweed,kelp", 5), **_c("sea floor,ocean floor", 7)},

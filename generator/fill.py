@@ -23,6 +23,7 @@ ALL_FLAGS = WATER | PATH | OCC | RES
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
 # points a fill gathers round (x, z, sigma): buildings, the water's edge, the scene's centre
 Anchors = tuple[np.ndarray, np.ndarray, float]
+NEAR = 1e-3  # an anchored slot's least Gaussian weight: within ~3.7 sigma of an anchor point
 
 
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
@@ -161,8 +162,13 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         cols = -ter.half + (o1 + np.arange(mj) * k) * ter.cell + h
         gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
         gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
-        w = (gx[qi] * gz[qj]).sum(axis=1) + (1e-4 if anchors is not None else 0.02)
-        order = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
+        w = (gx[qi] * gz[qj]).sum(axis=1)
+        if anchors is not None:  # only near the anchors (~3.7 sigma): the rest stays open
+            near = np.flatnonzero(w > NEAR)
+            order = near[np.argsort(rng.exponential(size=near.size) / w[near], kind="stable")]
+        else:
+            w += 0.02
+            order = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
     else:
         order = rng.permutation(free.size)
     slots = order[:total]

@@ -449,7 +449,7 @@ class Layout:
             i, j = np.nonzero(edge)
             xs.append(-ter.half + (i + 0.5) * ter.cell)
             zs.append(-ter.half + (j + 0.5) * ter.cell)
-            sigma = 6.0
+            sigma = 4.0
         x = np.concatenate(xs) if xs else np.zeros(0)
         z = np.concatenate(zs) if zs else np.zeros(0)
         if x.size == 0:
