@@ -304,7 +304,7 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               # a station is packed with machinery, but round its modules, not in its gangways
               centerpiece=("station",), seasons=False,
               keep=_k("prop .35 person .5 lighting .6 effect .5 vehicle .3"),
-              anchor=_a("prop:buildings person:buildings lighting:buildings vehicle:buildings effect:clusters")),
+              anchor=_a("prop:clusters person:buildings lighting:buildings vehicle:buildings effect:clusters")),
     Archetype("moon_base", "moon base", {**_c("moon,lunar,mars,martian,crater,craters,"
               "astronaut,astronauts", 4), **_c("moon base,lunar base", 7)}, "space", "regolith",
               hills=1.2, palette=dict(P_SPACE), fits=_f("lunar space"), boost=frozenset("moon lunar crater".split()),

@@ -162,7 +162,9 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         cols = -ter.half + (o1 + np.arange(mj) * k) * ter.cell + h
         gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
         gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
-        w = (gx[qi] * gz[qj]).sum(axis=1)
+        # per slot of the whole grid (mi x mj x nc multiply-adds, no (free x nc) temporaries),
+        # then read at the free slots; einsum's own loop, not BLAS: the same sums everywhere
+        w = np.einsum("ik,jk->ij", gx, gz, optimize=False)[qi, qj]
         if anchors is not None:  # only near the anchors (~3.7 sigma): the rest stays open
             near = np.flatnonzero(w > NEAR)
             order = near[np.argsort(rng.exponential(size=near.size) / w[near], kind="stable")]

@@ -397,10 +397,11 @@ class Layout:
                 room = min(self.eng.room, goal - placed)
                 if room <= 0:
                     break
+                # anchored categories stay by their anchors: only the even spread tops up
                 small = [(p, n) for p, n in palette_members(
                     self.cat, self.intent.world_type, self.intent.environment, room,
                     has_water, theme | arch.boost, words, urban, banned, scene)
-                    if not self.cat.solid[p]]
+                    if not self.cat.solid[p] and not arch.anchor.get(self.category[p])]
                 got = self._fill_modes(rng, small, final=last) if small else 0
                 if not got:
                     break
