@@ -164,7 +164,8 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
         # per slot of the whole grid (mi x mj x nc multiply-adds, no (free x nc) temporaries),
         # then read at the free slots; einsum's own loop, not BLAS: the same sums everywhere
-        w = np.einsum("ik,jk->ij", gx, gz, optimize=False)[qi, qj]
+        w = np.einsum("ik,jk->ij", gx.astype(np.float32), gz.astype(np.float32),
+                      optimize=False)[qi, qj]
         if anchors is not None:  # only near the anchors (~3.7 sigma): the rest stays open
             near = np.flatnonzero(w > NEAR)
             order = near[np.argsort(rng.exponential(size=near.size) / w[near], kind="stable")]
