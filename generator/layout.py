@@ -29,7 +29,7 @@ from .terrain import OCC, PATH, RES, WATER, Terrain
 from .walk import WALK_CELL
 
 ROUNDS = 6
-MAX_ANCHORS = 48  # points a filler category gathers round (more are thinned evenly)
+MAX_ANCHORS = 24  # points a filler category gathers round (more are thinned evenly)
 STRUCTURE_GROUP = -5  # structure.STRUCTURE_GROUP (structure imports layout)
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
@@ -410,17 +410,14 @@ class Layout:
     def _fill_modes(self, rng: np.random.Generator, members: list[tuple[int, int]],
                     final: bool) -> int:
         """Fill members grouped by their category's anchor rule (archetypes.py ``anchor``)."""
-        modes: dict[str, list[tuple[int, int]]] = {}
-        for p, n in members:
-            if n > 0:
-                modes.setdefault(self.arch.anchor.get(self.category[p], ""), []).append((p, n))
-        placed = 0
-        for mode in FILL_MODES:
-            if mode in modes:
-                anchors = self.anchors(mode)
-                placed += fill(self.eng, rng, modes[mode], group=-1, final=final,
-                               clustered=mode != "", anchors=anchors)
-        return placed
+        used = {self.arch.anchor.get(self.category[p], "") for p, n in members if n > 0}
+        names: list[str] = [mode for mode in FILL_MODES if mode in used]
+        rules = [(mode != "", self.anchors(mode)) for mode in names]
+        index = {mode: k for k, mode in enumerate(names)}
+        mode_of = {p: index[self.arch.anchor.get(self.category[p], "")] for p, n in members
+                   if n > 0}
+        return fill(self.eng, rng, [(p, n) for p, n in members if n > 0], group=-1,
+                    final=final, modes=rules, mode_of=mode_of)
 
     def anchors(self, mode: str) -> Anchors | None:
         """Points a filler category gathers round (archetypes.py ``anchor``), or None for
