@@ -156,6 +156,7 @@ def test_a_pirate_cove_has_its_wreck_on_the_shore(catalog: Catalog) -> None:
     assert len(wreck) == 1 and wreck[0].prefab_id == "beached_shipwreck"
     ter = wp.extras["terrain"]
     assert not ter.water_at(np.array([wreck[0].position[0]]), np.array([wreck[0].position[2]]))[0]
+    assert wp.header.title == "Pirate Cove with Shipwreck"  # the place as the prompt names it
 
 
 # -- 5. text: compound nouns keep their first word; a lava lake is lava -------------------------
