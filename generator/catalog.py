@@ -46,6 +46,7 @@ class Prefab:
     solid: bool
     landmark: bool
     fits: tuple[str, ...] = ()  # scene tags (placement.fits): where it belongs as filler
+    swim: float = 0.0  # m above the sea floor in a seabed world (placement.swim; 0: on the floor)
 
     @property
     def words(self) -> frozenset[str]:
@@ -67,6 +68,7 @@ def _prefab_from_record(rec: dict[str, Any]) -> Prefab:
             scale_min=float(pl.get("scale_min", 1.0)), scale_max=float(pl.get("scale_max", 1.0)),
             solid=bool(pl.get("solid", True)), landmark=bool(pl.get("landmark", False)),
             fits=tuple(str(t).lower() for t in pl.get("fits", ())),
+            swim=float(pl.get("swim", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"malformed prefab record {rec.get('id')!r}: {exc}") from exc
@@ -105,6 +107,7 @@ class Catalog:
         self.width = np.array([p.width for p in self.prefabs], dtype=np.float64)
         self.depth = np.array([p.depth for p in self.prefabs], dtype=np.float64)
         self.height = np.array([p.height for p in self.prefabs], dtype=np.float64)
+        self.swim = np.array([p.swim for p in self.prefabs], dtype=np.float64)
         self.scale_min = np.array([p.scale_min for p in self.prefabs], dtype=np.float64)
         self.scale_max = np.array([p.scale_max for p in self.prefabs], dtype=np.float64)
         self.solid = np.array([p.solid for p in self.prefabs], dtype=bool)

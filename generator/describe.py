@@ -142,6 +142,9 @@ def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
         # the scene by its own name, with its main subject ("Harbour with Lighthouse", not
         # "Lighthouse with Taxis"); a request the name already says is not the subject
         order = [k] + [j for j, r in enumerate(requests) if r is not None and j != k]
+        if not main.landmark:  # a number says what the prompt is about ("2 statues")
+            order.sort(key=lambda j: intent.requests[j].count is None
+                       or intent.requests[j].count_range is not None)
         subject = next((j for j in order if not _setting(intent.requests[j].terms, place)),
                        None)
         words = list(place)

@@ -28,7 +28,7 @@ from .nouns import is_unknown_noun
 from .palette import fits_scene, scene_fits
 from .planner import plan
 from .stream import WorldPlan
-from .terrain import PATH, WATER, WATER_LEVEL
+from .terrain import PATH, WATER, WATER_LEVEL, swim_y
 from .walk import bfs, blocked_grid, landmark_targets, start_cell
 
 Row = dict[str, Any]
@@ -88,7 +88,11 @@ def evaluate_world(wp: WorldPlan) -> Row:
             forbidden += int(((cells & (wet | (0 if road[k] or surf[k] == "wall" else PATH)))
                               != 0).any())
     ground = ter.height_at(a["x"], a["z"])
-    expect = np.where((surf == "water") & (not ter.seabed), WATER_LEVEL, ground)
+    if ter.seabed:  # reef life on the floor, swimmers placement.swim above it
+        afloat = swim_y(ground, cat.swim[a["pidx"]], cat.height[a["pidx"]])
+    else:
+        afloat = np.full_like(ground, WATER_LEVEL)
+    expect = np.where(surf == "water", afloat, ground)
     off = ((surf == "ground") | (surf == "water")) & (np.abs(a["y"] - expect) > 0.01)
     off |= (surf == "air") & (a["y"] < ground)
     trace = wp.header.trace

@@ -16,17 +16,29 @@ import numpy as np
 
 from . import cache
 from .placement import PlacementEngine
-from .terrain import OCC, PATH, RES, WATER
+from .terrain import OCC, PATH, RES, WATER, Terrain
 
 ALL_FLAGS = WATER | PATH | OCC | RES
 
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
+# points a fill gathers round (x, z, sigma): buildings, the water's edge, the scene's centre
+Anchors = tuple[np.ndarray, np.ndarray, float]
+NEAR = 1e-3  # an anchored slot's least Gaussian weight: within ~3.7 sigma of an anchor point
+
+
+Mode = tuple[bool, Anchors | None]  # (clustered, anchor points) of a member
 
 
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
          group: int, scale_range: tuple[float, float] = (0.0, 1.0),
-         clustered: bool = False, final: bool = False) -> int:
+         clustered: bool = False, final: bool = False, anchors: Anchors | None = None,
+         modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
     """Place up to sum(counts) instances of (prefab number, count) members; returns placed.
+
+    ``anchors``: slots are weighted by closeness to these points instead of random centres
+    (``clustered``), so props stand round the buildings and reeds along the shore. ``modes``
+    with ``mode_of`` (prefab -> index into modes) give each member its own rule in one pass:
+    a size class tests its free slots once and each rule takes its slots from them in turn.
 
     ``final``: nothing is placed after this fill, so its last size class need not mark the
     occupancy raster (its slots are disjoint from each other by construction).
@@ -46,7 +58,8 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
         group_members = _with_extra(buckets[key], carry[key[1]])
         want = min(sum(c for _, c in group_members), eng.room)
         got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
-                          mark=not (final and n == len(keys) - 1))
+                          mark=not (final and n == len(keys) - 1), anchors=anchors,
+                          modes=modes, mode_of=mode_of)
         placed += got
         carry[key[1]] = want - got
     return placed
@@ -118,7 +131,8 @@ def _window_or(b: np.ndarray, k: int, axis: int) -> np.ndarray:
 
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
-                clustered: bool, mark: bool = True) -> int:
+                clustered: bool, mark: bool = True, anchors: Anchors | None = None,
+                modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
     cat, ter, tab = eng.cat, eng.ter, eng.tab
     pids = [p for p, _ in members]
     counts = [n for _, n in members]
@@ -140,29 +154,38 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
         return 0
     size = k * ter.cell
     h = size / 2
-    if clustered:
-        qi, qj = np.divmod(free, mj)
-        nc = int(min(24, max(1, total // 8)))
-        cx = rng.uniform(-ter.half, ter.half, nc)
-        cz = rng.uniform(-ter.half, ter.half, nc)
-        sigma = max(6.0, 4 * rmax)
-        # a Gaussian is separable: exp(-(dx2+dz2)) = exp(-dx2) * exp(-dz2), so exponentials
-        # are taken per slot row and column (mi + mj) x nc, not per slot (free x nc)
-        rows = -ter.half + (o0 + np.arange(mi) * k) * ter.cell + h
-        cols = -ter.half + (o1 + np.arange(mj) * k) * ter.cell + h
-        gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
-        gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
-        w = (gx[qi] * gz[qj]).sum(axis=1) + 0.02
-        order = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
-    else:
-        order = rng.permutation(free.size)
-    slots = order[:total]
+    if modes is None or mode_of is None:
+        modes, mode_of = [(clustered, anchors)], dict.fromkeys(pids, 0)
+    by_mode: dict[int, list[tuple[int, int]]] = {}
+    for p, n in members:
+        by_mode.setdefault(mode_of[p], []).append((p, n))
+    taken = np.zeros(free.size, dtype=bool)
+    picks: list[np.ndarray] = []
+    kinds: list[np.ndarray] = []
+    room = total
+    for mode in sorted(by_mode):
+        sub = by_mode[mode]
+        want = min(sum(n for _, n in sub), room)
+        if want <= 0:
+            continue
+        order = _slot_order(rng, ter, free, mj, (o0, o1, k, mi), h, rmax, want, *modes[mode])
+        if picks:
+            order = order[~taken[order]]
+        order = order[:want]
+        taken[order] = True
+        picks.append(order)
+        kinds.append(rng.permutation(np.repeat([p for p, _ in sub], [n for _, n in sub]))
+                     [:order.size])
+        room -= order.size
+    if not picks:
+        return 0
+    slots = np.concatenate(picks)
     m = slots.size
     # centres of the chosen slots only
     qi, qj = np.divmod(free[slots], mj)
     x = -ter.half + (o0 + qi * k) * ter.cell + h
     z = -ter.half + (o1 + qj * k) * ter.cell + h
-    pidx = rng.permutation(np.repeat(pids, counts))[:m]
+    pidx = np.concatenate(kinds)
     lo, hi = scale_range
     u = rng.uniform(lo, hi, m)
     scale = np.round(cat.scale_min[pidx] + tab.scale_span[pidx] * u, 2)
@@ -181,6 +204,43 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     eng.cols.add(pidx, px, pz, yaw, scale, group, False)
     eng.count += m
     return m
+
+
+def _slot_order(rng: np.random.Generator, ter: Terrain, free: np.ndarray, mj: int,
+                grid: tuple[int, int, int, int], h: float, rmax: float, total: int,
+                clustered: bool, anchors: Anchors | None) -> np.ndarray:
+    """Free slots (indices into ``free``) in the order a rule takes them: near its anchor
+    points only (weighted by closeness), near random cluster centres, or at random."""
+    o0, o1, k, mi = grid
+    if not clustered and anchors is None:
+        return rng.permutation(free.size)
+    qi, qj = np.divmod(free, mj)
+    if anchors is not None:
+        cx, cz, sigma = anchors
+        sigma = max(sigma, 2 * rmax)
+    else:
+        nc = int(min(24, max(1, total // 8)))
+        cx = rng.uniform(-ter.half, ter.half, nc)
+        cz = rng.uniform(-ter.half, ter.half, nc)
+        sigma = max(6.0, 4 * rmax)
+    # a Gaussian is separable: exp(-(dx2+dz2)) = exp(-dx2) * exp(-dz2), so exponentials
+    # are taken per slot row and column (mi + mj) x nc, not per slot (free x nc)
+    rows = -ter.half + (o0 + np.arange(mi) * k) * ter.cell + h
+    cols = -ter.half + (o1 + np.arange(mj) * k) * ter.cell + h
+    gx = np.exp(-(rows[:, None] - cx) ** 2 / (2 * sigma * sigma))
+    gz = np.exp(-(cols[:, None] - cz) ** 2 / (2 * sigma * sigma))
+    # per slot of the whole grid (mi x mj x nc multiply-adds, no (free x nc) temporaries),
+    # then read at the free slots; einsum's own loop, not BLAS: the same sums everywhere
+    w = np.einsum("ik,jk->ij", gx.astype(np.float32), gz.astype(np.float32),
+                  optimize=False)[qi, qj]
+    if anchors is not None:  # only near the anchors (~3.7 sigma): the rest stays open
+        near = np.flatnonzero(w > NEAR)
+        out: np.ndarray = near[np.argsort(rng.exponential(size=near.size) / w[near],
+                                          kind="stable")]
+        return out
+    w += 0.02
+    order: np.ndarray = np.argsort(rng.exponential(size=free.size) / w, kind="stable")
+    return order
 
 
 def _mark_in_slots(eng: PlacementEngine, grid: tuple[int, int, int, int, int], qi: np.ndarray,

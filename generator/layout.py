@@ -18,17 +18,19 @@ from typing import Any
 import numpy as np
 
 from . import samplers
-from .archetypes import BY_NAME
+from .archetypes import BY_NAME, FILL_MODES
 from .catalog import Catalog
-from .fill import fill
+from .fill import Anchors, fill
 from .intent import Intent
-from .palette import palette_members
+from .palette import filler_categories, palette_members
 from .placement import PlacementEngine
 from .retrieval import Match
 from .terrain import OCC, PATH, RES, WATER, Terrain
 from .walk import WALK_CELL
 
 ROUNDS = 6
+MAX_ANCHORS = 24  # points a filler category gathers round (more are thinned evenly)
+STRUCTURE_GROUP = -5  # structure.STRUCTURE_GROUP (structure imports layout)
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
 
@@ -78,10 +80,12 @@ class Layout:
         self.centre: tuple[float, float, float] | None = None  # the scene's centre piece
         self.on_roads: set[int] = set()  # requests placed on road lanes (PATH allowed)
         self.clearings: list[tuple[float, float, float]] = []  # kept free of filler
+        self.spawn: tuple[float, float] | None = None
         self.eng = PlacementEngine(catalog, terrain, budget)
         self.warnings: list[str] = []
         self.relation_checks: list[dict[str, Any]] = []
         self.is_building = catalog.is_building
+        self.category = filler_categories(catalog)
 
     # -- helpers -------------------------------------------------------------------------
     def _extent(self, pidx: np.ndarray) -> float:
@@ -115,6 +119,20 @@ class Layout:
 
         ``halo`` (cells) applies to the rounds before the relaxed ones; the last rounds and the
         scan place without it, so exact counts still hold in a crowded world."""
+        per_slot = getattr(sampler_for, "per_slot", 0)
+        if per_slot:  # one instance per slot of a ring (_slot_ring), then the relaxed rounds
+            placed = 0
+            for k in range(per_slot):
+                if placed >= target or self.eng.room <= 0:
+                    break
+                placed += self.place_request(
+                    req, 1, lambda rng, n, rnd, k=k: sampler_for(rng, n, rnd, k), False,
+                    rounds=ROUNDS - 2, halo=halo)
+            if placed < target:
+                placed += self.place_request(
+                    req, target - placed, lambda rng, n, rnd: sampler_for(rng, n, rnd), exact,
+                    rounds=2, halo=0)
+            return placed
         placed = 0
         for rnd in range(rounds):
             need = target - placed
@@ -173,7 +191,24 @@ class Layout:
         return got
 
     def anchor_of(self, req: Request) -> tuple[float, float, float]:
-        """Centre and radius of a placed request (its first instance), for relations."""
+        """Centre and radius of a placed request, for relations: its first instance, or, once
+        the spawn stands and the request is not a landmark, its instance nearest the spawn
+        (the first one a client receives, and the one the evaluation measures from)."""
+        if self.spawn is not None and not req.landmark and req.index >= 0:
+            best: tuple[float, int, float, float, float] | None = None
+            n = 0
+            for pidx, xs, zs, _, scale, group, _ in self.eng.cols.parts:
+                if group != req.index:
+                    continue
+                d = np.round(np.hypot(xs - self.spawn[0], zs - self.spawn[1]), 3)
+                k = int(np.argmin(d))
+                p = int(pidx[k])
+                ext = 0.5 * float(max(self.cat.width[p], self.cat.depth[p]) * scale[k])
+                cand = (float(d[k]), n + k, float(xs[k]), float(zs[k]), ext)
+                best = cand if best is None or cand[:2] < best[:2] else best
+                n += pidx.size
+            if best is not None:
+                return best[2], best[3], best[4]
         if req.anchor_xz is not None:
             return req.anchor_xz[0], req.anchor_xz[1], req.anchor_extent
         return 0.0, 0.0, 0.0
@@ -221,6 +256,8 @@ class Layout:
             r = max(rx, rz) * 1.25 + ext + 2
             if kind == "center":
                 return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, 2 + 4 * rnd)
+            if kind == "around" and req.count is not None and req.count >= 3:
+                return self._slot_ring(req, cx, cz, r, ext, fallback)
             return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
                                         if rnd < relaxed else fallback(rng, n, rnd))
         if kind in ("around", "near", "ring", "direction", "line", "center"):
@@ -229,6 +266,8 @@ class Layout:
             cx, cz, aext = self.anchor_of(anchor) if anchor is not None else (0.0, 0.0, 0.0)
             if kind in ("around", "ring"):
                 r = max(aext + ext + 2.0, ext * 2.2 * n_hint / (2 * math.pi) + 4)
+                if req.count is not None and req.count >= 3:
+                    return self._slot_ring(req, cx, cz, r, ext, fallback)
                 return lambda rng, n, rnd: (samplers.ring(rng, n, cx, cz, r, rnd)
                                             if rnd < relaxed else fallback(rng, n, rnd))
             if kind == "near":
@@ -244,6 +283,23 @@ class Layout:
                 return lambda rng, n, rnd: samplers.line(rng, n, cx, cz, 2.2 * ext + 1, rnd)
             return lambda rng, n, rnd: samplers.annulus(rng, n, cx, cz, 0, ext + 3 + 8 * rnd)
         return fallback
+
+    def _slot_ring(self, req: Request, cx: float, cz: float, r: float, ext: float,
+                   fallback: Any) -> Any:
+        """An exact count round a centre: one slot per instance, evenly spaced from a random
+        start (samplers.ring_slots). place_request fills the slots one at a time (``per_slot``),
+        so no slot takes two and a blocked slot searches wider round its own direction; what
+        no slot could take is placed by the relaxed rounds as before."""
+        slots = int(req.count or 1)
+        base = float(sub_rng(self.key, "ring", req.index).uniform(0, 2 * math.pi))
+
+        def sampler(rng: np.random.Generator, n: int, rnd: int, slot: int = -1) -> samplers.Samples:
+            if slot < 0:
+                out: samplers.Samples = fallback(rng, n, rnd)
+                return out
+            return samplers.ring_slots(rng, n, cx, cz, r, base, slots, slot, ext, rnd)
+        sampler.per_slot = slots  # type: ignore[attr-defined]
+        return sampler
 
     def place_landmark(self, req: Request, rel: Any, requests: list[Request], slot: int) -> None:
         """Landmarks: the first at the centre, the rest on a wide ring, unless a relation says."""
@@ -329,19 +385,77 @@ class Layout:
                                   target, has_water, theme | arch.boost,
                                   words, urban, banned, scene)
         if members:
-            # the palette is the last step: its smallest class need not mark occupancy, unless
-            # a second pass follows (a world shrunk by a size word: "a tiny hamlet")
+            # the archetype keeps a share of each category (open ground) and gathers it where
+            # it is used (archetypes.py keep/anchor); the top-up passes fill only what the kept
+            # shares could not place, never the rest of the budget
+            members = [(p, int(round(n * arch.keep.get(self.category[p], 1.0))))
+                       for p, n in members]
+            goal = sum(n for _, n in members)
             rng = sub_rng(self.key, "palette")
-            fill(self.eng, rng, members, group=-1, clustered=False, final=False)
+            placed = self._fill_modes(rng, members, final=False)
             for last in (False, False, True):  # what is left: small, soft things in the gaps
-                if self.eng.room <= 0:
+                room = min(self.eng.room, goal - placed)
+                if room <= 0:
                     break
+                # anchored categories stay by their anchors: only the even spread tops up
                 small = [(p, n) for p, n in palette_members(
-                    self.cat, self.intent.world_type, self.intent.environment, self.eng.room,
+                    self.cat, self.intent.world_type, self.intent.environment, room,
                     has_water, theme | arch.boost, words, urban, banned, scene)
-                    if not self.cat.solid[p]]
-                if not small or not fill(self.eng, rng, small, group=-1, final=last):
+                    if not self.cat.solid[p] and not arch.anchor.get(self.category[p])]
+                got = self._fill_modes(rng, small, final=last) if small else 0
+                if not got:
                     break
+                placed += got
+
+    def _fill_modes(self, rng: np.random.Generator, members: list[tuple[int, int]],
+                    final: bool) -> int:
+        """Fill members grouped by their category's anchor rule (archetypes.py ``anchor``)."""
+        used = {self.arch.anchor.get(self.category[p], "") for p, n in members if n > 0}
+        names: list[str] = [mode for mode in FILL_MODES if mode in used]
+        rules = [(mode != "", self.anchors(mode)) for mode in names]
+        index = {mode: k for k, mode in enumerate(names)}
+        mode_of = {p: index[self.arch.anchor.get(self.category[p], "")] for p, n in members
+                   if n > 0}
+        return fill(self.eng, rng, [(p, n) for p, n in members if n > 0], group=-1,
+                    final=final, modes=rules, mode_of=mode_of)
+
+    def anchors(self, mode: str) -> Anchors | None:
+        """Points a filler category gathers round (archetypes.py ``anchor``), or None for
+        random cluster centres: a rule whose points the world lacks (a shore without water,
+        a scene without buildings) falls back to clusters."""
+        ter = self.ter
+        if mode == "centre":
+            cx, cz, ext = self.centre or (0.0, 0.0, 6.0)
+            return np.array([cx]), np.array([cz]), max(10.0, 2.5 * ext, 0.07 * ter.size)
+        xs: list[np.ndarray] = []
+        zs: list[np.ndarray] = []
+        sigma = 8.0
+        if mode == "buildings":
+            for pidx, x, z, _, _, group, landmark in self.eng.cols.parts:
+                if group in (-1, -2):  # filler and road pieces are no anchors
+                    continue
+                sel = self.is_building[pidx] | (group == STRUCTURE_GROUP) | landmark
+                xs.append(x[sel])
+                zs.append(z[sel])
+        elif mode == "shore" and not ter.seabed:
+            w = (ter.flags & WATER) != 0
+            edge = np.zeros_like(w)  # water cells beside dry land
+            edge[1:] |= w[1:] & ~w[:-1]
+            edge[:-1] |= w[:-1] & ~w[1:]
+            edge[:, 1:] |= w[:, 1:] & ~w[:, :-1]
+            edge[:, :-1] |= w[:, :-1] & ~w[:, 1:]
+            i, j = np.nonzero(edge)
+            xs.append(-ter.half + (i + 0.5) * ter.cell)
+            zs.append(-ter.half + (j + 0.5) * ter.cell)
+            sigma = 4.0
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        z = np.concatenate(zs) if zs else np.zeros(0)
+        if x.size == 0:
+            return None
+        if x.size > MAX_ANCHORS:  # evenly spread subset (deterministic: no draw)
+            pick = np.linspace(0, x.size - 1, MAX_ANCHORS).astype(np.int64)
+            x, z = x[pick], z[pick]
+        return x.astype(np.float64), z.astype(np.float64), sigma
 
     def fill_request(self, req: Request, target: int) -> int:
         """Uncounted plural requests ("trees") are bulk: fill slots, clustered if the prefab is."""
@@ -356,9 +470,18 @@ class Layout:
         if any(a in ("small", "tiny", "little", "short") for a in req.attributes):
             hi = 0.4
         clustered = self.cat.prefabs[int(req.pidx[0])].pattern == "cluster"
+        # an uncounted kind gathers where its category does in this scene (palms round the
+        # oasis, reeds along the shore)
+        mode = self.arch.anchor.get(self.category[int(req.pidx[0])], "")
+        anchors = self.anchors(mode) if mode else None
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
-                   group=req.index, scale_range=(lo, hi), clustered=clustered)
-        if got < target // 2:  # big footprints rarely find a whole free slot: Poisson engine
+                   group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
+                   anchors=anchors)
+        if got < target // 2 or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
+            # big footprints rarely find a whole free slot: Poisson engine (a boat on a narrow
+            # river needs every round: few water cells take its length)
+            water = self.cat.surface[int(req.pidx[0])] == "water"
             got += self.place_request(req, max(1, min(target - got, 40)),
-                                      self.sampler_for(req, None, []), exact=False, rounds=2)
+                                      self.sampler_for(req, None, []), exact=False,
+                                      rounds=ROUNDS if water else 2)
         return got

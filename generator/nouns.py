@@ -38,7 +38,7 @@ SETTING_WORDS: Final[frozenset[str]] = frozenset(
     "northern southern eastern western shore coastline waterfront seaside lakeside riverside "
     "riverbank bank banks island islands hill hills slope slopes valley plain plains planet "
     "downtown uptown suburb suburbs neighborhood neighbourhood quarter district block blocks "
-    "square plaza market marketplace bazaar harbor harbour port marina waterfront beach "
+    "square plaza market marketplace bazaar souk cove coves harbor harbour port marina waterfront beach "
     "graveyard cemetery churchyard underwater reef seabed seafloor undersea ocean sea floor "
     "desert oasis dunes dune jungle rainforest forest woods woodland mountain mountains peak "
     "peaks cave cavern caverns grotto underground volcano volcanic crater craters wasteland "

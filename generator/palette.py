@@ -141,6 +141,16 @@ def category(p: Prefab) -> str:
     return p.type
 
 
+def filler_categories(cat: Catalog) -> list[str]:
+    """category() of every prefab (cached per catalog)."""
+    memo = cache.table(cat, "static")
+    hit = memo.get("categories")
+    if hit is None:
+        hit = memo["categories"] = [category(p) for p in cat.prefabs]
+    out: list[str] = hit
+    return out
+
+
 def fit_words(p: Prefab) -> frozenset[str]:
     """The scene tags of a prefab: placement.fits, or its tags when the catalog gives none."""
     return frozenset(p.fits or p.tags)

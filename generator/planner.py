@@ -7,6 +7,7 @@ inputs give byte-identical JSON.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,19 +24,20 @@ from .environment import environment_settings
 from .errors import GeneratorError
 from .intent import Intent, Relation
 from .layout import Layout, LayoutResult, Request, sub_rng
-from .lexicon import lemma, tokenize
-from .palette import category, coherent, urban_setting
+from .lexicon import VAGUE_COUNTS, VAGUE_RANGES, lemma, tokenize
+from .palette import category, coherent, scene_fits, urban_setting
 from .placement import SURFACE_CODE, surface_codes
 from .prompt import parse_prompt
 from .retrieval import Match
 from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, settlement_kind
 from .stream import WorldHeader, WorldPlan
-from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain
+from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain, swim_y
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.5.0"
+GENERATOR_VERSION = "1.6.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
+BIG_AREA = 100.0  # m²: an uncounted plural of things this big is "a few", not "many"
 MIN_STRUCTURE_ROOM = 60  # instances left after the landmarks for a scene structure to be laid
 
 
@@ -61,10 +63,15 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     """Lay out an already-understood Intent (the seam for a future LLM planner)."""
     _check_args(seed, catalog, budget)
     intent.validate()
+    asked = intent
+    intent = count_plurals(intent, catalog)
+    # plurals the prompt gave no number: placed as bulk (fill), held to their range
+    derived = frozenset(i for i, (a, b) in enumerate(zip(asked.requests, intent.requests,
+                                                         strict=True)) if a.count != b.count)
     key = hashlib.blake2b(json.dumps([GENERATOR_VERSION, catalog.version, seed, intent.to_dict()],
                                      sort_keys=True).encode(), digest_size=32).digest()
     warnings = list(intent.warnings)
-    requests = _match(intent, catalog, warnings, key, budget)
+    requests = _match(intent, catalog, warnings, key, budget, derived)
     excluded = excluded_prefabs(catalog, intent, requests)
     _drop_counted_variants(requests, excluded, intent, catalog)
     ter_i = intent.terrain
@@ -90,13 +97,42 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
                             river_offset=0.1 if arch.name == "river_valley" else 0.24)
     structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
-    result = _lay_out(lay, intent, requests, budget, warnings)
-    return _assemble(intent, catalog, seed, terrain, result, requests, warnings)
+    result = _lay_out(lay, intent, requests, budget, warnings, derived)
+    return _assemble(intent, catalog, seed, terrain, result, requests, warnings, derived)
+
+
+def count_plurals(intent: Intent, catalog: Catalog) -> Intent:
+    """A plural without a number is a vague quantity of the whole world (docs/generator.md,
+    "Count semantics"): vegetation is "dozens" (24-60: "palm trees", "tulips", "reeds"),
+    things of 100 m² or more that are not buildings "a few" (2-4: longships on a river),
+    anything else "many" (10-20). Only grammatical plurals: a collective or a place ("a
+    forest", "jungle", "smoke") and a plural that is its own singular ("deer", "fish") keep no
+    number, as do settlement nouns and phrases that match nothing."""
+    changed = []
+    for kr in intent.requests:
+        head = kr.terms[-1] if kr.terms else ""
+        # a grammatical plural only: "a forest", "jungle", "fish" name the place or a mass
+        if kr.count is None and kr.plural and lemma(head) != head \
+                and settlement_kind(kr.terms) is None:
+            m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type, single=True)
+            if m is not None:
+                p = catalog.index[m.prefab_ids[0]]
+                big = catalog.width[p] * catalog.depth[p] * catalog.scale_max[p] ** 2 >= BIG_AREA \
+                    and catalog.prefabs[p].type != "building"
+                word = "dozens" if category(catalog.prefabs[p]) in ("tree", "plant") \
+                    else "few" if big else "many"
+                kr = dataclasses.replace(kr, count=VAGUE_COUNTS[word],
+                                         count_range=VAGUE_RANGES[word])
+        changed.append(kr)
+    return dataclasses.replace(intent, requests=tuple(changed))
 
 
 def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
-           budget: int) -> list[Request | None]:
+           budget: int, derived: frozenset[int] = frozenset()) -> list[Request | None]:
     out: list[Request | None] = []
+    arch = BY_NAME[intent.scene]
+    fits = scene_fits((arch.fits, arch.world_type), intent.world_type,
+                      frozenset(tokenize(intent.prompt)), intent.environment)
     for i, kr in enumerate(intent.requests):
         kind = settlement_kind(kr.terms)
         if kind is not None:
@@ -105,7 +141,7 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
                 out.append(req)
                 continue
         m = catalog.retrieval.match(kr.terms, kr.attributes, intent.world_type,
-                                    single=not kr.plural)
+                                    single=not kr.plural, fits=fits)
         if m is None:
             warnings.append(f"no prefab for {kr.phrase!r}; left out")
             out.append(None)
@@ -114,7 +150,8 @@ def _match(intent: Intent, catalog: Catalog, warnings: list[str], key: bytes,
         pidx = np.array([catalog.index[p] for p in m.prefab_ids])
         first = catalog.prefabs[int(pidx[0])]
         out.append(Request(i, m, pidx, np.array(m.weights), kr.count, kr.exact, kr.attributes,
-                           landmark=first.landmark and (kr.count or (1 if not kr.plural else 99)) <= 5))
+                           landmark=first.landmark and (99 if i in derived else kr.count or (
+                               1 if not kr.plural else 99)) <= 5))
     if intent.requests and not any(out):
         warnings.append("nothing in the prompt matched the catalog; generated a default "
                         f"{intent.world_type} world")
@@ -209,7 +246,7 @@ def _world_size(intent: Intent, catalog: Catalog, requests: list[Request | None]
 
 
 def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget: int,
-             warnings: list[str]) -> LayoutResult:
+             warnings: list[str], derived: frozenset[int] = frozenset()) -> LayoutResult:
     rel_of = {rel.subject: rel for rel in intent.relations}
     live = [r for r in requests if r is not None]
     for r in live:  # what a landmark is placed relative to stands first ("a dragon near a tower")
@@ -233,6 +270,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     _scene_structure(lay, requests, len(landmarks))
     lay.ter.flags &= np.uint8(~HALO & 0xFF)  # the halo only spaced the landmarks
     spawn = lay.place_spawn()
+    lay.spawn = spawn
     boxes = _landmark_boxes(lay)
     unreachable = reserve_corridors(lay.ter, spawn, boxes)
     if unreachable:
@@ -247,7 +285,8 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
                                                                      _plural(intent, r)))
     road_match = lay.cat.retrieval.match(("road",), (), intent.world_type, True)
     road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
-    uncounted = [r for r in live if not r.landmark and r.count is None and _plural(intent, r)]
+    uncounted = [r for r in live if not r.landmark and (r.count is None or r.index in derived)
+                 and _plural(intent, r)]
     rest = max(0, budget - lay.eng.count - counted - road_budget)
     targets = _uncounted_targets(lay, uncounted, rest, budget, rel_of)
     # exact and single requests before bulk fills, or a fill could take all the space first
@@ -257,7 +296,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         if req.landmark or req.count is not None and req.placed >= req.count:
             continue  # landmarks stand; the structure placed this one (a drawbridge)
         target = req.count or targets.get(req.index, 1)
-        exact = req.count is not None or req not in uncounted
+        exact = req not in uncounted or req.index in derived and rel_of.get(req.index) is not None
         rel = rel_of.get(req.index)
         if rel is None and town is not None and _is_house(lay.cat, req):
             # "a hamlet with two cottages": the cottages are the hamlet's, round its centre
@@ -443,19 +482,22 @@ def _stable_order(dist: np.ndarray) -> np.ndarray:
 def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray,
                seabed: bool = False) -> np.ndarray:
     """y of each instance from its surface: ground, water level (on a seabed world: the
-    seabed, where reef life lives), ground + 2 m (wall), or ground + 8 m + its height (air)."""
+    seabed, where reef life lives, plus placement.swim for what swims: terrain.swim_y),
+    ground + 2 m (wall), or ground + 8 m + its height (air)."""
     surf = surface_codes(catalog)[pidx]
     y = ground
     if (surf != SURFACE_CODE["ground"]).any():
         height = catalog.height[pidx]
-        y = np.where(surf == SURFACE_CODE["water"], ground if seabed else WATER_LEVEL,
+        afloat = swim_y(ground, catalog.swim[pidx], height) if seabed else WATER_LEVEL
+        y = np.where(surf == SURFACE_CODE["water"], afloat,
                      np.where(surf == SURFACE_CODE["air"], ground + 8.0 + height,
                               np.where(surf == SURFACE_CODE["wall"], ground + 2.0, ground)))
     return y
 
 
 def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, result: LayoutResult,
-              requests: list[Request | None], warnings: list[str]) -> WorldPlan:
+              requests: list[Request | None], warnings: list[str],
+              derived: frozenset[int] = frozenset()) -> WorldPlan:
     c = result.columns
     sx, sz = result.spawn
     # one height lookup for the instances and the spawn point (appended last)
@@ -477,7 +519,8 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
         r = requests[i]
         trace.append({"phrase": kr.phrase, "matched": r is not None,
                       "prefab_ids": list(r.match.prefab_ids) if r else [],
-                      "requested": kr.count, "placed": int(placed[i]) if r else 0})
+                      "requested": None if i in derived else kr.count,
+                      "placed": int(placed[i]) if r else 0})
     group_props: dict[int, dict[str, Any]] = {
         i: {"attributes": list(kr.attributes)} for i, kr in enumerate(intent.requests)
         if kr.attributes}
@@ -500,6 +543,18 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),
         instance_count=int(dist.size), seed=seed, generator_version=GENERATOR_VERSION,
         catalog_version=catalog.version)
+    # a plural whose range the world could not hold (22 m longships on a 7 m river) is warned
+    # and goes back to "no number" for the evaluation: the prompt asked for no number
+    ranges = {i: intent.requests[i].count_range or (0, 0) for i in derived}
+    short = [i for i in sorted(derived) if requests[i] is not None
+             and int(placed[i]) < ranges[i][0]]
+    if short:
+        header = dataclasses.replace(header, warnings=header.warnings + tuple(
+            f"only {int(placed[i])} {intent.requests[i].phrase!r} fit; a plural without a "
+            f"number means {ranges[i][0]}-{ranges[i][1]}" for i in short))
+        intent = dataclasses.replace(intent, requests=tuple(
+            dataclasses.replace(kr, count=None, count_range=None) if i in short else kr
+            for i, kr in enumerate(intent.requests)))
     extras = {"terrain": terrain, "intent": intent, "unreachable": result.unreachable,
               "requests": requests}
     return WorldPlan(header, catalog, cols, group_props, extras)

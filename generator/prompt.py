@@ -76,6 +76,10 @@ class _Phrase:
     count: int | None = None
     exact: bool = False
     range: tuple[int, int] | None = None
+    # a word no prefab names written right before the noun: part of its name in the text
+    # ("fishing boats", "ski lift"), never a search term
+    lead: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)  # "lake" of "a lava lake": named, not terrain
 
 
 @dataclass
@@ -111,7 +115,7 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
         plural = count != 1 and (count is not None or ph.words[-1] in COLLECTIVE
                                  or lemma(ph.words[-1]) != ph.words[-1])
         requests.append(KindRequest(
-            phrase=" ".join(ph.attributes + ph.words), terms=tuple(ph.words),
+            phrase=" ".join(ph.attributes + ph.lead + ph.words + ph.tail), terms=tuple(ph.words),
             attributes=tuple(ph.attributes), count=count, exact=ph.exact and count is not None,
             plural=plural, count_range=ph.range if count is not None else None))
     relations = _resolve_relations(state)
@@ -243,6 +247,12 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
                 current = None
                 i += 1
                 continue
+        elif t in FEATURES and current is not None and current.end == i - 1 \
+                and current.words[-1] in MOLTEN and FEATURES[t] == "lake":
+            current.tail.append(t)  # "a lava lake": a pool of lava, no water
+            state.modifiers.add(i)
+            i += 1
+            continue
         elif t in FEATURES and not (current and _cooccur(catalog, current.words[-1], t)):
             state.features[i] = FEATURES[t]
             if pending is not None and i - pending_end <= 1 + len(attrs):
@@ -272,6 +282,9 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
                 current.end = i
             else:
                 current = _Phrase(i, i, [t], attrs)
+                if loose and i and loose[-1] == tokens[i - 1] and tokens[i - 1] not in NOT_KINDS \
+                        and tokens[i - 1] not in RELATION_WORDS:
+                    current.lead = loose[-1:]
                 if pending is not None and counted:
                     _apply_count(current, pending, t)
                 pending = None
@@ -300,6 +313,9 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
         else:
             loose = []
         i += 1
+
+
+MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, not water
 
 
 def _setting_noun(word: str) -> bool:

@@ -130,12 +130,12 @@ def ground_rgb(ter: Terrain, colours: tuple[Colour, Colour] = GRASS) -> np.ndarr
 
 NATURE_COLOURS = (("lava", (235, 95, 30)), ("coral", (240, 120, 150)), ("crater", (110, 105, 100)),
                   ("tree", (35, 110, 40)), ("rock", (125, 115, 105)), ("boulder", (125, 115, 105)),
-                  ("crystal", (170, 120, 230)))
+                  ("crystal", (170, 120, 230)), ("dune", (200, 170, 110)))
 
 
 def _nature_colour(tags: set[str]) -> tuple[int, int, int]:
     """Environment pieces by what they are: trees dark green, rocks grey, lava orange, coral
-    pink, crystals violet, the rest (plants, grass, flowers) light green."""
+    pink, crystals violet, dunes dark sand, the rest (plants, grass, flowers) light green."""
     return next((c for tag, c in NATURE_COLOURS if tag in tags), (110, 175, 80))
 
 

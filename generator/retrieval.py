@@ -25,6 +25,8 @@ WORLD_BOOST = 1.6  # among in-genre candidates, the world's own prefabs still ra
 ATTRIBUTE_BOOST = 0.8  # per matched attribute tag
 VARIETY_RATIO = 0.6  # plural requests take every prefab scoring within 60 % of the best
 MAX_VARIANTS = 4
+SCENE_BOOST = 2.0  # a prefab that fits the scene (placement.fits) outranks one that does not
+SCENE_TIE = 0.7  # ... when it already scores within 70 % of the best candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ class Bm25Index:
         self.tag_sets = [frozenset(lemma(t) for tag in p.tags for t in tokenize(tag))
                          for p in catalog.prefabs]
         self.words = [p.words for p in catalog.prefabs]
-        self._memo: dict[tuple[tuple[str, ...], tuple[str, ...], str, bool], Match | None] = {}
+        self._memo: dict[tuple[tuple[str, ...], tuple[str, ...], str, bool, frozenset[str]],
+                         Match | None] = {}
         # name words plus the first two tags: what a prefab *is* (tags after that describe it)
         self.primary = [frozenset(lemma(w) for w in tokenize(p.name) + list(p.tags[:2]))
                         for p in catalog.prefabs]
@@ -80,9 +83,14 @@ class Bm25Index:
         return canonical(word) in self.catalog.vocabulary or lemma(word) in self.catalog.vocabulary
 
     def match(self, terms: tuple[str, ...], attributes: tuple[str, ...], world_type: str,
-              single: bool) -> Match | None:
-        """Best prefab(s) for a noun phrase; None when its head noun is not in the catalog."""
-        key = (tuple(terms), tuple(attributes), world_type, single)
+              single: bool, fits: frozenset[str] = frozenset()) -> Match | None:
+        """Best prefab(s) for a noun phrase; None when its head noun is not in the catalog.
+
+        ``fits``: the scene's tags (palette.scene_fits): prefabs carrying one of them in
+        ``placement.fits`` score x SCENE_BOOST, so "towers" in a village are stone watchtowers,
+        not lifeguard towers (a preference among candidates within SCENE_TIE of the best, never a
+        filter: the kind asked for always wins, "pine trees" are pines)."""
+        key = (tuple(terms), tuple(attributes), world_type, single, fits)
         if key not in self._memo:  # pure function of its arguments: memoised per catalog
             if len(self._memo) > 4096:
                 self._memo.clear()
@@ -90,7 +98,7 @@ class Bm25Index:
         return self._memo[key]
 
     def _match(self, terms: tuple[str, ...], attributes: tuple[str, ...], world_type: str,
-               single: bool) -> Match | None:
+               single: bool, fits: frozenset[str]) -> Match | None:
         if not terms:
             return None
         query: dict[str, float] = {}
@@ -117,6 +125,11 @@ class Bm25Index:
                 s *= WORLD_BOOST
             s *= 1.0 + ATTRIBUTE_BOOST * len(wanted & self.tag_sets[i])
             ranked.append((-s, p.id, s))
+        if fits:  # among near-equals only: "pine trees" stay pines in a temperate scene
+            top = max(r[2] for r in ranked)
+            ranked = [(-s * SCENE_BOOST, pid, s * SCENE_BOOST)
+                      if s >= SCENE_TIE * top and fits & set(self.catalog.prefabs[i].fits)
+                      else (ns, pid, s) for i, (ns, pid, s) in zip(candidates, ranked, strict=True)]
         ranked.sort()
         best = ranked[0][2]
         keep = ranked[:1] if single else [r for r in ranked if r[2] >= VARIETY_RATIO * best]

@@ -65,6 +65,21 @@ def ring(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
     return x, z, yaw
 
 
+def ring_slots(rng: np.random.Generator, n: int, cx: float, cz: float, radius: float,
+               base: float, slots: int, slot: int, extent: float, widen: int = 0) -> Samples:
+    """Candidates for one of ``slots`` evenly spaced directions round a centre (``slot``
+    counted from ``base``): "three towers around a lake" face three directions 120 degrees
+    apart instead of wherever the first candidates happened to fit. Later rounds widen the
+    radius and the angle (up to most of the slot's width) to get round what stands there."""
+    r = radius * (1 + 0.18 * widen) + rng.uniform(-0.5, 0.5, n) * extent
+    half = min(0.9 * math.pi / slots, (0.3 + 0.3 * widen) * extent / max(radius, 1.0)
+               + 0.12 * widen)
+    ang = base + 2 * math.pi * slot / slots + rng.uniform(-half, half, n)
+    x, z = cx + r * np.cos(ang), cz + r * np.sin(ang)
+    yaw = np.round(np.degrees(np.arctan2(cx - x, cz - z))).astype(np.int64) % 360
+    return x, z, yaw
+
+
 def annulus(rng: np.random.Generator, n: int, cx: float, cz: float, r0: float,
             r1: float) -> Samples:
     ang = rng.uniform(0, 2 * math.pi, n)

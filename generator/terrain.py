@@ -310,3 +310,11 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
         ter.heights = np.where(ter.water_at(gx[:, None], gx[None, :]), WATER_LEVEL - 2.5,
                                heights)
     return ter
+
+
+def swim_y(ground: np.ndarray, swim: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """y of a water prefab in a seabed world (docs/protocol.md §6.6): ``swim`` metres above the
+    floor (placement.swim), never so high that its height breaks the surface, never below the
+    floor: ``max(ground, min(ground + swim, water_level - height))``."""
+    out: np.ndarray = np.maximum(ground, np.minimum(ground + swim, WATER_LEVEL - height))
+    return out

@@ -80,7 +80,8 @@ def section(name: str, prompt: str, wp: WorldPlan) -> str:
             continue
         n = world_count(cat, kr.terms, pidx, group, i, [j for j in live if j != i])
         asked = f"{kr.count_range[0]}-{kr.count_range[1]}" if kr.count_range else str(kr.count)
-        counts.append(f"{kr.phrase} {n} (asked {asked})")
+        plain = h.trace[i]["requested"] is None  # a plural without a number: its range
+        counts.append(f"{kr.phrase} {n} ({'no number: ' if plain else 'asked '}{asked})")
     arch = BY_NAME[name]
     warnings = "; ".join(h.warnings) if h.warnings else "none"
     return "\n".join((

@@ -30,7 +30,11 @@ def test_a_reef_is_a_seabed_with_its_life_standing_on_the_floor(catalog: Catalog
     ground = ter.height_at(c["x"], c["z"])
     wet = np.array([catalog.surface[int(p)] == "water" for p in c["pidx"]])
     assert wet.sum() > 0.5 * wet.size  # coral, kelp, fish: sea life, on ...
-    assert np.abs(c["y"] - ground).max() <= 0.01  # ... the floor, as everything else
+    # ... the floor, as everything else, except what swims: placement.swim above it (1.6.0)
+    swim = catalog.swim[c["pidx"]]
+    lift = np.maximum(ground, np.minimum(ground + swim, WATER_LEVEL - catalog.height[c["pidx"]]))
+    assert np.abs(c["y"] - lift).max() <= 0.01
+    assert (swim[wet] == 0).any() and (c["y"] - ground > 1.0).any()
     assert (c["y"] <= WATER_LEVEL - WET_MARGIN).all()
     spawn = header["spawn_points"][0]
     assert abs(spawn["y"] - float(ter.height_at(np.array(spawn["x"]), np.array(spawn["z"])))) <= 0.01

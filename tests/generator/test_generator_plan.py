@@ -162,7 +162,8 @@ def test_bounds_contains_accepts_header_dict_and_bare_bounds(catalog: Catalog) -
 
 def test_a_full_budget_world_fits_the_budget(catalog: Catalog) -> None:
     wp = plan("a vast forest with a river and a road", seed=1, catalog=catalog, budget=20_000)
-    assert 15_000 <= len(wp) <= 20_000
+    # the budget is a maximum: a river valley keeps open ground between its trees (1.6.0)
+    assert 10_000 <= len(wp) <= 20_000
 
 
 def test_records_are_the_instances_as_tuples_in_any_slicing(catalog: Catalog) -> None:

@@ -72,8 +72,11 @@ def test_every_instance_stands_on_the_ground_the_header_describes(catalog: Catal
     ground = ter.height_at(c["x"], c["z"])
     surface = np.array([catalog.surface[int(p)] for p in c["pidx"]])
     height = catalog.height[c["pidx"]]
-    # a seabed world (feature "seabed", docs/protocol.md §6.6): sea life stands on the floor
-    afloat = ground if ter.seabed else np.full_like(ground, WATER_LEVEL)
+    # a seabed world (feature "seabed", docs/protocol.md §6.6): sea life stands on the floor,
+    # swimmers placement.swim above it, under the surface
+    swim = catalog.swim[c["pidx"]]
+    afloat = np.maximum(ground, np.minimum(ground + swim, WATER_LEVEL - height)) if ter.seabed \
+        else np.full_like(ground, WATER_LEVEL)
     expected = np.select(
         [surface == "water", surface == "air", surface == "wall"],
         [afloat, ground + 8.0 + height, ground + 2.0], ground)
