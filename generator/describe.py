@@ -100,11 +100,13 @@ def scene_phrase(tokens: list[str], arch: Archetype) -> list[str]:
     return words
 
 
-def _setting(terms: Sequence[str], place: Sequence[str]) -> bool:
-    """Is a request the place itself ("forest" of "a dark forest", "a lunar base")? Then
-    the head of the description says it, and it is not listed as a kind."""
-    return _within(terms, place) and (lemma(terms[-1]) in SETTING_WORDS
-                                      or terms[-1] in SETTING_WORDS)
+def _setting(request: Any, place: Sequence[str]) -> bool:
+    """Is a request the place itself ("forest" of "a dark forest", "a lunar base", the pines
+    of "a pine forest")? Then the head of the description says it, and it is not listed as a
+    kind."""
+    terms, last = request.terms, request.phrase.split()[-1]
+    return _within(terms, place) and any(lemma(w) in SETTING_WORDS or w in SETTING_WORDS
+                                         for w in (terms[-1], last))
 
 
 def _within(terms: Sequence[str], place: Sequence[str]) -> bool:
@@ -145,7 +147,7 @@ def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
         if not main.landmark:  # a number says what the prompt is about ("2 statues")
             order.sort(key=lambda j: intent.requests[j].count is None
                        or intent.requests[j].count_range is not None)
-        subject = next((j for j in order if not _setting(intent.requests[j].terms, place)),
+        subject = next((j for j in order if not _setting(intent.requests[j], place)),
                        None)
         words = list(place)
         if subject is not None:
@@ -222,7 +224,7 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
             continue
         kr = intent.requests[i]
         town = requests[i] is not None and requests[i].settlement is not None
-        if place and not town and _setting(kr.terms, place):
+        if place and not town and _setting(kr, place):
             continue  # the setting itself ("a dark forest"), said by the head, not a kind
         if town and n == 1:  # a settlement of one civic building: name it ("a well")
             phrase = _civic_name(requests[i])

@@ -113,7 +113,8 @@ def parse_prompt(prompt: str, catalog: Catalog, world_type: str | None = None) -
             warnings.append(f"count {count} for {' '.join(ph.words)!r} capped at {MAX_COUNT}")
             count = MAX_COUNT
         plural = count != 1 and (count is not None or ph.words[-1] in COLLECTIVE
-                                 or lemma(ph.words[-1]) != ph.words[-1])
+                                 or lemma(ph.words[-1]) != ph.words[-1]
+                                 or bool(ph.tail and ph.tail[-1] in STANDS))
         requests.append(KindRequest(
             phrase=" ".join(ph.attributes + ph.lead + ph.words + ph.tail), terms=tuple(ph.words),
             attributes=tuple(ph.attributes), count=count, exact=ph.exact and count is not None,
@@ -275,6 +276,14 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
             pending = None
             i += 1
             continue
+        if is_kind_word and nxt in STANDS and i + 1 not in state.breaks and t not in SHAPES:
+            # the kind the stand is made of: the stand's article counts nothing, and the
+            # stand is bulk of this kind ("a pine forest": pines, not one pine and oaks)
+            current = _Phrase(i, i + 1, [t], attrs, tail=[nxt])
+            state.phrases.append(current)
+            pending, current, attrs, loose = None, None, [], []
+            i += 2
+            continue
         counted = pending is not None and i - pending_end <= COUNT_WINDOW
         if is_kind_word and t not in SHAPES:
             if current is not None and _cooccur(catalog, current.words[-1], t):
@@ -316,6 +325,10 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
 
 
 MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, not water
+# a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
+# forest of pines (uncounted), not one pine next to a forest of other trees
+STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle".split())
+_MOLTEN_DOC = None  # "a lava lake", "a magma pond": lava, not water
 
 
 def _setting_noun(word: str) -> bool:

@@ -192,3 +192,18 @@ def test_fish_turtles_and_whales_swim_above_the_seabed(catalog: Catalog) -> None
     assert max(abs(v) for v in lift["starfish"]) < 0.02  # a starfish stays on the floor
     assert all(i.position[1] < 0.0 for i in wp.instances)  # all under the water surface
     assert evaluate_world(wp)["off_surface"] == 0
+
+
+@pytest.mark.parametrize(("prompt", "kind"), [("a pine forest", "pine_tree"),
+                                              ("a misty pine forest with a ruined tower", "pine_tree"),
+                                              ("a bamboo grove", "bamboo")])
+def test_a_stand_of_one_kind_is_that_kind_in_bulk_not_one_of_it(catalog: Catalog, prompt: str,
+                                                                 kind: str) -> None:
+    """"a pine forest" is a forest of pines: the article is the forest's, so it counts no
+    pine, and the forest is filled with pines, not one pine beside a forest of oaks (1.6.1)."""
+    wp = plan(prompt, seed=1, catalog=catalog, budget=500)
+    row = next(t for t in wp.header.trace if kind in t["prefab_ids"])
+    assert row["requested"] is None and row["placed"] >= 100, row
+    trees = [i.prefab_id for i in wp.instances if i.prefab_id.endswith("_tree") or i.prefab_id == "bamboo"]
+    assert trees.count(kind) > len(trees) / 2, trees
+    assert "pine forests" not in wp.header.description and "a pine " not in wp.header.description
