@@ -57,7 +57,7 @@ def test_hostile_frames_only_get_documented_answers(tmp_path: Path, caplog: pyte
     try:
         victim_token, other_token = http_login(srv.port, "victim"), http_login(srv.port, "bystander")
         ctx = Context(own_world=generate_world(srv.port, victim_token, "a forest"),
-                      other_world=generate_world(srv.port, other_token, "a desert"),
+                      other_world=generate_world(srv.port, other_token, "a rocky desert with cacti and boulders"),
                       token=victim_token, other_token=other_token)
         bystander = Bystander(srv.port, other_token, ctx.other_world)
         fuzzer = Fuzzer(srv.port, ctx, max_frame_bytes=SERVER_SETTINGS["max_frame_bytes"])

@@ -11,7 +11,7 @@ from server.context import SERVICES
 from server.generation import Chunk, Done, GenRequest, Started, stream_world
 from tests.conftest import login
 
-PROMPT = "futuristic space station with alien technology"
+PROMPT = "a mystical forest with ancient trees and glowing mushrooms"  # fills any budget: sizes are exact
 
 
 async def _stream(client: TestClient, stop_after: int | None = None, **req: Any) -> tuple[list[Any], str]:
