@@ -328,7 +328,6 @@ MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, no
 # a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
 # forest of pines (uncounted), not one pine next to a forest of other trees
 STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle".split())
-_MOLTEN_DOC = None  # "a lava lake", "a magma pond": lava, not water
 
 
 def _setting_noun(word: str) -> bool:

@@ -179,24 +179,27 @@ async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[
     Statements of one size go in one `executemany`: each trip to the driver's thread waits for
     the event loop and the GIL, which under load bounded the writer more than SQLite did. No
     RETURNING (it costs SQLite a third more per row): the row count says whether every row went
-    in, the common case. When some did not, the rows this transaction added are read back by
-    id (ids of new rows exceed the largest id before the flush: SQLite's writer is ours alone
-    inside it), and each key is credited to the first row that carried it, in the order the
-    rows were written, as ON CONFLICT DO NOTHING did. The flush is written once either way: a
-    client that keeps resending stored events costs the others in its flush one small read.
+    in, the common case, at no extra statement. When some did not, the rows this transaction
+    added are read back by id: SQLite gives each new row the largest id plus one and the writer
+    is ours alone inside the transaction, so they are the `stored` ids ending at
+    `last_insert_rowid()`. Each key is credited to the first row that carried it, in the order
+    the rows were written, as ON CONFLICT DO NOTHING did. The flush is written once either way:
+    a client that keeps resending stored events costs the others in its flush one small read.
     """
     batches: dict[str, list[tuple[list[Any], int, Sequence[Row]]]] = {}
     for f, rows in enumerate(frames):
         for sql, params, part in _sqlite_statements(rows):
             batches.setdefault(sql, []).append((params, f, part))
-    (before,), = await raw.execute_fetchall("SELECT coalesce(max(id), 0) FROM telemetry_events")
     stored = 0
     for sql, entries in batches.items():
         stored += (await raw.executemany(sql, [params for params, _, _ in entries])).rowcount
     if stored == sum(len(rows) for rows in frames):
         return [set() for _ in frames]
-    added = {(user, cid) for user, cid in await raw.execute_fetchall(
-        "SELECT user_id, client_event_id FROM telemetry_events WHERE id > ?", (before,))}
+    added: set[Key] = set()
+    if stored:  # else last_insert_rowid() is an earlier transaction's
+        added = {(user, cid) for user, cid in await raw.execute_fetchall(
+            "SELECT user_id, client_event_id FROM telemetry_events "
+            "WHERE id > last_insert_rowid() - ? AND id <= last_insert_rowid()", (stored,))}
     first: dict[Key, int] = {}  # key -> the frame whose row stored it
     for entries in batches.values():
         for _, f, part in entries:

@@ -42,6 +42,9 @@ async def test_each_frame_learns_its_own_duplicates_within_one_transaction(store
     again = await store.telemetry.insert_frames([frame("alice", ["c", "d", None, None])])
     assert again == [{("alice", "c")}]
     assert (await store.telemetry.count("alice"), await store.telemetry.count("bob")) == (6, 2)
+    # a flush that stores nothing: every key is a duplicate of its own frame
+    assert await store.telemetry.insert_frames([frame("bob", ["a"]), frame("alice", ["a", "b"])]) == [
+        {("bob", "a")}, {("alice", "a"), ("alice", "b")}]
 
 
 async def test_a_frame_longer_than_one_statement_is_stored_whole(store: Store) -> None:
