@@ -72,7 +72,7 @@ GROUP_NOUNS: Final[dict[str, tuple[int, tuple[int, int]]]] = {
 MAX_COUNT: Final[int] = 200  # a number in a prompt is capped here (noted in header warnings)
 
 ATTRIBUTES: Final[frozenset[str]] = frozenset(
-    "glowing ancient ruined snowy wooden stone futuristic alien giant tall small tiny huge "
+    "sunken glowing ancient ruined snowy wooden stone futuristic alien giant tall small tiny huge "
     "dark abandoned golden crystal neon rusty frozen burning misty old medieval magic "
     "magical mystical enchanted spooky haunted colorful colourful red white pink green blue "
     "black tropical floating broken metal marble glass dead bare twisted overgrown wild "

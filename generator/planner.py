@@ -34,7 +34,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain, swim_y
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.6.1"
+GENERATOR_VERSION = "1.6.2"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 BIG_AREA = 100.0  # m²: an uncounted plural of things this big is "a few", not "many"

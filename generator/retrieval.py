@@ -23,6 +23,7 @@ K1 = 1.2
 B = 0.75
 WORLD_BOOST = 1.6  # among in-genre candidates, the world's own prefabs still rank first
 ATTRIBUTE_BOOST = 0.8  # per matched attribute tag
+HEAD_BOOST = 1.5  # the noun is what the prefab is: "City Bus" for "buses", not "Bus Stop"
 VARIETY_RATIO = 0.6  # plural requests take every prefab scoring within 60 % of the best
 MAX_VARIANTS = 4
 SCENE_BOOST = 2.0  # a prefab that fits the scene (placement.fits) outranks one that does not
@@ -62,6 +63,9 @@ class Bm25Index:
         self.words = [p.words for p in catalog.prefabs]
         self._memo: dict[tuple[tuple[str, ...], tuple[str, ...], str, bool, frozenset[str]],
                          Match | None] = {}
+        # what the prefab is: the last word of its name and its first tag ("Bus Stop" is a
+        # stop, a "Watchtower" a tower, a "Bastion" tagged tower first a tower)
+        self.heads = [frozenset(lemma(w) for w in tokenize(p.name)[-1:] + list(p.tags[:1])) for p in catalog.prefabs]
         # name words plus the first two tags: what a prefab *is* (tags after that describe it)
         self.primary = [frozenset(lemma(w) for w in tokenize(p.name) + list(p.tags[:2]))
                         for p in catalog.prefabs]
@@ -124,6 +128,8 @@ class Bm25Index:
             if world_type in p.world_types:
                 s *= WORLD_BOOST
             s *= 1.0 + ATTRIBUTE_BOOST * len(wanted & self.tag_sets[i])
+            if any(w.endswith(h) for w in self.heads[i] for h in head_forms if len(h) > 2):
+                s *= HEAD_BOOST
             ranked.append((-s, p.id, s))
         if fits:  # among near-equals only: "pine trees" stay pines in a temperate scene
             top = max(r[2] for r in ranked)

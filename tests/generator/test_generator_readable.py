@@ -207,3 +207,16 @@ def test_a_stand_of_one_kind_is_that_kind_in_bulk_not_one_of_it(catalog: Catalog
     trees = [i.prefab_id for i in wp.instances if i.prefab_id.endswith("_tree") or i.prefab_id == "bamboo"]
     assert trees.count(kind) > len(trees) / 2, trees
     assert "pine forests" not in wp.header.description and "a pine " not in wp.header.description
+
+
+@pytest.mark.parametrize(("prompt", "noun", "kind", "n"), [
+    ("a busy downtown with four buses and 6 taxis", "buses", "urban_city_bus", 4),
+    ("an underwater reef with 2 sharks and a sunken ship", "sunken ship", "shipwreck", 1)])
+def test_a_counted_noun_is_the_thing_itself_in_the_whole_world(catalog: Catalog, prompt: str, noun: str,
+                                                               kind: str, n: int) -> None:
+    """"four buses" are four buses, not four bus stops; "a sunken ship" is one wreck, not a
+    wreck and a container ship (1.6.2: a prefab that is the noun ranks first)."""
+    wp = plan(prompt, seed=1, catalog=catalog, budget=1000)
+    assert sum(i.prefab_id == kind for i in wp.instances) == n
+    assert not any(i.prefab_id in ("bus_stop", "container_ship") for i in wp.instances)
+    assert [t["phrase"] for t in wp.header.trace if noun.split()[-1] in t["phrase"]] == [noun]
