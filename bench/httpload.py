@@ -4,6 +4,7 @@ counting requests, errors and per-connection progress (a stalled connection show
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -118,3 +119,41 @@ def http_bench(server: Server, requests: Sequence[bytes], conns: int, procs: int
             "min_per_conn": min(r["per_conn_min"] for r in reports),
             "server_cpu_s": round(meter.cpu, 2), "us_per_req": round(meter.cpu / max(1, ok) * 1e6, 1),
             "status": status, "counted": sum(r["counted"] for r in reports)}
+
+
+def interleaved(servers: dict[str, tuple[Server, Sequence[bytes]]], conns: int, procs: int, seconds: float,
+                rounds: int, count: bytes = b"") -> tuple[list[dict[str, Any]], list[float]]:
+    """`http_bench` on each server in turn, `rounds` times (`seconds` in all per server), the
+    order alternating so each pair of rounds sits side by side in time. On a machine other work
+    shares, a load that comes and goes then lands on both servers alike: the figure's ratio is
+    the median of the per-round ratios (first server over second). One merged row per server."""
+    names = list(servers)
+    per: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            server, requests = servers[name]
+            per[name].append(http_bench(server, requests, conns, procs, seconds / rounds, count))
+    first, second = (per[name] for name in names[:2])
+    ratios = [a["us_per_req"] / b["us_per_req"] for a, b in zip(first, second, strict=True) if b["us_per_req"]]
+    return [{"server": name, **merge(per[name], seconds)} for name in names], ratios
+
+
+def merge(rounds: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Rounds of `http_bench` as one row: totals, the server's CPU per request over all of them,
+    latencies as the median of the rounds' (p50, p99) and their max."""
+    def median(key: str) -> float:
+        return round(statistics.median(r[key] for r in rounds), 2)
+    ok = sum(r["requests"] for r in rounds)
+    cpu = sum(r["server_cpu_s"] for r in rounds)
+    status: dict[int, int] = {}
+    for r in rounds:
+        for k, v in r["status"].items():
+            status[k] = status.get(k, 0) + v
+    return {"conns": rounds[0]["conns"], "rounds": len(rounds), "requests": ok,
+            "errors": sum(r["errors"] for r in rounds), "dropped": sum(r["dropped"] for r in rounds),
+            "req_per_s": round(ok / seconds), "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
+            "max_ms": max((r["max_ms"] for r in rounds if r["max_ms"] is not None), default=None),
+            "min_per_conn": min(r["min_per_conn"] for r in rounds), "server_cpu_s": round(cpu, 2),
+            "us_per_req": round(cpu / max(1, ok) * 1e6, 1),
+            "us_per_req_rounds": [r["us_per_req"] for r in rounds], "status": status,
+            "counted": sum(r["counted"] for r in rounds)}

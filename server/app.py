@@ -213,10 +213,13 @@ async def drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # The client's address first, so every later middleware, log line and per-IP limit uses it.
-    app = web.Application(middlewares=[client_address_middleware, cors_middleware(settings), error_middleware],
+    # The client's address first, so every later middleware, log line and per-IP limit uses it;
+    # without trusted proxies (or with the PROXY protocol) it would pass every request through.
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+    forwarded = [client_address_middleware] if proxies and not settings.proxy_protocol else []
+    app = web.Application(middlewares=[*forwarded, cors_middleware(settings), error_middleware],
                           client_max_size=settings.max_body_bytes)
-    app[TRUSTED_PROXIES] = TrustedProxies.parse(settings.trusted_proxies)
+    app[TRUSTED_PROXIES] = proxies
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(drain)
     add_routes(app.router, [*ROUTE_TABLES, ws_routes])

@@ -102,7 +102,7 @@ class TokenService:
         self._iss = settings.jwt_issuer
         self._aud = settings.jwt_audience
         self._ttl = settings.token_ttl_s
-        self._verified: dict[str, Identity] = {}
+        self._verified: dict[str, tuple[Identity, float]] = {}  # token -> identity, expiry (epoch s)
         self._public_key = hashlib.sha256(b"immersiverse public id\0" + self._key.encode()).digest()
 
     def public_id(self, user_id: str) -> str:
@@ -128,15 +128,15 @@ class TokenService:
         Verified tokens are remembered until they expire: clients send the same token on
         every request, and HMAC + claim checks were a large share of a cached catalog read.
         """
-        ident = self._verified.get(token)
-        if ident is not None:
-            if ident.expires_at > datetime.now(UTC):
-                return ident
+        known = self._verified.get(token)
+        if known is not None:
+            if known[1] > time.time():
+                return known[0]
             del self._verified[token]
         ident = self._decode(token)
         if len(self._verified) >= _VERIFIED_CACHE:
             self._verified.clear()  # bounded; refilled by the next requests
-        self._verified[token] = ident
+        self._verified[token] = ident, ident.expires_at.timestamp()
         return ident
 
     def _decode(self, token: str) -> Identity:

@@ -53,7 +53,7 @@ class CatalogCache:
         self._index: list[tuple[set[str], set[str], set[str], dict[str, Any]]] = []
         self._generator_catalog: Any = None
         self._records: list[dict[str, Any]] = []
-        self.pages: dict[str, bytes] = {}  # rendered response bodies by query key
+        self.pages: dict[str, tuple[bytes, str]] = {}  # rendered response bodies and their ETags by query key
 
     async def reload(self) -> None:
         rows = await self._store.catalog.all()

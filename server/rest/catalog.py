@@ -28,20 +28,24 @@ def _envelope(prefabs: list[dict[str, Any]], total: int, limit: int, offset: int
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _respond(request: web.Request, body: bytes | None, render: Callable[[], bytes] | None) -> web.Response:
-    """The page (rendered once per catalog version), or 304 when If-None-Match matches."""
-    cache = request.app[SERVICES].catalog
-    key = request.path_qs
-    etag = cache.etag(key)
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
-    inm = request.headers.get("If-None-Match", "")
+_CACHE_CONTROL = "private, max-age=0, must-revalidate"
+
+
+def _respond(request: web.Request, page: tuple[bytes, str] | None, render: Callable[[], bytes] | None) -> web.Response:
+    """The page (rendered once per catalog version, with its ETag), or 304 when If-None-Match
+    matches."""
+    if page is None:
+        assert render is not None
+        cache = request.app[SERVICES].catalog
+        key = request.path_qs
+        page = render(), cache.etag(key)
+        if len(cache.pages) < 4096:  # bounded: queries are attacker-chosen
+            cache.pages[key] = page
+    body, etag = page
+    headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
+    inm = request.headers.get("If-None-Match")
     if inm and (etag in (tag.strip() for tag in inm.split(",")) or inm.strip() == "*"):
         return web.Response(status=304, headers=headers)
-    if body is None:
-        assert render is not None
-        body = render()
-        if len(cache.pages) < 4096:  # bounded: queries are attacker-chosen
-            cache.pages[key] = body
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
@@ -52,8 +56,8 @@ def _cached(request: web.Request, render: Callable[[], bytes]) -> web.Response:
 def _hit(request: web.Request) -> web.Response | None:
     """A page already rendered for this exact query: served without re-validating it
     (only valid queries are ever rendered and cached)."""
-    body = request.app[SERVICES].catalog.pages.get(request.path_qs)
-    return None if body is None else _respond(request, body, None)
+    page = request.app[SERVICES].catalog.pages.get(request.path_qs)
+    return None if page is None else _respond(request, page, None)
 
 
 @routes.get("/api/v1/prefab-catalog/")
