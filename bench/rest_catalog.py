@@ -25,8 +25,8 @@ PATH = "/api/v1/prefab-catalog/"
 
 def run(smoke: bool = False) -> dict[str, Any]:
     seconds = 0.3 if smoke else 10.0
-    rounds = 1 if smoke else 4
-    levels = ((10, 1), (20, 1)) if smoke else ((10, 1), (500, 2))
+    # (connections, load processes, rounds): 500 connections need longer rounds to all get served
+    levels = ((10, 1, 1), (20, 1, 1)) if smoke else ((10, 1, 4), (500, 2, 2))
     rows: list[dict[str, Any]] = []
     ratios: list[float] = []
     with c.tempdir() as tmp:
@@ -38,7 +38,7 @@ def run(smoke: bool = False) -> dict[str, Any]:
             with c.start_baseline(tmp, "--canned", f"GET:{PATH}={tmp}/catalog.json") as base:
                 servers = {name: (server, [httpload.http_request("GET", PATH, server.port, token)])
                            for name, server in (("ours", ours), ("baseline", base))}
-                for conns, procs in levels:
+                for conns, procs, rounds in levels:
                     level_rows, level_ratios = httpload.interleaved(servers, conns, procs, seconds, rounds)
                     rows += level_rows
                     ratios.append(round(statistics.median(level_ratios), 2))

@@ -64,10 +64,17 @@ class Metrics:
         self.in_type_bytes[type_] = self.in_type_bytes.get(type_, 0) + size
 
     def frame_sent(self, data: bytes) -> None:
-        # every server frame is a small map whose first key is "type": 8X a4 "type" aN <name>
-        kind = data[7:7 + (data[6] & 0x1F)] if data[1:6] == b"\xa4type" else b"other"
+        kind = _kind(data)
         self.out_frames[kind] = self.out_frames.get(kind, 0) + 1
         self.out_bytes[kind] = self.out_bytes.get(kind, 0) + len(data)
+
+    def frames_sent(self, datas: list[bytes], copies: int) -> None:
+        """`datas` written to `copies` sockets: a broadcast, counted once for all its members
+        (server/writer.py `Broadcast`); the totals are those of `frame_sent` per copy."""
+        for data in datas:
+            kind = _kind(data)
+            self.out_frames[kind] = self.out_frames.get(kind, 0) + copies
+            self.out_bytes[kind] = self.out_bytes.get(kind, 0) + len(data) * copies
 
     def error_sent(self, code: ErrorCode) -> None:
         self.errors.labels(code.wire_name).inc()
@@ -95,6 +102,11 @@ class Metrics:
                 self.generations_running.dec()
                 self.generation.labels(status).observe(time.perf_counter() - started)
         return finish
+
+
+def _kind(data: bytes) -> bytes:
+    # every server frame is a small map whose first key is "type": 8X a4 "type" aN <name>
+    return data[7:7 + (data[6] & 0x1F)] if data[1:6] == b"\xa4type" else b"other"
 
 
 class _FrameTotals:

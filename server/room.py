@@ -37,7 +37,7 @@ from .blueprint import header_wire, instance_wire
 from .broker import Broker, Envelope
 from .context import Services
 from .metrics import Metrics
-from .writer import Writer, ws_frame
+from .writer import Broadcast, Writer, ws_frame
 
 log = logging.getLogger("immersiverse.room")
 REPLAY_BATCH = 1000
@@ -342,31 +342,35 @@ class Room:
         ords = [out.first_ord for out in batch if out.first_ord is not None]
         min_ord = min(ords) if ords else None
         frames = [out.frame for out in batch]
-        wire = b"".join(map(ws_frame, frames)) if len(self.members) > 1 else None
-        one = frames[0] if len(frames) == 1 else None
+        # Built once for everyone, and counted once (server/writer.py Broadcast)
+        shared = Broadcast(frames, b"".join(map(ws_frame, frames))) if len(self.members) > 1 else None
         top = seqs[-1] if seqs else 0
         members = self.members
         everyone = list(members.items())
-        for start in range(0, len(everyone), FAN_OUT_SLICE):
-            if start:
-                await asyncio.sleep(0)  # see FAN_OUT_SLICE
-            for sid, member in everyone[start:start + FAN_OUT_SLICE]:
-                if members.get(sid) is not member:
-                    continue  # it left meanwhile (and got `left`)
-                writer = member.session.writer
-                if member.held is not None:
-                    self._hold(member, self._frames_for(sid, member, batch))
-                    continue
-                if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
-                        or (min_ord is not None and min_ord < member.gen_base)):
-                    writer.send_many(self._frames_for(sid, member, batch))
-                    continue
-                if top:
-                    member.base_seq = top
-                if one is not None:
-                    writer.send(one, wire)
-                else:
-                    writer.send_many(frames, wire)
+        try:
+            for start in range(0, len(everyone), FAN_OUT_SLICE):
+                if start:
+                    await asyncio.sleep(0)  # see FAN_OUT_SLICE
+                for sid, member in everyone[start:start + FAN_OUT_SLICE]:
+                    if members.get(sid) is not member:
+                        continue  # it left meanwhile (and got `left`)
+                    writer = member.session.writer
+                    if member.held is not None:
+                        self._hold(member, self._frames_for(sid, member, batch))
+                        continue
+                    if (sid in special or (first_seq is not None and member.base_seq >= first_seq)
+                            or (min_ord is not None and min_ord < member.gen_base)):
+                        writer.send_many(self._frames_for(sid, member, batch))
+                        continue
+                    if top:
+                        member.base_seq = top
+                    if shared is not None:
+                        writer.send_broadcast(shared)
+                    else:
+                        writer.send_many(frames)
+        finally:
+            if shared is not None and shared.written:
+                self.metrics.frames_sent(frames, shared.written)
 
     def _frames_for(self, sid: str, member: Member, batch: list[Out]) -> list[bytes]:
         out: list[bytes] = []

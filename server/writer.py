@@ -51,6 +51,21 @@ def ws_frame(payload: bytes) -> bytes:
     return ws_header(len(payload)) + payload
 
 
+class Broadcast:
+    """One broadcast's frames for the members that get all of them: `wire` is them framed and
+    joined once (`ws_frame`). The members whose writer wrote `wire` at once are tallied in
+    `written`, and the broadcaster counts the frames once for all of them
+    (server/metrics.py `Metrics.frames_sent`); a member that queues them counts them itself
+    when they are written, like any queued frame."""
+
+    __slots__ = ("datas", "wire", "written")
+
+    def __init__(self, datas: list[bytes], wire: bytes) -> None:
+        self.datas = datas
+        self.wire = wire
+        self.written = 0
+
+
 class FrameSink(Protocol):
     """Where a writer's frames go: a socket's transport (server/aiohttp_io.py `SocketIO`), or a
     recording one in the in-memory tests."""
@@ -142,6 +157,21 @@ class Writer:
                 self._on_sent(data)
             return True
         return all(self.send(data) for data in datas)
+
+    def send_broadcast(self, shared: Broadcast) -> bool:
+        """`send_many(shared.datas, shared.wire)`, except that a write made at once is tallied in
+        `shared.written` instead of reported to `on_sent` per frame (see `Broadcast`)."""
+        if self.closed:
+            return False
+        if not self._queue and not self._sink.writing_paused:
+            if self._sink.closing:
+                self.closed = True
+                return False
+            self._sink.write(shared.wire)
+            self.frames_sent += len(shared.datas)
+            shared.written += 1
+            return True
+        return all(self.send(data) for data in shared.datas)
 
     async def wait_below(self, limit: int) -> None:
         """Wait until at most `limit` bytes are queued (backpressure for our own producers)."""

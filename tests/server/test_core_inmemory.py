@@ -277,6 +277,31 @@ async def test_a_member_that_falls_behind_a_broadcast_is_closed_slow_and_the_oth
     await hub.close()
 
 
+async def test_frames_out_count_every_member_of_a_broadcast_once_whether_written_at_once_or_queued(
+        hub: Hub) -> None:
+    """A broadcast is counted once for the members written at once (server/writer.py Broadcast),
+    a queued member when its copy is written: /metrics reports one frame per member either way."""
+    members = [RecordingMember(f"s{i}") for i in range(4)]
+    for member in members:  # as server/session.py wires them
+        member.writer = Writer(member.transport, 1 << 20, member.writer._on_slow, on_sent=hub.metrics.frame_sent)
+        member.writer.start()
+    room = await _room_with(hub, "w1", *members)
+    members[0].transport.pause()
+    op = encode_raw("op", {"pad": "p" * 40})
+    presence = encode(m.PresenceEvent(world_id="w1", event="update", member={
+        "user_id": "u", "display_name": "", "role": "viewer", "session_id": "x"}))
+    await room.publish_frame(op)
+    await room.publish_frame(presence)
+    await _settle(room)
+    counts = hub.metrics.out_frames
+    assert counts == {b"op": 3, b"presence": 3}  # the paused member's copies are not written yet
+    members[0].transport.resume()
+    await _until(lambda: len(members[0].transport.payloads()) == 2)
+    assert counts == {b"op": 4, b"presence": 4}
+    assert hub.metrics.out_bytes == {b"op": 4 * len(op), b"presence": 4 * len(presence)}
+    await hub.close()
+
+
 async def test_a_room_lives_while_it_has_members_or_a_join_in_progress(hub: Hub) -> None:
     member = RecordingMember("alice")
     room = await _room_with(hub, "w1", member)
