@@ -123,6 +123,10 @@ def start_ours(tmp: str, **settings: Any) -> Server:
     exe = str(Path(sys.executable).with_name("immersiverse"))
     cmd = [exe, "serve", "--port", str(port)] if os.path.exists(exe) else \
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    if out := os.environ.get("BENCH_CPROFILE"):  # DIR: cProfile the server, written when it stops (SIGTERM)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "cProfile", "-o", f"{out}/{os.environ.get('BENCH_FIGURE', 'ours')}-{port}.prof",
+               "-m", "server.cli", "serve", "--port", str(port)]
     server = Server("ours", cmd, env, port, tmp)
     _maybe_profile(server)
     return server

@@ -49,6 +49,7 @@ class Settings:
     environment: str = setting("development", "development or production; production refuses a default or short secret_key and requires guest device secrets")
     host: str = setting("127.0.0.1", "address `immersiverse serve` binds to")
     port: int = setting(8000, "TCP port `immersiverse serve` binds to")
+    reuse_port: bool = setting(False, "bind with SO_REUSEPORT, so several processes on one host share the port (the kernel spreads connections; docs/operations.md §6)")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR")
     log_json: bool = setting(False, "emit one JSON object per log line (for log shippers)")
     drain_timeout_s: float = setting(10.0, "on SIGTERM: seconds to finish generations and flush telemetry before exit")

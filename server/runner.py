@@ -27,7 +27,8 @@ async def _serve(settings: Settings) -> None:
     log.info("descriptor limit %d; at most %d connections, %s per address", fds, runner.guard.total,
              runner.guard.per_ip or "no limit")
     tune_gc(settings)
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True,
+                       reuse_port=settings.reuse_port or None)
     await site.start()
     base = f"http://{settings.host}:{settings.port}"
     log.info("listening on %s: WebSocket at /ws, live preview at %s/preview, REST API docs at %s/docs",

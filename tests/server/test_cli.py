@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -189,3 +190,28 @@ def test_production_with_a_secret_key_is_accepted(tmp_path: Path) -> None:
     done = run(tmp_path, "config", IMMERSIVERSE_ENVIRONMENT="production", SECRET_KEY="x" * 48)
     assert done.returncode == 0, done.stderr
     assert "'production'" in done.stdout
+
+
+def test_with_reuse_port_two_processes_serve_one_port_and_without_it_the_second_cannot_bind(
+        tmp_path: Path) -> None:
+    """Several processes on one host (docs/operations.md §6): `reuse_port` lets each bind the
+    same port (SO_REUSEPORT; the kernel spreads the connections over them)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = ServerProcess(tmp_path / "a", reuse_port=True, node_id="node-a")
+    second = None
+    try:
+        second = ServerProcess(tmp_path / "b", port=first.port, reuse_port=True, node_id="node-b")
+        deadline = time.monotonic() + 3 * TIMEOUT  # /health answered by the first: wait for its own bind
+        while "listening on" not in second.output() and second.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "listening on" in second.output() and first.proc.poll() is None, second.output()
+        first.stop()
+        assert get_json(second.url + "/health") == (200, {"status": "healthy", "version": ANY})  # still served
+        done = subprocess.run([EXE, "serve", "--port", str(first.port)], cwd=tmp_path / "a",
+                              env=_env(tmp_path / "a"), capture_output=True, text=True, timeout=TIMEOUT * 3)
+        assert done.returncode != 0 and "address already in use" in (done.stdout + done.stderr).lower(), done
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
