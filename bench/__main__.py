@@ -1,4 +1,5 @@
-"""python -m bench {all|idle|fanout|ttfi|streaming|rest_catalog|prompt2world|telemetry|listing|noisy|generator}
+"""python -m bench {all|idle|fanout|fanout_gen|ttfi|streaming|rest_catalog|prompt2world|telemetry|listing|noisy|
+                   multiproc|generator}
     [--smoke]
 
 Each figure starts its own servers (ours and the baseline, on 127.0.0.1), prints a table and
@@ -20,7 +21,8 @@ from typing import Any
 
 from . import common as c
 
-FIGURES = ["idle", "fanout", "ttfi", "streaming", "rest_catalog", "prompt2world", "telemetry", "listing", "noisy"]
+FIGURES = ["idle", "fanout", "fanout_gen", "ttfi", "streaming", "rest_catalog", "prompt2world", "telemetry", "listing",
+           "noisy", "multiproc"]
 
 
 def run_generator(smoke: bool) -> dict[str, Any]:

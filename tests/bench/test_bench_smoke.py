@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ["idle", "fanout", "ttfi", "streaming", "rest_catalog", "prompt2world", "telemetry", "listing"]
-SAME_RUN = ["noisy"]  # figures measured against ours in the same run instead of the baseline
+SAME_RUN = ["noisy", "fanout_gen", "multiproc"]  # figures measured against ours in the same run, not the baseline
 
 
 def test_bench_all_smoke() -> None:
