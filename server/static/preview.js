@@ -295,7 +295,8 @@
         if (!mine(msg)) return;
         if (msg.header) {
           w.header = msg.header;
-          w.expected = msg.header.instance_count || 0;
+          // a world still generating: its header counts the stored prefix, not the whole world
+          w.expected = msg.header.status === "generating" ? 0 : msg.header.instance_count || 0;
           if (msg.index === 0) fitView();
         }
         for (const inst of msg.instances) addInstance(inst, false);
