@@ -273,6 +273,7 @@
         if (msg.world_id === S.genWorld && msg.rid === S.genRid) { S.pending.delete(msg.rid); finishOwnPrompt(); }
         if (!mine(msg)) return;
         w.timings = msg.timings; w.genStatus = msg.status; w.chunks = msg.chunks;
+        w.expected = msg.instances;  // gen.start's header had no count yet (protocol §7.2)
         w.status = "done";
         log(`generation ${msg.status}: ${msg.instances} instances in ${msg.chunks} chunks` +
             (msg.timings ? `, ${Math.round(msg.timings.total_ms)} ms` : ""));
