@@ -31,6 +31,7 @@ from .config import Settings
 from .context import SERVICES, Services
 from .cors import cors_middleware
 from .failures import store_outage
+from .genpool import GenerationWorkers
 from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
 from .leases import GenerationLeases
@@ -166,6 +167,9 @@ def _services_ctx(settings: Settings) -> Any:
                             catalog=catalog, telemetry=writer,
                             auth_rate=AuthRate(settings.auth_requests_per_ip_per_min,
                                                settings.auth_requests_per_account_per_min))
+        if settings.generation_processes > 0:
+            services.gen_workers = GenerationWorkers(settings.generation_processes)
+            await services.gen_workers.warm_up()
         metrics = Metrics()
         broker = _make_broker(settings)
         await broker.start()
@@ -198,6 +202,8 @@ def _services_ctx(settings: Settings) -> Any:
         await broker.close()
         await writer.close()  # flush acked-pending telemetry before the store goes
         await store.close()
+        if services.gen_workers is not None:
+            services.gen_workers.shutdown()
 
     return ctx
 

@@ -78,6 +78,12 @@ class CatalogCache:
         digest = hashlib.blake2b(f"{self.version}|{key}".encode(), digest_size=12).hexdigest()
         return f'"{digest}"'
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The catalog-file records the generator's Catalog is built from (server/genpool.py
+        sends them to its worker processes)."""
+        return self._records
+
     def generator_catalog(self) -> Any:
         """The generator's view of the catalog, built once per version."""
         if self._generator_catalog is None:

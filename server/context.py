@@ -15,6 +15,7 @@ from persistence.telemetry import TelemetryWriter
 from .auth import AuthCode, AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
+from .genpool import GenerationWorkers
 from .quotas import UserQuotas
 from .ratelimit import UserQuota
 from .scheduler import FairScheduler
@@ -35,6 +36,8 @@ class Services:
     scheduler: FairScheduler = field(init=False)
     # Per-user telemetry quota, shared by the user's sockets and REST (server/ratelimit.py).
     telemetry_quota: UserQuota = field(init=False)
+    # Plans in worker processes when `generation_processes` > 0 (server/genpool.py).
+    gen_workers: GenerationWorkers | None = None
 
     def __post_init__(self) -> None:
         s = self.settings

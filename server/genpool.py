@@ -1,0 +1,172 @@
+"""Generation on every core (issue 17 item 3): plans and chunk packing in worker processes.
+
+In-process, a plan step runs in a thread that shares the event loop's interpreter (the GIL):
+while prompts are planned, every socket, broadcast and REST call of the process waits its turn
+for the interpreter. With `generation_processes = N` the plans live in N worker processes, one
+interpreter each; the loop only sends a prompt and receives packed chunks (bytes, stored and
+sent as they are: docs/protocol.md §6.1).
+
+A plan is incremental and stateful (generator/stream.py `WorldPlan`: its filler is placed when
+the first chunk beyond the first phase is asked for), so every step of one generation goes to
+the process that holds its plan: each worker is a pool of one process, and a generation stays
+on the worker it started on (the least busy one when it started). Steps wait for a turn first,
+round-robin per user as in server/scheduler.py, with one slot per worker.
+
+Each worker builds the generator's Catalog once per catalog version: a step names the version,
+and a worker that does not have it answers `_NeedCatalog`; the records are then sent once.
+
+The functions prefixed `_w_` run in the worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from .scheduler import FairTurns
+
+# A chunk as a worker returns it: (first_ord, records, packed). Records are [()] * n when the
+# consumer only sends and stores packed chunks (their count is what it reads).
+WireChunk = tuple[int, list[tuple[Any, ...]], bytes]
+
+
+class GenerationWorkers:
+    """N single-process pools, a turn per worker, generations pinned to the worker holding
+    their plan."""
+
+    def __init__(self, processes: int) -> None:
+        # spawn: the server has threads (SQLite, executors); forking them is unsafe
+        ctx = multiprocessing.get_context("spawn")
+        self.processes = processes
+        self._pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in range(processes)]
+        self._running = [0] * processes  # generations pinned to each worker
+        self._turns = FairTurns(processes, per_user=max(1, processes - 1))
+        self._keys = itertools.count(1)
+        self._catalog: tuple[str, list[dict[str, Any]]] | None = None
+
+    def set_catalog(self, version: str, records: list[dict[str, Any]]) -> None:
+        """The catalog workers plan with (sent to a worker on its first step of this version)."""
+        self._catalog = (version, records)
+
+    async def warm_up(self) -> None:
+        """Start every worker process and import the generator there (seconds, once)."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, _w_ping) for pool in self._pools))
+
+    def open(self) -> RemotePlan:
+        slot = min(range(self.processes), key=self._running.__getitem__)
+        self._running[slot] += 1
+        return RemotePlan(self, slot, f"g{next(self._keys)}")
+
+    def _closed(self, slot: int) -> None:
+        self._running[slot] -= 1
+
+    async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        async with self._turns.turn(user):
+            try:
+                return await loop.run_in_executor(self._pools[slot], fn, *args)
+            except _NeedCatalog:
+                assert self._catalog is not None, "set_catalog before the first generation"
+                await loop.run_in_executor(self._pools[slot], _w_catalog, *self._catalog)
+                return await loop.run_in_executor(self._pools[slot], fn, *args)
+
+    def shutdown(self) -> None:
+        for pool in self._pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class RemotePlan:
+    """One generation's plan, held by one worker process: what server/generation.py reads of a
+    `WorldPlan` (`complete`, `planned`) after each step, and the steps."""
+
+    def __init__(self, workers: GenerationWorkers, slot: int, key: str) -> None:
+        self._workers, self._slot, self.key = workers, slot, key
+        self.complete = False
+        self.planned = 0
+        self._open = True
+
+    async def start(self, user: str, prompt: str, seed: int, budget: int, world_type: str | None, size: int,
+                    records: bool) -> tuple[dict[str, Any], list[WireChunk]]:
+        """Plan the first phase; the first header and the first chunk."""
+        assert self._workers._catalog is not None, "set_catalog before the first generation"
+        header, chunks, self.complete, self.planned = await self._workers._call(
+            user, self._slot, _w_start, self.key, self._workers._catalog[0], prompt, seed, budget, world_type, size,
+            records)
+        return header, chunks
+
+    async def take(self, user: str, pos: int, n: int) -> list[WireChunk]:
+        """At most `n` chunks from stream position `pos`."""
+        chunks: list[WireChunk]
+        chunks, self.complete, self.planned = await self._workers._call(user, self._slot, _w_take, self.key, pos, n)
+        return chunks
+
+    def close(self) -> None:
+        """Forget the plan in its worker (fire and forget: the worker runs it after any step queued)."""
+        if self._open:
+            self._open = False
+            self._workers._closed(self._slot)
+            try:
+                self._workers._pools[self._slot].submit(_w_drop, self.key)
+            except RuntimeError:  # the pool is shut down: the plan went with it
+                pass
+
+
+# -- in the worker processes ---------------------------------------------------------------------
+class _NeedCatalog(Exception):
+    """This worker has not built the step's catalog version yet."""
+
+
+_catalogs: dict[str, Any] = {}
+_plans: dict[str, tuple[Any, int, bool]] = {}  # key -> (WorldPlan, chunk size, records wanted)
+
+
+def _w_ping() -> bool:
+    import generator  # noqa: F401  (the import is the warm-up)
+
+    return True
+
+
+def _w_catalog(version: str, records: list[dict[str, Any]]) -> None:
+    from generator import Catalog
+
+    _catalogs.clear()  # one version at a time
+    _catalogs[version] = Catalog.from_records(records, version=version)
+
+
+def _w_start(key: str, version: str, prompt: str, seed: int, budget: int, world_type: str | None, size: int,
+             records: bool) -> tuple[dict[str, Any], list[WireChunk], bool, int]:
+    from generator import plan
+
+    catalog = _catalogs.get(version)
+    if catalog is None:
+        raise _NeedCatalog(version)
+    wp = plan(prompt, seed=seed, catalog=catalog, budget=budget, world_type=world_type)
+    _plans[key] = (wp, size, records)
+    return wp.first_header.to_dict(), _chunks(wp, 0, 1, size, records), wp.complete, wp.planned
+
+
+def _w_take(key: str, pos: int, n: int) -> tuple[list[WireChunk], bool, int]:
+    wp, size, records = _plans[key]
+    return _chunks(wp, pos, n, size, records), wp.complete, wp.planned
+
+
+def _w_drop(key: str) -> None:
+    _plans.pop(key, None)
+
+
+def _chunks(wp: Any, pos: int, n: int, size: int, records: bool) -> list[WireChunk]:
+    from protocol.codec import pack_instances
+
+    from .blueprint import wire_records
+
+    out: list[WireChunk] = []
+    while len(out) < n and (span := wp.span(pos, size)) is not None:
+        recs = wp.records(*span)
+        out.append((pos, recs if records else [()] * len(recs), pack_instances(wire_records(recs))))
+        pos = span[1]
+    return out
