@@ -21,8 +21,11 @@ The functions prefixed `_w_` run in the worker processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
+import os
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -42,7 +45,8 @@ class GenerationWorkers:
         # spawn: the server has threads (SQLite, executors); forking them is unsafe
         ctx = multiprocessing.get_context("spawn")
         self.processes = processes
-        self._pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in range(processes)]
+        self._pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_w_init)
+                       for _ in range(processes)]
         self._running = [0] * processes  # generations pinned to each worker
         self._turns = FairTurns(processes, per_user=max(1, processes - 1))
         self._keys = itertools.count(1)
@@ -88,7 +92,9 @@ class RemotePlan:
         self._workers, self._slot, self.key = workers, slot, key
         self.complete = False
         self.planned = 0
-        self._open = True
+        # closed explicitly when the generation ends, or when this object is dropped on a way out
+        # that did not (an exception before the stream's own clean-up)
+        self.close = weakref.finalize(self, _forget, workers, slot, key)
 
     async def start(self, user: str, prompt: str, seed: int, budget: int, world_type: str | None, size: int,
                     records: bool) -> tuple[dict[str, Any], list[WireChunk]]:
@@ -105,15 +111,15 @@ class RemotePlan:
         chunks, self.complete, self.planned = await self._workers._call(user, self._slot, _w_take, self.key, pos, n)
         return chunks
 
-    def close(self) -> None:
-        """Forget the plan in its worker (fire and forget: the worker runs it after any step queued)."""
-        if self._open:
-            self._open = False
-            self._workers._closed(self._slot)
-            try:
-                self._workers._pools[self._slot].submit(_w_drop, self.key)
-            except RuntimeError:  # the pool is shut down: the plan went with it
-                pass
+
+
+def _forget(workers: GenerationWorkers, slot: int, key: str) -> None:
+    """Forget a plan in its worker (fire and forget: the worker runs it after any step queued)."""
+    workers._closed(slot)
+    try:
+        workers._pools[slot].submit(_w_drop, key)
+    except RuntimeError:  # the pool is shut down: the plan went with it
+        pass
 
 
 # -- in the worker processes ---------------------------------------------------------------------
@@ -123,6 +129,16 @@ class _NeedCatalog(Exception):
 
 _catalogs: dict[str, Any] = {}
 _plans: dict[str, tuple[Any, int, bool]] = {}  # key -> (WorldPlan, chunk size, records wanted)
+
+
+WORKER_NICE = 10  # below the event loop's process: a core that both want goes to the loop first
+
+
+def _w_init() -> None:
+    """Plans are throughput work, sockets are latency work: on a machine whose cores the loop
+    and the workers share, the kernel runs the loop first."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
 
 
 def _w_ping() -> bool:
