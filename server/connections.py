@@ -161,6 +161,7 @@ class GuardedHandler(GuardedHandlerBase):
         self._client: str | None = None  # from a PROXY header
         self._proxy_buf: bytes | None = None  # bytes of a PROXY header still incomplete
         self._deadline: asyncio.TimerHandle | None = None
+        self._peer: Any = None  # the transport's peername, read once (every request asks for it)
 
     @property
     def idle(self) -> bool:
@@ -171,7 +172,7 @@ class GuardedHandler(GuardedHandlerBase):
     def peername(self) -> Any:
         if self._client is not None:
             return (self._client, 0)
-        return None if self.transport is None else self.transport.get_extra_info("peername")
+        return None if self.transport is None else self._peer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -179,7 +180,7 @@ class GuardedHandler(GuardedHandlerBase):
         if not guard.admit(self):
             self.force_close()
             return
-        peer = transport.get_extra_info("peername")
+        peer = self._peer = transport.get_extra_info("peername")
         host = peer[0] if isinstance(peer, tuple) else None
         if guard.proxy_protocol and guard.proxies.trusts(host):
             self._proxy_buf = b""

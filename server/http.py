@@ -23,8 +23,6 @@ from .proxy import TrustedProxies
 
 log = logging.getLogger("immersiverse.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REQUEST_ID = web.RequestKey("request_id", str)
-IDENTITY = web.RequestKey("identity", Identity)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -85,7 +83,6 @@ def error_response(err: ApiError, request_id: str) -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes a JSON error body; a bug is a 500 that leaks nothing."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
-    request[REQUEST_ID] = request_id
     logs.REQUEST_ID.set(request_id)  # every log line of this request carries it (server/logs.py)
     try:
         response = await handler(request)
@@ -185,11 +182,8 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 def identity(request: web.Request) -> Identity:
-    """The caller's verified, unrevoked identity, or 401."""
-    # Request.get comes from MutableMapping and types as Any; IDENTITY is a RequestKey[Identity].
-    cached: Identity | None = request.get(IDENTITY)
-    if cached is not None:
-        return cached
+    """The caller's verified, unrevoked identity, or 401 (verified tokens are cached by
+    TokenService.decode, so a second call in one request costs two dictionary reads)."""
     token = bearer_token(request)
     if token is None:
         raise unauthorized()
@@ -198,5 +192,4 @@ def identity(request: web.Request) -> Identity:
         ident = services.authenticate(token)
     except AuthError as exc:
         raise unauthorized(exc.message, exc.code.value) from None
-    request[IDENTITY] = ident
     return ident
