@@ -23,14 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import os
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .scheduler import FairTurns
+
+log = logging.getLogger("immersiverse.genpool")
 
 # A chunk as a worker returns it: (first_ord, records, packed). Records are [()] * n when the
 # consumer only sends and stores packed chunks (their count is what it reads).
@@ -43,10 +47,8 @@ class GenerationWorkers:
 
     def __init__(self, processes: int) -> None:
         # spawn: the server has threads (SQLite, executors); forking them is unsafe
-        ctx = multiprocessing.get_context("spawn")
         self.processes = processes
-        self._pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_w_init)
-                       for _ in range(processes)]
+        self._pools = [_pool() for _ in range(processes)]
         self._running = [0] * processes  # generations pinned to each worker
         self._turns = FairTurns(processes, per_user=max(1, processes - 1))
         self._keys = itertools.count(1)
@@ -72,12 +74,21 @@ class GenerationWorkers:
     async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         async with self._turns.turn(user):
+            pool = self._pools[slot]
             try:
-                return await loop.run_in_executor(self._pools[slot], fn, *args)
-            except _NeedCatalog:
-                assert self._catalog is not None, "set_catalog before the first generation"
-                await loop.run_in_executor(self._pools[slot], _w_catalog, *self._catalog)
-                return await loop.run_in_executor(self._pools[slot], fn, *args)
+                try:
+                    return await loop.run_in_executor(pool, fn, *args)
+                except _NeedCatalog:
+                    assert self._catalog is not None, "set_catalog before the first generation"
+                    await loop.run_in_executor(pool, _w_catalog, *self._catalog)
+                    return await loop.run_in_executor(pool, fn, *args)
+            except BrokenProcessPool:
+                # The worker died (killed, out of memory): the plans it held are gone, so their
+                # generations fail (gen.done failed, world partial); later ones get a new worker.
+                if self._pools[slot] is pool:
+                    log.error("generation worker %d died; starting a new one", slot)
+                    self._pools[slot] = _pool()
+                raise
 
     def shutdown(self) -> None:
         for pool in self._pools:
@@ -111,6 +122,11 @@ class RemotePlan:
         chunks, self.complete, self.planned = await self._workers._call(user, self._slot, _w_take, self.key, pos, n)
         return chunks
 
+
+
+def _pool() -> ProcessPoolExecutor:
+    # spawn: the server has threads (SQLite, executors); forking them is unsafe
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_w_init)
 
 
 def _forget(workers: GenerationWorkers, slot: int, key: str) -> None:

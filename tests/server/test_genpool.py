@@ -3,8 +3,10 @@ chunk for chunk and byte for byte, as generation in this process's threads."""
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from server.context import SERVICES
@@ -56,3 +58,17 @@ async def test_records_are_sent_back_only_when_asked_for(make_client: AppFactory
     assert all(len(c.records[0]) == 9 for c in full_chunks)
     assert all(c.records == [()] * len(c.records) for c in lean_chunks)
     assert [len(c.records) for c in full_chunks] == [len(c.records) for c in lean_chunks]
+
+
+async def test_a_worker_that_dies_fails_its_generation_and_the_next_one_gets_a_new_worker(
+        make_client: AppFactory) -> None:
+    pooled = await make_client(generation_processes=1)
+    workers = pooled.app[SERVICES].gen_workers
+    assert workers is not None
+    assert _shape(await _generate(pooled, PROMPTS[0], 300))[-1][1] == "complete"
+    (process,) = workers._pools[0]._processes.values()  # type: ignore[union-attr]
+    process.kill()
+    process.join(10)
+    with pytest.raises(BrokenProcessPool):
+        await _generate(pooled, PROMPTS[0], 300)
+    assert _shape(await _generate(pooled, PROMPTS[1], 300))[-1][1] == "complete"
