@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects import sqlite
@@ -33,8 +32,7 @@ Params = Mapping[str, Any]
 Want = Literal["rowcount", "first", "all", "scalar"]
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """One statement of a transaction: `params` is one mapping, or a list of them (executemany,
     whose result is the row count); `want` is what the transaction receives back."""
 
@@ -118,12 +116,13 @@ def _result_converter(type_: Any) -> Callable[[Any], Any] | None:
 class SqliteStatement:
     """A Core statement compiled for sqlite3: SQL text, and its parameters by position."""
 
-    __slots__ = ("sql", "_slots", "_conv_at", "_get", "_lists", "_results", "_texts")
+    __slots__ = ("sql", "names", "_slots", "_conv_at", "_get", "_lists", "_results", "_texts")
 
     def __init__(self, stmt: ClauseElement) -> None:
         compiled: Any = stmt.compile(dialect=_DIALECT)
         self.sql: str = compiled.string
         binds = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
+        self.names: tuple[str, ...] = tuple(name for name, _ in binds)  # the parameters, by position
         # Per position: the parameter's name, its value when the statement holds it (a literal
         # such as status = 'generating'), its converter, whether it is a list (IN).
         self._slots: list[tuple[str, Any, Callable[[Any], Any] | None, bool]] = [
@@ -147,14 +146,27 @@ class SqliteStatement:
                 self._results = converters
         self._texts: dict[tuple[int, ...], str] = {}
 
-    def params(self, values: Params) -> tuple[Any, ...]:
+    def many(self, values: Sequence[Params]) -> list[Sequence[Any]]:
+        """`params` of each mapping (an executemany's rows), without a call per row."""
+        if self._get is None:
+            return [self.params(v) for v in values]
+        got: list[Sequence[Any]] = list(map(self._get, values))
+        if self._conv_at:
+            for n, row in enumerate(got):
+                converted = list(row)
+                for i, convert in self._conv_at:
+                    converted[i] = convert(converted[i])
+                got[n] = converted
+        return got
+
+    def params(self, values: Params) -> Sequence[Any]:
         if self._get is not None:
             if not self._conv_at:
                 return self._get(values)
             got = list(self._get(values))
             for i, convert in self._conv_at:
                 got[i] = convert(got[i])
-            return tuple(got)
+            return got
         out: list[Any] = []
         for name, fixed, cast_to, listed in self._slots:
             value = values[name] if fixed is _NOT_GIVEN else fixed
@@ -208,8 +220,7 @@ def run_sqlite(conn: sqlite3.Connection, tx: Tx[T]) -> T:
             st = compiled(call.stmt)
             if not isinstance(call.params, Mapping):
                 many = call.params
-                result = conn.executemany(st.text(many[0]) if many else st.sql,
-                                          [st.params(p) for p in many]).rowcount if many else 0
+                result = conn.executemany(st.text(many[0]), st.many(many)).rowcount if many else 0
                 continue
             cur = conn.execute(st.text(call.params), st.params(call.params))
             if call.want == "rowcount":
