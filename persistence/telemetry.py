@@ -297,6 +297,10 @@ class _Pending:
     divisible: bool = True  # its rows may be stored apart (see RowsNotStored)
 
 
+class WriterClosed(RuntimeError):
+    """The writer is closing (the process is shutting down): it takes no more submissions."""
+
+
 class RowsNotStored(Exception):
     """Some rows of a divisible submission cannot be stored: `keys` names them, `duplicates`
     are the stored-before keys among the rest, which are now stored. The store refused these
@@ -353,7 +357,7 @@ class TelemetryWriter:
         then raises RowsNotStored naming the rows the store refused (the rest are stored).
         `divisible=False`: all or none (a REST batch)."""
         if self._closing:
-            raise RuntimeError("telemetry writer is closed")
+            raise WriterClosed("telemetry writer is closed")
         async with self._room:
             await self._room.wait_for(lambda: self._buffered + len(rows) <= self._capacity
                                       or self._buffered == 0)
