@@ -18,6 +18,7 @@ from typing import Any
 
 from persistence.errors import LeaseLost
 from protocol.codec import pack_instances
+from protocol.codes import ErrorCode
 
 from .blueprint import wire_records
 from .context import Services
@@ -79,9 +80,10 @@ async def admit(services: Services, owner_id: str, requested: int | None) -> Adm
         s = services.settings
         owned, stored = await services.store.worlds.usage(owner_id)
         if owned >= s.max_worlds_per_user:
-            raise GenerationRefused("limit_exceeded", f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
+            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
+                                    f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
         if stored >= s.max_stored_bytes_per_user:
-            raise GenerationRefused("limit_exceeded",
+            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
                                     f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
                                     "(delete worlds to make room)")
     except BaseException:
