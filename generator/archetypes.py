@@ -112,14 +112,15 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SNOW | SPOOKY,
               density=0.6,
               keep=_k("prop .5 person .6 lighting .7 plant .6 tree .6"),
-              anchor=_a("prop:buildings person:buildings plant:clusters")),
+              # billboards and effects (steam, fountains' spray) by the frontage, not mid-block
+              anchor=_a("prop:buildings person:buildings plant:clusters effect:buildings ui:buildings")),
     Archetype("cyberpunk_city", "neon city", {**_c("cyberpunk,neon,dystopian", 4),
               **_c("futuristic city,sci fi city,future city", 6)}, "sci_fi", "paved", road=True,
               hills=0.2, structure="grid", palette=dict(P_STREET),
               fits=_f("cyberpunk"), boost=frozenset("neon futuristic hologram".split()),
               exclude=FARM_ANIMALS | WILDLIFE | LAVA | FANTASY | SNOW | SPOOKY, density=0.6,
               keep=_k("prop .5 person .6 plant .5"),
-              anchor=_a("prop:buildings person:buildings")),
+              anchor=_a("prop:buildings person:buildings effect:buildings ui:buildings")),
     Archetype("suburb", "suburb", {**_c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
               "residential,cul,driveway"), **_c("residential street,picket fences", 6)},
               "realistic", "grass", road=True, hills=0.4,
@@ -137,8 +138,9 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               keep=_k("prop .5 person .6 lighting .6 tree .7"),
               anchor=_a("prop:buildings person:buildings lighting:buildings "
                          "tree:clusters animal:clusters rock:clusters")),
-    Archetype("farm", "farm", _c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
-              "countryside,farmyard,orchard"), "realistic", "grass", hills=0.5,
+    Archetype("farm", "farm", {**_c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
+              "countryside,farmyard,orchard"), **_c("sunflower,sunflowers,wheat,cornfield,maize", 2.5)},
+              "realistic", "grass", hills=0.5,
               structure="fields", palette={**P_RURAL, "tree": 1.2, "animal": 3, "prop": 2},
               centerpiece=("barn", "farmhouse"),
               fits=_f("rural temperate"), boost=frozenset("farm rural hay animal".split()),
@@ -147,7 +149,10 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               keep=_k("prop .5 tree .6"),
               anchor=_a("prop:buildings person:buildings tree:clusters rock:clusters")),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
-              "bay,seaport,fishing boats", 4), **_c("pier,piers", 2)}, "realistic", "paved", water="coast",
+              "bay,seaport,fishing boats", 4), **_c("pier,piers", 2),
+              # a ship that only a harbour's sea can float (a 120 m freighter in a meadow's pond)
+              **_c("cargo ship,cargo ships,container ship,container ships,freighter,freighters,"
+                   "ferry,ferries", 4)}, "realistic", "paved", water="coast",
               structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.6, "lighting": 0.5,
                                          "plant": 0.4, "tree": 0.1, "rock": 0.3},
               fits=_f("harbour coast"),
@@ -160,6 +165,10 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               anchor=_a("prop:shore person:shore lighting:shore vehicle:buildings rock:clusters plant:clusters")),
     Archetype("beach", "beach", {**_c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), **_c("cove,coves", 6), **_c("pirate cove", 8),
+              # "a palm grove by the sea" is a coast with palms, not a forest; a forest by
+              # the sea stays a forest (2 < 2.5)
+              **_c("sea,ocean,seashore,coastline,coastal", 2), **_c("palm,palms", 1.5),
+              **_c("palm grove,palm groves", 6),
               **_c("floating island,floating islands", -3)}, "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 0.6, "prop": 2.5},
               fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),

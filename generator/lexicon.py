@@ -88,6 +88,11 @@ ATTRIBUTE_TAGS: Final[dict[str, str]] = {
     "bare": "dead", "huge": "giant", "massive": "giant", "towering": "giant", "big": "giant",
     "large": "giant", "colourful": "colorful", "holy": "religious",
 }
+# Attributes that name an era: "a ruined tower" is a castle's or a wizard's, never a lifeguard's
+# or an office tower, whatever the world type (retrieval keeps prefabs of these world types
+# when any candidate has one).
+ERA_ATTRIBUTES: Final[dict[str, frozenset[str]]] = dict.fromkeys(
+    "ruined ancient crumbling medieval ruin".split(), frozenset({"historical", "fantasy"}))
 SCALE_UP: Final[frozenset[str]] = frozenset("giant huge massive towering big large tall".split())
 SCALE_DOWN: Final[frozenset[str]] = frozenset("small tiny little short".split())
 

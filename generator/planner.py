@@ -380,12 +380,14 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
     """Plurals without a number: vegetation is plentiful (it shares most of the remaining
     budget), other things are "several to many", growing with the world (sqrt of the budget).
     Vegetation placed by a relation ("willow trees around a pond") is as many as the ring or
-    line holds, not a forest's share."""
+    line holds, not a forest's share; by a water line ("a palm grove by the sea", "pines along
+    the river") it is plentiful again: the shore is long."""
     if not uncounted:
         return {}
     veg = [r for r in uncounted
            if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")
-           and getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"]
+           and (getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"
+                or getattr(rel_of.get(r.index), "feature", None) in ("coast", "river"))]
     out: dict[int, int] = {}
     fair = int(rest * 0.5 / len(uncounted))
     for r in uncounted:

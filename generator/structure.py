@@ -37,14 +37,21 @@ WATER_VEHICLE = ("boat", "ship", "kayak", "canoe", "yacht", "rowboat", "motorboa
 
 
 def add_streets(ter: Terrain, arch: Archetype) -> None:
-    """A grid scene gets two more north-south and two east-west straight streets (the main
-    road from build_terrain stays); paths are flagged where there is no water."""
+    """A grid scene's streets are a grid: three straight north-south and three east-west
+    streets 0.3 of the world apart. The main road build_terrain drew (a gentle sine) is
+    straightened onto the grid (through the river's ford, if there is one), since a wavy road
+    across the blocks reads as no grid at all; paths are flagged where there is no water."""
     if arch.structure != "grid":
         return
     s = ter.size
     centres = (np.arange(ter.n) + 0.5) * ter.cell - ter.half
-    for axis, c0 in (("z", -0.3 * s), ("z", 0.3 * s), ("x", 0.28 * s), ("x", -0.05 * s)):
-        road = Road(axis, c0, 0.0, 0.0, 0.0, 8.0)
+    main = ter.roads[0] if ter.roads else Road("z", 0.0, 0.0, 0.0, 0.0, 8.0)
+    c = (ter.ford[0] + ter.ford[1]) / 2 if ter.ford is not None else main.c0
+    ter.flags &= ~np.uint8(PATH)  # only roads are paths yet: the grid draws them again
+    ter.roads = []
+    for axis, c0 in (("z", c), ("z", c - 0.3 * s), ("z", c + 0.3 * s),
+                     ("x", -0.05 * s), ("x", -0.35 * s), ("x", 0.25 * s)):
+        road = Road(axis, c0, 0.0, 0.0, 0.0, main.width if axis == "z" and c0 == c else 8.0)
         ter.roads.append(road)
         # a straight road is a band of rows (axis z: x = c0) or columns: no distance field
         band = np.flatnonzero(np.abs(centres - c0) < road.width / 2)
