@@ -21,6 +21,12 @@ from .terrain import OCC, PATH, RES, WATER, Terrain
 ALL_FLAGS = WATER | PATH | OCC | RES
 
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
+# slots of the bigger classes (trees, boulders) are this much wider than their largest
+# footprint: room for each instance to move inside its slot, so a dense wood does not stand
+# in rows and columns (the slot raster), and a little natural thinning
+LOOSE = 1.45
+LOOSE_FROM = 1.5  # m: the footprint radius from which slots are loose
+THIN = 0.8  # ... and such a class takes at most this share of its free slots: glades, not rows
 # points a fill gathers round (x, z, sigma): buildings, the water's edge, the scene's centre
 Anchors = tuple[np.ndarray, np.ndarray, float]
 NEAR = 1e-3  # an anchored slot's least Gaussian weight: within ~3.7 sigma of an anchor point
@@ -142,7 +148,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     rmax = max(tab.radius_list[p] for p in pids)
     # slots are k x k raster cells, aligned to the raster, so "is this slot free?" is a few
     # strided ORs over the flag raster instead of a gather per slot
-    k = math.ceil((2 * rmax + 0.05) / ter.cell)
+    k = math.ceil((2 * rmax * (LOOSE if rmax >= LOOSE_FROM else 1.0) + 0.05) / ter.cell)
     o0, o1 = rng.integers(0, k, 2).tolist()
     mi, mj = (ter.n - o0) // k, (ter.n - o1) // k
     if mi <= 0 or mj <= 0:
@@ -162,7 +168,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     taken = np.zeros(free.size, dtype=bool)
     picks: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
-    room = total
+    room = min(total, math.ceil(THIN * free.size)) if rmax >= LOOSE_FROM else total
     for mode in sorted(by_mode):
         sub = by_mode[mode]
         want = min(sum(n for _, n in sub), room)

@@ -434,7 +434,10 @@ class Layout:
             for pidx, x, z, _, _, group, landmark in self.eng.cols.parts:
                 if group in (-1, -2):  # filler and road pieces are no anchors
                     continue
-                sel = self.is_building[pidx] | (group == STRUCTURE_GROUP) | landmark
+                # the structure's pieces, but not its traffic: a city's props gather by its
+                # buildings, not on its lanes
+                sel = self.is_building[pidx] | landmark | (
+                    (group == STRUCTURE_GROUP) & ~self.cat.is_vehicle[pidx])
                 xs.append(x[sel])
                 zs.append(z[sel])
         elif mode == "shore" and not ter.seabed:

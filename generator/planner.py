@@ -388,6 +388,8 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
            if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")
            and (getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"
                 or getattr(rel_of.get(r.index), "feature", None) in ("coast", "river"))]
+    # ... as many as a band along the line holds (the relation is checked on every one)
+    shore_cap = int(2.4 * budget ** 0.5)
     out: dict[int, int] = {}
     fair = int(rest * 0.5 / len(uncounted))
     for r in uncounted:
@@ -401,6 +403,8 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
     pool = max(0, int(rest * 0.6 * lay.arch.density) - sum(out.values()))
     for r in veg:
         out[r.index] = max(8, pool // len(veg))
+        if rel_of.get(r.index) is not None:
+            out[r.index] = min(out[r.index], shore_cap)
     return out
 
 

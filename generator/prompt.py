@@ -328,7 +328,8 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
 MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, not water
 # a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
 # forest of pines (uncounted), not one pine next to a forest of other trees
-STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle".split())
+STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle "
+                   "reef reefs".split())  # "a coral reef" is corals, not one coral
 
 
 def _setting_noun(word: str) -> bool:
