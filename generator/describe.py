@@ -16,6 +16,7 @@ from .lexicon import (
     FEATURES,
     NUMBER_WORDS,
     SIZE_ADJECTIVES,
+    STANDS,
     STOP_WORDS,
     TIME_WORDS,
     VAGUE_COUNTS,
@@ -232,6 +233,10 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
             phrase = f"{requests[i].settlement.kind} building"
         else:
             phrase = t["phrase"]
+            words = phrase.split()
+            if n > 1 and len(words) > 1 and words[-1] in STANDS and kr.terms \
+                    and words[-1] != kr.terms[-1]:
+                phrase = " ".join(words[:-1])  # "a palm grove": so many palms, not groves
         if kr.count is None and not kr.plural and not town:
             parts.append(phrase)  # "smoke", "fog": as the prompt says it, no number
         else:

@@ -24,6 +24,7 @@ from .lexicon import (
     SETTLEMENT_NOUNS,
     SIZE_ADJECTIVES,
     SIZE_WORDS,
+    STANDS,
     STOP_WORDS,
     TIME_WORDS,
     VAGUE_COUNTS,
@@ -326,10 +327,6 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
 
 
 MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, not water
-# a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
-# forest of pines (uncounted), not one pine next to a forest of other trees
-STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle "
-                   "reef reefs".split())  # "a coral reef" is corals, not one coral
 
 
 def _setting_noun(word: str) -> bool:
@@ -372,7 +369,7 @@ def _described_pairs(catalog: Catalog) -> frozenset[tuple[str, str]]:
             found.update((x, y) for x, y in zip(text, text[1:], strict=False)
                          if x != y and x in own and y in own)
         pairs = memo[None] = frozenset(found)
-    return pairs  # type: ignore[no-any-return]
+    return pairs
 
 
 def _find_relations(state: _Parse) -> None:

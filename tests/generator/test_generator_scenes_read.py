@@ -85,9 +85,9 @@ def test_a_downtown_has_a_straight_street_grid(catalog: Catalog) -> None:
 
 
 def test_city_effects_and_billboards_stand_by_the_buildings(catalog: Catalog) -> None:
+    kind = {p.id: category(p) for p in catalog.prefabs}
     for seed in (1, 2, 3):
         wp = plan("a busy downtown with six taxis", seed=seed, catalog=catalog, budget=2000)
-        kind = {p.id: category(p) for p in catalog.prefabs}
         houses = np.array([(i.position[0], i.position[2], 0.5 * i.scale[0] * max(
             catalog.get(i.prefab_id).width, catalog.get(i.prefab_id).depth))  # type: ignore[union-attr]
             for i in wp.instances if i.prefab_type == "building"])
