@@ -472,6 +472,12 @@ def slot_sampler(lay: Layout, req: Request) -> Sampler | None:
                                     rng.uniform(z0, max(z0 + 1.0, z1), n),
                                     rng.integers(150, 210, n)) if rnd < 4 else \
             samplers.uniform(rng, ter, n, ext)
+    if lay.arch.structure == "fields" and p.type != "building" and "crop" in p.tags:
+        x0, z0, w, d = paddock(ter)  # crops asked for grow in the paddock's east half, as a
+        return lambda rng, n, rnd: (rng.uniform(x0 + w / 2 + 1, x0 + w - 2, n),  # field
+                                    rng.uniform(z0 + 2, z0 + d - 2, n),
+                                    rng.integers(0, 360, n)) if rnd < 4 else \
+            samplers.uniform(rng, ter, n, ext)
     if lay.arch.structure == "fields" and p.type == "character" and set(p.tags) & {
             "farm", "cow", "sheep", "horse", "pig", "goat", "chicken", "cattle"}:
         x0, z0, w, d = paddock(ter)

@@ -29,6 +29,11 @@ def test_a_field_of_sunflowers_is_twenty_to_forty_sunflowers(catalog: Catalog) -
     assert not [w for w in header["warnings"] if "sunflower" in w]
     assert 20 <= _ids(wp)["sunflowers"] <= 40  # "a field of": 20-40 (Count semantics)
     assert header["environment_settings"]["scene"]["archetype"] == "farm"
+    x0, z0, w, d = paddock(wp.extras["terrain"])  # one field: in the farm's paddock
+    flowers = _xz(wp, lambda i: i.prefab_id == "sunflowers")
+    inside = (flowers[:, 0] >= x0) & (flowers[:, 0] <= x0 + w) & (flowers[:, 1] >= z0) \
+        & (flowers[:, 1] <= z0 + d)
+    assert inside.mean() >= 0.8
 
 
 # -- 2. a grove by the sea is a coast with palms along it ----------------------------------------
