@@ -152,7 +152,11 @@ def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
                        None)
         words = list(place)
         if subject is not None:
-            what = _phrase_words(tokens, intent.requests[subject].terms, 1)
+            terms = intent.requests[subject].terms
+            last = intent.requests[subject].phrase.split()[-1]
+            if last in STANDS and terms and last != terms[-1]:
+                terms = (*terms, last)  # "Beach with Palm Grove", not "with Palm"
+            what = _phrase_words(tokens, terms, 1)
             while what and _skip(what[0]):
                 what.pop(0)
             if len(words) + len(what) < MAX_TITLE_WORDS:
