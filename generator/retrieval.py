@@ -117,12 +117,14 @@ class Bm25Index:
         if not candidates:
             return None
         wanted = {lemma(ATTRIBUTE_TAGS.get(a, a)) for a in attributes} | {lemma(a) for a in attributes}
-        # attributes steer before the genre does: a prefab that carries the attribute ("a
-        # sunken ship" is the wreck), else one of the attribute's era ("a ruined tower" is a
-        # stone tower, not a lifeguard's), when any candidate is one; sizes only scale
+        # attributes steer before the genre does: a single thing is a prefab that carries
+        # the attribute ("a sunken ship" is the wreck; many keep their variety, the boost
+        # below prefers them: "a dark forest" is not all dead trees), else one of the
+        # attribute's era ("a ruined tower" is a stone tower, not a lifeguard's), when any
+        # candidate is one; sizes only scale
         steer = wanted - SCALE_UP - SCALE_DOWN
         if steer:
-            tagged = [i for i in candidates if steer & self.tag_sets[i]]
+            tagged = [i for i in candidates if steer & self.tag_sets[i]] if single else []
             eras = frozenset().union(*(ERA_ATTRIBUTES.get(a, frozenset()) for a in attributes))
             candidates = tagged or [i for i in candidates
                                     if eras & set(self.catalog.prefabs[i].world_types)] or candidates

@@ -73,9 +73,13 @@ def test_a_ruined_tower_is_an_old_stone_tower(catalog: Catalog, prompt: str,
     assert "lifeguard_tower" not in _ids(wp) and row["placed"] == 1
 
 
-def test_a_sunken_ship_is_the_wreck(catalog: Catalog) -> None:
+def test_a_sunken_ship_is_the_wreck_and_a_dark_forest_keeps_its_trees(catalog: Catalog) -> None:
     wp = plan("a sunken ship", seed=1, catalog=catalog, budget=300)
     assert _ids(wp)["shipwreck"] == 1 and not wp.header.to_dict()["warnings"]
+    # a single thing carries its attribute; many keep their variety (not all dead trees)
+    wp = plan("a dark forest with wolves", seed=1, catalog=catalog, budget=300)
+    (row,) = [t for t in wp.header.to_dict()["trace"] if "forest" in t["phrase"]]
+    assert len(row["prefab_ids"]) >= 3 and "dead_tree" in row["prefab_ids"]
 
 
 # -- 5. a downtown is a street grid ---------------------------------------------------------------
