@@ -257,9 +257,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
                 anchor.landmark = True
     landmarks = _anchors_first([r for r in live if r.landmark], rel_of)
     if not live:
-        wanted = [i for i in lay.cat.for_world(intent.world_type)
-                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"
-                  and not set(lay.cat.prefabs[i].tags) & lay.arch.exclude]
+        wanted = structure.default_landmarks(lay)
         if wanted and budget >= 20:
             pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
             landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),

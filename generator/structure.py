@@ -88,6 +88,19 @@ def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list
     return [i for i in ranked if not lay.excluded[i]]
 
 
+def default_landmarks(lay: Layout) -> list[int]:
+    """The landmarks a prompt that names no object may get: in-genre ground landmarks that fit
+    the scene (no beached wreck on a ski slope, no rocket on a farm). A scene with a centre
+    piece gets none: its lodge, barn or camp fire is the landmark."""
+    cat, arch, world_type = lay.cat, lay.arch, lay.intent.world_type
+    if arch.centerpiece:
+        return []
+    allowed = arch.fits or WORLD_FITS.get(world_type, frozenset())
+    return [i for i in cat.for_world(world_type)
+            if cat.prefabs[i].landmark and cat.surface[i] == "ground"
+            and not set(cat.prefabs[i].tags) & arch.exclude and fits_scene(cat.prefabs[i], allowed)]
+
+
 def asked(lay: Layout, requests: list[Request | None], tags: tuple[str, ...]) -> bool:
     """Does a request of the prompt answer one of these tags (then it fills the slot)?"""
     for r in requests:  # what the thing *is* (first two tags), not what it mentions

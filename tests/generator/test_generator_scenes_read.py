@@ -190,3 +190,19 @@ def test_a_village_road_does_not_cross_its_lake(catalog: Catalog, prompt: str) -
         x, z = (road.centre(t), t) if road.axis == "z" else (t, road.centre(t))
         i, j = ter.index(x), ter.index(z)
         assert not ((ter.flags[i, j] & WATER) != 0).any()
+
+
+# -- a prompt that names no object gets no landmark foreign to its scene ----------------------------
+@pytest.mark.parametrize("prompt", ["a ski resort", "a farm", "a campsite", "a beach", "a forest"])
+def test_a_default_landmark_fits_the_scene(catalog: Catalog, prompt: str) -> None:
+    from generator.archetypes import BY_NAME
+    from generator.palette import WORLD_FITS, fits_scene
+    for seed in range(1, 7):
+        wp = plan(prompt, seed=seed, catalog=catalog, budget=500)
+        arch = BY_NAME[wp.header.to_dict()["environment_settings"]["scene"]["archetype"]]
+        allowed = arch.fits or WORLD_FITS[wp.header.world_type]
+        for i in wp.instances:
+            p = catalog.get(i.prefab_id)
+            assert p is not None
+            if p.landmark:  # before: a beached shipwreck beside the ski lodge (seed 1)
+                assert fits_scene(p, allowed) or set(p.tags[:2]) & set(arch.centerpiece), p.id
