@@ -30,6 +30,7 @@ from .walk import WALK_CELL
 
 ROUNDS = 6
 MAX_ANCHORS = 24  # points a filler category gathers round (more are thinned evenly)
+TOP_UP_ENOUGH = 100  # a bulk fill that placed this many needs no Poisson top-up
 STRUCTURE_GROUP = -5  # structure.STRUCTURE_GROUP (structure imports layout)
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
@@ -480,7 +481,10 @@ class Layout:
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
                    group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
                    anchors=anchors)
-        if got < target // 2 or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
+        # (a big share - a stand's hundreds of trees - that placed a hundred and more is
+        # bulk enough: the Poisson top-up would cost more than the whole fill)
+        if got < min(target // 2, TOP_UP_ENOUGH) \
+                or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
             # big footprints rarely find a whole free slot: Poisson engine (a boat on a narrow
             # river needs every round: few water cells take its length)
             water = self.cat.surface[int(req.pidx[0])] == "water"
