@@ -38,8 +38,12 @@ Mode = tuple[bool, Anchors | None]  # (clustered, anchor points) of a member
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
          group: int, scale_range: tuple[float, float] = (0.0, 1.0),
          clustered: bool = False, final: bool = False, anchors: Anchors | None = None,
-         modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
+         modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None,
+         thin: bool = True) -> int:
     """Place up to sum(counts) instances of (prefab number, count) members; returns placed.
+
+    ``thin``: big classes have loose slots and take at most THIN of them (not for a counted
+    kind: its number must fit; it is too few to show the slot raster anyway).
 
     ``anchors``: slots are weighted by closeness to these points instead of random centres
     (``clustered``), so props stand round the buildings and reeds along the shore. ``modes``
@@ -65,7 +69,7 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
         want = min(sum(c for _, c in group_members), eng.room)
         got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
                           mark=not (final and n == len(keys) - 1), anchors=anchors,
-                          modes=modes, mode_of=mode_of)
+                          modes=modes, mode_of=mode_of, thin=thin)
         placed += got
         carry[key[1]] = want - got
     return placed
@@ -138,7 +142,8 @@ def _window_or(b: np.ndarray, k: int, axis: int) -> np.ndarray:
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
                 clustered: bool, mark: bool = True, anchors: Anchors | None = None,
-                modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
+                modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None,
+                thin: bool = True) -> int:
     cat, ter, tab = eng.cat, eng.ter, eng.tab
     pids = [p for p, _ in members]
     counts = [n for _, n in members]
@@ -148,7 +153,8 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     rmax = max(tab.radius_list[p] for p in pids)
     # slots are k x k raster cells, aligned to the raster, so "is this slot free?" is a few
     # strided ORs over the flag raster instead of a gather per slot
-    k = math.ceil((2 * rmax * (LOOSE if rmax >= LOOSE_FROM else 1.0) + 0.05) / ter.cell)
+    loose = thin and rmax >= LOOSE_FROM
+    k = math.ceil((2 * rmax * (LOOSE if loose else 1.0) + 0.05) / ter.cell)
     o0, o1 = rng.integers(0, k, 2).tolist()
     mi, mj = (ter.n - o0) // k, (ter.n - o1) // k
     if mi <= 0 or mj <= 0:
@@ -168,7 +174,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     taken = np.zeros(free.size, dtype=bool)
     picks: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
-    room = min(total, math.ceil(THIN * free.size)) if rmax >= LOOSE_FROM else total
+    room = min(total, math.ceil(THIN * free.size)) if loose else total
     for mode in sorted(by_mode):
         sub = by_mode[mode]
         want = min(sum(n for _, n in sub), room)

@@ -478,17 +478,18 @@ class Layout:
         # oasis, reeds along the shore)
         mode = self.arch.anchor.get(self.category[int(req.pidx[0])], "")
         anchors = self.anchors(mode) if mode else None
+        # a counted kind ("pine trees": dozens, 24-60) is held to its number: no thinning
+        counted = req.count is not None
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
                    group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
-                   anchors=anchors)
+                   anchors=anchors, thin=not counted)
+        water = self.cat.surface[int(req.pidx[0])] == "water"
         # (a big share - a stand's hundreds of trees - that placed a hundred and more is
         # bulk enough: the Poisson top-up would cost more than the whole fill)
-        if got < min(target // 2, TOP_UP_ENOUGH) \
-                or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
+        if got < min(target // 2, TOP_UP_ENOUGH) or (water or counted) and got < target:
             # big footprints rarely find a whole free slot: Poisson engine (a boat on a narrow
             # river needs every round: few water cells take its length)
-            water = self.cat.surface[int(req.pidx[0])] == "water"
             got += self.place_request(req, max(1, min(target - got, 40)),
                                       self.sampler_for(req, None, []), exact=False,
-                                      rounds=ROUNDS if water else 2)
+                                      rounds=ROUNDS if water or counted else 2)
         return got

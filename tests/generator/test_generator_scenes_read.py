@@ -206,3 +206,14 @@ def test_a_default_landmark_fits_the_scene(catalog: Catalog, prompt: str) -> Non
             assert p is not None
             if p.landmark:  # before: a beached shipwreck beside the ski lodge (seed 1)
                 assert fits_scene(p, allowed) or set(p.tags[:2]) & set(arch.centerpiece), p.id
+
+
+def test_loose_slots_never_cost_a_counted_kind_its_number(catalog: Catalog) -> None:
+    """A plural without a number is counted (dozens: 24-60): the thinning of big filler never
+    takes it under its range, even behind a stand that filled the wood first."""
+    from generator.evaluate import evaluate_world
+    for seed in range(1, 6):
+        wp = plan("A mystical forest with ancient trees and glowing mushrooms", seed=seed,
+                  catalog=catalog, budget=1000)
+        row = evaluate_world(wp)
+        assert row["exact_ok"] == row["exact_total"] == 2
