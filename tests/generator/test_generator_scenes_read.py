@@ -119,7 +119,7 @@ def test_farm_animals_gather_round_the_paddock_and_the_barn(catalog: Catalog) ->
     dx = np.maximum(np.maximum(x0 - animals[:, 0], animals[:, 0] - (x0 + w)), 0.0)
     dz = np.maximum(np.maximum(z0 - animals[:, 1], animals[:, 1] - (z0 + d)), 0.0)
     yard = (np.hypot(dx, dz) <= 20.0) | (np.hypot(animals[:, 0], animals[:, 1]) <= 30.0)
-    assert yard.mean() >= 0.85  # before: 0.5, spread over the whole map
+    assert yard.mean() >= 0.85  # before: 0.27, spread over the whole map
 
 
 # -- 7. ski resort, campsite, reef, woodland -------------------------------------------------------
@@ -152,7 +152,7 @@ def test_a_campsite_reads_as_tents_round_a_fire(catalog: Catalog) -> None:
     ang = np.sort(np.arctan2(tents[:, 1] - fire[2], tents[:, 0] - fire[0]))
     assert np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi])).max() < 0.5 * np.pi  # a ring
     kinds = Counter(category(catalog.get(i.prefab_id)) for i in wp.instances)  # type: ignore[arg-type]
-    assert kinds["rock"] <= 0.15 * sum(kinds.values())  # before: 27 % rocks
+    assert kinds["rock"] <= 0.15 * sum(kinds.values())  # before: 29 % rocks
 
 
 def test_a_coral_reef_is_corals_with_open_floor_between(catalog: Catalog) -> None:
