@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .db import Repo
 from .models import TelemetryEvent
-from .statements import SqliteStatement
+from .statements import qmark_sql
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,9 @@ def _event_row(e: Event) -> Row:
 def _sqlite_insert(rows: int) -> str:
     """`_INSERT` of `rows` rows as SQLite's driver takes it: parameters by position, row by row
     in `_COLUMNS` order (`Row`'s)."""
-    stmt = _INSERT.values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in range(rows)])
-    compiled = SqliteStatement(stmt)
-    assert compiled.names == tuple(f"{c}_{i}" for i in range(rows) for c in _COLUMNS)
-    return compiled.sql
+    sql, names = qmark_sql(_INSERT.values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in range(rows)]))
+    assert names == tuple(f"{c}_{i}" for i in range(rows) for c in _COLUMNS)
+    return sql
 
 
 def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Sequence[Row]]]:
