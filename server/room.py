@@ -508,7 +508,7 @@ class Room:
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
             member = self.members.get(session.id)
             if member is not None:  # (else it left while the member list was read)
-                header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
+                header = header_wire(world.header or {}, world.status, len(rows))  # docs/protocol.md §6.5
                 self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts))
             _settle(done, None)
 
