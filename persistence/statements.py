@@ -38,14 +38,14 @@ Want = Literal["rowcount", "first", "all", "scalar"]
 #: One statement of a transaction: (statement, parameters, what the transaction receives back).
 #: The parameters are one mapping, or a list of them (executemany, whose result is the row
 #: count). A plain tuple: it is built for every statement.
-Call = tuple[Executable, Params | Sequence[Params], Want]
+Call = tuple[Executable, Params | list[dict[str, Any]], Want]
 
 
 #: A transaction: yields Calls, receives each one's result, returns its value.
 Tx = Generator[Call, Any, T]
 
 
-def execute(stmt: Executable, params: Params | Sequence[Params]) -> Call:
+def execute(stmt: Executable, params: Params | list[dict[str, Any]]) -> Call:
     """The statement's row count (of all rows, for a list of parameter sets)."""
     return stmt, params, "rowcount"
 
@@ -129,7 +129,7 @@ class SqliteStatement:
     position. A value the statement holds (a literal such as status = 'generating') is written
     into the SQL; only the values whose type needs it (DateTime, JSON) are converted."""
 
-    __slots__ = ("sql", "names", "_get", "_convert", "_lists", "_results", "_texts")
+    __slots__ = ("sql", "names", "_get", "_convert", "_lists", "_simple", "_results", "_texts")
 
     def __init__(self, stmt: ClauseElement) -> None:
         compiled: Any = stmt.compile(dialect=_DIALECT)
@@ -148,9 +148,10 @@ class SqliteStatement:
             return "?" if m[1] else m[0]  # a list stays a placeholder until its length is known
         self.sql = re.sub(r":(\w+)|__\[POSTCOMPILE_(\w+)\]", position, sql)
         self.names = tuple(names)
-        self._lists = [i for i, name in enumerate(names) if binds[name].expanding]
+        self._lists = tuple(i for i, name in enumerate(names) if binds[name].expanding)
         self._convert: list[tuple[int, Callable[[Any], Any]]] = [
             (i, c) for i, name in enumerate(names) if (c := _bind_converter(binds[name].type)) is not None]
+        self._simple = not self._convert and not self._lists  # the mapping's values as they are
         getter = itemgetter(*names) if names else None
         self._get: Callable[[Params], Sequence[Any]] = (
             (lambda _: ()) if getter is None else getter if len(names) > 1 else lambda p: (getter(p),))
@@ -166,7 +167,7 @@ class SqliteStatement:
     def params(self, values: Params) -> Sequence[Any]:
         """The positional parameters for these values."""
         got = self._get(values)
-        if not self._convert and not self._lists:
+        if self._simple:
             return got
         out = list(got)
         for i, convert in self._convert:
@@ -183,7 +184,7 @@ class SqliteStatement:
 
     def many(self, values: Sequence[Params]) -> Sequence[Sequence[Any]]:
         """`params` of each mapping (an executemany's rows)."""
-        if not self._convert and not self._lists:
+        if self._simple:
             return list(map(self._get, values))
         return [self.params(v) for v in values]
 
@@ -233,7 +234,7 @@ def run_sqlite(conn: sqlite3.Connection, tx: Tx[T]) -> T:
             stmt, params, want = tx.send(result)
             hit = _compiled.get(id(stmt))
             st = hit[1] if hit is not None and hit[0] is stmt else compiled(stmt)
-            if isinstance(params, list | tuple):  # executemany
+            if params.__class__ is list:  # executemany
                 result = conn.executemany(st.text(params[0]), st.many(params)).rowcount if params else 0
                 continue
             cur = conn.execute(st.text(params), st.params(params))  # type: ignore[arg-type]
