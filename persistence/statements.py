@@ -129,7 +129,7 @@ class SqliteStatement:
     position. A value the statement holds (a literal such as status = 'generating') is written
     into the SQL; only the values whose type needs it (DateTime, JSON) are converted."""
 
-    __slots__ = ("sql", "names", "_get", "_convert", "_lists", "_simple", "_results", "_texts")
+    __slots__ = ("sql", "names", "get", "simple", "converts", "_convert", "_lists", "_results", "_texts")
 
     def __init__(self, stmt: ClauseElement) -> None:
         compiled: Any = stmt.compile(dialect=_DIALECT)
@@ -151,9 +151,9 @@ class SqliteStatement:
         self._lists = tuple(i for i, name in enumerate(names) if binds[name].expanding)
         self._convert: list[tuple[int, Callable[[Any], Any]]] = [
             (i, c) for i, name in enumerate(names) if (c := _bind_converter(binds[name].type)) is not None]
-        self._simple = not self._convert and not self._lists  # the mapping's values as they are
+        self.simple = not self._convert and not self._lists  # `get` gives the parameters as they are
         getter = itemgetter(*names) if names else None
-        self._get: Callable[[Params], Sequence[Any]] = (
+        self.get: Callable[[Params], Sequence[Any]] = (
             (lambda _: ()) if getter is None else getter if len(names) > 1 else lambda p: (getter(p),))
         self._results: list[tuple[int, Callable[[Any], Any]]] = []  # (column, converter)
         columns = getattr(stmt, "selected_columns", None) if getattr(stmt, "is_select", False) \
@@ -162,12 +162,13 @@ class SqliteStatement:
             for i, column in enumerate(columns):
                 if (convert := _result_converter(column.type)) is not None:
                     self._results.append((i, convert))
+        self.converts = bool(self._results)  # whether read rows need `row`
         self._texts: dict[tuple[int, ...], str] = {}
 
     def params(self, values: Params) -> Sequence[Any]:
         """The positional parameters for these values."""
-        got = self._get(values)
-        if self._simple:
+        got = self.get(values)
+        if self.simple:
             return got
         out = list(got)
         for i, convert in self._convert:
@@ -184,8 +185,8 @@ class SqliteStatement:
 
     def many(self, values: Sequence[Params]) -> Sequence[Sequence[Any]]:
         """`params` of each mapping (an executemany's rows)."""
-        if self._simple:
-            return list(map(self._get, values))
+        if self.simple:
+            return list(map(self.get, values))
         return [self.params(v) for v in values]
 
     def text(self, values: Params) -> str:
@@ -237,15 +238,18 @@ def run_sqlite(conn: sqlite3.Connection, tx: Tx[T]) -> T:
             if params.__class__ is list:  # executemany
                 result = conn.executemany(st.text(params[0]), st.many(params)).rowcount if params else 0
                 continue
-            cur = conn.execute(st.text(params), st.params(params))  # type: ignore[arg-type]
+            if st.simple:  # the common case, inlined: no list to spread, no value to convert
+                cur = conn.execute(st.sql, st.get(params))  # type: ignore[arg-type]
+            else:
+                cur = conn.execute(st.text(params), st.params(params))  # type: ignore[arg-type]
             if want == "rowcount":
                 result = cur.rowcount
             elif want == "first":
                 result = st.row(cur.fetchone())
             elif want == "all":
-                result = [st.row(r) for r in cur.fetchall()]
+                result = [st.row(r) for r in cur.fetchall()] if st.converts else cur.fetchall()
             else:
-                row = st.row(cur.fetchone())
-                result = None if row is None else row[0]
+                row = cur.fetchone()
+                result = None if row is None else st.row(row)[0]  # type: ignore[index]
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
