@@ -3,6 +3,7 @@ real app's store: what is stored at each point a consumer can stop."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -97,3 +98,22 @@ async def test_a_world_whose_first_phase_fills_its_budget_ends_complete_after_an
     assert isinstance(done, Done) and (done.status, done.instances, done.chunks) == ("complete", 10, 2)
     world = await services.store.worlds.require(done.world_id)
     assert (world.status, world.instance_count) == ("complete", 10)
+
+
+async def test_a_cancel_is_answered_within_a_chunk_not_at_the_end_of_a_group(client: TestClient) -> None:
+    """Chunks after the first are stored a group at a time (4096 instances); a cancel set while
+    a group is being sent stops the stream at the next chunk, and the Done counts what was sent."""
+    services = client.app[SERVICES]
+    await login(client, "gen")
+    cancel = asyncio.Event()
+    events: list[Any] = []
+    async for ev in stream_world(services, GenRequest(owner_id="gen", prompt=PROMPT, seed=3, max_instances=20_000,
+                                                      chunk_size=8), cancel):
+        events.append(ev)
+        if sum(isinstance(e, Chunk) for e in events) == 3:  # the first chunk, then two of the next group
+            cancel.set()
+    chunks, done = [e for e in events if isinstance(e, Chunk)], events[-1]
+    assert isinstance(done, Done) and done.status == "cancelled"
+    assert len(chunks) == 3 and (done.instances, done.chunks) == (sum(len(c.records) for c in chunks), 3)
+    world = await services.store.worlds.require(done.world_id)
+    assert world.status == "partial" and world.instance_count >= done.instances  # the group was stored whole
