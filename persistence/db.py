@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from .sqlite_writer import SqliteWriter
+from .sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
 from .statements import Tx, run_core, run_sqlite
 
 T = TypeVar("T")
@@ -43,12 +43,8 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets readers run beside the single writer; NORMAL is durable across a process
-    # crash in WAL mode (only an OS crash may lose the last commits).
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
 

@@ -25,14 +25,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, Text, bindparam, cast, delete, select
+from sqlalchemy import Table, Text, bindparam, cast, delete, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .db import Repo
 from .models import TelemetryEvent
-from .statements import SqliteStatement
+from .statements import qmark_sql
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,20 @@ def _event_row(e: Event) -> Row:
 def _sqlite_insert(rows: int) -> str:
     """`_INSERT` of `rows` rows as SQLite's driver takes it: parameters by position, row by row
     in `_COLUMNS` order (`Row`'s)."""
-    stmt = _INSERT.values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in range(rows)])
-    compiled = SqliteStatement(stmt)
-    assert compiled.names == tuple(f"{c}_{i}" for i in range(rows) for c in _COLUMNS)
-    return compiled.sql
+    sql, names = qmark_sql(_INSERT.values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in range(rows)]))
+    assert names == tuple(f"{c}_{i}" for i in range(rows) for c in _COLUMNS)
+    return sql
+
+
+@functools.cache
+def _sqlite_added() -> str:
+    """The keys of the last `n` rows this connection inserted (SQLite only: `_insert_sqlite`)."""
+    last = func.last_insert_rowid()
+    stmt = select(_table.c.user_id, _table.c.client_event_id).where(_table.c.id > last - bindparam("n"),
+                                                                       _table.c.id <= last)
+    sql, names = qmark_sql(stmt)
+    assert names == ("n",)
+    return sql
 
 
 def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Sequence[Row]]]:
@@ -204,9 +214,7 @@ async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[
         return [set() for _ in frames]
     added: set[Key] = set()
     if stored:  # else last_insert_rowid() is an earlier transaction's
-        added = {(user, cid) for user, cid in await raw.execute_fetchall(
-            "SELECT user_id, client_event_id FROM telemetry_events "
-            "WHERE id > last_insert_rowid() - ? AND id <= last_insert_rowid()", (stored,))}
+        added = {(user, cid) for user, cid in await raw.execute_fetchall(_sqlite_added(), (stored,))}
     first: dict[Key, int] = {}  # key -> the frame whose row stored it
     for entries in batches.values():
         for _, f, part in entries:
@@ -274,8 +282,6 @@ class TelemetryRepo(Repo):
             return list(await s.scalars(q))
 
     async def count(self, user_id: str | None = None) -> int:
-        from sqlalchemy import func
-
         async with self._sessions() as s:
             q = select(func.count()).select_from(TelemetryEvent)
             if user_id is not None:

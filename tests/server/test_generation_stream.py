@@ -100,9 +100,11 @@ async def test_a_world_whose_first_phase_fills_its_budget_ends_complete_after_an
     assert (world.status, world.instance_count) == ("complete", 10)
 
 
-async def test_a_cancel_is_answered_within_a_chunk_not_at_the_end_of_a_group(client: TestClient) -> None:
-    """Chunks after the first are stored a group at a time (4096 instances); a cancel set while
-    a group is being sent stops the stream at the next chunk, and the Done counts what was sent."""
+async def test_a_cancel_ends_the_stream_after_the_group_it_came_in_and_the_world_is_what_was_sent(
+        client: TestClient) -> None:
+    """Chunks after the first are stored a group at a time (4096 instances) and each stored
+    group is sent whole; a cancel set while a group is sent ends the stream after it, without
+    waiting for the next group's plan, and the stored world is exactly what was sent."""
     services = client.app[SERVICES]
     await login(client, "gen")
     cancel = asyncio.Event()
@@ -114,6 +116,9 @@ async def test_a_cancel_is_answered_within_a_chunk_not_at_the_end_of_a_group(cli
             cancel.set()
     chunks, done = [e for e in events if isinstance(e, Chunk)], events[-1]
     assert isinstance(done, Done) and done.status == "cancelled"
-    assert len(chunks) == 3 and (done.instances, done.chunks) == (sum(len(c.records) for c in chunks), 3)
+    sent = [r[0] for c in chunks for r in c.records]
+    assert (done.instances, done.chunks) == (len(sent), len(chunks)) and 3 < len(chunks) <= 1 + 4096 // 8
+    stored = [r.id for r in await services.store.worlds.instances(done.world_id)]
+    assert stored == sent
     world = await services.store.worlds.require(done.world_id)
-    assert world.status == "partial" and world.instance_count >= done.instances  # the group was stored whole
+    assert (world.status, world.instance_count) == ("partial", len(sent))
