@@ -22,6 +22,7 @@ from protocol.codes import ErrorCode
 
 from .blueprint import wire_records
 from .context import Services
+from .genpool import RemotePlan
 from .leases import GenerationLeases, lease_until
 from .quotas import Admission, GenerationRefused
 
@@ -37,6 +38,9 @@ class GenRequest:
     seed: int | None = None
     max_instances: int | None = None
     chunk_size: int = 128
+    # False: chunks carry [()] per instance instead of its record (a consumer that only sends and
+    # stores `packed` and counts): worker processes then send no records back (server/genpool.py)
+    records: bool = True
 
 
 @dataclass(slots=True)
@@ -129,8 +133,25 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
         # the plan is complete (gen.done carries the count; docs/protocol.md §6.2)
         return wp, wp.first_header.to_dict(), take(wp, 0, 0, 1)
 
-    # One hop to the executor for the plan and the first chunk (time to first instance).
-    wp, header, group = await run(user, prepare)
+    workers = services.gen_workers
+    if workers is None:
+        # One hop to the executor for the plan and the first chunk (time to first instance).
+        wp, header, group = await run(user, prepare)
+
+        async def step(first: int, pos: int, n: int) -> list[Chunk]:
+            return await run(user, take, wp, first, pos, n)
+    else:
+        # The plan lives in a worker process, off this interpreter; the same hops, answered
+        # with packed chunks (server/genpool.py).
+        workers.set_catalog(services.catalog.version, services.catalog.records)
+        wp = workers.open()  # forgotten in its worker when closed below, or when dropped on any other way out
+        header, wire = await wp.start(user, req.prompt, seed, budget_for(services, req.max_instances),
+                                      req.world_type, size, req.records)
+        group = [Chunk(i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
+
+        async def step(first: int, pos: int, n: int) -> list[Chunk]:
+            wire = await wp.take(user, pos, n)
+            return [Chunk(first + i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
     plan_ms = (time.perf_counter() - started) * 1000
     world_id = secrets.token_hex(12)
 
@@ -175,7 +196,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
             if finished is not None:
                 break
             if upcoming is None:
-                upcoming = asyncio.ensure_future(run(user, take, wp, index, pos, group_size))
+                upcoming = asyncio.ensure_future(step(index, pos, group_size))
             # a cancel is answered at the end of a group, also while the next group is still
             # being planned (the filler of a 20,000-instance world: tens of ms)
             if not _cancelled(cancel) and cancel is not None:
@@ -187,7 +208,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
                 break
             group = await upcoming
             ahead = end_of(group, pos)
-            upcoming = asyncio.ensure_future(run(user, take, wp, index + len(group), ahead, group_size))
+            upcoming = asyncio.ensure_future(step(index + len(group), ahead, group_size))
             finished = complete_with(group, pos)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
@@ -215,6 +236,8 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
         finally:
             if leases is not None:
                 leases.release(world_id)
+            if isinstance(wp, RemotePlan):
+                wp.close()
     world["status"], world["processing_time_ms"] = finished
     yield Done(world_id, status, count, index, round(plan_ms, 3),
                round((time.perf_counter() - started) * 1000, 3), list(header.get("warnings", [])), world)

@@ -106,6 +106,7 @@ class RemotePlan:
         # closed explicitly when the generation ends, or when this object is dropped on a way out
         # that did not (an exception before the stream's own clean-up)
         self.close = weakref.finalize(self, _forget, workers, slot, key)
+        self.close.atexit = False  # at exit the workers go anyway
 
     async def start(self, user: str, prompt: str, seed: int, budget: int, world_type: str | None, size: int,
                     records: bool) -> tuple[dict[str, Any], list[WireChunk]]:

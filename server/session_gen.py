@@ -58,7 +58,7 @@ async def start_generation(session: Session, msg: m.Prompt) -> None:
 
 async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission: Admission) -> None:
     req = GenRequest(owner_id=session.user_id, prompt=msg.prompt, world_type=msg.world_type, seed=msg.seed,
-                     max_instances=msg.max_instances, chunk_size=session.settings.chunk_size)
+                     max_instances=msg.max_instances, chunk_size=session.settings.chunk_size, records=False)
     high_water = session.settings.send_queue_bytes // 2
     metrics = session.hub.metrics
     room = None
