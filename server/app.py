@@ -168,7 +168,7 @@ def _services_ctx(settings: Settings) -> Any:
                             auth_rate=AuthRate(settings.auth_requests_per_ip_per_min,
                                                settings.auth_requests_per_account_per_min))
         if settings.generation_processes > 0:
-            services.gen_workers = GenerationWorkers(settings.generation_processes)
+            services.gen_workers = GenerationWorkers(settings.generation_processes, settings.gc_gen0_threshold)
             await services.gen_workers.warm_up()
         metrics = Metrics()
         broker = _make_broker(settings)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -45,10 +46,10 @@ class GenerationWorkers:
     """N single-process pools, a turn per worker, generations pinned to the worker holding
     their plan."""
 
-    def __init__(self, processes: int) -> None:
-        # spawn: the server has threads (SQLite, executors); forking them is unsafe
+    def __init__(self, processes: int, gc_gen0_threshold: int = 0) -> None:
         self.processes = processes
-        self._pools = [_pool() for _ in range(processes)]
+        self._gc = gc_gen0_threshold
+        self._pools = [_pool(self._gc) for _ in range(processes)]
         self._running = [0] * processes  # generations pinned to each worker
         self._turns = FairTurns(processes, per_user=max(1, processes - 1))
         self._keys = itertools.count(1)
@@ -87,7 +88,7 @@ class GenerationWorkers:
                 # generations fail (gen.done failed, world partial); later ones get a new worker.
                 if self._pools[slot] is pool:
                     log.error("generation worker %d died; starting a new one", slot)
-                    self._pools[slot] = _pool()
+                    self._pools[slot] = _pool(self._gc)
                 raise
 
     def shutdown(self) -> None:
@@ -125,9 +126,10 @@ class RemotePlan:
 
 
 
-def _pool() -> ProcessPoolExecutor:
+def _pool(gc_gen0_threshold: int) -> ProcessPoolExecutor:
     # spawn: the server has threads (SQLite, executors); forking them is unsafe
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_w_init)
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_w_init,
+                               initargs=(gc_gen0_threshold,))
 
 
 def _forget(workers: GenerationWorkers, slot: int, key: str) -> None:
@@ -151,16 +153,22 @@ _plans: dict[str, tuple[Any, int, bool]] = {}  # key -> (WorldPlan, chunk size, 
 WORKER_NICE = 10  # below the event loop's process: a core that both want goes to the loop first
 
 
-def _w_init() -> None:
+def _w_init(gc_gen0_threshold: int) -> None:
     """Plans are throughput work, sockets are latency work: on a machine whose cores the loop
-    and the workers share, the kernel runs the loop first."""
+    and the workers share, the kernel runs the loop first. The cyclic GC as the server tunes it
+    (server/runner.py `tune_gc`): a plan allocates a few containers per instance."""
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)
+    if gc_gen0_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(gc_gen0_threshold, gen1, gen2)
 
 
 def _w_ping() -> bool:
     import generator  # noqa: F401  (the import is the warm-up)
 
+    gc.collect()
+    gc.freeze()  # the generator's modules and tables never become garbage: out of the GC's scans
     return True
 
 
