@@ -169,6 +169,7 @@ def _services_ctx(settings: Settings) -> Any:
                                                settings.auth_requests_per_account_per_min))
         if settings.generation_processes > 0:
             services.gen_workers = GenerationWorkers(settings.generation_processes, settings.gc_gen0_threshold)
+            services.gen_workers.set_catalog(catalog.version, catalog.records)
             await services.gen_workers.warm_up()
         metrics = Metrics()
         broker = _make_broker(settings)

@@ -60,9 +60,12 @@ class GenerationWorkers:
         self._catalog = (version, records)
 
     async def warm_up(self) -> None:
-        """Start every worker process and import the generator there (seconds, once)."""
+        """Start every worker process, import the generator there and build the catalog set so
+        far (seconds, once): the first prompts do not wait for it."""
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(pool, _w_ping) for pool in self._pools))
+        if self._catalog is not None:
+            await asyncio.gather(*(loop.run_in_executor(pool, _w_catalog, *self._catalog) for pool in self._pools))
 
     def open(self) -> RemotePlan:
         slot = min(range(self.processes), key=self._running.__getitem__)
