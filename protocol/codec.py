@@ -34,6 +34,7 @@ __all__ = [
     "encode_gen_chunk_packed",
     "encode_raw",
     "encode_server",
+    "encode_snapshot_packed",
     "peek_rid",
     "pack_instances",
 ]
@@ -336,6 +337,20 @@ def encode_gen_chunk_packed(rid: int, world_id: str, index: int, packed_instance
     once, for the store and for the wire alike."""
     head = _pack({"type": "gen.chunk", "rid": rid, "world_id": world_id, "index": index})
     return b"\x85" + head[1:] + _INSTANCES_KEY + packed_instances  # fixmap of 4 entries -> 5
+
+
+_HEADER_KEY: bytes = msgpack.packb("header")
+
+
+def encode_snapshot_packed(rid: int, world_id: str, seq: int, index: int, last: bool, packed_instances: bytes,
+                           header: Mapping[str, Any] | None = None) -> bytes:
+    """A ``snapshot`` frame around an already packed instance array (the stored chunks spliced,
+    records/ ``spliced``): byte-identical to ``encode(Snapshot(...))`` with the same instances,
+    which are never decoded on the way from the store to a joining member (§7.4)."""
+    head = _pack({"type": "snapshot", "rid": rid, "world_id": world_id, "seq": seq, "index": index, "last": last})
+    if header is None:  # fixmap of 6 entries -> 7 (instances) or 8 (and header)
+        return b"\x87" + head[1:] + _INSTANCES_KEY + packed_instances
+    return b"\x88" + head[1:] + _INSTANCES_KEY + packed_instances + _HEADER_KEY + _pack(header)
 
 
 def encode_raw(type: str, fields: Mapping[str, Any]) -> bytes:

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.errors import LeaseLost
-from protocol.codec import pack_instances
+from records import pack_generated
 
-from .blueprint import wire_records
 from .context import Services
 from .leases import GenerationLeases, lease_until
 from .quotas import Admission, GenerationRefused
@@ -109,7 +108,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
         out: list[Chunk] = []
         for a in range(first * size, min(len(wp), (first + n) * size), size):
             recs = wp.records(a, a + size)
-            out.append(Chunk(first + len(out), recs, a, pack_instances(wire_records(recs))))
+            out.append(Chunk(first + len(out), recs, a, pack_generated(recs)))
         return out
 
     def prepare() -> tuple[Any, dict[str, Any], list[Chunk]]:

@@ -27,13 +27,12 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import msgpack
-
 from protocol import messages as m
-from protocol.codec import encode, encode_raw
+from protocol.codec import encode, encode_raw, encode_snapshot_packed
 from protocol.codes import ErrorCode
+from records import spliced
 
-from .blueprint import header_wire, instance_wire
+from .blueprint import header_wire
 from .broker import Broker, Envelope
 from .context import Services
 from .metrics import Metrics
@@ -48,7 +47,7 @@ FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
-_INSTANCE_BYTES = 160  # the packed size of an instance without props, about (for splitting snapshots)
+EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
 
 class Peer(Protocol):
@@ -133,23 +132,6 @@ def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
             result["prefab_type"] = op["prefab_type"]
         out.append(result)
     return out
-
-
-def snapshot_parts(wires: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    """The instances of a snapshot in frames of at most `size` instances and, where props are
-    big, about SNAPSHOT_FRAME_BYTES (docs/protocol.md §7.4: a client joins with bounded frames)."""
-    parts: list[list[dict[str, Any]]] = []
-    part: list[dict[str, Any]] = []
-    used = 0
-    for wire in wires:
-        props = wire.get("props")
-        cost = _INSTANCE_BYTES + (len(msgpack.packb(props)) if props else 0)
-        if part and (len(part) >= size or used + cost > SNAPSHOT_FRAME_BYTES):
-            parts.append(part)
-            part, used = [], 0
-        part.append(wire)
-        used += cost
-    return [*parts, part]
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
@@ -493,31 +475,31 @@ class Room:
         if not by_snapshot:
             return
         try:
-            world, rows = await self.services.store.edits.snapshot(self.world_id)
+            world, count, packed = await self.services.store.edits.packed_snapshot(self.world_id)
             for session, _, role, _, _ in by_snapshot:
-                self._add(session, role, base_seq=world.seq, gen_base=len(rows))
+                self._add(session, role, base_seq=world.seq, gen_base=count)
             members = await self.broker.presence_list(self.world_id)
             self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
             for _, _, _, _, done in by_snapshot:
                 _settle(done, exc)
             return
-        parts = snapshot_parts([instance_wire(r) for r in rows], self.services.settings.chunk_size)
+        # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
+        parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
+        header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
             member = self.members.get(session.id)
             if member is not None:  # (else it left while the member list was read)
-                header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
-                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts))
+                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts or [EMPTY_ARRAY]))
             _settle(done, None)
 
-    def _snapshot_frames(self, rid: int, seq: int, header: Any, parts: list[list[dict[str, Any]]]) -> Iterator[bytes]:
-        """One joiner's snapshot frames, encoded as they are sent."""
+    def _snapshot_frames(self, rid: int, seq: int, header: dict[str, Any], parts: list[bytes]) -> Iterator[bytes]:
+        """One joiner's snapshot frames (`parts`: packed instance arrays), built as they are sent."""
         for index, part in enumerate(parts):
-            yield encode(m.Snapshot(rid=rid, world_id=self.world_id, seq=seq, index=index,
-                                    last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
-                                    header=header if index == 0 else None))
+            yield encode_snapshot_packed(rid, self.world_id, seq, index, index == len(parts) - 1, part,
+                                         header if index == 0 else None)
 
     async def _join_replay(self, session: Peer, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""

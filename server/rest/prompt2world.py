@@ -11,8 +11,9 @@ from types import SimpleNamespace
 from aiohttp import web
 
 from persistence.catalog import WORLD_TYPES
+from records import generated
 
-from ..blueprint import blueprint, blueprint_records
+from ..blueprint import blueprint
 from ..context import SERVICES
 from ..errors import ApiError, forbidden
 from ..generation import (
@@ -63,7 +64,7 @@ async def prompt2world(request: web.Request) -> web.Response:
         async with contextlib.aclosing(stream_world(services, req, leases=request.app[NODE].leases)) as events:
             async for event in events:
                 if isinstance(event, Chunk):
-                    instances.extend(blueprint_records(event.records))
+                    instances.extend(r.blueprint() for r in generated(event.records))
                 elif isinstance(event, Done):
                     world = SimpleNamespace(**event.world)  # the row as stored: no read back
                     break
