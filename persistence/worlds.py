@@ -331,6 +331,19 @@ class WorldRepo(Repo):
             raise NotFound(f"world {world_id} not found")
         return _role(row[0], row[1], row[2], user_id)
 
+    async def roles_in_world(self, world_id: str, user_ids: Sequence[str]) -> dict[str, str | None] | None:
+        """`role_in` for several users of one world, in one read (a room re-checks its members
+        when the world's roles change); None when there is no world."""
+        members = cast(Table, WorldMember.__table__)
+        async with self._sessions() as s:
+            world = (await s.execute(select(WORLDS.c.owner_id, WORLDS.c.visibility)
+                                     .where(WORLDS.c.id == world_id))).first()
+            if world is None:
+                return None
+            invited = dict((await s.execute(select(members.c.user_id, members.c.role).where(
+                members.c.world_id == world_id, members.c.user_id.in_(sorted(set(user_ids)))))).all())
+        return {u: _role(world[0], world[1], invited.get(u), u) for u in user_ids}
+
     async def members(self, world_id: str) -> list[WorldMember]:
         async with self._sessions() as s:
             return list(await s.scalars(select(WorldMember).where(WorldMember.world_id == world_id)
