@@ -264,11 +264,12 @@ class WorldView:
         self._emit(msg)
 
     def _on_presence(self, msg: m.PresenceEvent) -> None:
-        sid = msg.member["session_id"]
-        if msg.event == "leave":
-            self.members.pop(sid, None)
-        else:
-            self.members[sid] = dict(msg.member)
+        # `members`: the joins (or leaves) of one room tick in one frame (docs/protocol.md §7.4)
+        for member in msg.members or (msg.member,):
+            if msg.event == "leave":
+                self.members.pop(member["session_id"], None)
+            else:
+                self.members[member["session_id"]] = dict(member)
         self._emit(msg)
 
     def _became_ready(self) -> None:

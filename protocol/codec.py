@@ -17,6 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is
 
 import msgpack
 
+from records import array_header
+
 from . import messages as m
 from . import values as val
 from ._decoders import CLIENT_DECODERS, MAX_RID, decode_fast, read_op
@@ -32,11 +34,13 @@ __all__ = [
     "encode_client",
     "encode_gen_chunk",
     "encode_gen_chunk_packed",
+    "encode_presence_batch",
     "encode_raw",
     "encode_server",
     "encode_snapshot_packed",
     "peek_rid",
     "pack_instances",
+    "pack_member",
 ]
 
 # --- decoding -------------------------------------------------------------------------------
@@ -340,6 +344,25 @@ def encode_gen_chunk_packed(rid: int, world_id: str, index: int, packed_instance
 
 
 _HEADER_KEY: bytes = msgpack.packb("header")
+_MEMBER_KEY: bytes = msgpack.packb("member")
+_MEMBERS_KEY: bytes = msgpack.packb("members")
+
+
+def pack_member(member: val.Member | Mapping[str, Any]) -> bytes:
+    """A member (§6.2) packed once, for ``encode_presence_batch``."""
+    return _pack(member)
+
+
+def encode_presence_batch(world_id: str, event: str, packed_members: Sequence[bytes]) -> bytes:
+    """One ``presence`` frame for the joins (or leaves) of several members (``pack_member``),
+    byte-identical to ``encode(PresenceEvent(world_id, event, member=first, members=all))``;
+    for one member, to ``encode(PresenceEvent(world_id, event, member))`` (no ``members``)."""
+    head = _pack({"type": "presence", "world_id": world_id, "event": event})
+    first = packed_members[0]
+    if len(packed_members) == 1:  # fixmap of 3 entries -> 4 (member) or 5 (and members)
+        return b"\x84" + head[1:] + _MEMBER_KEY + first
+    return (b"\x85" + head[1:] + _MEMBER_KEY + first + _MEMBERS_KEY + array_header(len(packed_members))
+            + b"".join(packed_members))
 
 
 def encode_snapshot_packed(rid: int, world_id: str, seq: int, index: int, last: bool, packed_instances: bytes,

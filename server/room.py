@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from protocol import messages as m
-from protocol.codec import encode, encode_raw, encode_snapshot_packed
+from protocol.codec import encode, encode_presence_batch, encode_raw, encode_snapshot_packed, pack_member
 from protocol.codes import ErrorCode
 from records import spliced
 
@@ -47,6 +47,7 @@ FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
+PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
 EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
 
@@ -93,6 +94,23 @@ class Out:
     ack: bytes | None = None  # the `edit.ack`, encoded once
     exclude: str | None = None  # a frame or presence event: not echoed to this session
     first_ord: int | None = None  # a gen.chunk: members whose snapshot holds it skip it
+    event: str | None = None  # a presence join or leave: merged with its neighbours (Room._coalesce)
+    about: list[tuple[str, dict[str, Any]]] | None = None  # with `event`: (session id, member) announced
+    packed: list[bytes] | None = None  # a merged presence event: its members, packed once
+    sessions: set[str] | None = None  # … the sessions it announces
+    variants: dict[str, bytes | None] | None = None  # … and its frame without each of them
+
+    def without(self, world_id: str, sid: str) -> bytes | None:
+        """A merged presence event's frame for `sid`, one of the sessions it announces: the same
+        frame without `sid` (a session does not get its own presence), built once; None if it
+        announced only `sid`."""
+        assert self.about is not None and self.packed is not None and self.event is not None
+        if self.variants is None:
+            self.variants = {}
+        if sid not in self.variants:
+            rest = [p for (s, _), p in zip(self.about, self.packed, strict=True) if s != sid]
+            self.variants[sid] = encode_presence_batch(world_id, self.event, rest) if rest else None
+        return self.variants[sid]
 
 
 @dataclass(slots=True)
@@ -239,7 +257,7 @@ class Room:
             self._take(env, batch)  # (an op's gap was filled just above)
             self._take_queued(batch)
             if batch:
-                await self._broadcast(batch)
+                await self._broadcast(self._coalesce(batch))
         elif kind == "control":
             if env.get("c") == "resync":
                 await self._resync()
@@ -284,15 +302,38 @@ class Room:
         elif kind == "frame":
             batch.append(Out(env["f"], exclude=env.get("o") if env.get("x") else None, first_ord=env.get("a")))
         elif kind == "presence":
-            member = env.get("m")
-            if isinstance(member, dict) and env.get("e") == "join":
+            member, event = env.get("m"), env.get("e")
+            if isinstance(member, dict) and event == "join":
                 self.known[env["o"]] = member
-            elif env.get("e") == "leave":
+            elif event == "leave":
                 self.known.pop(env["o"], None)
-            batch.append(Out(env["f"], exclude=env.get("o")))
+            if isinstance(member, dict) and event in ("join", "leave"):
+                batch.append(Out(env["f"], exclude=env["o"], event=event, about=[(env["o"], member)]))
+            else:
+                batch.append(Out(env["f"], exclude=env.get("o")))
         else:
             return False
         return True
+
+    def _coalesce(self, batch: list[Out]) -> list[Out]:
+        """Presence per room tick: consecutive joins (or leaves) in `batch` become one `presence`
+        frame listing them all (docs/protocol.md §7.4), so a wave of N joins costs each member a
+        frame per tick, not N frames. A single join keeps its publisher's frame."""
+        out: list[Out] = []
+        for item in batch:
+            last = out[-1] if out else None
+            if (item.about is not None and last is not None and last.about is not None
+                    and last.event == item.event and len(last.about) < PRESENCE_BATCH):
+                last.about += item.about
+            else:
+                out.append(item)
+        for item in out:
+            if item.about is not None and len(item.about) > 1:
+                item.packed = [pack_member(member) for _, member in item.about]
+                item.sessions = {sid for sid, _ in item.about}
+                item.frame = encode_presence_batch(self.world_id, item.event or "join", item.packed)
+                item.exclude = None  # each session it announces gets `without(it)` instead
+        return out
 
     async def _broadcast(self, batch: list[Out]) -> None:
         """Deliver `batch` in parts of at most BATCH_BYTES (a member's transport takes one part
@@ -321,6 +362,7 @@ class Room:
             self.seq = seqs[-1]
         first_seq = seqs[0] if seqs else None
         special = {out.origin if out.rid is not None else out.exclude for out in batch} - {None}
+        special.update(sid for out in batch if out.sessions for sid in out.sessions)
         ords = [out.first_ord for out in batch if out.first_ord is not None]
         min_ord = min(ords) if ords else None
         frames = [out.frame for out in batch]
@@ -358,6 +400,10 @@ class Room:
                     continue
                 member.base_seq = item.seq
                 out.append(self._ack(item) if sid == item.origin and item.rid is not None else item.frame)
+            elif item.packed is not None:
+                frame = item.without(self.world_id, sid) if sid in (item.sessions or ()) else item.frame
+                if frame is not None:
+                    out.append(frame)
             elif sid != item.exclude and (item.first_ord is None or item.first_ord >= member.gen_base):
                 out.append(item.frame)
         return out
