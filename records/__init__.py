@@ -91,16 +91,17 @@ class InstanceRecord(NamedTuple):
 def generated(rows: Iterable[Sequence[Any]]) -> list[InstanceRecord]:
     """The generator's plan rows (generator/stream.py ``WorldPlan.records``: ``(id, prefab_id,
     prefab_type, x, y, z, rotation, scale, properties)``, scale one uniform factor) as records."""
-    return [InstanceRecord(i, p, t, (x, y, z), tuple(r), (s, s, s), props)  # type: ignore[arg-type]
+    return [InstanceRecord(i, p, t, (x, y, z), tuple(r), (s, s, s), props)
             for i, p, t, x, y, z, r, s, props in rows]
 
 
 def pack_generated(rows: Iterable[Sequence[Any]]) -> bytes:
     """Plan rows straight to a packed chunk (the generation's hot path: no record in between),
     byte for byte ``pack_records(generated(rows))``."""
-    return msgpack.packb([{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r),
-                           "scale": [s, s, s], "props": props}
-                          for i, p, t, x, y, z, r, s, props in rows], use_bin_type=True)  # type: ignore[no-any-return]
+    packed: bytes = msgpack.packb([{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r),
+                                    "scale": [s, s, s], "props": props}
+                                   for i, p, t, x, y, z, r, s, props in rows], use_bin_type=True)
+    return packed
 
 
 def pack_records(records: Iterable[InstanceRecord]) -> bytes:

@@ -7,6 +7,7 @@ import contextlib
 import math
 import time
 from types import SimpleNamespace
+from typing import Any
 
 from aiohttp import web
 
@@ -58,7 +59,7 @@ async def prompt2world(request: web.Request) -> web.Response:
         raise ApiError(429, exc.code, exc.message, headers=headers) from None
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
-    instances = []
+    instances: list[dict[str, Any]] = []
     world = None
     try:
         async with contextlib.aclosing(stream_world(services, req, leases=request.app[NODE].leases)) as events:
