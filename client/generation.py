@@ -24,7 +24,8 @@ __all__ = ["Generation"]
 
 class Generation:
     """Iterate it once. Attributes fill in as frames arrive: ``world_id`` and ``header`` (from
-    ``gen.start``; ``header["instance_count"]`` is the planned count), ``instances`` (every
+    ``gen.start``; ``header["instance_count"]`` is null until the plan is complete, see
+    ``expected``), ``instances`` (every
     instance received, in stream order), ``chunks`` (count), ``done`` (the ``gen.done``).
 
     Errors: a refused prompt raises :class:`ServerError` from the first ``__anext__``. When the
@@ -52,7 +53,10 @@ class Generation:
 
     @property
     def expected(self) -> int | None:
-        """The planned instance count from the header, when known."""
+        """The world's instance count once known: the header's when the plan was complete at
+        ``gen.start`` (it is null while the filler is still being placed), else ``gen.done``'s."""
+        if self.done is not None:
+            return self.done.instances
         count = self.header.get("instance_count")
         return count if isinstance(count, int) else None
 

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from .intent import Intent, Relation
 from .layout import Layout, LayoutResult, Request, sub_rng
 from .lexicon import VAGUE_COUNTS, VAGUE_RANGES, lemma, tokenize
 from .palette import category, coherent, scene_fits, urban_setting
-from .placement import SURFACE_CODE, surface_codes
+from .placement import SURFACE_CODE, Columns, surface_codes
 from .prompt import parse_prompt
 from .retrieval import Match
 from .settlement import HOUSE_TAGS, footprint_area, place_settlement, plan_settlement, settlement_kind
@@ -34,7 +35,7 @@ from .stream import WorldHeader, WorldPlan
 from .terrain import HALO, WATER_LEVEL, Terrain, build_terrain, swim_y
 from .walk import reserve_corridors
 
-GENERATOR_VERSION = "1.6.2"
+GENERATOR_VERSION = "1.7.0"
 MIN_BUDGET, MAX_BUDGET = 10, 20_000
 MAX_ROAD_SHARE = 0.15
 BIG_AREA = 100.0  # m²: an uncounted plural of things this big is "a few", not "many"
@@ -98,7 +99,11 @@ def plan_from_intent(intent: Intent, *, seed: int, catalog: Catalog, budget: int
     structure.add_streets(terrain, arch)
     lay = Layout(catalog, terrain, intent, key, budget, excluded)
     result = _lay_out(lay, intent, requests, budget, warnings, derived)
-    return _assemble(intent, catalog, seed, terrain, result, requests, warnings, derived)
+    # the first phase (landmarks, structure, everything asked for) streams while the second
+    # (roads, traffic, filler) is still to be placed: WorldPlan runs it when its first
+    # instance is needed (docs/generator.md, "Incremental planning")
+    return _assemble(intent, catalog, seed, terrain, result, requests, warnings, derived,
+                     rest=lambda: _fill_in(lay, intent, requests, budget))
 
 
 def count_plurals(intent: Intent, catalog: Catalog) -> Intent:
@@ -283,7 +288,6 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     live = [r for r in live if r.settlement is None]
     counted = sum((r.count or 1) for r in live if not r.landmark and (r.count or not
                                                                      _plural(intent, r)))
-    road_match = lay.cat.retrieval.match(("road",), (), intent.world_type, True)
     road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
     uncounted = [r for r in live if not r.landmark and (r.count is None or r.index in derived)
                  and _plural(intent, r)]
@@ -315,6 +319,22 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
         sampler = lay.sampler_for(req, rel, requests, target)  # type: ignore[arg-type]
         _place(lay, req, lambda r=req, t=target, s=sampler, e=exact:
                setattr(r, "placed", r.placed + lay.place_request(r, t, s, e)))
+    if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)
+                        for r in requests):
+        short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
+        warnings.append(f"budget or space too small for all requested objects: {short}")
+    return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+
+
+def _fill_in(lay: Layout, intent: Intent, requests: list[Request | None],
+             budget: int) -> dict[str, np.ndarray]:
+    """The second phase of a plan: roads, traffic and the scene's filler, placed round what the
+    first phase stood up (``_lay_out``). It adds no instance of a requested kind, so the
+    header's trace, title and warnings are settled before it runs; the columns it returns are
+    the instances it added, in placement order."""
+    first = len(lay.eng.cols.parts)
+    road_match = lay.cat.retrieval.match(("road",), (), intent.world_type, True)
+    road_budget = int(budget * MAX_ROAD_SHARE) if lay.ter.roads else 0
     lay.place_roads(road_match, min(road_budget, lay.eng.room))
     if arch_has_traffic(lay):
         structure.place_traffic(lay, int(min(60, 0.04 * budget, lay.eng.room)),
@@ -325,11 +345,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
     structure.clear_round(lay)
     lay.place_palette(lay.eng.room, has_water, _theme(intent, lay, requests),
                       frozenset(tokenize(intent.prompt)), urban_setting(intent))
-    if requests and any(r is not None and r.settlement is None and r.placed < (r.count or 1)
-                        for r in requests):
-        short = [r.match.prefab_ids[0] for r in live if r.placed < (r.count or 1)]
-        warnings.append(f"budget or space too small for all requested objects: {short}")
-    return LayoutResult(lay.eng.cols.concat(), spawn, lay.warnings, [], unreachable)
+    return Columns(lay.eng.cols.parts[first:]).concat()
 
 
 def _is_house(catalog: Catalog, req: Request) -> bool:
@@ -497,21 +513,10 @@ def _surface_y(catalog: Catalog, pidx: np.ndarray, ground: np.ndarray,
 
 def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, result: LayoutResult,
               requests: list[Request | None], warnings: list[str],
-              derived: frozenset[int] = frozenset()) -> WorldPlan:
-    c = result.columns
+              derived: frozenset[int], rest: Callable[[], dict[str, np.ndarray]]) -> WorldPlan:
     sx, sz = result.spawn
-    # one height lookup for the instances and the spawn point (appended last)
-    ground = terrain.height_at(np.append(c["x"], sx), np.append(c["z"], sz))
-    sy = float(np.round(ground[-1], 3))
-    c["y"] = np.round(_surface_y(catalog, c["pidx"], ground[:-1], terrain.seabed), 3)
-    c["x"], c["z"] = np.round(c["x"], 3), np.round(c["z"], 3)
-    dist = np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3)
-    # landmarks first, then nearest the spawn; ties in placement order
-    order = _stable_order(dist)
-    lm = c["landmark"][order]
-    if lm.any():
-        order = np.concatenate([order[lm], order[~lm]])
-    cols = {k: v[order] for k, v in c.items()}
+    sy = float(np.round(terrain.height_at(np.array([sx]), np.array([sz]))[0], 3))
+    cols = _stream_order(result.columns, catalog, terrain, result.spawn)
     placed = np.bincount(cols["group"][cols["group"] >= 0],
                          minlength=len(intent.requests)) if intent.requests else np.zeros(0)
     trace = []
@@ -541,7 +546,7 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
         world_type=intent.world_type, environment_settings=env, terrain=terrain.summary(),
         bounds=bounds, spawn_points=spawns, trace=tuple(trace),
         warnings=tuple(dict.fromkeys(warnings + result.warnings)),
-        instance_count=int(dist.size), seed=seed, generator_version=GENERATOR_VERSION,
+        instance_count=None, seed=seed, generator_version=GENERATOR_VERSION,
         catalog_version=catalog.version)
     # a plural whose range the world could not hold (22 m longships on a 7 m river) is warned
     # and goes back to "no number" for the evaluation: the prompt asked for no number
@@ -557,4 +562,20 @@ def _assemble(intent: Intent, catalog: Catalog, seed: int, terrain: Terrain, res
             for i, kr in enumerate(intent.requests)))
     extras = {"terrain": terrain, "intent": intent, "unreachable": result.unreachable,
               "requests": requests}
-    return WorldPlan(header, catalog, cols, group_props, extras)
+    return WorldPlan(header, catalog, cols, group_props, extras,
+                     rest=lambda: _stream_order(rest(), catalog, terrain, result.spawn))
+
+
+def _stream_order(c: dict[str, np.ndarray], catalog: Catalog, terrain: Terrain,
+                  spawn: tuple[float, float]) -> dict[str, np.ndarray]:
+    """Columns with their heights, rounded, in streaming order: landmarks first, then nearest
+    the spawn; ties in placement order."""
+    sx, sz = spawn
+    ground = terrain.height_at(c["x"], c["z"])
+    c["y"] = np.round(_surface_y(catalog, c["pidx"], ground, terrain.seabed), 3)
+    c["x"], c["z"] = np.round(c["x"], 3), np.round(c["z"], 3)
+    order = _stable_order(np.round(np.hypot(c["x"] - sx, c["z"] - sz), 3))
+    lm = c["landmark"][order]
+    if lm.any():
+        order = np.concatenate([order[lm], order[~lm]])
+    return {k: v[order] for k, v in c.items()}

@@ -7,8 +7,8 @@ the first chunk is ready long before the whole world would be.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -72,7 +72,7 @@ class WorldHeader:
     spawn_points: tuple[dict[str, float], ...]
     trace: tuple[dict[str, Any], ...]
     warnings: tuple[str, ...]
-    instance_count: int
+    instance_count: int | None  # None in a first_header: the plan is not complete yet
     seed: int
     generator_version: str
     catalog_version: str
@@ -90,13 +90,24 @@ class WorldHeader:
 
 
 class WorldPlan:
-    """Header plus ordered placement columns; ``chunks()`` materialises instances lazily."""
+    """Header plus ordered placement columns; ``chunks()`` materialises instances lazily.
+
+    A plan comes in two phases (docs/generator.md, "Incremental planning"): ``plan()`` returns
+    once the first is placed (landmarks, the scene's structure, everything the prompt asked
+    for), and the second (roads, traffic, filler) is placed when an instance beyond the first
+    phase is first needed. ``planned`` and ``first_header`` never run it; ``header``,
+    ``columns``, ``len()`` and ``instances`` do. Either way the world is the same: the second
+    phase's instances follow the first's in the stream, each phase landmarks first, then
+    nearest the spawn.
+    """
 
     def __init__(self, header: WorldHeader, catalog: Catalog, columns: dict[str, np.ndarray],
-                 group_props: dict[int, dict[str, Any]], extras: dict[str, Any]) -> None:
-        self.header = header
+                 group_props: dict[int, dict[str, Any]], extras: dict[str, Any],
+                 rest: Callable[[], dict[str, np.ndarray]] | None = None) -> None:
+        self._header = header
         self.catalog = catalog
-        self.columns = columns  # already in streaming order
+        self._cols = columns  # already in streaming order
+        self._rest = rest  # the second phase, until it has run
         self._group_props = group_props
         self.extras = extras  # terrain, intent, relation info: for evaluate/render, not the wire
         memo = cache.table(catalog, "static")
@@ -105,14 +116,61 @@ class WorldPlan:
                                  np.array([p.type for p in catalog.prefabs], dtype=object))
         self._ids, self._types = memo["ids_types"]
         self._cache: list[Instance] | None = None
+        if rest is None:
+            self._header = replace(header, instance_count=self.planned)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every instance is placed (the second phase has run)."""
+        return self._rest is None
+
+    @property
+    def planned(self) -> int:
+        """Instances placed so far: the whole world once ``complete``."""
+        return int(self._cols["x"].size)
+
+    def finish(self) -> None:
+        """Run the second phase if it has not run yet."""
+        if self._rest is not None:
+            more, self._rest = self._rest(), None
+            self._cols = {k: np.concatenate([v, more[k]]) for k, v in self._cols.items()}
+            self._header = replace(self._header, instance_count=self.planned)
+
+    @property
+    def first_header(self) -> WorldHeader:
+        """The header as known before the second phase: ``instance_count`` is None until the
+        plan is complete (everything else is final)."""
+        return self._header
+
+    @property
+    def header(self) -> WorldHeader:
+        self.finish()
+        return self._header
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The whole world's placement columns, in streaming order."""
+        self.finish()
+        return self._cols
 
     def __len__(self) -> int:
-        return int(self.columns["x"].size)
+        self.finish()
+        return self.planned
+
+    def span(self, start: int, size: int) -> tuple[int, int] | None:
+        """Stream positions ``(start, end)`` of the chunk that begins at ``start``: at most
+        ``size`` instances and never across the end of the first phase, so the first phase
+        streams before the second is placed. None at the end of the world (runs the second
+        phase when ``start`` reaches the end of the first)."""
+        if start >= self.planned:
+            self.finish()
+        end = min(self.planned, start + size)
+        return (start, end) if end > start else None
 
     def _columns(self, a: int, b: int) -> tuple[list[Any], ...]:
         """Instances a..b-1 column-wise as Python lists: names, prefab ids, types, x, y, z,
         quaternions, scales, properties (a fresh dict per instance)."""
-        c = self.columns
+        c = self._cols
         pidx, groups = c["pidx"][a:b], c["group"][a:b]
         props = self._group_props
         if props:
@@ -149,27 +207,30 @@ class WorldPlan:
         """Instances a..b-1 (stream order) as plain tuples, without building Instance objects:
         ``(id, prefab_id, prefab_type, x, y, z, rotation, scale, properties)`` where rotation
         is the (x, y, z, w) quaternion and scale the uniform factor. The same values as
-        ``chunks()``; for consumers that re-shape every instance anyway (wire frames, JSON)."""
-        n = len(self)
-        a, b = max(0, a), min(n, b)
+        ``chunks()``; for consumers that re-shape every instance anyway (wire frames, JSON).
+        Runs the second phase only when b reaches past the first."""
+        if b > self.planned:
+            self.finish()
+        a, b = max(0, a), min(self.planned, b)
         if a >= b:
             return []
         return list(zip(*self._columns(a, b), strict=True))
 
     def chunks(self, size: int) -> Iterator[list[Instance]]:
-        """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first)."""
+        """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first;
+        the chunk that ends the first phase may be shorter, see ``span``)."""
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise GeneratorError("chunk size must be a positive integer")
-        n = len(self)
-        for a in range(0, n, size):
-            if self._cache is not None:
-                yield self._cache[a:a + size]
-            else:
-                yield self._build(a, min(n, a + size))
+        a = 0
+        while (s := self.span(a, size)) is not None:
+            a, b = s
+            yield self._cache[a:b] if self._cache is not None else self._build(a, b)
+            a = b
 
     @property
     def instances(self) -> list[Instance]:
         """The whole world, same order and same objects' values as ``chunks()``."""
         if self._cache is None:
-            self._cache = self._build(0, len(self))
+            self.finish()
+            self._cache = self._build(0, self.planned)
         return list(self._cache)

@@ -171,6 +171,7 @@ def _services_ctx(settings: Settings) -> Any:
         await broker.start()
         hub = Hub(services, broker, metrics)
         leases = GenerationLeases(services, hub.generation_orphaned)
+        hub.generating_here = leases.running
         node = Node(services=services, metrics=metrics, broker=broker, hub=hub, registry=Registry(settings),
                     leases=leases)
         app[SERVICES] = services

@@ -12,11 +12,14 @@ def vector_wire(v: dict[str, float]) -> list[float]:
     return [v["x"], v["y"], v["z"]]
 
 
-def header_wire(header: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+def header_wire(header: dict[str, Any], status: str | None = None, instances: int | None = None) -> dict[str, Any]:
     """A stored world header in the session protocol's shape (docs/protocol.md §6.5): every
     Vector3 an array [x, y, z] as in instances (REST keeps the stored {x, y, z} objects);
-    `status` is added for snapshots."""
+    `status` and `instance_count` (the instances the snapshot holds; the stored header's is
+    nil, as `gen.start` sent it) are added for snapshots."""
     out = dict(header)
+    if instances is not None:
+        out["instance_count"] = instances
     if "spawn_points" in out:
         out["spawn_points"] = [vector_wire(p) for p in out["spawn_points"]]
     bounds = out.get("bounds")

@@ -103,37 +103,45 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     catalog = services.catalog.generator_catalog()
     size = max(1, req.chunk_size)
 
-    def take(wp: Any, first: int, n: int) -> list[Chunk]:
-        """Chunks `first`… (at most n): records, and their wire array packed once."""
+    def take(wp: Any, first: int, pos: int, n: int) -> list[Chunk]:
+        """Chunks `first`… (at most n), from stream position `pos`: records, and their wire
+        array packed once. The plan is incremental (docs/generator.md): the chunks of its
+        first phase are ready before the filler is placed, which the first chunk after them
+        places (`WorldPlan.span`)."""
         out: list[Chunk] = []
-        for a in range(first * size, min(len(wp), (first + n) * size), size):
-            recs = wp.records(a, a + size)
-            out.append(Chunk(first + len(out), recs, a, pack_generated(recs)))
+        while len(out) < n and (span := wp.span(pos, size)) is not None:
+            recs = wp.records(*span)
+            out.append(Chunk(first + len(out), recs, pos, pack_generated(recs)))
+            pos = span[1]
         return out
 
     def prepare() -> tuple[Any, dict[str, Any], list[Chunk]]:
         wp = plan(req.prompt, seed=seed, catalog=catalog, budget=budget_for(services, req.max_instances),
                   world_type=req.world_type)
-        return wp, wp.header.to_dict(), take(wp, 0, 1)
+        # the header goes out before the filler is placed: its instance_count is None until
+        # the plan is complete (gen.done carries the count; docs/protocol.md §6.2)
+        return wp, wp.first_header.to_dict(), take(wp, 0, 0, 1)
 
     # One hop to the executor for the plan and the first chunk (time to first instance).
     wp, header, group = await run(user, prepare)
     plan_ms = (time.perf_counter() - started) * 1000
     world_id = secrets.token_hex(12)
-    total = len(wp)
 
     def rows(chunks: list[Chunk]) -> list[tuple[int, int, bytes]]:
         return [(c.first_ord, len(c.records), c.packed) for c in chunks]
 
-    def complete_with(chunks: list[Chunk]) -> tuple[str, float] | None:
+    def end_of(chunks: list[Chunk], pos: int) -> int:
+        return chunks[-1].first_ord + len(chunks[-1].records) if chunks else pos
+
+    def complete_with(chunks: list[Chunk], pos: int) -> tuple[str, float] | None:
         """The world's final status when `chunks` end it (stored in the same transaction)."""
-        end = chunks[-1].first_ord + len(chunks[-1].records) if chunks else 0
-        return ("complete", (time.perf_counter() - started) * 1000) if end >= total else None
+        done = wp.complete and end_of(chunks, pos) >= wp.planned
+        return ("complete", (time.perf_counter() - started) * 1000) if done else None
 
     # The world row and its first chunk in one transaction: each chunk is durable before it
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
-    finished = complete_with(group)
+    finished = complete_with(group, 0)
     async with store_turn(user):
         world = await asyncio.shield(services.store.worlds.start_generated(
             rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
@@ -142,7 +150,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     if leases is not None:
         leases.hold(world_id)
 
-    count = index = 0
+    count = index = pos = 0
     status = "complete"
     # Later chunks go in groups, one store transaction per group, each computed while the
     # previous one is written and sent; the last group's transaction also marks the world
@@ -156,16 +164,18 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
                 yield chunk
                 count += len(chunk.records)
                 index += 1
+            pos = end_of(group, pos)
             if finished is not None:
                 break
             if upcoming is None:
-                upcoming = asyncio.ensure_future(run(user, take, wp, index, group_size))
+                upcoming = asyncio.ensure_future(run(user, take, wp, index, pos, group_size))
             if cancel is not None and cancel.is_set():
                 status = "cancelled"
                 break
             group = await upcoming
-            upcoming = asyncio.ensure_future(run(user, take, wp, index + len(group), group_size))
-            finished = complete_with(group)
+            ahead = end_of(group, pos)
+            upcoming = asyncio.ensure_future(run(user, take, wp, index + len(group), ahead, group_size))
+            finished = complete_with(group, pos)
             # Shielded: a write cancelled half-way would leave its connection holding the
             # SQLite write lock; it commits, then the loop stops.
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from protocol import messages as m
@@ -37,6 +37,9 @@ class Hub:
         self._pending: dict[str, int] = {}  # joins in progress per world: keeps its room alive
         self._creating: dict[str, asyncio.Lock] = {}
         self._tasks = TaskSet(log, "hub")
+        # world id -> generations of it running on this node (GenerationLeases.running): such
+        # a generation sends its own final frame, so an "orphaned" notice is not for its room
+        self.generating_here: Mapping[str, int] = {}
         broker.bind(self._on_broker)
 
     def _on_broker(self, world_id: str, env: Envelope) -> None:
@@ -126,7 +129,7 @@ class Hub:
                 else:
                     member.role = "viewer" if role == "public" else role
             self._tasks.spawn(self.drop_if_empty(room), f"drop:{room.world_id}")
-        elif env.get("c") == "orphaned" and room.generating:
+        elif env.get("c") == "orphaned" and room.generating and room.world_id not in self.generating_here:
             # docs/protocol.md §7.2: the generation's final frame, sent for its dead node. The
             # prompt's rid died with the requester's session: 0; members follow by world_id.
             room.generation_finished()

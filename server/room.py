@@ -532,7 +532,7 @@ class Room:
             return
         # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
         parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
-        header = header_wire(world.header or {}, world.status)  # docs/protocol.md §6.5
+        header = header_wire(world.header or {}, world.status, count)  # docs/protocol.md §6.5
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]

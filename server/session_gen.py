@@ -101,7 +101,7 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        await _end_failed(session, room, msg.rid, world_id, exc)
+        await _end_failed(session, room, msg.rid, world_id, exc, sent)
         timer("failed")
     finally:
         timer("abandoned")  # no-op when gen.done already recorded the status
@@ -111,7 +111,8 @@ async def _run(session: Session, msg: m.Prompt, cancel: asyncio.Event, admission
             room.generation_finished()
 
 
-async def _end_failed(session: Session, room: Room | None, rid: int, world_id: str, exc: Exception) -> None:
+async def _end_failed(session: Session, room: Room | None, rid: int, world_id: str, exc: Exception,
+                      sent: list[int]) -> None:
     """The one final frame of a generation that failed (docs/protocol.md §4.1): `gen.done
     {status: failed}` once gen.start went out, else an `error` — the refusal's code (e.g. the
     generator refused the prompt's arguments: invalid_value; the store is down: unavailable
@@ -125,7 +126,7 @@ async def _end_failed(session: Session, room: Room | None, rid: int, world_id: s
     if world_id:
         why = "generation failed" if refused is None else f"generation stopped: {refused.message}"
         await _deliver(session, room, encode(m.GenDone(
-            rid=rid, world_id=world_id, status="failed", instances=0, chunks=0, timings={},
+            rid=rid, world_id=world_id, status="failed", instances=sent[0], chunks=sent[1], timings={},
             warnings=[f"{why}; the world is stored as partial"])))
     elif refused is None:
         session.send_error(ErrorCode.INTERNAL, rid)

@@ -273,6 +273,7 @@
         if (msg.world_id === S.genWorld && msg.rid === S.genRid) { S.pending.delete(msg.rid); finishOwnPrompt(); }
         if (!mine(msg)) return;
         w.timings = msg.timings; w.genStatus = msg.status; w.chunks = msg.chunks;
+        w.expected = msg.instances;  // gen.start's header had no count yet (protocol §7.2)
         w.status = "done";
         log(`generation ${msg.status}: ${msg.instances} instances in ${msg.chunks} chunks` +
             (msg.timings ? `, ${Math.round(msg.timings.total_ms)} ms` : ""));
@@ -295,7 +296,8 @@
         if (!mine(msg)) return;
         if (msg.header) {
           w.header = msg.header;
-          w.expected = msg.header.instance_count || 0;
+          // a world still generating: its header counts the stored prefix, not the whole world
+          w.expected = msg.header.status === "generating" ? 0 : msg.header.instance_count || 0;
           if (msg.index === 0) fitView();
         }
         for (const inst of msg.instances) addInstance(inst, false);

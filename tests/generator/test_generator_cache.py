@@ -45,7 +45,7 @@ def test_caches_are_per_catalog_object() -> None:
 
 def test_a_changed_catalog_version_starts_from_empty_caches() -> None:
     cat = _fresh()
-    plan(PROMPTS[0], seed=1, catalog=cat, budget=300)
+    plan(PROMPTS[0], seed=1, catalog=cat, budget=300).finish()  # the filler phase fills it
     assert cache.table(cat, "palette_weights")
     cat.version = cat.version + "-edited"
     assert cache.table(cat, "palette_weights") == {}

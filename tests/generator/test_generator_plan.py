@@ -61,17 +61,43 @@ def test_empty_prompt_is_rejected(catalog: Catalog) -> None:
 
 def test_chunks_concatenate_to_instances_with_landmarks_first_then_by_distance(
         catalog: Catalog) -> None:
-    wp = plan("a castle and a wizard tower in a forest", seed=5, catalog=catalog, budget=400)
+    wp = plan("a castle and a wizard tower in a forest with four knights", seed=5, catalog=catalog,
+              budget=400)
+    first = wp.planned  # the first phase: landmarks, structure and what was asked for
+    assert not wp.complete and first >= 6 and wp.first_header.instance_count is None
     chunks = list(wp.chunks(37))
+    assert wp.complete and wp.header.instance_count == len(wp) > first
     flat = [i for c in chunks for i in c]
     assert [i.to_dict() for i in flat] == [i.to_dict() for i in wp.instances]
-    assert all(len(c) == 37 for c in chunks[:-1])
+    # every chunk is full but the one that ends the first phase and the last
+    ends = list(itertools.accumulate(len(c) for c in chunks))
+    assert [n for c, n in zip(chunks, ends, strict=True) if len(c) != 37] \
+        == ([first, len(wp)] if first % 37 else [len(wp)])
     lm = wp.columns["landmark"]
     assert lm[:2].all() and not lm[2:].any()
+    group = wp.columns["group"]
+    assert (group[:first] != -1).all() and (group[first:] < 0).all()  # no filler, then nothing asked
+    assert (group[:first] >= 0).sum() == (group >= 0).sum() >= 6
     sp = wp.header.spawn_points[0]
-    d = [np.hypot(i.position[0] - sp["x"], i.position[2] - sp["z"]) for i in flat[2:]]
-    assert all(a <= b + 1e-3 for a, b in itertools.pairwise(d))
+    d = [np.hypot(i.position[0] - sp["x"], i.position[2] - sp["z"]) for i in flat]
+    for a, b in ((2, first), (first, len(wp))):  # each phase nearest the spawn first
+        assert all(x <= y + 1e-3 for x, y in itertools.pairwise(d[a:b]))
     assert len({i.id for i in flat}) == len(flat)
+
+
+def test_the_filler_phase_changes_no_instance_only_the_stream_order(catalog: Catalog) -> None:
+    """Planning in two phases streams the first before the second is placed; the world is the
+    same whether the second phase runs at once or when its first instance is read."""
+    lazy = plan("a harbour with five fishing boats and a lighthouse", seed=3, catalog=catalog,
+                budget=600)
+    head = lazy.records(0, lazy.planned)  # the first phase alone: the filler is not placed yet
+    assert not lazy.complete and head
+    eager = plan("a harbour with five fishing boats and a lighthouse", seed=3, catalog=catalog,
+                 budget=600)
+    eager.finish()
+    assert lazy.records(0, len(lazy)) == eager.records(0, len(eager))
+    assert head == eager.records(0, len(head))
+    assert lazy.header == eager.header
 
 
 def test_exact_counts_are_honoured(catalog: Catalog) -> None:

@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import TIMEOUT
 from tests.multinode.conftest import PG_ADMIN, Node, connect, db_fetch
 from tests.multinode.faults import Spawn, db_url, pg_role, spawn  # noqa: F401 (fixtures)
-from tests.multinode.helpers import join
+from tests.multinode.helpers import add_op, join
 from tests.session.peer import Peer, rid
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -117,6 +117,14 @@ async def test_a_cut_off_node_cannot_complete_the_world_another_node_marked_part
     assert done["status"] == "partial", done
     rows = await db_fetch(held.url, "SELECT status, instance_count FROM worlds WHERE id = $1", held.world_id)
     assert (rows[0]["status"], rows[0]["instance_count"]) == ("partial", swept["instances"])
+    # One final frame for the requester: b's "orphaned" notice (published on the world's
+    # channel before the edit below) is not for a room whose generation runs on a.
+    template = next(f for f in held.owner.seen if f.get("type") == "gen.chunk")["instances"][0]
+    edit = await watcher.request("edit", world_id=held.world_id, ops=[add_op(template, 1, "w")])
+    assert edit["type"] == "edit.ack", edit
+    await held.owner.until(lambda f: f.get("type") == "op" and f.get("seq") == edit["seq"], timeout=TIMEOUT)
+    finals = [f for f in held.owner.seen if f.get("type") == "gen.done" and f.get("world_id") == held.world_id]
+    assert finals == [done], finals
 
 
 async def _status(url: str, world_id: str) -> str:

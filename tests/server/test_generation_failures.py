@@ -73,6 +73,10 @@ async def test_a_store_outage_after_gen_start_ends_with_one_gen_done_failed_and_
     assert frames[0]["type"] == "gen.start" and frames[-1]["type"] == "gen.done", frames
     assert frames[-1]["status"] == "failed" and "unavailable" in frames[-1]["warnings"][0]
     assert not [f for f in frames if f["type"] == "error"]
+    # gen.done counts what was sent (docs/protocol.md §7.2), not 0
+    chunks = [f for f in frames if f["type"] == "gen.chunk"]
+    assert (frames[-1]["instances"], frames[-1]["chunks"]) == (sum(len(f["instances"]) for f in chunks), len(chunks))
+    assert chunks
     assert not _tracebacks(caplog), [r.getMessage() for r in _tracebacks(caplog)]
 
 

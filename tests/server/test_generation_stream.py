@@ -3,6 +3,7 @@ real app's store: what is stored at each point a consumer can stop."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -62,3 +63,37 @@ async def test_stopping_mid_stream_keeps_the_stored_prefix_marked_partial(client
     # Stored before sent: at least the two chunks the consumer saw, in stream order.
     seen = [r[0] for e in events if isinstance(e, Chunk) for r in e.records]
     assert stored[:len(seen)] == seen and len(stored) >= 256
+
+
+async def test_the_first_chunk_is_what_the_prompt_asked_for_sent_before_the_filler_is_placed(
+        client: TestClient) -> None:
+    services = client.app[SERVICES]
+    await login(client, "gen")
+    events = [ev async for ev in stream_world(services, GenRequest(
+        owner_id="gen", prompt="a harbour with five fishing boats and a lighthouse", seed=2,
+        max_instances=600, chunk_size=128))]
+    started, chunks, done = events[0], [e for e in events if isinstance(e, Chunk)], events[-1]
+    assert isinstance(started, Started) and isinstance(done, Done) and done.status == "complete"
+    # the header went out before the filler was placed: everything but the count is final
+    assert started.header["instance_count"] is None and started.header["trace"]
+    asked = {p for t in started.header["trace"] for p in t["prefab_ids"]}
+    first = [r[1] for r in chunks[0].records]
+    # every requested instance (5 boats, the lighthouse) and the harbour's quay, then the rest
+    assert len(first) < 128 and sum(p in asked for p in first) == 6 == sum(t["placed"] for t in started.header["trace"])
+    assert not asked & {r[1] for c in chunks[1:] for r in c.records}
+    assert done.instances == sum(len(c.records) for c in chunks) > 100
+    assert [c.first_ord for c in chunks] == [0, *itertools.accumulate(len(c.records) for c in chunks[:-1])]
+
+
+async def test_a_world_whose_first_phase_fills_its_budget_ends_complete_after_an_empty_second(
+        client: TestClient) -> None:
+    """The first phase ends on a chunk boundary and the second places nothing: the stream
+    still ends complete, with the chunks the first phase made."""
+    services = client.app[SERVICES]
+    await login(client, "gen")
+    events = [ev async for ev in stream_world(services, GenRequest(
+        owner_id="gen", prompt="ten knights", seed=1, max_instances=10, chunk_size=5))]
+    done = events[-1]
+    assert isinstance(done, Done) and (done.status, done.instances, done.chunks) == ("complete", 10, 2)
+    world = await services.store.worlds.require(done.world_id)
+    assert (world.status, world.instance_count) == ("complete", 10)

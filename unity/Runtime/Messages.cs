@@ -43,6 +43,8 @@ namespace ImmersiVerse
     public sealed class WorldHeader
     {
         public string Title, Description, WorldType, Status;
+        /// <summary>The world's instance count, or -1 when not known: in gen.start while the world is still
+        /// being planned (GenDone.Instances then carries it); in a snapshot, the instances it holds.</summary>
         public long InstanceCount;
         public bool HasBounds;
         public Vec3 BoundsMin, BoundsMax;

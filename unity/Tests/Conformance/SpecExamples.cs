@@ -137,7 +137,7 @@ namespace ImmersiVerse.Conformance
                     var h = Only<GenStart>(events, type).Header;
                     Ok(!string.IsNullOrEmpty(h.Title) && h.HasBounds && h.SpawnPoints.Count > 0 && h.Terrain != null && h.Environment != null,
                        "gen.start header: title, bounds, spawn points, terrain, environment");
-                    Eq(Wire.Long(ex["header"] as Dictionary<string, object>, "instance_count"), h.InstanceCount, "instance_count");
+                    Eq(Wire.Long(ex["header"] as Dictionary<string, object>, "instance_count", -1), h.InstanceCount, "instance_count");
                     break;
                 case "gen.chunk":
                     var ch = Only<GenChunk>(events, type);
