@@ -39,6 +39,7 @@ __all__ = [
     "encode_server",
     "encode_snapshot_packed",
     "peek_rid",
+    "pack_header",
     "pack_instances",
     "pack_member",
 ]
@@ -366,14 +367,21 @@ def encode_presence_batch(world_id: str, event: str, packed_members: Sequence[by
 
 
 def encode_snapshot_packed(rid: int, world_id: str, seq: int, index: int, last: bool, packed_instances: bytes,
-                           header: Mapping[str, Any] | None = None) -> bytes:
+                           header: Mapping[str, Any] | bytes | None = None) -> bytes:
     """A ``snapshot`` frame around an already packed instance array (the stored chunks spliced,
     records/ ``spliced``): byte-identical to ``encode(Snapshot(...))`` with the same instances,
-    which are never decoded on the way from the store to a joining member (§7.4)."""
+    which are never decoded on the way from the store to a joining member (§7.4). `header` may
+    come packed already (``pack_header``), for a wave of joiners of one world."""
     head = _pack({"type": "snapshot", "rid": rid, "world_id": world_id, "seq": seq, "index": index, "last": last})
     if header is None:  # fixmap of 6 entries -> 7 (instances) or 8 (and header)
         return b"\x87" + head[1:] + _INSTANCES_KEY + packed_instances
-    return b"\x88" + head[1:] + _INSTANCES_KEY + packed_instances + _HEADER_KEY + _pack(header)
+    packed_header = header if isinstance(header, bytes) else _pack(header)
+    return b"\x88" + head[1:] + _INSTANCES_KEY + packed_instances + _HEADER_KEY + packed_header
+
+
+def pack_header(header: Mapping[str, Any]) -> bytes:
+    """A world header (§6.5) packed once, for ``encode_snapshot_packed``."""
+    return _pack(header)
 
 
 def encode_raw(type: str, fields: Mapping[str, Any]) -> bytes:

@@ -5,7 +5,8 @@ queue and one task per room, so members see one order; joins run in the same tas
 deliveries. Frames are encoded once by their publisher and framed once by the room
 (`writer.ws_frame`); the room hands the same bytes to each member's writer, never awaiting
 a socket or the store per member. What piles up while the task is busy goes out together,
-one write per member (`Room._broadcast`).
+one write per member (`Room._broadcast`); presence joins (and leaves) among it as one frame
+listing them all (`Room._coalesce`, docs/protocol.md §7.4).
 
 A join's snapshot (or replayed ops) goes out paced by the joiner's reading, like generation
 (`Room._pace`): frames for that member that a broadcast produces meanwhile are held back and
@@ -28,7 +29,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from protocol import messages as m
-from protocol.codec import encode, encode_presence_batch, encode_raw, encode_snapshot_packed, pack_member
+from protocol.codec import (
+    encode,
+    encode_presence_batch,
+    encode_raw,
+    encode_snapshot_packed,
+    pack_header,
+    pack_member,
+)
 from protocol.codes import ErrorCode
 from records import spliced
 
@@ -532,7 +540,7 @@ class Room:
             return
         # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
         parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
-        header = header_wire(world.header or {}, world.status, count)  # docs/protocol.md §6.5
+        header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
         for session, rid, role, _, done in by_snapshot:
             session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
                                   mode="snapshot", members=members))  # type: ignore[arg-type]
@@ -541,8 +549,9 @@ class Room:
                 self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts or [EMPTY_ARRAY]))
             _settle(done, None)
 
-    def _snapshot_frames(self, rid: int, seq: int, header: dict[str, Any], parts: list[bytes]) -> Iterator[bytes]:
-        """One joiner's snapshot frames (`parts`: packed instance arrays), built as they are sent."""
+    def _snapshot_frames(self, rid: int, seq: int, header: bytes, parts: list[bytes]) -> Iterator[bytes]:
+        """One joiner's snapshot frames (`parts`: packed instance arrays, `header` packed), built as
+        they are sent."""
         for index, part in enumerate(parts):
             yield encode_snapshot_packed(rid, self.world_id, seq, index, index == len(parts) - 1, part,
                                          header if index == 0 else None)

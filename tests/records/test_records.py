@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol import messages as m
-from protocol.codec import decode_server, encode, encode_presence_batch, encode_snapshot_packed, pack_member
+from protocol.codec import (
+    decode_server,
+    encode,
+    encode_presence_batch,
+    encode_snapshot_packed,
+    pack_header,
+    pack_member,
+)
 from records import InstanceRecord, array_header, generated, pack_generated, pack_records, spliced, unpack_records
 
 REC = InstanceRecord("i00001", "oak_tree", "environment", (3.0, 0.5, -3.0), (0.0, 0.38268343, 0.0, 0.92387953),
@@ -86,6 +93,8 @@ def test_a_spliced_snapshot_frame_is_the_frame_the_codec_encodes() -> None:
         expected = encode(m.Snapshot(rid=7, world_id="w1", seq=3, index=0, last=head is None,
                                      instances=[r.wire() for r in records], header=head))  # type: ignore[misc]
         assert encode_snapshot_packed(7, "w1", 3, 0, head is None, pack_records(records), head) == expected
+        packed_head = None if head is None else pack_header(head)
+        assert encode_snapshot_packed(7, "w1", 3, 0, head is None, pack_records(records), packed_head) == expected
         assert decode_server(expected).instances[4]["id"] == "i00004"  # type: ignore[union-attr]
 
 
