@@ -34,6 +34,7 @@ __all__ = [
     "encode_client",
     "encode_gen_chunk",
     "encode_gen_chunk_packed",
+    "encode_joined_packed",
     "encode_presence_batch",
     "encode_raw",
     "encode_server",
@@ -42,6 +43,7 @@ __all__ = [
     "pack_header",
     "pack_instances",
     "pack_member",
+    "pack_members",
 ]
 
 # --- decoding -------------------------------------------------------------------------------
@@ -377,6 +379,18 @@ def encode_snapshot_packed(rid: int, world_id: str, seq: int, index: int, last: 
         return b"\x87" + head[1:] + _INSTANCES_KEY + packed_instances
     packed_header = header if isinstance(header, bytes) else _pack(header)
     return b"\x88" + head[1:] + _INSTANCES_KEY + packed_instances + _HEADER_KEY + packed_header
+
+
+def pack_members(members: Sequence[val.Member] | Sequence[Mapping[str, Any]]) -> bytes:
+    """A member list (§6.2) packed once, for ``encode_joined_packed``."""
+    return _pack(list(members))
+
+
+def encode_joined_packed(rid: int, world_id: str, seq: int, role: str, mode: str, packed_members: bytes) -> bytes:
+    """A ``joined`` frame around an already packed member list (``pack_members``), byte-identical
+    to ``encode(Joined(...))``: a wave of joiners shares one encoding of the list (§7.4)."""
+    head = _pack({"type": "joined", "rid": rid, "world_id": world_id, "seq": seq, "role": role, "mode": mode})
+    return b"\x87" + head[1:] + _MEMBERS_KEY + packed_members  # fixmap of 6 entries -> 7
 
 
 def pack_header(header: Mapping[str, Any]) -> bytes:

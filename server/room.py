@@ -31,11 +31,13 @@ from typing import Any, Protocol
 from protocol import messages as m
 from protocol.codec import (
     encode,
+    encode_joined_packed,
     encode_presence_batch,
     encode_raw,
     encode_snapshot_packed,
     pack_header,
     pack_member,
+    pack_members,
 )
 from protocol.codes import ErrorCode
 from records import spliced
@@ -541,9 +543,9 @@ class Room:
         # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
         parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
         header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
+        listed = pack_members(members)  # the member list, encoded once for the wave
         for session, rid, role, _, done in by_snapshot:
-            session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
-                                  mode="snapshot", members=members))  # type: ignore[arg-type]
+            session.send_bytes(encode_joined_packed(rid, self.world_id, world.seq, role, "snapshot", listed))
             member = self.members.get(session.id)
             if member is not None:  # (else it left while the member list was read)
                 self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts or [EMPTY_ARRAY]))

@@ -14,10 +14,12 @@ from protocol import messages as m
 from protocol.codec import (
     decode_server,
     encode,
+    encode_joined_packed,
     encode_presence_batch,
     encode_snapshot_packed,
     pack_header,
     pack_member,
+    pack_members,
 )
 from records import InstanceRecord, array_header, generated, pack_generated, pack_records, spliced, unpack_records
 
@@ -106,3 +108,11 @@ def test_a_batched_presence_frame_is_the_frame_the_codec_encodes() -> None:
     assert decode_server(batch).members == tuple(members)  # type: ignore[union-attr]
     one = encode_presence_batch("w1", "leave", [pack_member(members[1])])
     assert one == encode(m.PresenceEvent(world_id="w1", event="leave", member=members[1]))  # type: ignore[arg-type]
+
+
+def test_a_joined_frame_around_a_member_list_packed_once_is_the_frame_the_codec_encodes() -> None:
+    members = [{"user_id": f"u{k}", "display_name": "A", "role": "viewer", "session_id": f"s{k}"} for k in range(20)]
+    for listed in (members[:0], members[:1], members):
+        expected = encode(m.Joined(rid=5, world_id="w1", seq=3, role="editor", mode="snapshot",
+                                   members=listed))  # type: ignore[arg-type]
+        assert encode_joined_packed(5, "w1", 3, "editor", "snapshot", pack_members(listed)) == expected
