@@ -58,6 +58,7 @@ BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for m
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
 PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
+PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)
 EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
 
@@ -189,6 +190,9 @@ class Room:
         self.known: dict[str, dict[str, Any]] = {}
         self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("join", …) | ("call", …)
         self._wake = asyncio.Event()
+        self._presence_held: list[Out] = []  # presence joins and leaves waiting for the room's next tick
+        self._presence_sent = -PRESENCE_TICK_S  # loop time of the last presence join or leave sent
+        self._presence_timer: asyncio.TimerHandle | None = None
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
     @property
@@ -219,6 +223,8 @@ class Room:
         self.generating = False
 
     async def close(self) -> None:
+        if self._presence_timer is not None:
+            self._presence_timer.cancel()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -262,10 +268,14 @@ class Room:
         kind = env["k"]
         if kind == "op" and env["s"] > self.seq + 1:
             await self._fill_gap(env["s"] - 1)
-        if kind in BROADCASTS:
+        if kind in BROADCASTS or kind == "tick":
             batch: list[Out] = []
-            self._take(env, batch)  # (an op's gap was filled just above)
+            if kind == "tick":  # the room's presence tick (_tick_presence)
+                self._presence_timer = None
+            else:
+                self._take(env, batch)  # (an op's gap was filled just above)
             self._take_queued(batch)
+            batch = self._tick_presence(batch)
             if batch:
                 await self._broadcast(self._coalesce(batch))
         elif kind == "control":
@@ -324,6 +334,24 @@ class Room:
         else:
             return False
         return True
+
+    def _tick_presence(self, batch: list[Out]) -> list[Out]:
+        """Presence joins and leaves go out at most once per PRESENCE_TICK_S: those that arrive
+        sooner after the last wait for the room's next tick (a local "tick" envelope) and go out
+        with it, coalesced (`_coalesce`): a wave of joins costs each member one presence frame per
+        tick. The first after a quiet spell goes out at once. Everything else goes out as it comes."""
+        if not self._presence_held and all(out.about is None for out in batch):
+            return batch
+        loop = asyncio.get_running_loop()
+        now, due = loop.time(), self._presence_sent + PRESENCE_TICK_S
+        if now + 0.001 < due:
+            self._presence_held += [out for out in batch if out.about is not None]
+            if self._presence_timer is None:
+                self._presence_timer = loop.call_at(due, self.deliver, {"k": "tick"})
+            return [out for out in batch if out.about is None]
+        self._presence_sent = now
+        held, self._presence_held = self._presence_held, []
+        return held + batch
 
     def _coalesce(self, batch: list[Out]) -> list[Out]:
         """Presence per room tick: consecutive joins (or leaves) in `batch` become one `presence`

@@ -341,11 +341,27 @@ async def test_a_lone_join_keeps_its_frame_and_a_leave_between_joins_keeps_the_o
     assert lone == [{"type": "presence", "world_id": "w1", "event": "join", "member": _member("a")}]
     for name, event in (("b", "join"), ("x", "leave"), ("y", "leave"), ("a", "join")):
         await _announce(hub, "w1", name, event)
-    await _settle(room)
+    await _until(lambda: len(old.transport.messages()) == 4)  # at the room's next presence tick
     frames = old.transport.messages()[1:]
     assert [(f["event"], f["member"]["session_id"], [mm["session_id"] for mm in f.get("members", [])])
             for f in frames] == [("join", "b", []), ("leave", "x", ["x", "y"]), ("join", "a", [])]
     assert [f["event"] for f in a.transport.messages()] == ["join", "leave"]  # not its own join
+    await hub.close()
+
+
+async def test_presence_arriving_within_a_tick_waits_for_it_and_other_frames_do_not(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.room.PRESENCE_TICK_S", 1.0)  # "within a tick" however slow this machine is
+    old, a, b = RecordingMember("old"), RecordingMember("a"), RecordingMember("b")
+    room = await _room_with(hub, "w1", old, a, b)
+    await _announce(hub, "w1", "a")
+    await _settle(room)
+    await _announce(hub, "w1", "b")  # within PRESENCE_TICK_S of the last: held for the tick
+    await room.publish_frame(b"\x81\xa1k\x02")
+    await _settle(room)
+    assert [f.get("event", f.get("k")) for f in old.transport.messages()] == ["join", 2]
+    await _until(lambda: len(old.transport.messages()) == 3)
+    assert old.transport.messages()[2]["member"] == _member("b")
     await hub.close()
 
 
