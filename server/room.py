@@ -337,18 +337,19 @@ class Room:
 
     def _tick_presence(self, batch: list[Out]) -> list[Out]:
         """Presence joins and leaves go out at most once per PRESENCE_TICK_S: those that arrive
-        sooner after the last wait for the room's next tick (a local "tick" envelope) and go out
-        with it, coalesced (`_coalesce`): a wave of joins costs each member one presence frame per
-        tick. The first after a quiet spell goes out at once. Everything else goes out as it comes."""
+        sooner after the last wait for the room's next tick (a local "tick" envelope), coalesced
+        with the others of that tick (`_coalesce`), so a wave of joins costs each member one
+        presence frame per tick. The first after a quiet spell goes out at once, and any other
+        frame takes what is held along, ahead of it: members see the same order as without ticks."""
         if not self._presence_held and all(out.about is None for out in batch):
             return batch
         loop = asyncio.get_running_loop()
         now, due = loop.time(), self._presence_sent + PRESENCE_TICK_S
-        if now + 0.001 < due:
-            self._presence_held += [out for out in batch if out.about is not None]
+        if now + 0.001 < due and all(out.about is not None for out in batch):
+            self._presence_held += batch
             if self._presence_timer is None:
                 self._presence_timer = loop.call_at(due, self.deliver, {"k": "tick"})
-            return [out for out in batch if out.about is None]
+            return []
         self._presence_sent = now
         held, self._presence_held = self._presence_held, []
         return held + batch

@@ -349,19 +349,24 @@ async def test_a_lone_join_keeps_its_frame_and_a_leave_between_joins_keeps_the_o
     await hub.close()
 
 
-async def test_presence_arriving_within_a_tick_waits_for_it_and_other_frames_do_not(
+async def test_presence_within_a_tick_waits_for_it_or_goes_out_ahead_of_the_next_frame(
         hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("server.room.PRESENCE_TICK_S", 1.0)  # "within a tick" however slow this machine is
-    old, a, b = RecordingMember("old"), RecordingMember("a"), RecordingMember("b")
-    room = await _room_with(hub, "w1", old, a, b)
-    await _announce(hub, "w1", "a")
+    old, a, b, c = (RecordingMember(n) for n in ("old", "a", "b", "c"))
+    room = await _room_with(hub, "w1", old, a, b, c)
+    await _announce(hub, "w1", "a")  # the first after a quiet spell: at once
     await _settle(room)
-    await _announce(hub, "w1", "b")  # within PRESENCE_TICK_S of the last: held for the tick
+    assert [f["member"]["session_id"] for f in old.transport.messages()] == ["a"]
+    await _announce(hub, "w1", "b")  # within the tick: held for it
+    await _settle(room)
+    assert len(old.transport.messages()) == 1
+    await _until(lambda: len(old.transport.messages()) == 2)  # the tick
+    assert old.transport.messages()[1]["member"] == _member("b")
+    await _announce(hub, "w1", "c")  # held again, until a frame for the room comes
+    await _settle(room)
     await room.publish_frame(b"\x81\xa1k\x02")
     await _settle(room)
-    assert [f.get("event", f.get("k")) for f in old.transport.messages()] == ["join", 2]
-    await _until(lambda: len(old.transport.messages()) == 3)
-    assert old.transport.messages()[2]["member"] == _member("b")
+    assert [f.get("member", f) for f in old.transport.messages()[2:]] == [_member("c"), {"k": 2}]  # same order
     await hub.close()
 
 
