@@ -112,14 +112,15 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | FANTASY | SURREAL | SNOW | SPOOKY,
               density=0.6,
               keep=_k("prop .5 person .6 lighting .7 plant .6 tree .6"),
-              anchor=_a("prop:buildings person:buildings plant:clusters")),
+              # billboards and effects (steam, fountains' spray) by the frontage, not mid-block
+              anchor=_a("prop:buildings person:buildings plant:clusters effect:buildings ui:buildings")),
     Archetype("cyberpunk_city", "neon city", {**_c("cyberpunk,neon,dystopian", 4),
               **_c("futuristic city,sci fi city,future city", 6)}, "sci_fi", "paved", road=True,
               hills=0.2, structure="grid", palette=dict(P_STREET),
               fits=_f("cyberpunk"), boost=frozenset("neon futuristic hologram".split()),
               exclude=FARM_ANIMALS | WILDLIFE | LAVA | FANTASY | SNOW | SPOOKY, density=0.6,
               keep=_k("prop .5 person .6 plant .5"),
-              anchor=_a("prop:buildings person:buildings")),
+              anchor=_a("prop:buildings person:buildings effect:buildings ui:buildings")),
     Archetype("suburb", "suburb", {**_c("suburb,suburban,suburbs,neighborhood,neighbourhood,"
               "residential,cul,driveway"), **_c("residential street,picket fences", 6)},
               "realistic", "grass", road=True, hills=0.4,
@@ -137,17 +138,22 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               keep=_k("prop .5 person .6 lighting .6 tree .7"),
               anchor=_a("prop:buildings person:buildings lighting:buildings "
                          "tree:clusters animal:clusters rock:clusters")),
-    Archetype("farm", "farm", _c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
-              "countryside,farmyard,orchard"), "realistic", "grass", hills=0.5,
+    Archetype("farm", "farm", {**_c("farm,farmland,ranch,barn,pasture,crops,crop,fields,tractor,"
+              "countryside,farmyard,orchard"), **_c("sunflower,sunflowers,wheat,cornfield,maize", 2.5)},
+              "realistic", "grass", hills=0.5,
               structure="fields", palette={**P_RURAL, "tree": 1.2, "animal": 3, "prop": 2},
               centerpiece=("barn", "farmhouse"),
               fits=_f("rural temperate"), boost=frozenset("farm rural hay animal".split()),
               exclude=WILDLIFE | ROBOTS | LAVA | SCIFI | FANTASY | SURREAL | SPOOKY,
               density=0.5,
-              keep=_k("prop .5 tree .6"),
-              anchor=_a("prop:buildings person:buildings tree:clusters rock:clusters")),
+              keep=_k("prop .5 tree .6 animal .7"),
+              # the farm's life keeps to the farmyard and the paddock fence, not the far fields
+              anchor=_a("prop:buildings person:buildings animal:buildings tree:clusters rock:clusters")),
     Archetype("harbour", "harbour", {**_c("harbour,harbor,port,dock,docks,marina,wharf,quay,"
-              "bay,seaport,fishing boats", 4), **_c("pier,piers", 2)}, "realistic", "paved", water="coast",
+              "bay,seaport,fishing boats", 4), **_c("pier,piers", 2),
+              # a ship that only a harbour's sea can float (a 120 m freighter in a meadow's pond)
+              **_c("cargo ship,cargo ships,container ship,container ships,freighter,freighters,"
+                   "ferry,ferries", 4)}, "realistic", "paved", water="coast",
               structure="quay", palette={"vehicle": 1.0, "prop": 3, "person": 0.6, "lighting": 0.5,
                                          "plant": 0.4, "tree": 0.1, "rock": 0.3},
               fits=_f("harbour coast"),
@@ -160,6 +166,10 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               anchor=_a("prop:shore person:shore lighting:shore vehicle:buildings rock:clusters plant:clusters")),
     Archetype("beach", "beach", {**_c("beach,seaside,sand,sandy,surf,tropical,lifeguard,sunbathers,"
               "shore,island"), **_c("cove,coves", 6), **_c("pirate cove", 8),
+              # "a palm grove by the sea" is a coast with palms, not a forest; a forest by
+              # the sea stays a forest (2 < 2.5)
+              **_c("sea,ocean,seashore,coastline,coastal", 2), **_c("palm,palms", 1.5),
+              **_c("palm grove,palm groves", 6),
               **_c("floating island,floating islands", -3)}, "nature", "sand", water="coast", hills=0.3,
               palette={"tree": 0.15, "plant": 1.5, "rock": 0.6, "person": 0.6, "prop": 2.5},
               fits=_f("beach coast"), boost=frozenset("palm tropical beach umbrella".split()),
@@ -201,14 +211,26 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               exclude=SNOW | FARM_ANIMALS | WILDLIFE | ROBOTS | LAVA | SPOOKY, density=0.3,
               keep=_k("rock .3 plant .3 tree .6 terrain .5"),
               anchor=_a("tree:shore plant:clusters rock:clusters terrain:clusters animal:shore")),
-    Archetype("snow", "snowfield", {**_c("ski,skiers,snow,snowy,winter,arctic,alpine,slopes,"
-              "lodge,chalet,igloo,tundra,frozen,glacier", 3), **_c("ski resort,ski lift", 6)},
+    Archetype("snow", "snowfield", {**_c("snow,snowy,winter,arctic,alpine,"
+              "igloo,tundra,frozen,glacier", 3)},
               "nature", "snow", hills=2.0, palette={"tree": 8, "rock": 3, "terrain": 2,
                                                    "plant": 0.5, "person": 0.5},
               fits=_f("snow alpine ski"), boost=frozenset("snow snowy winter pine".split()),
               exclude=TROPICAL | DESERT | LAVA | FARM_ANIMALS | ROBOTS, density=0.6,
               keep=_k("tree .45 rock .6 terrain .5"),
               anchor=_a("tree:clusters rock:clusters terrain:clusters person:buildings")),
+    # a ski resort is open slopes: a lodge, a lift line up the hill, a piste kept clear beside
+    # it, skiers round the lodge and the lift; trees in a few stands, not a forest
+    Archetype("ski_resort", "ski resort", {**_c("ski,skiers,skiing,slopes,slope,piste,lodge,chalet,"
+              "snowboarders,snowboarding", 3), **_c("ski resort,ski lift,ski slope,ski slopes", 6)},
+              "nature", "snow", hills=2.0, structure="lift", centerpiece=("lodge", "chalet"),
+              palette={"tree": 2.5, "rock": 1.5, "terrain": 1.5, "plant": 0.3, "person": 0.8,
+                       "prop": 0.6},
+              fits=_f("ski snow alpine"), boost=frozenset("ski snow snowy winter lodge".split()),
+              exclude=TROPICAL | DESERT | LAVA | FARM_ANIMALS | ROBOTS | WILDLIFE, density=0.5,
+              keep=_k("tree .35 rock .5 terrain .5 person .5 prop .5"),
+              anchor=_a("tree:clusters rock:clusters terrain:clusters person:buildings "
+                        "prop:buildings")),
     Archetype("mountain", "mountain", {**_c("mountain,mountains,peak,peaks,cliff,cliffs,summit,"
               "highlands,ridge", 3), **_c("rocky", 1)}, "nature", "rock", hills=3.0,
               palette={"rock": 8, "tree": 6, "plant": 3, "terrain": 2, "animal": 0.5},
@@ -273,12 +295,14 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               anchor=_a("prop:clusters plant:clusters tree:clusters person:clusters")),
     Archetype("campsite", "campsite", {**_c("campsite,camping,camp,campground,campfire,tent,"
               "tents,bonfire", 4)}, "nature", "grass", hills=0.8, structure="tent_ring",
-              palette={**P_WILD, "tree": 5, "prop": 1}, fits=_f("camp temperate woodland wild"),
+              # the camp reads first: few rocks and trees near it, the tents round the fire
+              palette={**P_WILD, "tree": 3.5, "rock": 1.5, "prop": 1.2, "person": 0.6},
+              fits=_f("camp temperate woodland wild"),
               boost=frozenset("camp camping forest".split()),
               exclude=MODERN | ROBOTS | LAVA | SCIFI | FARM_ANIMALS | SPOOKY
               | frozenset("army military".split()), density=0.6,
               centerpiece=("campfire",),
-              keep=_k("prop .5 effect .3 tree .45 plant .6"),
+              keep=_k("prop .6 effect .3 tree .4 plant .5 rock .5"),
               anchor=_a("prop:centre person:centre tree:clusters effect:clusters rock:clusters")),
     Archetype("military", "military outpost", {**_c("military,outpost,army,bunker,barracks,"
               "checkpoint,soldiers,garrison", 4), **_c("military base,army base", 6)},
@@ -332,6 +356,8 @@ ARCHETYPES: Final[tuple[Archetype, ...]] = (
               | SNOW | SPOOKY | frozenset("pier dock boat ship kayak rowboat motorboat lily "
                                           "reeds bridge canoe".split()), density=0.6,
               seasons=False,
+              # coral heads and kelp beds with open sand between them, not an even carpet
+              keep=_k("terrain .55 plant .45 rock .4 effect .4"),
               anchor=_a("plant:clusters terrain:clusters rock:clusters")),
     Archetype("wild_west", "frontier town", {**_c("western,cowboy,cowboys,saloon,sheriff,"
               "frontier,outlaws,stagecoach", 4), **_c("wild west", 10)}, "historical", "sand",

@@ -113,6 +113,7 @@ class Catalog:
         self.solid = np.array([p.solid for p in self.prefabs], dtype=bool)
         self.surface = tuple(p.surface for p in self.prefabs)
         self.is_building = np.array([p.type == "building" for p in self.prefabs], dtype=bool)
+        self.is_vehicle = np.array([p.type == "vehicle" for p in self.prefabs], dtype=bool)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], version: str) -> Catalog:

@@ -16,6 +16,7 @@ from .lexicon import (
     FEATURES,
     NUMBER_WORDS,
     SIZE_ADJECTIVES,
+    STANDS,
     STOP_WORDS,
     TIME_WORDS,
     VAGUE_COUNTS,
@@ -151,7 +152,11 @@ def make_title(intent: Intent, requests: Sequence[Any], scene: str = "") -> str:
                        None)
         words = list(place)
         if subject is not None:
-            what = _phrase_words(tokens, intent.requests[subject].terms, 1)
+            terms = intent.requests[subject].terms
+            last = intent.requests[subject].phrase.split()[-1]
+            if last in STANDS and terms and last != terms[-1]:
+                terms = (*terms, last)  # "Beach with Palm Grove", not "with Palm"
+            what = _phrase_words(tokens, terms, 1)
             while what and _skip(what[0]):
                 what.pop(0)
             if len(words) + len(what) < MAX_TITLE_WORDS:
@@ -232,6 +237,10 @@ def make_description(intent: Intent, requests: Sequence[Any], trace: Sequence[di
             phrase = f"{requests[i].settlement.kind} building"
         else:
             phrase = t["phrase"]
+            words = phrase.split()
+            if n > 1 and len(words) > 1 and words[-1] in STANDS and kr.terms \
+                    and words[-1] != kr.terms[-1]:
+                phrase = " ".join(words[:-1])  # "a palm grove": so many palms, not groves
         if kr.count is None and not kr.plural and not town:
             parts.append(phrase)  # "smoke", "fog": as the prompt says it, no number
         else:

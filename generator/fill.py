@@ -21,6 +21,12 @@ from .terrain import OCC, PATH, RES, WATER, Terrain
 ALL_FLAGS = WATER | PATH | OCC | RES
 
 RADIUS_CLASSES = (1.5, 3.0, 6.0, float("inf"))
+# slots of the bigger classes (trees, boulders) are this much wider than their largest
+# footprint: room for each instance to move inside its slot, so a dense wood does not stand
+# in rows and columns (the slot raster), and a little natural thinning
+LOOSE = 1.45
+LOOSE_FROM = 1.5  # m: the footprint radius from which slots are loose
+THIN = 0.8  # ... and such a class takes at most this share of its free slots: glades, not rows
 # points a fill gathers round (x, z, sigma): buildings, the water's edge, the scene's centre
 Anchors = tuple[np.ndarray, np.ndarray, float]
 NEAR = 1e-3  # an anchored slot's least Gaussian weight: within ~3.7 sigma of an anchor point
@@ -32,8 +38,12 @@ Mode = tuple[bool, Anchors | None]  # (clustered, anchor points) of a member
 def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
          group: int, scale_range: tuple[float, float] = (0.0, 1.0),
          clustered: bool = False, final: bool = False, anchors: Anchors | None = None,
-         modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
+         modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None,
+         thin: bool = True) -> int:
     """Place up to sum(counts) instances of (prefab number, count) members; returns placed.
+
+    ``thin``: big classes have loose slots and take at most THIN of them (not for a counted
+    kind: its number must fit; it is too few to show the slot raster anyway).
 
     ``anchors``: slots are weighted by closeness to these points instead of random centres
     (``clustered``), so props stand round the buildings and reeds along the shore. ``modes``
@@ -59,7 +69,7 @@ def fill(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int
         want = min(sum(c for _, c in group_members), eng.room)
         got = _fill_class(eng, rng, group_members, key[1], group, scale_range, clustered,
                           mark=not (final and n == len(keys) - 1), anchors=anchors,
-                          modes=modes, mode_of=mode_of)
+                          modes=modes, mode_of=mode_of, thin=thin)
         placed += got
         carry[key[1]] = want - got
     return placed
@@ -132,7 +142,8 @@ def _window_or(b: np.ndarray, k: int, axis: int) -> np.ndarray:
 def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tuple[int, int]],
                 water: bool, group: int, scale_range: tuple[float, float],
                 clustered: bool, mark: bool = True, anchors: Anchors | None = None,
-                modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None) -> int:
+                modes: list[Mode] | None = None, mode_of: dict[int, int] | None = None,
+                thin: bool = True) -> int:
     cat, ter, tab = eng.cat, eng.ter, eng.tab
     pids = [p for p, _ in members]
     counts = [n for _, n in members]
@@ -142,7 +153,8 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     rmax = max(tab.radius_list[p] for p in pids)
     # slots are k x k raster cells, aligned to the raster, so "is this slot free?" is a few
     # strided ORs over the flag raster instead of a gather per slot
-    k = math.ceil((2 * rmax + 0.05) / ter.cell)
+    loose = thin and rmax >= LOOSE_FROM
+    k = math.ceil((2 * rmax * (LOOSE if loose else 1.0) + 0.05) / ter.cell)
     o0, o1 = rng.integers(0, k, 2).tolist()
     mi, mj = (ter.n - o0) // k, (ter.n - o1) // k
     if mi <= 0 or mj <= 0:
@@ -162,7 +174,7 @@ def _fill_class(eng: PlacementEngine, rng: np.random.Generator, members: list[tu
     taken = np.zeros(free.size, dtype=bool)
     picks: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
-    room = total
+    room = min(total, math.ceil(THIN * free.size)) if loose else total
     for mode in sorted(by_mode):
         sub = by_mode[mode]
         want = min(sum(n for _, n in sub), room)

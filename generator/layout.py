@@ -30,6 +30,7 @@ from .walk import WALK_CELL
 
 ROUNDS = 6
 MAX_ANCHORS = 24  # points a filler category gathers round (more are thinned evenly)
+TOP_UP_ENOUGH = 100  # a bulk fill that placed this many needs no Poisson top-up
 STRUCTURE_GROUP = -5  # structure.STRUCTURE_GROUP (structure imports layout)
 _SPAWN_DEPTHS = np.linspace(0.35, 0.9, 12)  # spawn candidates south of the centre (x half)
 
@@ -434,7 +435,10 @@ class Layout:
             for pidx, x, z, _, _, group, landmark in self.eng.cols.parts:
                 if group in (-1, -2):  # filler and road pieces are no anchors
                     continue
-                sel = self.is_building[pidx] | (group == STRUCTURE_GROUP) | landmark
+                # the structure's pieces, but not its traffic: a city's props gather by its
+                # buildings, not on its lanes
+                sel = self.is_building[pidx] | landmark | (
+                    (group == STRUCTURE_GROUP) & ~self.cat.is_vehicle[pidx])
                 xs.append(x[sel])
                 zs.append(z[sel])
         elif mode == "shore" and not ter.seabed:
@@ -474,14 +478,18 @@ class Layout:
         # oasis, reeds along the shore)
         mode = self.arch.anchor.get(self.category[int(req.pidx[0])], "")
         anchors = self.anchors(mode) if mode else None
+        # a counted kind ("pine trees": dozens, 24-60) is held to its number: no thinning
+        counted = req.count is not None
         got = fill(self.eng, rng, [(int(req.pidx[k]), int(shares[k])) for k in range(n)],
                    group=req.index, scale_range=(lo, hi), clustered=clustered or bool(mode),
-                   anchors=anchors)
-        if got < target // 2 or self.cat.surface[int(req.pidx[0])] == "water" and got < target:
+                   anchors=anchors, thin=not counted)
+        water = self.cat.surface[int(req.pidx[0])] == "water"
+        # (a big share - a stand's hundreds of trees - that placed a hundred and more is
+        # bulk enough: the Poisson top-up would cost more than the whole fill)
+        if got < min(target // 2, TOP_UP_ENOUGH) or (water or counted) and got < target:
             # big footprints rarely find a whole free slot: Poisson engine (a boat on a narrow
             # river needs every round: few water cells take its length)
-            water = self.cat.surface[int(req.pidx[0])] == "water"
             got += self.place_request(req, max(1, min(target - got, 40)),
                                       self.sampler_for(req, None, []), exact=False,
-                                      rounds=ROUNDS if water else 2)
+                                      rounds=ROUNDS if water or counted else 2)
         return got

@@ -88,6 +88,16 @@ ATTRIBUTE_TAGS: Final[dict[str, str]] = {
     "bare": "dead", "huge": "giant", "massive": "giant", "towering": "giant", "big": "giant",
     "large": "giant", "colourful": "colorful", "holy": "religious",
 }
+# Attributes that name an era: "a ruined tower" is a castle's or a wizard's, never a lifeguard's
+# or an office tower, whatever the world type (retrieval keeps prefabs of these world types
+# when any candidate has one).
+ERA_ATTRIBUTES: Final[dict[str, frozenset[str]]] = dict.fromkeys(
+    "ruined ancient crumbling medieval ruin".split(), frozenset({"historical", "fantasy"}))
+# a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
+# forest of pines (uncounted), not one pine next to a forest of other trees; "a coral reef"
+# is corals, not exactly one coral
+STANDS: Final[frozenset[str]] = frozenset(
+    "forest forests woods grove groves woodland orchard orchards jungle reef reefs".split())
 SCALE_UP: Final[frozenset[str]] = frozenset("giant huge massive towering big large tall".split())
 SCALE_DOWN: Final[frozenset[str]] = frozenset("small tiny little short".split())
 

@@ -262,9 +262,7 @@ def _lay_out(lay: Layout, intent: Intent, requests: list[Request | None], budget
                 anchor.landmark = True
     landmarks = _anchors_first([r for r in live if r.landmark], rel_of)
     if not live:
-        wanted = [i for i in lay.cat.for_world(intent.world_type)
-                  if lay.cat.prefabs[i].landmark and lay.cat.surface[i] == "ground"
-                  and not set(lay.cat.prefabs[i].tags) & lay.arch.exclude]
+        wanted = structure.default_landmarks(lay)
         if wanted and budget >= 20:
             pick = wanted[int(sub_rng(lay.key, "default").integers(0, len(wanted)))]
             landmarks = [Request(-3, Match((lay.cat.prefabs[pick].id,), (1.0,)),
@@ -396,12 +394,16 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
     """Plurals without a number: vegetation is plentiful (it shares most of the remaining
     budget), other things are "several to many", growing with the world (sqrt of the budget).
     Vegetation placed by a relation ("willow trees around a pond") is as many as the ring or
-    line holds, not a forest's share."""
+    line holds, not a forest's share; by a water line ("a palm grove by the sea", "pines along
+    the river") it is plentiful again: the shore is long."""
     if not uncounted:
         return {}
     veg = [r for r in uncounted
            if category(lay.cat.prefabs[int(r.pidx[0])]) in ("tree", "plant")
-           and getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"]
+           and (getattr(rel_of.get(r.index), "kind", "scatter") == "scatter"
+                or getattr(rel_of.get(r.index), "feature", None) in ("coast", "river"))]
+    # ... as many as a band along the line holds (the relation is checked on every one)
+    shore_cap = int(2.4 * budget ** 0.5)
     out: dict[int, int] = {}
     fair = int(rest * 0.5 / len(uncounted))
     for r in uncounted:
@@ -415,6 +417,8 @@ def _uncounted_targets(lay: Layout, uncounted: list[Request], rest: int,
     pool = max(0, int(rest * 0.6 * lay.arch.density) - sum(out.values()))
     for r in veg:
         out[r.index] = max(8, pool // len(veg))
+        if rel_of.get(r.index) is not None:
+            out[r.index] = min(out[r.index], shore_cap)
     return out
 
 

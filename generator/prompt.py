@@ -24,6 +24,7 @@ from .lexicon import (
     SETTLEMENT_NOUNS,
     SIZE_ADJECTIVES,
     SIZE_WORDS,
+    STANDS,
     STOP_WORDS,
     TIME_WORDS,
     VAGUE_COUNTS,
@@ -32,6 +33,7 @@ from .lexicon import (
     WORLD_KEYWORDS,
     WORLD_TYPES,
     lemma,
+    tokenize,
 )
 from .nouns import RELATION_WORDS, SCENE_NOUNS, is_unknown_noun, looks_plural
 
@@ -325,9 +327,6 @@ def _group_phrases(state: _Parse, is_kind: object, catalog: Catalog) -> None:
 
 
 MOLTEN = frozenset({"lava", "magma"})  # "a lava lake", "a magma pond": lava, not water
-# a stand of one kind of plant: "a pine forest", "a bamboo grove", "an apple orchard" is a
-# forest of pines (uncounted), not one pine next to a forest of other trees
-STANDS = frozenset("forest forests woods grove groves woodland orchard orchards jungle".split())
 
 
 def _setting_noun(word: str) -> bool:
@@ -345,13 +344,32 @@ def _apply_count(ph: _Phrase, count: _Count, head: str) -> None:
 
 
 def _cooccur(catalog: Catalog, a: str, b: str) -> bool:
-    """Do two adjacent words name one prefab ("space station", "street lamp")?"""
+    """Do two adjacent words name one prefab ("space station", "street lamp")? Either both
+    are among its name words and first two tags, or the pair is written in its description
+    and both are its words ("a cargo ship": "A long cargo ship loaded with containers")."""
     la, lb = lemma(a), lemma(b)
     memo = cache.table(catalog, "cooccur")
     hit = memo.get((la, lb))
     if hit is None:
-        hit = memo[(la, lb)] = any(la in w and lb in w for w in catalog.retrieval.primary)
+        hit = memo[(la, lb)] = any(la in w and lb in w for w in catalog.retrieval.primary) \
+            or (la, lb) in _described_pairs(catalog)
     return hit
+
+
+def _described_pairs(catalog: Catalog) -> frozenset[tuple[str, str]]:
+    """Adjacent word pairs (lemmas) of the prefabs' descriptions whose two words are both the
+    prefab's own words (name and tags): compound nouns the catalog spells out."""
+    memo = cache.table(catalog, "described_pairs")
+    pairs = memo.get(None)
+    if pairs is None:
+        found: set[tuple[str, str]] = set()
+        for p in catalog.prefabs:
+            own = p.words
+            text = [lemma(w) for w in tokenize(p.description)]
+            found.update((x, y) for x, y in zip(text, text[1:], strict=False)
+                         if x != y and x in own and y in own)
+        pairs = memo[None] = frozenset(found)
+    return pairs
 
 
 def _find_relations(state: _Parse) -> None:

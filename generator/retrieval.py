@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lexicon import ATTRIBUTE_TAGS, SYNONYMS, canonical, lemma, tokenize
+from .lexicon import ATTRIBUTE_TAGS, ERA_ATTRIBUTES, SCALE_DOWN, SCALE_UP, SYNONYMS, canonical, lemma, tokenize
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -116,11 +116,22 @@ class Bm25Index:
             candidates = [i for i, w in enumerate(self.words) if w & head_forms]
         if not candidates:
             return None
+        wanted = {lemma(ATTRIBUTE_TAGS.get(a, a)) for a in attributes} | {lemma(a) for a in attributes}
+        # attributes steer before the genre does: a single thing is a prefab that carries
+        # the attribute ("a sunken ship" is the wreck; many keep their variety, the boost
+        # below prefers them: "a dark forest" is not all dead trees), else one of the
+        # attribute's era ("a ruined tower" is a stone tower, not a lifeguard's), when any
+        # candidate is one; sizes only scale
+        steer = wanted - SCALE_UP - SCALE_DOWN
+        if steer:
+            tagged = [i for i in candidates if steer & self.tag_sets[i]] if single else []
+            eras = frozenset().union(*(ERA_ATTRIBUTES.get(a, frozenset()) for a in attributes))
+            candidates = tagged or [i for i in candidates
+                                    if eras & set(self.catalog.prefabs[i].world_types)] or candidates
         if world_type:  # hard genre filter: off-genre prefabs only when nothing in-genre fits
             in_genre = [i for i in candidates if world_type in self.catalog.prefabs[i].world_types]
             candidates = in_genre or candidates
         base = self.scores(query)
-        wanted = {lemma(ATTRIBUTE_TAGS.get(a, a)) for a in attributes} | {lemma(a) for a in attributes}
         ranked = []
         for i in candidates:
             p = self.catalog.prefabs[i]

@@ -8,6 +8,7 @@
 * ``plaza`` - a ring of stalls (market) or ruins round an open paved centre.
 * ``fields`` - a fenced paddock east of the centre with crop rows in it.
 * ``tent_ring`` - tents in a ring round the camp fire.
+* ``lift`` - a ski lift's pylons up the slope north of the lodge, the piste beside it open.
 
 Everything placed here goes through the placement engine (hard constraints hold) and never
 uses a prefab of a counted kind (counts.py) or an excluded kind of the scene. A kind the prompt
@@ -37,14 +38,21 @@ WATER_VEHICLE = ("boat", "ship", "kayak", "canoe", "yacht", "rowboat", "motorboa
 
 
 def add_streets(ter: Terrain, arch: Archetype) -> None:
-    """A grid scene gets two more north-south and two east-west straight streets (the main
-    road from build_terrain stays); paths are flagged where there is no water."""
+    """A grid scene's streets are a grid: three straight north-south and three east-west
+    streets 0.3 of the world apart. The main road build_terrain drew (a gentle sine) is
+    straightened onto the grid (through the river's ford, if there is one), since a wavy road
+    across the blocks reads as no grid at all; paths are flagged where there is no water."""
     if arch.structure != "grid":
         return
     s = ter.size
     centres = (np.arange(ter.n) + 0.5) * ter.cell - ter.half
-    for axis, c0 in (("z", -0.3 * s), ("z", 0.3 * s), ("x", 0.28 * s), ("x", -0.05 * s)):
-        road = Road(axis, c0, 0.0, 0.0, 0.0, 8.0)
+    main = ter.roads[0] if ter.roads else Road("z", 0.0, 0.0, 0.0, 0.0, 8.0)
+    c = (ter.ford[0] + ter.ford[1]) / 2 if ter.ford is not None else main.c0
+    ter.flags &= ~np.uint8(PATH)  # only roads are paths yet: the grid draws them again
+    ter.roads = []
+    for axis, c0 in (("z", c), ("z", c - 0.3 * s), ("z", c + 0.3 * s),
+                     ("x", -0.05 * s), ("x", -0.35 * s), ("x", 0.25 * s)):
+        road = Road(axis, c0, 0.0, 0.0, 0.0, main.width if axis == "z" and c0 == c else 8.0)
         ter.roads.append(road)
         # a straight road is a band of rows (axis z: x = c0) or columns: no distance field
         band = np.flatnonzero(np.abs(centres - c0) < road.width / 2)
@@ -78,6 +86,19 @@ def find(lay: Layout, tags: tuple[str, ...], surface: str | None = None) -> list
         ranked = memo[key] = sorted(genre or hits, key=lambda i: bool(cat.prefabs[i].tags)
                                     and cat.prefabs[i].tags[0] not in wanted)
     return [i for i in ranked if not lay.excluded[i]]
+
+
+def default_landmarks(lay: Layout) -> list[int]:
+    """The landmarks a prompt that names no object may get: in-genre ground landmarks that fit
+    the scene (no beached wreck on a ski slope, no rocket on a farm). A scene with a centre
+    piece gets none: its lodge, barn or camp fire is the landmark."""
+    cat, arch, world_type = lay.cat, lay.arch, lay.intent.world_type
+    if arch.centerpiece:
+        return []
+    allowed = arch.fits or WORLD_FITS.get(world_type, frozenset())
+    return [i for i in cat.for_world(world_type)
+            if cat.prefabs[i].landmark and cat.surface[i] == "ground"
+            and not set(cat.prefabs[i].tags) & arch.exclude and fits_scene(cat.prefabs[i], allowed)]
 
 
 def asked(lay: Layout, requests: list[Request | None], tags: tuple[str, ...]) -> bool:
@@ -118,7 +139,7 @@ def place_structure(lay: Layout, requests: list[Request | None], centre: tuple[f
                      ("shop", "house", "cottage", "tavern", "inn"), 12, rng, buildings=True)
         lay.clearings.append((centre[0], centre[1], r + 4.0))
     elif kind == "tent_ring":
-        r = _ring_of(lay, requests, centre, ("tent",), 6, rng)
+        r = _ring_of(lay, requests, centre, ("tent",), 8, rng)
         lay.clearings.append((centre[0], centre[1], max(r, 12.0) + 5.0))
     elif kind == "rows":
         _rows(lay, requests, centre, rng)
@@ -126,6 +147,8 @@ def place_structure(lay: Layout, requests: list[Request | None], centre: tuple[f
         _fields(lay, requests, rng)
     elif kind == "quay":
         _quay(lay, requests, rng)
+    elif kind == "lift":
+        _lift(lay, requests, centre)
     if kind in ("grid", "main_road") and lay.ter.roads:
         _frontage(lay, requests, rng)
 
@@ -317,6 +340,34 @@ def _fields(lay: Layout, requests: list[Request | None], rng: np.random.Generato
         _place(lay, p, x.ravel(), z.ravel(), np.zeros(x.size), x.size)
 
 
+def lift_line(lay: Layout, centre: tuple[float, float, float]) -> tuple[float, float, float]:
+    """(x, z from, z to) of a ski resort's lift: north from the lodge, up the slope."""
+    cx, cz, r0 = centre
+    return cx + r0 + 6.0, cz + r0 + 8.0, min(lay.ter.half - 10.0, cz + 0.45 * lay.ter.size)
+
+
+PISTE_OFFSET = 18.0  # the piste runs this far west of the lift line
+PISTE_RADIUS = 11.0
+
+
+def _lift(lay: Layout, requests: list[Request | None], centre: tuple[float, float, float]) -> None:
+    """A ski resort: lift pylons every 14 m in a line north of the lodge, the lift station at
+    its top, and the piste beside the line kept free of trees and rocks (clearings)."""
+    x, z0, z1 = lift_line(lay, centre)
+    if z1 - z0 < 30.0:
+        return
+    pylons = [i for i in find(lay, ("pylon",), "ground") if "pylon" in lay.cat.prefabs[i].tags]
+    if pylons and not asked(lay, requests, ("pylon",)):
+        zs = np.arange(z0, z1 - 12.0, 14.0)
+        _place(lay, pylons[0], np.full(zs.size, x), zs, np.zeros(zs.size), zs.size)
+    station = [i for i in find(lay, ("lift", "chairlift"), "ground")
+               if lay.cat.prefabs[i].type == "building"]
+    if station and not asked(lay, requests, ("lift", "chairlift")):  # "a ski lift" is it
+        _place(lay, station[0], np.array([x]), np.array([z1 - 4.0]), np.zeros(1), 1)
+    for zc in np.arange(z0 + PISTE_RADIUS, z1, PISTE_RADIUS * 1.5):
+        lay.clearings.append((x - PISTE_OFFSET, float(zc), PISTE_RADIUS))
+
+
 def plaza_ring(lay: Layout) -> tuple[str, ...]:
     """What rings a plaza: stalls round a market square, columns round a temple."""
     return ("stall", "market") if lay.arch.name == "market" else ("column", "pillar", "ruin")
@@ -427,6 +478,19 @@ def slot_sampler(lay: Layout, req: Request) -> Sampler | None:
         return lambda rng, n, rnd: (gx[rng.integers(0, gx.size, n)] + rnd * rng.normal(0, 3, n),
                                     gz[rng.integers(0, gz.size, n)] + rnd * rng.normal(0, 3, n),
                                     np.zeros(n, dtype=np.int64))
+    if lay.arch.structure == "lift" and p.type == "character" and lay.centre is not None \
+            and set(p.tags) & {"skier", "skiing", "snowboarder", "snowboard"}:
+        x, z0, z1 = lift_line(lay, lay.centre)  # skiers asked for are on the piste
+        return lambda rng, n, rnd: (rng.normal(x - PISTE_OFFSET, 4.0 + 2 * rnd, n),
+                                    rng.uniform(z0, max(z0 + 1.0, z1), n),
+                                    rng.integers(150, 210, n)) if rnd < 4 else \
+            samplers.uniform(rng, ter, n, ext)
+    if lay.arch.structure == "fields" and p.type != "building" and "crop" in p.tags:
+        x0, z0, w, d = paddock(ter)  # crops asked for grow in the paddock's east half, as a
+        return lambda rng, n, rnd: (rng.uniform(x0 + w / 2 + 1, x0 + w - 2, n),  # field
+                                    rng.uniform(z0 + 2, z0 + d - 2, n),
+                                    rng.integers(0, 360, n)) if rnd < 4 else \
+            samplers.uniform(rng, ter, n, ext)
     if lay.arch.structure == "fields" and p.type == "character" and set(p.tags) & {
             "farm", "cow", "sheep", "horse", "pig", "goat", "chicken", "cattle"}:
         x0, z0, w, d = paddock(ter)

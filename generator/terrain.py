@@ -224,6 +224,21 @@ def _window(centres: np.ndarray, c: float, r: float) -> tuple[int, int]:
             int(np.searchsorted(centres, c + r, "right")))
 
 
+def _skirt(road: Road, lake: tuple[float, float, float, float, float, float], half: float) -> None:
+    """Move a north-south road sideways so that its band keeps clear of the lake (4 m from
+    its widest reach), on the side it was nearer to; the other side when that would leave
+    the world."""
+    cx, _, rx, rz, _, _ = lake
+    reach = max(rx, rz) * _LAKE_REACH + 4.0 + _reach(road)
+    if abs(road.c0 - cx) >= reach:
+        return
+    for side in ((-1.0, 1.0) if road.c0 <= cx else (1.0, -1.0)):
+        c0 = cx + side * reach
+        if abs(c0) + _reach(road) < half - 4.0:
+            road.c0 = c0
+            return
+
+
 def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hilliness: float,
                   lake: bool, lake_central: bool, river: bool, road: bool, coast: bool,
                   coast_depth: float = 0.12, river_offset: float = 0.24,
@@ -252,6 +267,8 @@ def build_terrain(rng: np.random.Generator, *, size: float, world_type: str, hil
                               8.0 if world_type in ("urban", "realistic", "sci_fi") else 4.0))
         if world_type == "urban":
             ter.roads.append(Road("x", -0.12 * size, 0.0, 0.0, 0.0, 8.0))
+        if ter.lake is not None:  # the road passes the lake by its nearer shore, not through it
+            _skirt(ter.roads[0], ter.lake, half)
     if river:
         ter.river = Road("x", river_offset * size * (-1 if lake_central else 1),
                          0.05 * size, 2 * math.pi / size * float(rng.uniform(0.8, 1.6)),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -24,6 +24,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .sqlite_writer import SQLITE_PRAGMAS, SqliteWriter
+from .statements import Tx, run_core, run_sqlite
+
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -39,12 +43,8 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets readers run beside the single writer; NORMAL is durable across a process
-    # crash in WAL mode (only an OS crash may lose the last commits).
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
 
@@ -124,11 +124,31 @@ class Repo:
     shared by every repository of a store) writers queue here, in Python, instead of
     spinning in SQLite's busy handler while holding pool connections — under concurrent
     generations that contention, not the inserts, was the cost (bench/RESULTS.md).
+
+    With a `writer` (a SQLite file), `_write` and `_read` run a transaction of Core statements
+    (persistence/statements.py) in one hop on its writer or reader thread; without one, on the
+    engine. Either way the same statements run.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None = None, *,
+                 writer: SqliteWriter | None = None) -> None:
         self._sessions = sessions
         self._gate = gate
+        self._writer = writer
+
+    async def _write(self, tx: Callable[[], Tx[T]]) -> T:
+        """Run the transaction `tx()` makes; it commits when it returns, rolls back if it raises."""
+        if self._writer is not None:
+            return await self._writer.run(lambda conn: run_sqlite(conn, tx()))
+        async with self._core() as conn:
+            return await run_core(conn, tx())
+
+    async def _read(self, tx: Callable[[], Tx[T]]) -> T:
+        """Run the read-only transaction `tx()` makes (on SQLite, beside the writer: WAL)."""
+        if self._writer is not None:
+            return await self._writer.read(lambda conn: run_sqlite(conn, tx()))
+        async with self._sessions() as s:
+            return await run_core(s, tx())
 
     @contextlib.asynccontextmanager
     async def _core(self) -> AsyncIterator[AsyncConnection]:

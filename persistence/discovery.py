@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     cast,
     column,
     exists,
@@ -34,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from .clock import utcnow
 from .db import Repo
 from .models import Experience, Play, Rating, World
-from .sqlite_writer import SqliteWriter
+from .statements import rows, single
 
 SORTS = ("relevance", "newest", "plays", "rating")
 MAX_TERMS = 8  # words of a search text that are used; the rest are ignored
@@ -88,15 +89,15 @@ def _world_type() -> Any:
 
 
 # The cards of a world that a user did not author: asked on every join (record_play).
-_SQLITE_CARDS_OF_WORLD = "SELECT id FROM experiences WHERE world_id = ? AND author_id != ?"
+_CARDS_OF_WORLD = select(Experience.id).where(Experience.world_id == bindparam("world_id"),
+                                              Experience.author_id != bindparam("user_id"))
 
 
 class DiscoveryRepo(Repo):
 
-    def __init__(self, *args: Any, dialect: str, writer: SqliteWriter | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, dialect: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sqlite = dialect == "sqlite"
-        self._writer = writer
 
     # -- search and listings -----------------------------------------------------------------
     async def search(self, q: Query) -> list[Found]:
@@ -150,13 +151,10 @@ class DiscoveryRepo(Repo):
     async def record_play(self, world_id: str, user_id: str, window_s: float) -> list[str]:
         """Count `user_id` entering `world_id` as a play of each card of that world it did not
         author, unless it was counted within the last `window_s` seconds. The ids counted."""
-        if self._writer is not None:  # every join asks: one hop on a SQLite file (sqlite_writer.py)
-            cards = [row[0] for row in await self._writer.read(
-                lambda conn: conn.execute(_SQLITE_CARDS_OF_WORLD, (world_id, user_id)).fetchall())]
-        else:
-            async with self._sessions() as s:  # most joined worlds have no card: no write then
-                cards = list(await s.scalars(select(Experience.id).where(
-                    Experience.world_id == world_id, Experience.author_id != user_id)))
+        # Every join asks (most joined worlds have no card: no write then): one statement, one
+        # hop on a SQLite file (db.Repo._read).
+        cards = [row[0] for row in await self._read(
+            lambda: single(rows(_CARDS_OF_WORLD, {"world_id": world_id, "user_id": user_id})))]
         if not cards:
             return []
         now = utcnow()

@@ -16,21 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-from sqlalchemy import Text, cast, delete, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, delete, func, insert, select, update
 
 from .clock import utcnow
 from .db import Repo
 from .errors import CommitUnknown, Conflict, LimitExceeded, NotFound, is_outage
 from .models import World, WorldOp
-from .sqlite_writer import SqliteWriter, json_text, sqlite_time
+from .sqlite_writer import json_text
+from .statements import Tx, execute, first, rows, run_core, run_sqlite, scalar
 from .worlds import (
-    INSERT_INSTANCE_SQLITE,
+    INSERT_INSTANCE,
     INSTANCE_COLUMNS,
     INSTANCES,
     OPS,
     WORLDS,
     expand_chunks,
-    expand_chunks_sqlite,
     instance_rows,
     packed_instances,
 )
@@ -46,12 +46,25 @@ class Applied:
     advanced: bool = True  # False: nothing applied, nothing logged or broadcast
 
 
-class EditRepo(Repo):
-    """Edits; on a SQLite file a batch is one function on the one-hop `SqliteWriter`."""
+# An edit batch's statements (persistence/statements.py). The world row is locked first
+# (PostgreSQL: FOR UPDATE), so outcomes are computed against the state this seq follows.
+_LOCK_WORLD = (select(WORLDS.c.status, WORLDS.c.instance_count, WORLDS.c.seq)
+               .where(WORLDS.c.id == bindparam("world_id")).with_for_update())
+_LIVE = select(INSTANCES).where(INSTANCES.c.world_id == bindparam("world_id"),
+                                INSTANCES.c.id.in_(bindparam("ids", expanding=True)))
+_NEXT_ORD = (select(func.coalesce(func.max(INSTANCES.c.ord), -1))
+             .where(INSTANCES.c.world_id == bindparam("world_id")))
+_ADVANCE = (update(WORLDS).where(WORLDS.c.id == bindparam("world_id"))
+            .values(seq=WORLDS.c.seq + 1, instance_count=WORLDS.c.instance_count + bindparam("added"),
+                    stored_bytes=WORLDS.c.stored_bytes + bindparam("logged_bytes"), updated_at=bindparam("now"))
+            .returning(WORLDS.c.seq))
+_INSERT_OP = insert(OPS)
+_DROP = delete(INSTANCES).where(INSTANCES.c.world_id == bindparam("world_id"),
+                                INSTANCES.c.id.in_(bindparam("ids", expanding=True)))
 
-    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
-        super().__init__(sessions, gate)
-        self._writer = writer
+
+class EditRepo(Repo):
+    """Edits; on a SQLite file a batch is one transaction on the one-hop `SqliteWriter`."""
 
     async def apply(self, world_id: str, author_id: str, ops: list[dict[str, Any]], *,
                     session_id: str | None = None, rid: int | None = None, new_ids: list[str],
@@ -65,11 +78,11 @@ class EditRepo(Repo):
         """
         batch = _Batch(world_id, author_id, ops, session_id, rid, new_ids, max_instances, max_props_bytes)
         if self._writer is not None:  # SQLite: a failed COMMIT rolls back, the outcome is known
-            return await self._writer.run(batch.run_sqlite)
+            return await self._writer.run(lambda conn: run_sqlite(conn, batch.steps()))
         applied: Applied | None = None
         try:
             async with self._core() as conn:
-                applied = await batch.run_core(conn)
+                applied = await run_core(conn, batch.steps())
         except Exception as exc:
             if applied is not None and is_outage(exc):  # the statements ran; the COMMIT failed
                 raise CommitUnknown(f"the commit of seq {applied.seq} of {world_id} may not be stored") from exc
@@ -144,8 +157,8 @@ class EditRepo(Repo):
 
 
 class _Batch:
-    """One edit batch: the rules in `plan` (no I/O), the statements in `run_sqlite` (one
-    writer-thread transaction) and `run_core` (PostgreSQL, under the world's row lock)."""
+    """One edit batch: the rules in `plan` (no I/O), its transaction in `steps` (on SQLite one
+    writer-thread transaction, on PostgreSQL under the world's row lock)."""
 
     def __init__(self, world_id: str, author_id: str, ops: list[dict[str, Any]], session_id: str | None,
                  rid: int | None, new_ids: list[str], max_instances: int | None,
@@ -194,76 +207,32 @@ class _Batch:
         return sum(1 for o in stored if o["op"] == "add") - sum(
             1 for o in stored if o["op"] == "remove" and o["outcome"] == "applied")
 
-    # -- SQLite: plain statements on the writer thread -------------------------------------------
-    def run_sqlite(self, conn: Any) -> Applied:
+    def steps(self) -> Tx[Applied]:
+        """The batch's transaction (persistence/statements.py): lock, check, plan, write."""
         w = self.world_id
-        row = conn.execute("SELECT status, instance_count, seq FROM worlds WHERE id = ?", (w,)).fetchone()
+        row = yield first(_LOCK_WORLD, {"world_id": w})
         self.check(row and row[0], row[1] if row else 0)
-        expand_chunks_sqlite(conn, w)
-        marks = ", ".join("?" * len(self.ids))
-        live = {r["id"]: r for r in (_sqlite_row(c) for c in conn.execute(
-            f"SELECT {_COLS} FROM world_instances WHERE world_id = ? AND id IN ({marks})", (w, *self.ids)))}
-        next_ord = conn.execute("SELECT coalesce(max(ord), -1) FROM world_instances WHERE world_id = ?",
-                                (w,)).fetchone()[0] + 1
+        yield from expand_chunks(w)
+        found = yield rows(_LIVE, {"world_id": w, "ids": self.ids})
+        live = {r[1]: dict(zip(INSTANCE_COLUMNS, r, strict=True)) for r in found}
+        next_ord = int((yield scalar(_NEXT_ORD, {"world_id": w}))) + 1
         existing = set(live)
         stored, final = self.plan(live, next_ord)
-        now = sqlite_time(utcnow())
         if not any(o["outcome"] == "applied" for o in stored):
             # docs/protocol.md §7.4: nothing applied → seq does not advance, no op is logged.
             return Applied(int(row[2]), stored, advanced=False)
-        logged = json_text(stored)
-        seq = conn.execute("UPDATE worlds SET seq = seq + 1, instance_count = instance_count + ?, updated_at = ?, "
-                           "stored_bytes = stored_bytes + ? WHERE id = ? RETURNING seq",
-                           (self._counts(stored), now, len(logged), w)).fetchone()[0]
-        conn.execute("INSERT INTO world_ops (world_id, seq, author_id, session_id, rid, ops, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (w, seq, self.author_id, self.session_id, self.rid, logged, now))
+        now = utcnow()
+        seq = yield scalar(_ADVANCE, {"world_id": w, "added": self._counts(stored),
+                                      "logged_bytes": len(json_text(stored)), "now": now})
+        yield execute(_INSERT_OP, {"world_id": w, "seq": seq, "author_id": self.author_id,
+                                   "session_id": self.session_id, "rid": self.rid, "ops": stored, "created_at": now})
         gone = [i for i in final if i in existing]  # delete, then insert what remains
         if gone:
-            conn.execute(f"DELETE FROM world_instances WHERE world_id = ? AND id IN ({', '.join('?' * len(gone))})",
-                         (w, *gone))
-        conn.executemany(INSERT_INSTANCE_SQLITE, [(*(r[c] for c in INSTANCE_COLUMNS[:-1]), json_text(r["props"]))
-                                                  for r in final.values() if r is not None])
+            yield execute(_DROP, {"world_id": w, "ids": gone})
+        kept = [r for r in final.values() if r is not None]
+        if kept:
+            yield execute(INSERT_INSTANCE, kept)
         return Applied(int(seq), stored)
-
-    # -- PostgreSQL (and SQLite without a file): Core statements --------------------------------
-    async def run_core(self, conn: Any) -> Applied:
-        w, worlds, inst = self.world_id, WORLDS, INSTANCES
-        # Lock the world row first (PostgreSQL: FOR UPDATE), so outcomes are computed against
-        # the state this seq follows.
-        row = (await conn.execute(select(worlds.c.status, worlds.c.instance_count, worlds.c.seq)
-                                  .where(worlds.c.id == w).with_for_update())).first()
-        self.check(row and row[0], row[1] if row else 0)
-        await expand_chunks(conn, w)
-        live = {r.id: dict(r._mapping) for r in await conn.execute(
-            select(inst).where(inst.c.world_id == w, inst.c.id.in_(self.ids)))}
-        next_ord = int(await conn.scalar(select(func.coalesce(func.max(inst.c.ord), -1))
-                                         .where(inst.c.world_id == w))) + 1
-        existing = set(live)
-        stored, final = self.plan(live, next_ord)
-        if not any(o["outcome"] == "applied" for o in stored):
-            return Applied(int(row[2]), stored, advanced=False)
-        seq = await conn.scalar(update(worlds).where(worlds.c.id == w).values(
-            seq=worlds.c.seq + 1, instance_count=worlds.c.instance_count + self._counts(stored),
-            stored_bytes=worlds.c.stored_bytes + len(json_text(stored)), updated_at=utcnow()).returning(worlds.c.seq))
-        await conn.execute(insert(OPS).values(world_id=w, seq=seq, author_id=self.author_id, session_id=self.session_id,
-                                              rid=self.rid, ops=stored, created_at=utcnow()))
-        gone = [i for i in final if i in existing]  # delete, then insert what remains
-        if gone:
-            await conn.execute(delete(inst).where(inst.c.world_id == w, inst.c.id.in_(gone)))
-        rows = [r for r in final.values() if r is not None]
-        if rows:
-            await conn.execute(insert(inst), rows)
-        return Applied(int(seq), stored)
-
-
-def _sqlite_row(values: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(INSTANCE_COLUMNS, values, strict=True))
-    row["props"] = json.loads(row["props"]) if row["props"] else {}
-    return row
-
-
-_COLS = ", ".join(INSTANCE_COLUMNS)
 
 
 def _apply_one(world_id: str, op: dict[str, Any], new_id: str | None, live: dict[str, dict[str, Any]],

@@ -41,6 +41,12 @@ def json_text(value: Any) -> str:
 _json_text = json.JSONEncoder(separators=(",", ":")).encode
 
 
+#: Every SQLite connection's settings, the engine's (db.py) and the writer's: WAL lets readers
+#: run beside the single writer; NORMAL is durable across a process crash in WAL mode (only an
+#: OS crash may lose the last commits).
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
+
+
 def sqlite_file(url: str) -> str | None:
     """The database file of a sqlite URL, or None when a second connection would not see the
     same database (in-memory, URI filenames)."""
@@ -61,10 +67,10 @@ class _Lane:
 
     def connection(self) -> sqlite3.Connection:
         if self.conn is None:
-            # The same pragmas as the engine's connections (db._sqlite_pragmas); autocommit
-            # mode (isolation_level=None), so explicit BEGIN/COMMIT are the only transaction control.
+            # Autocommit mode (isolation_level=None), so explicit BEGIN/COMMIT are the only
+            # transaction control.
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            for pragma in SQLITE_PRAGMAS:
                 self.conn.execute(f"PRAGMA {pragma}")
         return self.conn
 

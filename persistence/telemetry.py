@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, Text, bindparam, cast, delete, select
+from sqlalchemy import Table, Text, bindparam, cast, delete, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .db import Repo
 from .models import TelemetryEvent
+from .statements import qmark_sql
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ Event = dict[str, Any]  # the TelemetryEvent columns, minus id (the repository's
 Row = tuple[str, str | None, str, str | None, str | None, str | None, str, float | datetime | None, datetime]
 Key = tuple[str, str]  # (user_id, client_event_id)
 
-_COLUMNS = ("user_id", "client_event_id", "event_type", "session_id", "world_id", "experience_id",
-            "data", "timestamp", "received_at")
+_table: Table = TelemetryEvent.__table__  # type: ignore[assignment]  # declared as FromClause
+_COLUMNS = tuple(c for c in _table.c.keys() if c != "id")  # a `Row`'s columns, in table order
+#: The insert, one statement for both backends: ON CONFLICT DO NOTHING, no lookup first.
+_INSERT = postgresql.insert(_table).on_conflict_do_nothing()
 #: Rows per SQLite statement: a full socket frame (`max_telemetry_events`). Fixed sizes (this,
 #: then powers of two for the rest) keep the statement texts few, so the driver's statement
 #: cache keeps them prepared: preparing a 500-row VALUES list costs as much as inserting the
@@ -133,8 +136,22 @@ def _event_row(e: Event) -> Row:
 
 @functools.lru_cache(maxsize=32)
 def _sqlite_insert(rows: int) -> str:
-    values = ", ".join(["(" + ", ".join("?" * len(_COLUMNS)) + ")"] * rows)
-    return f"INSERT INTO telemetry_events ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
+    """`_INSERT` of `rows` rows as SQLite's driver takes it: parameters by position, row by row
+    in `_COLUMNS` order (`Row`'s)."""
+    sql, names = qmark_sql(_INSERT.values([{c: bindparam(f"{c}_{i}") for c in _COLUMNS} for i in range(rows)]))
+    assert names == tuple(f"{c}_{i}" for i in range(rows) for c in _COLUMNS)
+    return sql
+
+
+@functools.cache
+def _sqlite_added() -> str:
+    """The keys of the last `n` rows this connection inserted (SQLite only: `_insert_sqlite`)."""
+    last = func.last_insert_rowid()
+    stmt = select(_table.c.user_id, _table.c.client_event_id).where(_table.c.id > last - bindparam("n"),
+                                                                       _table.c.id <= last)
+    sql, names = qmark_sql(stmt)
+    assert names == ("n",)
+    return sql
 
 
 def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Sequence[Row]]]:
@@ -197,9 +214,7 @@ async def _insert_sqlite(raw: Any, frames: Sequence[Sequence[Row]]) -> list[set[
         return [set() for _ in frames]
     added: set[Key] = set()
     if stored:  # else last_insert_rowid() is an earlier transaction's
-        added = {(user, cid) for user, cid in await raw.execute_fetchall(
-            "SELECT user_id, client_event_id FROM telemetry_events "
-            "WHERE id > last_insert_rowid() - ? AND id <= last_insert_rowid()", (stored,))}
+        added = {(user, cid) for user, cid in await raw.execute_fetchall(_sqlite_added(), (stored,))}
     first: dict[Key, int] = {}  # key -> the frame whose row stored it
     for entries in batches.values():
         for _, f, part in entries:
@@ -216,10 +231,10 @@ def _duplicates(rows: Sequence[Row], inserted: set[Key]) -> set[Key]:
     return {(r[0], r[1]) for r in rows if r[1] is not None} - inserted
 
 
-_table: Table = TelemetryEvent.__table__  # type: ignore[assignment]  # declared as FromClause
-# The data column arrives as JSON text: cast, not encoded again by the JSON type.
-_PG_INSERT = (postgresql.insert(_table).values(data=cast(bindparam("data_json", type_=Text), _table.c.data.type))
-              .on_conflict_do_nothing().returning(_table.c.user_id, _table.c.client_event_id))
+# The data column arrives as JSON text: cast, not encoded again by the JSON type; RETURNING
+# names what went in (on SQLite the row count does: `_insert_sqlite`).
+_PG_INSERT = (_INSERT.values(data=cast(bindparam("data_json", type_=Text), _table.c.data.type))
+              .returning(_table.c.user_id, _table.c.client_event_id))
 
 
 class TelemetryRepo(Repo):
@@ -267,8 +282,6 @@ class TelemetryRepo(Repo):
             return list(await s.scalars(q))
 
     async def count(self, user_id: str | None = None) -> int:
-        from sqlalchemy import func
-
         async with self._sessions() as s:
             q = select(func.count()).select_from(TelemetryEvent)
             if user_id is not None:
@@ -288,6 +301,10 @@ class _Pending:
     rows: list[Row]
     done: asyncio.Future[set[Key]]
     divisible: bool = True  # its rows may be stored apart (see RowsNotStored)
+
+
+class WriterClosed(RuntimeError):
+    """The writer is closing (the process is shutting down): it takes no more submissions."""
 
 
 class RowsNotStored(Exception):
@@ -346,7 +363,7 @@ class TelemetryWriter:
         then raises RowsNotStored naming the rows the store refused (the rest are stored).
         `divisible=False`: all or none (a REST batch)."""
         if self._closing:
-            raise RuntimeError("telemetry writer is closed")
+            raise WriterClosed("telemetry writer is closed")
         async with self._room:
             await self._room.wait_for(lambda: self._buffered + len(rows) <= self._capacity
                                       or self._buffered == 0)

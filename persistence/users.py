@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import cast
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .clock import utcnow
 from .db import Repo
 from .errors import Conflict
 from .models import Experience, RevokedSession, User, World, WorldMember
-from .sqlite_writer import SqliteWriter
+from .statements import scalar, single
+
+_USERS = cast(Table, User.__table__)
+_DISPLAY_NAME = select(_USERS.c.display_name).where(_USERS.c.id == bindparam("user_id"))
 
 
 class UserRepo(Repo):
     """Accounts; on a SQLite file the per-connect lookup is one hop on the `SqliteWriter`'s reader."""
-
-    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
-        super().__init__(sessions, gate)
-        self._writer = writer
 
     async def get(self, user_id: str) -> User | None:
         async with self._sessions() as s:
@@ -28,12 +27,8 @@ class UserRepo(Repo):
 
     async def display_name(self, user_id: str) -> str | None:
         """The account's display name; None when there is no such account (asked on every connect)."""
-        if self._writer is not None:
-            row = await self._writer.read(
-                lambda conn: conn.execute("SELECT display_name FROM users WHERE id = ?", (user_id,)).fetchone())
-            return None if row is None else str(row[0])
-        user = await self.get(user_id)
-        return None if user is None else user.display_name
+        name = await self._read(lambda: single(scalar(_DISPLAY_NAME, {"user_id": user_id})))
+        return None if name is None else str(name)
 
     async def get_many(self, user_ids: list[str]) -> dict[str, User]:
         async with self._sessions() as s:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 
 from records import InstanceRecord, pack_records, unpack_records
 
@@ -23,7 +23,7 @@ from .clock import utcnow
 from .db import Repo
 from .errors import LeaseLost, NotFound
 from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
-from .sqlite_writer import SqliteWriter, json_text, sqlite_time
+from .statements import Tx, execute, first, rows, single
 
 ROLES = ("owner", "editor", "viewer")
 # The mapped classes' tables, typed as Tables for Core statements.
@@ -31,28 +31,29 @@ WORLDS = cast(Table, World.__table__)
 INSTANCES = cast(Table, WorldInstance.__table__)
 CHUNKS = cast(Table, WorldChunk.__table__)
 OPS = cast(Table, WorldOp.__table__)
-INSTANCE_COLUMNS = ("world_id", "id", "ord", "prefab_id", "prefab_type", "px", "py", "pz", "rx", "ry", "rz",
-                    "rw", "sx", "sy", "sz", "props")
-_WORLD_COLUMNS = ("id", "owner_id", "prompt", "world_type", "title", "description", "header", "seed", "status",
-                  "visibility", "seq", "instance_count", "processing_time_ms", "created_at", "updated_at",
-                  "stored_bytes", "gen_lease_until")
-_SQLITE_INSERT_WORLD = (f"INSERT INTO worlds ({', '.join(_WORLD_COLUMNS)}) "
-                        f"VALUES ({', '.join(':' + c for c in _WORLD_COLUMNS)})")
+MEMBERS = cast(Table, WorldMember.__table__)
+INSTANCE_COLUMNS = tuple(INSTANCES.c.keys())  # a `world_instances` row's columns, in table order
+
+# The write statements, one set for both backends (persistence/statements.py).
+INSERT_WORLD = insert(WORLDS)
+INSERT_CHUNK = insert(CHUNKS)
+INSERT_INSTANCE = insert(INSTANCES)
 # A generation writes its world only while it is `generating`, in the same statement: once
 # its lease expired and another node swept the world to `partial` (sweep_expired), a node that
 # was cut off meanwhile can neither add to it nor mark it `complete` (server/leases.py).
-_SQLITE_GROW = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
-                "updated_at = ? WHERE id = ? AND status = 'generating'")
-_SQLITE_GROW_AND_FINISH = ("UPDATE worlds SET instance_count = instance_count + ?, stored_bytes = stored_bytes + ?, "
-                           "updated_at = ?, status = ?, "
-                           "processing_time_ms = ? WHERE id = ? AND status = 'generating'")
-_SQLITE_ROLE = ("SELECT w.owner_id, w.visibility, m.role FROM worlds w LEFT JOIN world_members m "
-                "ON m.world_id = w.id AND m.user_id = ? WHERE w.id = ?")
-_SQLITE_COUNT_OWNED = "SELECT count(*) FROM worlds WHERE owner_id = ?"
-_SQLITE_USAGE = "SELECT count(*), coalesce(sum(stored_bytes), 0) FROM worlds WHERE owner_id = ?"
-_SQLITE_INSERT_CHUNK = "INSERT INTO world_chunks (world_id, ord, count, data) VALUES (?, ?, ?, ?)"
-INSERT_INSTANCE_SQLITE = (f"INSERT INTO world_instances ({', '.join(INSTANCE_COLUMNS)}) "
-                          f"VALUES ({', '.join('?' * len(INSTANCE_COLUMNS))})")
+_GROW = (update(WORLDS).where(WORLDS.c.id == bindparam("world_id"), WORLDS.c.status == "generating")
+         .values(instance_count=WORLDS.c.instance_count + bindparam("grow"),
+                 stored_bytes=WORLDS.c.stored_bytes + bindparam("grow_bytes"), updated_at=bindparam("now")))
+_GROW_AND_FINISH = _GROW.values(status=bindparam("end_status"), processing_time_ms=bindparam("ms"))
+_CHUNKS_OF = (select(CHUNKS.c.ord, CHUNKS.c.data).where(CHUNKS.c.world_id == bindparam("world_id"))
+              .order_by(CHUNKS.c.ord))
+_DROP_CHUNKS = delete(CHUNKS).where(CHUNKS.c.world_id == bindparam("world_id"))
+# Reads asked before every join or generation: one hop on SQLite (the writer's reader thread).
+_ROLE = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role)
+         .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
+         .where(WORLDS.c.id == bindparam("world_id")))
+_USAGE = (select(func.count(), func.coalesce(func.sum(WORLDS.c.stored_bytes), 0))
+          .where(WORLDS.c.owner_id == bindparam("owner_id")))
 
 
 class InstanceRow(NamedTuple):
@@ -106,35 +107,20 @@ async def packed_instances(s: Any, world_id: str) -> tuple[int, list[bytes]]:
     return len(rows), [pack_records(InstanceRecord.from_row(r) for r in rows)]
 
 
-async def expand_chunks(conn: Any, world_id: str) -> int:
+def expand_chunks(world_id: str) -> Tx[int]:
     """Turn the world's chunks into `world_instances` rows (before its first edit, in the
-    edit's transaction, on a Core connection); returns how many instances were expanded."""
-    chunks = (await conn.execute(select(CHUNKS.c.ord, CHUNKS.c.data)
-                                 .where(CHUNKS.c.world_id == world_id).order_by(CHUNKS.c.ord))).all()
+    edit's transaction); returns how many instances were expanded."""
+    chunks = yield rows(_CHUNKS_OF, {"world_id": world_id})
     if not chunks:
         return 0
-    rows = [r._asdict() for first, data in chunks for r in chunk_rows(world_id, first, data)]
-    await conn.execute(insert(INSTANCES), rows)
-    await conn.execute(delete(CHUNKS).where(CHUNKS.c.world_id == world_id))
-    return len(rows)
+    expanded = [r._asdict() for first, data in chunks for r in chunk_rows(world_id, first, data)]
+    yield execute(INSERT_INSTANCE, expanded)
+    yield execute(_DROP_CHUNKS, {"world_id": world_id})
+    return len(expanded)
 
 
-def expand_chunks_sqlite(conn: Any, world_id: str) -> int:
-    """`expand_chunks` on a plain sqlite3 connection (the writer thread's)."""
-    chunks = conn.execute("SELECT ord, data FROM world_chunks WHERE world_id = ? ORDER BY ord", (world_id,)).fetchall()
-    if not chunks:
-        return 0
-    rows = [(*r[:15], json_text(r.props))
-            for first, data in chunks for r in chunk_rows(world_id, first, data)]
-    conn.executemany(INSERT_INSTANCE_SQLITE, rows)
-    conn.execute("DELETE FROM world_chunks WHERE world_id = ?", (world_id,))
-    return len(rows)
-
-
-async def _insert_chunks(conn: Any, world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> None:
-    if chunks:
-        await conn.execute(insert(CHUNKS),
-                           [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks])
+def _chunk_params(world_id: str, chunks: Sequence[tuple[int, int, bytes]]) -> list[dict[str, Any]]:
+    return [{"world_id": world_id, "ord": o, "count": n, "data": d} for o, n, d in chunks]
 
 
 def _role(owner_id: str, visibility: str, member_role: str | None, user_id: str) -> str | None:
@@ -147,10 +133,6 @@ def _role(owner_id: str, visibility: str, member_role: str | None, user_id: str)
 
 class WorldRepo(Repo):
     """Worlds; on a SQLite file the generation writes go through the one-hop `SqliteWriter`."""
-
-    def __init__(self, sessions: Any, gate: Any = None, *, writer: SqliteWriter | None = None) -> None:
-        super().__init__(sessions, gate)
-        self._writer = writer
 
     async def create(self, **fields: Any) -> World:
         now = utcnow()
@@ -170,22 +152,13 @@ class WorldRepo(Repo):
         row = {"visibility": "private", "gen_lease_until": None, **fields, "status": status,
                "processing_time_ms": ms, "seq": 0, "instance_count": sum(n for _, n, _ in chunks),
                "created_at": now, "updated_at": now, "stored_bytes": sum(len(d) for _, _, d in chunks)}
-        world_id = fields["id"]
-        if self._writer is not None:
-            stamp = sqlite_time(now)
-            lease = row["gen_lease_until"] and sqlite_time(row["gen_lease_until"])
-            values = {**row, "header": json_text(row["header"]), "created_at": stamp, "updated_at": stamp,
-                      "gen_lease_until": lease}
-            rows = [(world_id, o, n, d) for o, n, d in chunks]
+        params = _chunk_params(fields["id"], chunks)
 
-            def tx(conn: Any) -> None:
-                conn.execute(_SQLITE_INSERT_WORLD, values)
-                conn.executemany(_SQLITE_INSERT_CHUNK, rows)
-            await self._writer.run(tx)
-            return row
-        async with self._core() as conn:
-            await conn.execute(insert(WORLDS).values(**row))
-            await _insert_chunks(conn, world_id, chunks)
+        def tx() -> Tx[None]:
+            yield execute(INSERT_WORLD, row)
+            if params:
+                yield execute(INSERT_CHUNK, params)
+        await self._write(tx)
         return row
 
     async def append_chunks(self, world_id: str, chunks: Sequence[tuple[int, int, bytes]], *,
@@ -196,49 +169,31 @@ class WorldRepo(Repo):
         Returns the world's new `updated_at`; LeaseLost (nothing written: the transaction rolls
         back) when the world is no longer `generating`. The world row is updated last, so its
         row lock (which lease renewals and sweeps wait for) is held only to the COMMIT."""
-        count, now = sum(n for _, n, _ in chunks), utcnow()
-        size = sum(len(d) for _, _, d in chunks)
-        if self._writer is not None:
-            rows = [(world_id, o, n, d) for o, n, d in chunks]
-            stamp = sqlite_time(now)
-
-            def tx(conn: Any) -> None:
-                conn.executemany(_SQLITE_INSERT_CHUNK, rows)
-                if finish is None:
-                    grown = conn.execute(_SQLITE_GROW, (count, size, stamp, world_id))
-                else:
-                    grown = conn.execute(_SQLITE_GROW_AND_FINISH, (count, size, stamp, *finish, world_id))
-                if grown.rowcount == 0:
-                    raise LeaseLost(f"world {world_id} is no longer generating")
-            await self._writer.run(tx)
-            return now
-        worlds = WORLDS
-        values: dict[str, Any] = {"instance_count": worlds.c.instance_count + count, "updated_at": now,
-                                  "stored_bytes": worlds.c.stored_bytes + size}
+        now = utcnow()
+        params = _chunk_params(world_id, chunks)
+        grow: dict[str, Any] = {"world_id": world_id, "grow": sum(n for _, n, _ in chunks),
+                                "grow_bytes": sum(len(d) for _, _, d in chunks), "now": now}
         if finish is not None:
-            values["status"], values["processing_time_ms"] = finish
-        async with self._core() as conn:
-            await _insert_chunks(conn, world_id, chunks)
-            grown = await conn.execute(update(worlds).where(worlds.c.id == world_id, worlds.c.status == "generating")
-                                       .values(**values))
-            if grown.rowcount == 0:
+            grow["end_status"], grow["ms"] = finish
+
+        def tx() -> Tx[None]:
+            if params:
+                yield execute(INSERT_CHUNK, params)
+            grown = yield execute(_GROW if finish is None else _GROW_AND_FINISH, grow)
+            if grown == 0:
                 raise LeaseLost(f"world {world_id} is no longer generating")
+        await self._write(tx)
         return now
 
     async def finish(self, world_id: str, status: str, processing_time_ms: float) -> datetime | None:
         """End the world's generation with `status`; returns its new `updated_at`, or None when
         it was no longer `generating` (another node swept it: nothing is written)."""
         now = utcnow()
-        if self._writer is not None:
-            stamp = sqlite_time(now)
-            done = await self._writer.run(lambda conn: conn.execute(
-                _SQLITE_GROW_AND_FINISH, (0, 0, stamp, status, processing_time_ms, world_id)).rowcount)
-            return now if done else None
-        worlds = WORLDS
-        async with self._core() as conn:
-            result = await conn.execute(update(worlds).where(worlds.c.id == world_id, worlds.c.status == "generating")
-                                        .values(status=status, processing_time_ms=processing_time_ms, updated_at=now))
-        return now if result.rowcount else None
+
+        done = await self._write(lambda: single(execute(_GROW_AND_FINISH, {
+            "world_id": world_id, "grow": 0, "grow_bytes": 0, "now": now, "end_status": status,
+            "ms": processing_time_ms})))
+        return now if done else None
 
     async def renew_leases(self, world_ids: Sequence[str], until: datetime) -> None:
         """Extend the generation lease of these worlds (those still `generating`)."""
@@ -277,21 +232,11 @@ class WorldRepo(Repo):
             return await instance_rows(s, world_id)
 
     async def count_owned(self, owner_id: str) -> int:
-        if self._writer is not None:  # checked before every generation: one hop, not six
-            return int(await self._writer.read(
-                lambda conn: conn.execute(_SQLITE_COUNT_OWNED, (owner_id,)).fetchone()[0]))
-        async with self._sessions() as s:
-            return int(await s.scalar(select(func.count()).select_from(World)
-                                      .where(World.owner_id == owner_id)) or 0)
+        return (await self.usage(owner_id))[0]
 
     async def usage(self, owner_id: str) -> tuple[int, int]:
         """(worlds owned, their stored bytes): checked before every generation, in one hop."""
-        if self._writer is not None:
-            row = await self._writer.read(lambda conn: conn.execute(_SQLITE_USAGE, (owner_id,)).fetchone())
-        else:
-            async with self._sessions() as s:
-                row = (await s.execute(select(func.count(), func.coalesce(func.sum(World.stored_bytes), 0))
-                                       .where(World.owner_id == owner_id))).one()
+        row = await self._read(lambda: single(first(_USAGE, {"owner_id": owner_id})))
         return int(row[0]), int(row[1])
 
     async def list_for_user(self, user_id: str, limit: int, offset: int) -> tuple[list[tuple[World, str]], int]:
@@ -318,15 +263,7 @@ class WorldRepo(Repo):
 
     async def role_in(self, world_id: str, user_id: str) -> str | None:
         """`role_of` by world id in one query (every join asks); NotFound when there is no world."""
-        if self._writer is not None:
-            row = await self._writer.read(lambda conn: conn.execute(_SQLITE_ROLE, (user_id, world_id)).fetchone())
-        else:
-            members = cast(Table, WorldMember.__table__)
-            q = (select(WORLDS.c.owner_id, WORLDS.c.visibility, members.c.role)
-                 .outerjoin(members, (members.c.world_id == WORLDS.c.id) & (members.c.user_id == user_id))
-                 .where(WORLDS.c.id == world_id))
-            async with self._sessions() as s:
-                row = (await s.execute(q)).first()
+        row = await self._read(lambda: single(first(_ROLE, {"user_id": user_id, "world_id": world_id})))
         if row is None:
             raise NotFound(f"world {world_id} not found")
         return _role(row[0], row[1], row[2], user_id)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.errors import LeaseLost
+from protocol.codes import ErrorCode
 from records import pack_generated
 
 from .context import Services
@@ -64,6 +65,10 @@ class Done:
     world: dict[str, Any] = field(default_factory=dict)  # the world row's values as stored at the end
 
 
+def _cancelled(cancel: asyncio.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
 def budget_for(services: Services, requested: int | None) -> int:
     budget = requested or services.settings.default_instances
     return max(10, min(budget, services.settings.max_instances))
@@ -78,9 +83,10 @@ async def admit(services: Services, owner_id: str, requested: int | None) -> Adm
         s = services.settings
         owned, stored = await services.store.worlds.usage(owner_id)
         if owned >= s.max_worlds_per_user:
-            raise GenerationRefused("limit_exceeded", f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
+            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
+                                    f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
         if stored >= s.max_stored_bytes_per_user:
-            raise GenerationRefused("limit_exceeded",
+            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
                                     f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
                                     "(delete worlds to make room)")
     except BaseException:
@@ -160,7 +166,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     try:
         yield Started(world_id, header, seed)
         while True:
-            for chunk in group:
+            for chunk in group:  # a stored group is sent whole: the world keeps what was sent
                 yield chunk
                 count += len(chunk.records)
                 index += 1
@@ -169,7 +175,13 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
                 break
             if upcoming is None:
                 upcoming = asyncio.ensure_future(run(user, take, wp, index, pos, group_size))
-            if cancel is not None and cancel.is_set():
+            # a cancel is answered at the end of a group, also while the next group is still
+            # being planned (the filler of a 20,000-instance world: tens of ms)
+            if not _cancelled(cancel) and cancel is not None:
+                waiter = asyncio.ensure_future(cancel.wait())
+                await asyncio.wait((upcoming, waiter), return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+            if _cancelled(cancel):
                 status = "cancelled"
                 break
             group = await upcoming

@@ -17,7 +17,7 @@ from . import logs
 from .auth import AuthError, Identity
 from .context import SERVICES
 from .errors import ApiError, bad_request, unauthorized
-from .failures import store_outage
+from .failures import HTTP_ERROR_CODES, api_error, refused_token
 from .proxy import TrustedProxies
 
 log = logging.getLogger("immersiverse.http")
@@ -25,11 +25,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = web.RequestKey("request_id", str)
 IDENTITY = web.RequestKey("identity", Identity)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
-
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
-               415: "unsupported_media_type", 429: "rate_limited"}
-
 
 class ClientGone(Exception):
     """The client closed the connection before its request body arrived: nothing to answer,
@@ -84,7 +79,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status, "http_error")
         message, details = exc.reason, None
         if exc.status == 404:
             message = f"no route for {request.method} {request.path}; the REST API is listed at /docs"
@@ -106,10 +101,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(ApiError(500, "internal_error", f"internal server error (request id {request_id})"),
                               request_id)
     except Exception as exc:
-        retry_after = request.app[SERVICES].settings.store_retry_after_s
-        if (refused := store_outage(exc, retry_after)) is not None:  # logged once per outage
-            return error_response(ApiError(503, "unavailable", str(refused.message),
-                                           headers={"Retry-After": str(max(1, round(retry_after)))}), request_id)
+        # The one table (server/failures.py): a limit 429, a refused token 401, a store outage 503.
+        if (refused := api_error(exc, request.app[SERVICES].settings.store_retry_after_s)) is not None:
+            return error_response(refused, request_id)
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
         error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
         return error_response(error, request_id)
@@ -184,6 +178,6 @@ def identity(request: web.Request) -> Identity:
     try:
         ident = services.authenticate(token)
     except AuthError as exc:
-        raise unauthorized(exc.message, exc.code.value) from None
+        raise refused_token(exc) from None
     request[IDENTITY] = ident
     return ident

@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from protocol.codes import ErrorCode
+
 from .config import Settings
 from .ratelimit import TokenBucket
 
@@ -25,10 +27,10 @@ SWEEP_EVERY_S = 60.0  # idle users (full bucket, nothing running) are forgotten 
 
 
 class GenerationRefused(Exception):
-    """The request is valid but may not run now (a limit); `code` is the wire name of the
-    limit's error code (rate_limited, too_many_generations, limit_exceeded)."""
+    """The request is valid but may not run now (a limit); `code` is the limit's error code
+    (rate_limited, too_many_generations, limit_exceeded), answered by server/failures.py."""
 
-    def __init__(self, code: str, message: str, retry_after_s: float | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -82,15 +84,15 @@ class UserQuotas:
         self._sweep()
         user = self._user(user_id)
         if user.generations >= s.max_generations_per_user:
-            raise GenerationRefused("too_many_generations",
-                               f"at most {s.max_generations_per_user} generations may run at once per user "
-                               "(over all connections and REST)")
+            raise GenerationRefused(ErrorCode.TOO_MANY_GENERATIONS,
+                                    f"at most {s.max_generations_per_user} generations may run at once per user "
+                                    "(over all connections and REST)")
         if user.generations and user.instances + instances > s.max_pending_instances_per_user:
-            raise GenerationRefused("too_many_generations",
-                               f"your running generations already hold {user.instances} instances; "
-                               f"the limit is {s.max_pending_instances_per_user} per user")
+            raise GenerationRefused(ErrorCode.TOO_MANY_GENERATIONS,
+                                    f"your running generations already hold {user.instances} instances; "
+                                    f"the limit is {s.max_pending_instances_per_user} per user")
         if not user.prompts.take():
-            raise GenerationRefused("rate_limited",
+            raise GenerationRefused(ErrorCode.RATE_LIMITED,
                                     f"prompt budget exhausted ({s.prompts_per_min} per minute per user)",
                                     retry_after_s=round(user.prompts.retry_after(), 3))
         user.generations += 1

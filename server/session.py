@@ -31,7 +31,7 @@ from protocol.version import SUPPORTED_VERSIONS, negotiate
 from .aiohttp_io import SocketIO
 from .auth import AuthError, Identity
 from .config import Settings
-from .failures import AUTH_CLOSE_CODES, RequestRefused, refusal, store_outage
+from .failures import AUTH_CLOSE_CODES, RequestRefused, loop_close, refusal
 from .liveness import Due, Liveness
 from .node import Node
 from .ratelimit import TokenBucket
@@ -202,12 +202,12 @@ class Session:
             if await self._authenticate(header_token):
                 await self._loop()
         except Exception as exc:
-            refused = store_outage(exc, self.settings.store_retry_after_s)
+            code, refused = loop_close(exc, self.settings.store_retry_after_s)  # the one table: server/failures.py
             if refused is None:
                 log.exception("session %s: loop failed", self.id)
-                self.close_soon(CloseCode.INTERNAL_ERROR)
+                self.close_soon(code)
             else:  # docs/protocol.md §8.3: a store outage is not a bug; reconnect later
-                self.close_soon(CloseCode.UNAVAILABLE, retry_after_s=refused.retry_after_s, message=refused.message)
+                self.close_soon(code, retry_after_s=refused.retry_after_s, message=refused.message)
         finally:
             # aiohttp cancels the handler when the peer vanishes; the teardown must still run
             # to its end (leave rooms, free limits), so it runs as a task of its own.

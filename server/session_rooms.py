@@ -12,10 +12,10 @@ from typing import Any
 from persistence.errors import CommitUnknown, LimitExceeded
 from protocol import messages as m
 from protocol.codec import encode
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import ErrorCode
 
 from .edit_ops import EDIT_ROLES, validated_ops
-from .failures import RequestRefused, store_outage
+from .failures import EDIT_NOT_STORED, EDIT_UNRESOLVED, RequestRefused, store_outage
 from .plays import count_play
 from .room import Room, member_record, op_frame, results_of
 from .session import Session
@@ -191,14 +191,13 @@ async def _resolve_edit(session: Session, msg: m.Edit) -> None:
             if store_outage(exc, retry) is None:
                 raise
             if loop.time() + retry > deadline:
-                session.close_soon(CloseCode.UNAVAILABLE, retry_after_s=retry,
+                session.close_soon(EDIT_UNRESOLVED, retry_after_s=retry,
                                    message=f"the outcome of edit rid {msg.rid} is unknown; resume with since_seq")
                 return
             await asyncio.sleep(retry)
             continue
         if row is None:
-            session.send_error(ErrorCode.UNAVAILABLE, msg.rid, "the store is unavailable; the edit was not "
-                               "applied, send it again", retry_after_s=retry)
+            session.send_error(EDIT_NOT_STORED.code, msg.rid, EDIT_NOT_STORED.message, retry_after_s=retry)
         else:
             await _publish_op(session, msg.world_id, msg.rid, row.seq, row.author_id, row.ops)
         return

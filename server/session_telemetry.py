@@ -22,7 +22,7 @@ from protocol import messages as m
 from protocol.codes import ErrorCode
 from protocol.values import TelemetryEvent, TelemetryRejection
 
-from .failures import RequestRefused
+from .failures import EVENT_NOT_STORABLE, TELEMETRY_NOT_STORED, OverQuota, RequestRefused
 from .plays import ENTERED, count_entered
 
 if TYPE_CHECKING:
@@ -59,15 +59,9 @@ async def receive_telemetry(session: Session, msg: m.Telemetry) -> None:
         session.send(m.TelemetryAck(rid=msg.rid, ids=[], duplicates=[], rejected=rejected))
         return
     wait = session.services.telemetry_quota.charge(user, len(rows), stored_bytes(rows))
-    if wait == float("inf"):
-        raise RequestRefused(ErrorCode.LIMIT_EXCEEDED, "this frame exceeds the per-minute telemetry quota")
     if wait > 0.0:
-        raise RequestRefused(ErrorCode.RATE_LIMITED, "telemetry quota exceeded: too many events or bytes per minute",
-                             retry_after_s=round(wait, 3))
-    try:
-        durable = await session.services.telemetry.submit(rows)  # backpressure point
-    except RuntimeError:  # the writer is closing: we are shutting down
-        raise RequestRefused(ErrorCode.UNAVAILABLE, "the server is shutting down") from None
+        raise OverQuota(wait)  # answered by the one table (server/failures.py), as WriterClosed is
+    durable = await session.services.telemetry.submit(rows)  # backpressure point
     session.spawn(_ack_when_durable(session, msg.rid, ids, rejected, durable, entered), "ack")
 
 
@@ -95,10 +89,10 @@ async def _ack_when_durable(session: Session, rid: int, ids: list[str], rejected
         existing = exc.duplicates
         refused = {cid for _, cid in exc.keys}
         ids = [i for i in ids if i not in refused]
-        rejected = rejected + [TelemetryRejection(id=i, code=int(ErrorCode.INVALID_VALUE),
-                                                  message="the store cannot hold this event") for i in sorted(refused)]
+        rejected = rejected + [TelemetryRejection(id=i, code=int(EVENT_NOT_STORABLE.code),
+                                                  message=EVENT_NOT_STORABLE.message) for i in sorted(refused)]
     except Exception:  # noqa: BLE001 - the writer logged it; the client retries the batch
-        session.send_error(ErrorCode.INTERNAL, rid, "events were not stored; retry them")
+        session.send_error(TELEMETRY_NOT_STORED.code, rid, TELEMETRY_NOT_STORED.message)
         return
     user = session.user_id
     duplicates = [i for i in ids if (user, i) in existing] if existing else []

@@ -4,7 +4,6 @@ without a socket. Same generator and persistence as the streamed path."""
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -17,14 +16,7 @@ from records import generated
 from ..blueprint import blueprint
 from ..context import SERVICES
 from ..errors import ApiError, forbidden
-from ..generation import (
-    Chunk,
-    Done,
-    GenerationRefused,
-    GenRequest,
-    admit,
-    stream_world,
-)
+from ..generation import Chunk, Done, GenRequest, admit, stream_world
 from ..http import identity, json_response, read_json
 from ..node import NODE
 from ..validate import F, validate
@@ -51,12 +43,9 @@ async def prompt2world(request: web.Request) -> web.Response:
     if data["user_id"] not in (None, ident.user_id):
         raise forbidden("worlds can only be generated for the authenticated user")
     started = time.perf_counter()
-    try:
-        # The same per-user budgets as the user's sockets (server/quotas.py).
-        admission = await admit(services, ident.user_id, data["max_instances"])
-    except GenerationRefused as exc:
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if exc.retry_after_s else None
-        raise ApiError(429, exc.code, exc.message, headers=headers) from None
+    # The same per-user budgets as the user's sockets (server/quotas.py); GenerationRefused is
+    # answered 429 by the error middleware (server/failures.py).
+    admission = await admit(services, ident.user_id, data["max_instances"])
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
     instances: list[dict[str, Any]] = []

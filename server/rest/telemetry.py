@@ -12,7 +12,8 @@ from persistence.clock import iso, utcnow
 from persistence.telemetry import Row, data_json, stored_bytes, unstorable
 
 from ..context import SERVICES, Services
-from ..errors import ApiError, forbidden, too_many, validation
+from ..errors import ApiError, forbidden, validation
+from ..failures import OverQuota
 from ..http import identity, json_response, read_json
 from ..plays import count_entered
 from ..validate import F, query, validate
@@ -65,11 +66,8 @@ def _charge(services: Services, user_id: str, rows: list[Row]) -> None:
     """The user's telemetry quota, shared with their sockets (docs/operations.md §1.2): 429
     with Retry-After when it will fit later, 413 when one request is more than a minute's."""
     wait = services.telemetry_quota.charge(user_id, len(rows), stored_bytes(rows))
-    if wait == 0.0:
-        return
-    if wait == float("inf"):
-        raise ApiError(413, "payload_too_large", "these events exceed the per-minute telemetry quota")
-    raise too_many("telemetry quota exceeded: too many events or bytes per minute", wait)
+    if wait > 0.0:
+        raise OverQuota(wait)  # answered by the one table (server/failures.py)
 
 
 async def _store(services: Services, user_id: str, rows: list[Row]) -> None:

@@ -3,6 +3,7 @@ real app's store: what is stored at each point a consumer can stop."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -97,3 +98,27 @@ async def test_a_world_whose_first_phase_fills_its_budget_ends_complete_after_an
     assert isinstance(done, Done) and (done.status, done.instances, done.chunks) == ("complete", 10, 2)
     world = await services.store.worlds.require(done.world_id)
     assert (world.status, world.instance_count) == ("complete", 10)
+
+
+async def test_a_cancel_ends_the_stream_after_the_group_it_came_in_and_the_world_is_what_was_sent(
+        client: TestClient) -> None:
+    """Chunks after the first are stored a group at a time (4096 instances) and each stored
+    group is sent whole; a cancel set while a group is sent ends the stream after it, without
+    waiting for the next group's plan, and the stored world is exactly what was sent."""
+    services = client.app[SERVICES]
+    await login(client, "gen")
+    cancel = asyncio.Event()
+    events: list[Any] = []
+    async for ev in stream_world(services, GenRequest(owner_id="gen", prompt=PROMPT, seed=3, max_instances=20_000,
+                                                      chunk_size=8), cancel):
+        events.append(ev)
+        if sum(isinstance(e, Chunk) for e in events) == 3:  # the first chunk, then two of the next group
+            cancel.set()
+    chunks, done = [e for e in events if isinstance(e, Chunk)], events[-1]
+    assert isinstance(done, Done) and done.status == "cancelled"
+    sent = [r[0] for c in chunks for r in c.records]
+    assert (done.instances, done.chunks) == (len(sent), len(chunks)) and 3 < len(chunks) <= 1 + 4096 // 8
+    stored = [r.id for r in await services.store.worlds.instances(done.world_id)]
+    assert stored == sent
+    world = await services.store.worlds.require(done.world_id)
+    assert (world.status, world.instance_count) == ("partial", len(sent))
