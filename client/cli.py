@@ -24,6 +24,7 @@ import aiohttp
 from websockets.exceptions import InvalidHandshake
 
 from protocol import messages as m
+from records import InstanceRecord
 
 from .errors import ClientError, ServerError, SessionClosed
 from .session import connect
@@ -96,15 +97,6 @@ class Progress:
         self.stream.flush()
 
 
-def instance_json(inst: Mapping[str, Any]) -> dict[str, Any]:
-    """Wire instance (§6.1) → the seed's blueprint instance (server/blueprint.py)."""
-    p, r, s = inst["pos"], inst["rot"], inst["scale"]
-    return {"id": inst["id"], "prefab_id": inst["prefab_id"], "prefab_type": inst["prefab_type"],
-            "position": {"x": p[0], "y": p[1], "z": p[2]},
-            "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]},
-            "scale": {"x": s[0], "y": s[1], "z": s[2]}, "properties": dict(inst.get("props") or {})}
-
-
 def header_json(header: Mapping[str, Any]) -> dict[str, Any]:
     """Socket header (§6.5: Vector3 as [x, y, z]) → the REST shape ({x, y, z} objects)."""
     h = dict(header)
@@ -127,7 +119,8 @@ def blueprint(prompt: str, start: m.GenStart, done: m.GenDone,
     return {
         "id": start.world_id, "prompt": prompt, "world_type": h.get("world_type"), "title": h.get("title"),
         "description": h.get("description"), "environment_settings": h.get("environment_settings", {}),
-        "prefab_instances": [instance_json(i) for i in instances], "spawn_points": h.get("spawn_points", []),
+        "prefab_instances": [InstanceRecord.from_wire(i).blueprint() for i in instances],
+        "spawn_points": h.get("spawn_points", []),
         "created_at": now, "updated_at": now, "processing_time_ms": float(done.timings.get("total_ms", 0.0)),
         "status": "complete" if done.status == "complete" else "partial", "seed": h.get("seed"),
         "bounds": h.get("bounds"), "terrain": h.get("terrain"), "warnings": list(done.warnings),

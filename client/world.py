@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from protocol import messages as m
 from protocol import values as val
+from records import InstanceRecord
 
 if TYPE_CHECKING:
     from .session import Session
@@ -22,8 +23,6 @@ __all__ = ["Resumed", "WorldView", "apply_ops", "op_to_wire"]
 
 log = logging.getLogger("immersiverse.client.world")
 EVENT_QUEUE_MAX = 10_000
-_IDENTITY = [0.0, 0.0, 0.0, 1.0]
-_ONE = [1.0, 1.0, 1.0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +81,7 @@ def apply_ops(instances: dict[str, dict[str, Any]], ops: Sequence[Mapping[str, A
     for op in ops:
         kind, iid = op.get("op"), op.get("id")
         if kind == "add" and iid:
-            instances[iid] = {"id": iid, "prefab_id": op["prefab_id"],
-                              "prefab_type": op.get("prefab_type", ""), "pos": list(op["pos"]),
-                              "rot": list(op.get("rot") or _IDENTITY),
-                              "scale": list(op.get("scale") or _ONE), "props": dict(op.get("props") or {})}
+            instances[iid] = InstanceRecord.from_wire(op).wire()  # rot, scale, props filled in
         elif kind == "move" and iid in instances:
             inst = instances[iid]
             for key in ("pos", "rot", "scale"):
@@ -264,11 +260,12 @@ class WorldView:
         self._emit(msg)
 
     def _on_presence(self, msg: m.PresenceEvent) -> None:
-        sid = msg.member["session_id"]
-        if msg.event == "leave":
-            self.members.pop(sid, None)
-        else:
-            self.members[sid] = dict(msg.member)
+        # `members`: the joins (or leaves) of one room tick in one frame (docs/protocol.md §7.4)
+        for member in msg.members or (msg.member,):
+            if msg.event == "leave":
+                self.members.pop(member["session_id"], None)
+            else:
+                self.members[member["session_id"]] = dict(member)
         self._emit(msg)
 
     def _became_ready(self) -> None:

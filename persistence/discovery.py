@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     cast,
     column,
     exists,
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from .clock import utcnow
 from .db import Repo
 from .models import Experience, Play, Rating, World
+from .statements import rows, single
 
 SORTS = ("relevance", "newest", "plays", "rating")
 MAX_TERMS = 8  # words of a search text that are used; the rest are ignored
@@ -84,6 +86,11 @@ def shown() -> ColumnElement[bool]:
 
 def _world_type() -> Any:
     return select(World.world_type).where(World.id == Experience.world_id).scalar_subquery()
+
+
+# The cards of a world that a user did not author: asked on every join (record_play).
+_CARDS_OF_WORLD = select(Experience.id).where(Experience.world_id == bindparam("world_id"),
+                                              Experience.author_id != bindparam("user_id"))
 
 
 class DiscoveryRepo(Repo):
@@ -144,9 +151,10 @@ class DiscoveryRepo(Repo):
     async def record_play(self, world_id: str, user_id: str, window_s: float) -> list[str]:
         """Count `user_id` entering `world_id` as a play of each card of that world it did not
         author, unless it was counted within the last `window_s` seconds. The ids counted."""
-        async with self._sessions() as s:  # most joined worlds have no card: no write then
-            cards = list(await s.scalars(select(Experience.id).where(
-                Experience.world_id == world_id, Experience.author_id != user_id)))
+        # Every join asks (most joined worlds have no card: no write then): one statement, one
+        # hop on a SQLite file (db.Repo._read).
+        cards = [row[0] for row in await self._read(
+            lambda: single(rows(_CARDS_OF_WORLD, {"world_id": world_id, "user_id": user_id})))]
         if not cards:
             return []
         now = utcnow()

@@ -9,7 +9,9 @@ an earlier seq removed is `superseded` (remove wins over move). See docs/protoco
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,16 @@ from .errors import CommitUnknown, Conflict, LimitExceeded, NotFound, is_outage
 from .models import World, WorldOp
 from .sqlite_writer import json_text
 from .statements import Tx, execute, first, rows, run_core, run_sqlite, scalar
-from .worlds import INSERT_INSTANCE, INSTANCE_COLUMNS, INSTANCES, OPS, WORLDS, expand_chunks, instance_rows
+from .worlds import (
+    INSERT_INSTANCE,
+    INSTANCE_COLUMNS,
+    INSTANCES,
+    OPS,
+    WORLDS,
+    expand_chunks,
+    instance_rows,
+    packed_instances,
+)
 
 IDENTITY_ROT = [0.0, 0.0, 0.0, 1.0]
 UNIT_SCALE = [1.0, 1.0, 1.0]
@@ -98,6 +109,20 @@ class EditRepo(Repo):
 
     async def snapshot(self, world_id: str) -> tuple[World, list[Any]]:
         """The world row and its instances as of one consistent moment."""
+        async with self._consistent(world_id) as (s, world):
+            rows = await instance_rows(s, world_id)
+        return world, rows
+
+    async def packed_snapshot(self, world_id: str) -> tuple[World, int, list[bytes]]:
+        """`snapshot` with the instances as packed arrays (worlds.packed_instances): the world
+        row, its instance count and the arrays, as of one consistent moment. What a join sends."""
+        async with self._consistent(world_id) as (s, world):
+            count, packed = await packed_instances(s, world_id)
+        return world, count, packed
+
+    @contextlib.asynccontextmanager
+    async def _consistent(self, world_id: str) -> AsyncIterator[tuple[Any, World]]:
+        """A read-only session over one consistent view, and the world row; NotFound without it."""
         async with self._sessions() as s:
             # The first statement autobegins the transaction; on PostgreSQL it is begun with
             # REPEATABLE READ (an explicit s.begin() after this would raise "already begun").
@@ -107,8 +132,7 @@ class EditRepo(Repo):
             world = await s.get(World, world_id)
             if world is None:
                 raise NotFound(f"world {world_id} not found")
-            rows = await instance_rows(s, world_id)
-        return world, rows
+            yield s, world
 
     async def compact(self, world_id: str, keep: int, max_bytes: int | None = None) -> int:
         """Drop ops older than the newest `keep`, and older than the newest ops that fit in

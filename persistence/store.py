@@ -34,7 +34,7 @@ class Store:
         self.experiences = ExperienceRepo(self.sessions, gate)
         self.telemetry = TelemetryRepo(self.sessions, gate)
         self.edits = EditRepo(self.sessions, gate, writer=self._writer)
-        self.discovery = DiscoveryRepo(self.sessions, gate, dialect=self.dialect)
+        self.discovery = DiscoveryRepo(self.sessions, gate, dialect=self.dialect, writer=self._writer)
         self.analytics = AnalyticsRepo(self.sessions, gate, dialect=self.dialect)
 
     @property

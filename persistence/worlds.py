@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-import msgpack
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
+
+from records import InstanceRecord, pack_records, unpack_records
 
 from .clock import utcnow
 from .db import Repo
@@ -77,13 +78,8 @@ class InstanceRow(NamedTuple):
 
 
 def chunk_rows(world_id: str, first_ord: int, data: bytes) -> list[InstanceRow]:
-    """A stored chunk (msgpack array of wire-shaped instances) as rows, in stream order."""
-    out = []
-    for n, w in enumerate(msgpack.unpackb(data, raw=False), first_ord):
-        (px, py, pz), (rx, ry, rz, rw), (sx, sy, sz) = w["pos"], w["rot"], w["scale"]
-        out.append(InstanceRow(world_id, w["id"], n, w["prefab_id"], w["prefab_type"], px, py, pz,
-                               rx, ry, rz, rw, sx, sy, sz, w["props"]))
-    return out
+    """A stored chunk (a packed array of wire instances, records/) as rows, in stream order."""
+    return [InstanceRow(world_id, r.id, n, *r.columns()) for n, r in enumerate(unpack_records(data), first_ord)]
 
 
 async def instance_rows(s: Any, world_id: str) -> list[Any]:
@@ -96,6 +92,19 @@ async def instance_rows(s: Any, world_id: str) -> list[Any]:
         from_chunks = [r for first, data in chunks for r in chunk_rows(world_id, first, data)]
         rows = sorted(rows + from_chunks, key=lambda r: r.ord) if rows else from_chunks
     return rows
+
+
+async def packed_instances(s: Any, world_id: str) -> tuple[int, list[bytes]]:
+    """Every instance of the world in stream order as packed arrays (records/): the stored
+    chunks as they are, without decoding one, while the world has no edited rows (a world is
+    expanded into rows by its first edit); else its rows, packed. Returns (count, arrays)."""
+    chunks = (await s.execute(select(CHUNKS.c.count, CHUNKS.c.data).where(CHUNKS.c.world_id == world_id)
+                              .order_by(CHUNKS.c.ord))).all()
+    edited = (await s.execute(select(INSTANCES.c.ord).where(INSTANCES.c.world_id == world_id).limit(1))).first()
+    if edited is None:
+        return sum(n for n, _ in chunks), [bytes(data) for _, data in chunks]
+    rows = await instance_rows(s, world_id)
+    return len(rows), [pack_records(InstanceRecord.from_row(r) for r in rows)]
 
 
 def expand_chunks(world_id: str) -> Tx[int]:
@@ -258,6 +267,19 @@ class WorldRepo(Repo):
         if row is None:
             raise NotFound(f"world {world_id} not found")
         return _role(row[0], row[1], row[2], user_id)
+
+    async def roles_in_world(self, world_id: str, user_ids: Sequence[str]) -> dict[str, str | None] | None:
+        """`role_in` for several users of one world, in one read (a room re-checks its members
+        when the world's roles change); None when there is no world."""
+        members = cast(Table, WorldMember.__table__)
+        async with self._sessions() as s:
+            world = (await s.execute(select(WORLDS.c.owner_id, WORLDS.c.visibility)
+                                     .where(WORLDS.c.id == world_id))).first()
+            if world is None:
+                return None
+            invited = dict((await s.execute(select(members.c.user_id, members.c.role).where(
+                members.c.world_id == world_id, members.c.user_id.in_(sorted(set(user_ids)))))).all())
+        return {u: _role(world[0], world[1], invited.get(u), u) for u in user_ids}
 
     async def members(self, world_id: str) -> list[WorldMember]:
         async with self._sessions() as s:

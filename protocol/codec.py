@@ -17,6 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is
 
 import msgpack
 
+from records import array_header
+
 from . import messages as m
 from . import values as val
 from ._decoders import CLIENT_DECODERS, MAX_RID, decode_fast, read_op
@@ -32,10 +34,16 @@ __all__ = [
     "encode_client",
     "encode_gen_chunk",
     "encode_gen_chunk_packed",
+    "encode_joined_packed",
+    "encode_presence_batch",
     "encode_raw",
     "encode_server",
+    "encode_snapshot_packed",
     "peek_rid",
+    "pack_header",
     "pack_instances",
+    "pack_member",
+    "pack_members",
 ]
 
 # --- decoding -------------------------------------------------------------------------------
@@ -336,6 +344,58 @@ def encode_gen_chunk_packed(rid: int, world_id: str, index: int, packed_instance
     once, for the store and for the wire alike."""
     head = _pack({"type": "gen.chunk", "rid": rid, "world_id": world_id, "index": index})
     return b"\x85" + head[1:] + _INSTANCES_KEY + packed_instances  # fixmap of 4 entries -> 5
+
+
+_HEADER_KEY: bytes = msgpack.packb("header")
+_MEMBER_KEY: bytes = msgpack.packb("member")
+_MEMBERS_KEY: bytes = msgpack.packb("members")
+
+
+def pack_member(member: val.Member | Mapping[str, Any]) -> bytes:
+    """A member (§6.2) packed once, for ``encode_presence_batch``."""
+    return _pack(member)
+
+
+def encode_presence_batch(world_id: str, event: str, packed_members: Sequence[bytes]) -> bytes:
+    """One ``presence`` frame for the joins (or leaves) of several members (``pack_member``),
+    byte-identical to ``encode(PresenceEvent(world_id, event, member=first, members=all))``;
+    for one member, to ``encode(PresenceEvent(world_id, event, member))`` (no ``members``)."""
+    head = _pack({"type": "presence", "world_id": world_id, "event": event})
+    first = packed_members[0]
+    if len(packed_members) == 1:  # fixmap of 3 entries -> 4 (member) or 5 (and members)
+        return b"\x84" + head[1:] + _MEMBER_KEY + first
+    return (b"\x85" + head[1:] + _MEMBER_KEY + first + _MEMBERS_KEY + array_header(len(packed_members))
+            + b"".join(packed_members))
+
+
+def encode_snapshot_packed(rid: int, world_id: str, seq: int, index: int, last: bool, packed_instances: bytes,
+                           header: Mapping[str, Any] | bytes | None = None) -> bytes:
+    """A ``snapshot`` frame around an already packed instance array (the stored chunks spliced,
+    records/ ``spliced``): byte-identical to ``encode(Snapshot(...))`` with the same instances,
+    which are never decoded on the way from the store to a joining member (§7.4). `header` may
+    come packed already (``pack_header``), for a wave of joiners of one world."""
+    head = _pack({"type": "snapshot", "rid": rid, "world_id": world_id, "seq": seq, "index": index, "last": last})
+    if header is None:  # fixmap of 6 entries -> 7 (instances) or 8 (and header)
+        return b"\x87" + head[1:] + _INSTANCES_KEY + packed_instances
+    packed_header = header if isinstance(header, bytes) else _pack(header)
+    return b"\x88" + head[1:] + _INSTANCES_KEY + packed_instances + _HEADER_KEY + packed_header
+
+
+def pack_members(members: Sequence[val.Member] | Sequence[Mapping[str, Any]]) -> bytes:
+    """A member list (§6.2) packed once, for ``encode_joined_packed``."""
+    return _pack(list(members))
+
+
+def encode_joined_packed(rid: int, world_id: str, seq: int, role: str, mode: str, packed_members: bytes) -> bytes:
+    """A ``joined`` frame around an already packed member list (``pack_members``), byte-identical
+    to ``encode(Joined(...))``: a wave of joiners shares one encoding of the list (§7.4)."""
+    head = _pack({"type": "joined", "rid": rid, "world_id": world_id, "seq": seq, "role": role, "mode": mode})
+    return b"\x87" + head[1:] + _MEMBERS_KEY + packed_members  # fixmap of 6 entries -> 7
+
+
+def pack_header(header: Mapping[str, Any]) -> bytes:
+    """A world header (§6.5) packed once, for ``encode_snapshot_packed``."""
+    return _pack(header)
 
 
 def encode_raw(type: str, fields: Mapping[str, Any]) -> bytes:

@@ -283,6 +283,9 @@ class PresenceEvent:
     member: Member
     cursor: Sequence[float] | None = None
     selection: Sequence[str] | None = None
+    #: Several joins (or leaves) of one room tick in one frame: all of them in order, `member`
+    #: being the first (docs/protocol.md §7.4). Absent when the frame is about one member.
+    members: Sequence[Member] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,11 @@
-"""World → the seed's `world_blueprint` JSON (rest-contract.md, Prompt to world)."""
+"""World → the seed's `world_blueprint` JSON (rest-contract.md, Prompt to world), and a stored header
+in the session protocol's shape. An instance's forms are the record's own (records/)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from persistence.clock import iso
-
-
-def instance_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "prefab_id": row.prefab_id, "prefab_type": row.prefab_type,
-            "position": {"x": row.px, "y": row.py, "z": row.pz},
-            "rotation": {"x": row.rx, "y": row.ry, "z": row.rz, "w": row.rw},
-            "scale": {"x": row.sx, "y": row.sy, "z": row.sz}, "properties": row.props}
-
-
-def instance_wire(row: Any) -> dict[str, Any]:
-    """A stored instance in the session protocol's compact shape (docs/protocol.md §6.1)."""
-    return {"id": row.id, "prefab_id": row.prefab_id, "prefab_type": row.prefab_type,
-            "pos": [row.px, row.py, row.pz], "rot": [row.rx, row.ry, row.rz, row.rw],
-            "scale": [row.sx, row.sy, row.sz], "props": row.props}
 
 
 def vector_wire(v: dict[str, float]) -> list[float]:
@@ -41,19 +28,6 @@ def header_wire(header: dict[str, Any], status: str | None = None, instances: in
     if status is not None:
         out["status"] = status
     return out
-
-
-def wire_records(records: list[tuple[Any, ...]]) -> list[Any]:
-    """`instance_wire` for generator records (`WorldPlan.records`), without rows in between."""
-    return [{"id": i, "prefab_id": p, "prefab_type": t, "pos": [x, y, z], "rot": list(r), "scale": [s, s, s],
-             "props": props} for i, p, t, x, y, z, r, s, props in records]
-
-
-def blueprint_records(records: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """`instance_json` for generator records (`WorldPlan.records`), without rows in between."""
-    return [{"id": i, "prefab_id": p, "prefab_type": t, "position": {"x": x, "y": y, "z": z},
-             "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]}, "scale": {"x": s, "y": s, "z": s},
-             "properties": props} for i, p, t, x, y, z, r, s, props in records]
 
 
 def world_summary(world: Any, role: str | None = None, *, owner_id: str) -> dict[str, Any]:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.errors import LeaseLost
-from protocol.codec import pack_instances
 from protocol.codes import ErrorCode
+from records import pack_generated
 
-from .blueprint import wire_records
 from .context import Services
 from .genpool import RemotePlan
 from .leases import GenerationLeases, lease_until
@@ -122,7 +121,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
         out: list[Chunk] = []
         while len(out) < n and (span := wp.span(pos, size)) is not None:
             recs = wp.records(*span)
-            out.append(Chunk(first + len(out), recs, pos, pack_instances(wire_records(recs))))
+            out.append(Chunk(first + len(out), recs, pos, pack_generated(recs)))
             pos = span[1]
         return out
 

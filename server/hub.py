@@ -111,10 +111,15 @@ class Hub:
                 await self.broker.presence_remove(room.world_id, member.session.id)
             self._tasks.spawn(self.drop_if_empty(room), f"drop:{room.world_id}")
         elif env.get("c") == "roles":
-            world = await self.services.store.worlds.get(room.world_id)
-            for member in list(room.members.values()):
-                role = (None if world is None
-                        else await self.services.store.worlds.role_of(world, member.session.user_id))
+            # Members' roles are cached from their join (Member.role); a change of the world's
+            # roles re-reads them all at once, never one read per member.
+            members = list(room.members.values())
+            roles = await self.services.store.worlds.roles_in_world(
+                room.world_id, [member.session.user_id for member in members]) or {}
+            for member in members:
+                if room.members.get(member.session.id) is not member:
+                    continue  # it left while the roles were read
+                role = roles.get(member.session.user_id)
                 if role is None:
                     member.session.send_error(ErrorCode.FORBIDDEN, None,
                                               f"you no longer have access to {room.world_id}",

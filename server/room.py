@@ -5,7 +5,8 @@ queue and one task per room, so members see one order; joins run in the same tas
 deliveries. Frames are encoded once by their publisher and framed once by the room
 (`writer.ws_frame`); the room hands the same bytes to each member's writer, never awaiting
 a socket or the store per member. What piles up while the task is busy goes out together,
-one write per member (`Room._broadcast`).
+one write per member (`Room._broadcast`); presence joins (and leaves) among it as one frame
+listing them all (`Room._coalesce`, docs/protocol.md §7.4).
 
 A join's snapshot (or replayed ops) goes out paced by the joiner's reading, like generation
 (`Room._pace`): frames for that member that a broadcast produces meanwhile are held back and
@@ -27,13 +28,21 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import msgpack
-
 from protocol import messages as m
-from protocol.codec import encode, encode_raw
+from protocol.codec import (
+    encode,
+    encode_joined_packed,
+    encode_presence_batch,
+    encode_raw,
+    encode_snapshot_packed,
+    pack_header,
+    pack_member,
+    pack_members,
+)
 from protocol.codes import ErrorCode
+from records import spliced
 
-from .blueprint import header_wire, instance_wire
+from .blueprint import header_wire
 from .broker import Broker, Envelope
 from .context import Services
 from .metrics import Metrics
@@ -48,7 +57,9 @@ FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
-_INSTANCE_BYTES = 160  # the packed size of an instance without props, about (for splitting snapshots)
+PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
+PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)
+EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
 
 class Peer(Protocol):
@@ -94,6 +105,23 @@ class Out:
     ack: bytes | None = None  # the `edit.ack`, encoded once
     exclude: str | None = None  # a frame or presence event: not echoed to this session
     first_ord: int | None = None  # a gen.chunk: members whose snapshot holds it skip it
+    event: str | None = None  # a presence join or leave: merged with its neighbours (Room._coalesce)
+    about: list[tuple[str, dict[str, Any]]] | None = None  # with `event`: (session id, member) announced
+    packed: list[bytes] | None = None  # a merged presence event: its members, packed once
+    sessions: set[str] | None = None  # … the sessions it announces
+    variants: dict[str, bytes | None] | None = None  # … and its frame without each of them
+
+    def without(self, world_id: str, sid: str) -> bytes | None:
+        """A merged presence event's frame for `sid`, one of the sessions it announces: the same
+        frame without `sid` (a session does not get its own presence), built once; None if it
+        announced only `sid`."""
+        assert self.about is not None and self.packed is not None and self.event is not None
+        if self.variants is None:
+            self.variants = {}
+        if sid not in self.variants:
+            rest = [p for (s, _), p in zip(self.about, self.packed, strict=True) if s != sid]
+            self.variants[sid] = encode_presence_batch(world_id, self.event, rest) if rest else None
+        return self.variants[sid]
 
 
 @dataclass(slots=True)
@@ -135,23 +163,6 @@ def results_of(stored_ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def snapshot_parts(wires: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    """The instances of a snapshot in frames of at most `size` instances and, where props are
-    big, about SNAPSHOT_FRAME_BYTES (docs/protocol.md §7.4: a client joins with bounded frames)."""
-    parts: list[list[dict[str, Any]]] = []
-    part: list[dict[str, Any]] = []
-    used = 0
-    for wire in wires:
-        props = wire.get("props")
-        cost = _INSTANCE_BYTES + (len(msgpack.packb(props)) if props else 0)
-        if part and (len(part) >= size or used + cost > SNAPSHOT_FRAME_BYTES):
-            parts.append(part)
-            part, used = [], 0
-        part.append(wire)
-        used += cost
-    return [*parts, part]
-
-
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
     if not done.done():
         if exc is None:
@@ -179,6 +190,9 @@ class Room:
         self.known: dict[str, dict[str, Any]] = {}
         self._queue: deque[tuple[str, Any]] = deque()  # ("env", envelope) | ("join", …) | ("call", …)
         self._wake = asyncio.Event()
+        self._presence_held: list[Out] = []  # presence joins and leaves waiting for the room's next tick
+        self._presence_sent = -PRESENCE_TICK_S  # loop time of the last presence join or leave sent
+        self._presence_timer: asyncio.TimerHandle | None = None
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
     @property
@@ -209,6 +223,8 @@ class Room:
         self.generating = False
 
     async def close(self) -> None:
+        if self._presence_timer is not None:
+            self._presence_timer.cancel()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -252,12 +268,16 @@ class Room:
         kind = env["k"]
         if kind == "op" and env["s"] > self.seq + 1:
             await self._fill_gap(env["s"] - 1)
-        if kind in BROADCASTS:
+        if kind in BROADCASTS or kind == "tick":
             batch: list[Out] = []
-            self._take(env, batch)  # (an op's gap was filled just above)
+            if kind == "tick":  # the room's presence tick (_tick_presence)
+                self._presence_timer = None
+            else:
+                self._take(env, batch)  # (an op's gap was filled just above)
             self._take_queued(batch)
+            batch = self._tick_presence(batch)
             if batch:
-                await self._broadcast(batch)
+                await self._broadcast(self._coalesce(batch))
         elif kind == "control":
             if env.get("c") == "resync":
                 await self._resync()
@@ -302,15 +322,57 @@ class Room:
         elif kind == "frame":
             batch.append(Out(env["f"], exclude=env.get("o") if env.get("x") else None, first_ord=env.get("a")))
         elif kind == "presence":
-            member = env.get("m")
-            if isinstance(member, dict) and env.get("e") == "join":
+            member, event = env.get("m"), env.get("e")
+            if isinstance(member, dict) and event == "join":
                 self.known[env["o"]] = member
-            elif env.get("e") == "leave":
+            elif event == "leave":
                 self.known.pop(env["o"], None)
-            batch.append(Out(env["f"], exclude=env.get("o")))
+            if isinstance(member, dict) and event in ("join", "leave"):
+                batch.append(Out(env["f"], exclude=env["o"], event=event, about=[(env["o"], member)]))
+            else:
+                batch.append(Out(env["f"], exclude=env.get("o")))
         else:
             return False
         return True
+
+    def _tick_presence(self, batch: list[Out]) -> list[Out]:
+        """Presence joins and leaves go out at most once per PRESENCE_TICK_S: those that arrive
+        sooner after the last wait for the room's next tick (a local "tick" envelope), coalesced
+        with the others of that tick (`_coalesce`), so a wave of joins costs each member one
+        presence frame per tick. The first after a quiet spell goes out at once, and any other
+        frame takes what is held along, ahead of it: members see the same order as without ticks."""
+        if not self._presence_held and all(out.about is None for out in batch):
+            return batch
+        loop = asyncio.get_running_loop()
+        now, due = loop.time(), self._presence_sent + PRESENCE_TICK_S
+        if now + 0.001 < due and all(out.about is not None for out in batch):
+            self._presence_held += batch
+            if self._presence_timer is None:
+                self._presence_timer = loop.call_at(due, self.deliver, {"k": "tick"})
+            return []
+        self._presence_sent = now
+        held, self._presence_held = self._presence_held, []
+        return held + batch
+
+    def _coalesce(self, batch: list[Out]) -> list[Out]:
+        """Presence per room tick: consecutive joins (or leaves) in `batch` become one `presence`
+        frame listing them all (docs/protocol.md §7.4), so a wave of N joins costs each member a
+        frame per tick, not N frames. A single join keeps its publisher's frame."""
+        out: list[Out] = []
+        for item in batch:
+            last = out[-1] if out else None
+            if (item.about is not None and last is not None and last.about is not None
+                    and last.event == item.event and len(last.about) < PRESENCE_BATCH):
+                last.about += item.about
+            else:
+                out.append(item)
+        for item in out:
+            if item.about is not None and len(item.about) > 1:
+                item.packed = [pack_member(member) for _, member in item.about]
+                item.sessions = {sid for sid, _ in item.about}
+                item.frame = encode_presence_batch(self.world_id, item.event or "join", item.packed)
+                item.exclude = None  # each session it announces gets `without(it)` instead
+        return out
 
     async def _broadcast(self, batch: list[Out]) -> None:
         """Deliver `batch` in parts of at most BATCH_BYTES (a member's transport takes one part
@@ -339,6 +401,7 @@ class Room:
             self.seq = seqs[-1]
         first_seq = seqs[0] if seqs else None
         special = {out.origin if out.rid is not None else out.exclude for out in batch} - {None}
+        special.update(sid for out in batch if out.sessions for sid in out.sessions)
         ords = [out.first_ord for out in batch if out.first_ord is not None]
         min_ord = min(ords) if ords else None
         frames = [out.frame for out in batch]
@@ -380,6 +443,10 @@ class Room:
                     continue
                 member.base_seq = item.seq
                 out.append(self._ack(item) if sid == item.origin and item.rid is not None else item.frame)
+            elif item.packed is not None:
+                frame = item.without(self.world_id, sid) if sid in (item.sessions or ()) else item.frame
+                if frame is not None:
+                    out.append(frame)
             elif sid != item.exclude and (item.first_ord is None or item.first_ord >= member.gen_base):
                 out.append(item.frame)
         return out
@@ -497,31 +564,32 @@ class Room:
         if not by_snapshot:
             return
         try:
-            world, rows = await self.services.store.edits.snapshot(self.world_id)
+            world, count, packed = await self.services.store.edits.packed_snapshot(self.world_id)
             for session, _, role, _, _ in by_snapshot:
-                self._add(session, role, base_seq=world.seq, gen_base=len(rows))
+                self._add(session, role, base_seq=world.seq, gen_base=count)
             members = await self.broker.presence_list(self.world_id)
             self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
             for _, _, _, _, done in by_snapshot:
                 _settle(done, exc)
             return
-        parts = snapshot_parts([instance_wire(r) for r in rows], self.services.settings.chunk_size)
+        # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
+        parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
+        header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
+        listed = pack_members(members)  # the member list, encoded once for the wave
         for session, rid, role, _, done in by_snapshot:
-            session.send(m.Joined(rid=rid, world_id=self.world_id, seq=world.seq, role=role,  # type: ignore[arg-type]
-                                  mode="snapshot", members=members))  # type: ignore[arg-type]
+            session.send_bytes(encode_joined_packed(rid, self.world_id, world.seq, role, "snapshot", listed))
             member = self.members.get(session.id)
             if member is not None:  # (else it left while the member list was read)
-                header = header_wire(world.header or {}, world.status, len(rows))  # docs/protocol.md §6.5
-                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts))
+                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts or [EMPTY_ARRAY]))
             _settle(done, None)
 
-    def _snapshot_frames(self, rid: int, seq: int, header: Any, parts: list[list[dict[str, Any]]]) -> Iterator[bytes]:
-        """One joiner's snapshot frames, encoded as they are sent."""
+    def _snapshot_frames(self, rid: int, seq: int, header: bytes, parts: list[bytes]) -> Iterator[bytes]:
+        """One joiner's snapshot frames (`parts`: packed instance arrays, `header` packed), built as
+        they are sent."""
         for index, part in enumerate(parts):
-            yield encode(m.Snapshot(rid=rid, world_id=self.world_id, seq=seq, index=index,
-                                    last=index == len(parts) - 1, instances=part,  # type: ignore[arg-type]
-                                    header=header if index == 0 else None))
+            yield encode_snapshot_packed(rid, self.world_id, seq, index, index == len(parts) - 1, part,
+                                         header if index == 0 else None)
 
     async def _join_replay(self, session: Peer, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""

@@ -15,7 +15,7 @@ from server.config import SETTINGS
 from tests.conftest import TIMEOUT
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "server", "persistence", "client", "generator")
+PACKAGES = ("protocol", "server", "persistence", "client", "generator", "records")
 
 
 def test_every_package_is_mypy_strict_clean() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import time
 from types import SimpleNamespace
+from typing import Any
 
 from aiohttp import web
 
 from persistence.catalog import WORLD_TYPES
+from records import generated
 
-from ..blueprint import blueprint, blueprint_records
+from ..blueprint import blueprint
 from ..context import SERVICES
 from ..errors import ApiError, forbidden
 from ..generation import Chunk, Done, GenRequest, admit, stream_world
@@ -46,13 +48,13 @@ async def prompt2world(request: web.Request) -> web.Response:
     admission = await admit(services, ident.user_id, data["max_instances"])
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)
-    instances = []
+    instances: list[dict[str, Any]] = []
     world = None
     try:
         async with contextlib.aclosing(stream_world(services, req, leases=request.app[NODE].leases)) as events:
             async for event in events:
                 if isinstance(event, Chunk):
-                    instances.extend(blueprint_records(event.records))
+                    instances.extend(r.blueprint() for r in generated(event.records))
                 elif isinstance(event, Done):
                     world = SimpleNamespace(**event.world)  # the row as stored: no read back
                     break

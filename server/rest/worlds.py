@@ -12,8 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from records import InstanceRecord
+
 from ..auth import Identity
-from ..blueprint import blueprint, instance_json, world_summary
+from ..blueprint import blueprint, world_summary
 from ..context import SERVICES, Services
 from ..errors import forbidden, not_found
 from ..http import identity, json_response, read_json
@@ -50,7 +52,8 @@ async def get_world(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     world, role = await _world_for(services, identity(request), request.match_info["world_id"])
     rows = await services.store.worlds.instances(world.id)
-    body = blueprint(world, [instance_json(r) for r in rows], owner_id=services.public_id(world.owner_id))
+    body = blueprint(world, [InstanceRecord.from_row(r).blueprint() for r in rows],
+                     owner_id=services.public_id(world.owner_id))
     body["role"] = role
     return json_response({"success": True, "world_blueprint": body, "message": "World retrieved"})
 

@@ -369,16 +369,18 @@
   }
 
   function onPresence(msg) {
-    const m = msg.member;
-    if (msg.event === "leave") S.members.delete(m.session_id);
-    else {
-      const prev = S.members.get(m.session_id) || {};
-      S.members.set(m.session_id, { ...prev, ...m, seen: performance.now(),
-        cursor: msg.event === "update" ? msg.cursor || prev.cursor : prev.cursor,
-        selection: msg.event === "update" ? msg.selection || [] : prev.selection });
-      if (msg.event === "join") log(`${m.display_name || m.user_id} joined`);
+    // `members`: the joins (or leaves) of one room tick in one frame (docs/protocol.md §7.4)
+    for (const m of msg.members || [msg.member]) {
+      if (msg.event === "leave") S.members.delete(m.session_id);
+      else {
+        const prev = S.members.get(m.session_id) || {};
+        S.members.set(m.session_id, { ...prev, ...m, seen: performance.now(),
+          cursor: msg.event === "update" ? msg.cursor || prev.cursor : prev.cursor,
+          selection: msg.event === "update" ? msg.selection || [] : prev.selection });
+        if (msg.event === "join") log(`${m.display_name || m.user_id} joined`);
+      }
+      if (msg.event === "leave") log(`${m.display_name || m.user_id} left`);
     }
-    if (msg.event === "leave") log(`${m.display_name || m.user_id} left`);
     renderMembers(); dirty();
   }
 

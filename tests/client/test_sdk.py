@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from client import GenerationInterrupted, ServerError, SessionClosed, connect
 from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
-from server.blueprint import instance_wire
+from records import InstanceRecord
 from server.context import SERVICES
 from tests.client.sdkutil import SdkFactory, eventually, server_session, ws_url
 from tests.conftest import TIMEOUT, login
@@ -22,7 +22,7 @@ PROMPT = "a snowy village with a dozen houses"
 async def _stored(client: TestClient, world_id: str) -> tuple[str, list[dict[str, Any]]]:
     store = client.app[SERVICES].store
     world = await store.worlds.require(world_id)
-    return world.status, [instance_wire(r) for r in await store.worlds.instances(world_id)]
+    return world.status, [InstanceRecord.from_row(r).wire() for r in await store.worlds.instances(world_id)]
 
 
 async def test_generate_yields_start_chunks_done_equal_to_the_stored_world(client: TestClient,

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from client import Resumed, Session, WorldView
 from protocol.codes import CloseCode
-from server.blueprint import instance_wire
+from records import InstanceRecord
 from server.context import SERVICES
 from tests.client.sdkutil import SdkFactory, server_session
 from tests.conftest import TIMEOUT, bearer, login
@@ -28,7 +28,7 @@ async def make_world(client: TestClient, owner: Session, share_with: str = "bob"
 
 async def stored(client: TestClient, world_id: str) -> dict[str, dict[str, Any]]:
     rows = await client.app[SERVICES].store.worlds.instances(world_id)
-    return {r.id: instance_wire(r) for r in rows}
+    return {r.id: InstanceRecord.from_row(r).wire() for r in rows}
 
 
 def edits(view: WorldView, n: int) -> list[dict[str, Any]]:

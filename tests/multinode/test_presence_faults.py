@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import msgpack
@@ -95,8 +96,9 @@ async def _presence(peer: Peer, event: str, about: Peer) -> None:
     """Wait until `peer` has received (now or before) the presence `event` about `about`."""
     sid = about.welcome["session_id"]
 
-    def match(f: dict[str, object]) -> bool:
-        return f.get("type") == "presence" and f.get("event") == event and f["member"]["session_id"] == sid  # type: ignore[index]
+    def match(f: dict[str, Any]) -> bool:  # the joins (or leaves) of one room tick come in one frame (§7.4)
+        return (f.get("type") == "presence" and f.get("event") == event
+                and sid in [mm["session_id"] for mm in f.get("members", [f["member"]])])
 
     if not any(match(f) for f in peer.seen):
         await peer.until(match)

@@ -327,3 +327,89 @@ async def test_a_deleted_world_tells_its_members_and_its_room_is_dropped(hub: Hu
     assert alice.errors == bob.errors == [(ErrorCode.NOT_FOUND, "world w1 was deleted")]
     assert alice.rooms == bob.rooms == {}
     await hub.close()
+
+
+def _member(name: str) -> dict[str, str]:
+    return {"user_id": f"public-{name}", "display_name": name.title(), "role": "viewer", "session_id": name}
+
+
+async def _announce(hub: Hub, world_id: str, name: str, event: str = "join") -> None:
+    """A presence join or leave as server/session_rooms.py publishes it."""
+    member = _member(name)
+    frame = encode(m.PresenceEvent(world_id=world_id, event=event, member=member))  # type: ignore[arg-type]
+    await hub.broker.publish(world_id, {"k": "presence", "f": frame, "o": name, "e": event, "m": member})
+
+
+async def test_joins_of_one_room_tick_go_out_as_one_presence_frame_without_the_receiver_itself(hub: Hub) -> None:
+    old, a, b, c = (RecordingMember(n) for n in ("old", "a", "b", "c"))
+    room = await _room_with(hub, "w1", old, a, b, c)
+    for name in ("a", "b", "c"):  # published together: delivered in one round of the room
+        await _announce(hub, "w1", name)
+    await _settle(room)
+    (frame,) = old.transport.messages()
+    assert frame["event"] == "join" and frame["member"] == _member("a")
+    assert frame["members"] == [_member("a"), _member("b"), _member("c")]
+    (for_b,) = b.transport.messages()  # b is told of the others only
+    assert for_b["members"] == [_member("a"), _member("c")] and for_b["member"] == _member("a")
+    (for_a,) = a.transport.messages()
+    assert for_a["members"] == [_member("b"), _member("c")] and for_a["member"] == _member("b")
+    assert room.known.keys() == {"a", "b", "c"}
+    await hub.close()
+
+
+async def test_a_lone_join_keeps_its_frame_and_a_leave_between_joins_keeps_the_order(hub: Hub) -> None:
+    old, a, b = RecordingMember("old"), RecordingMember("a"), RecordingMember("b")
+    room = await _room_with(hub, "w1", old, a, b)
+    await _announce(hub, "w1", "a")
+    await _settle(room)
+    lone = old.transport.messages()
+    assert lone == [{"type": "presence", "world_id": "w1", "event": "join", "member": _member("a")}]
+    for name, event in (("b", "join"), ("x", "leave"), ("y", "leave"), ("a", "join")):
+        await _announce(hub, "w1", name, event)
+    await _until(lambda: len(old.transport.messages()) == 4)  # at the room's next presence tick
+    frames = old.transport.messages()[1:]
+    assert [(f["event"], f["member"]["session_id"], [mm["session_id"] for mm in f.get("members", [])])
+            for f in frames] == [("join", "b", []), ("leave", "x", ["x", "y"]), ("join", "a", [])]
+    assert [f["event"] for f in a.transport.messages()] == ["join", "leave"]  # not its own join
+    await hub.close()
+
+
+async def test_presence_within_a_tick_waits_for_it_or_goes_out_ahead_of_the_next_frame(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.room.PRESENCE_TICK_S", 1.0)  # "within a tick" however slow this machine is
+    old, a, b, c = (RecordingMember(n) for n in ("old", "a", "b", "c"))
+    room = await _room_with(hub, "w1", old, a, b, c)
+    await _announce(hub, "w1", "a")  # the first after a quiet spell: at once
+    await _settle(room)
+    assert [f["member"]["session_id"] for f in old.transport.messages()] == ["a"]
+    await _announce(hub, "w1", "b")  # within the tick: held for it
+    await _settle(room)
+    assert len(old.transport.messages()) == 1
+    await _until(lambda: len(old.transport.messages()) == 2)  # the tick
+    assert old.transport.messages()[1]["member"] == _member("b")
+    await _announce(hub, "w1", "c")  # held again, until a frame for the room comes
+    await _settle(room)
+    await room.publish_frame(b"\x81\xa1k\x02")
+    await _settle(room)
+    assert [f.get("member", f) for f in old.transport.messages()[2:]] == [_member("c"), {"k": 2}]  # same order
+    await hub.close()
+
+
+async def test_a_change_of_roles_reads_every_members_role_once_and_applies_them(tmp_path: Path) -> None:
+    reads: list[list[str]] = []
+
+    async def roles_in_world(world_id: str, user_ids: list[str]) -> dict[str, str | None]:
+        reads.append(list(user_ids))
+        return {"user-keep": "editor", "user-lose": None, "user-pub": "public"}
+
+    services = SimpleNamespace(settings=make_settings(tmp_path), public_id=lambda user: f"public-{user}",
+                               store=SimpleNamespace(worlds=SimpleNamespace(roles_in_world=roles_in_world)))
+    hub = Hub(services, MemoryBroker(), Metrics())  # type: ignore[arg-type]
+    keep, lose, pub = RecordingMember("keep"), RecordingMember("lose"), RecordingMember("pub")
+    room = await _room_with(hub, "w1", keep, lose, pub)
+    await hub.roles_changed("w1")
+    await _settle(room)
+    assert reads == [["user-keep", "user-lose", "user-pub"]]  # one read for the room, not one per member
+    assert {sid: mm.role for sid, mm in room.members.items()} == {"keep": "editor", "pub": "viewer"}
+    assert lose.errors == [(ErrorCode.FORBIDDEN, "you no longer have access to w1")] and lose.rooms == {}
+    await hub.close()

@@ -14,7 +14,7 @@ from server.context import SERVICES
 from server.node import NODE
 from tests.conftest import TIMEOUT, AppFactory
 from tests.session.peer import Connect, open_peer, public_world, rid, stalled_member
-from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
+from tests.session.test_worlds import catalog_types, edit, join, join_in_one_tick, make_world, pump
 from tests.session.worldview import WorldView, same_state, stored_state
 
 
@@ -161,3 +161,28 @@ async def test_a_member_that_pauses_reading_gets_its_backlog_in_order_once_it_re
         while session.writer.queued_bytes:
             await asyncio.sleep(0.01)
     await pauser.close()
+
+
+
+async def test_joins_that_reach_the_room_together_are_announced_in_one_presence_frame(client: TestClient,
+                                                                                     connect: Connect) -> None:
+    owner = await connect("alice")
+    start, _, _ = await owner.generate("a small pond", max_instances=10)
+    world_id = start["world_id"]
+    await join(owner, world_id)
+    peers = [await connect("alice") for _ in range(3)]
+    joined = await join_in_one_tick(client, world_id, *peers)
+    sids = [p.welcome["session_id"] for p in peers]
+    frame = await owner.until(lambda f: f.get("type") == "presence" and f.get("event") == "join")
+    assert [mm["session_id"] for mm in frame["members"]] == sids and frame["member"] == frame["members"][0]
+    await owner.request("ping")  # anything else for the owner came before the pong
+    assert [f for f in owner.seen if f.get("type") == "presence"] == [frame]  # one frame for the three
+    for peer, answer in zip(peers, joined, strict=True):
+        await peer.request("ping")
+        told = {mm["session_id"] for mm in answer["members"]}
+        for f in peer.seen:
+            if f.get("type") == "presence":
+                listed = [mm["session_id"] for mm in f.get("members", [f["member"]])]
+                assert peer.welcome["session_id"] not in listed  # never its own join
+                told.update(listed)
+        assert set(sids) <= told  # and told of every other one, by `joined` or by presence

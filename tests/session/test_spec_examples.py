@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import AppFactory, bearer, login
 from tests.session.peer import Connect, Peer, rid
-from tests.session.test_worlds import join
+from tests.session.test_worlds import join, join_in_one_tick
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 JSON_BLOCK = re.compile(r"^```json (c2s|s2c|s2c-value)( [a-z_]+)?\n(.*?)\n```", re.MULTILINE | re.DOTALL)
@@ -65,6 +65,8 @@ async def scenario(client: TestClient, connect: Connect, make_client: AppFactory
     lin = await connect("u_7")
     joined, _ = await join(lin, world_id, since_seq=0)
     await ada.until_type("presence")
+    await join_in_one_tick(client, world_id, await connect("u_42"), await connect("u_42"))
+    await ada.until(lambda f: f.get("type") == "presence" and len(f.get("members", ())) == 2)  # one tick's joins
     await lin.send(**{**CLIENT_EXAMPLES["presence"], "world_id": world_id})
     await ada.until(lambda f: f.get("type") == "presence" and f.get("event") == "update")
     ops = CLIENT_EXAMPLES["edit"]["ops"]

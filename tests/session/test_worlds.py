@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -52,6 +53,40 @@ async def join(peer: Peer, world_id: str, since_seq: int | None = None) -> tuple
             if snap["last"]:
                 break
     return joined, view
+
+
+async def join_in_one_tick(client: TestClient, world_id: str, *peers: Peer) -> list[dict[str, Any]]:
+    """`peers` join `world_id` so that their presence joins reach its room in one round of its
+    delivery task (a wave of members entering at once, docs/protocol.md §7.4): the room is held
+    while the joins queue, and again while their announcements arrive. Returns their `joined`."""
+    room = client.app[NODE].hub.rooms[world_id]
+    gates, holding = [asyncio.Event(), asyncio.Event()], [asyncio.Event(), asyncio.Event()]
+
+    def hold(k: int) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            holding[k].set()
+            await gates[k].wait()
+        return run
+
+    async def until(check: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while not check():
+                await asyncio.sleep(0.005)
+
+    calls = [asyncio.ensure_future(room.call(hold(0)))]
+    await holding[0].wait()
+    rids = {peer: rid() for peer in peers}
+    for peer, r in rids.items():
+        await peer.send(type="join", rid=r, world_id=world_id)
+    await until(lambda: room.backlog == len(peers))  # the joins wait behind the first hold
+    calls.append(asyncio.ensure_future(room.call(hold(1))))
+    gates[0].set()
+    await holding[1].wait()
+    await until(lambda: room.backlog == len(peers))  # their presence joins wait behind the second
+    gates[1].set()
+    await asyncio.gather(*calls)
+    return [await peer.until(lambda f, r=r: f.get("rid") == r and f.get("type") == "joined")
+            for peer, r in rids.items()]
 
 
 async def edit(peer: Peer, view: WorldView, ops: list[dict[str, Any]]) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.blueprint import instance_wire
+from records import InstanceRecord
 from server.context import SERVICES
 
 
@@ -93,7 +93,7 @@ async def stored_state(client: TestClient, world_id: str) -> tuple[int, dict[str
     store = client.app[SERVICES].store
     world = await store.worlds.require(world_id)
     rows = await store.worlds.instances(world_id)
-    return world.seq, {r.id: instance_wire(r) for r in rows}
+    return world.seq, {r.id: InstanceRecord.from_row(r).wire() for r in rows}
 
 
 def same_state(view: WorldView, stored: dict[str, dict[str, Any]]) -> bool:

@@ -310,6 +310,9 @@ namespace ImmersiVerse
     {
         public string WorldId, Event;
         public Member Member;
+        /// <summary>Every member this event is about: the joins (or leaves) of one room tick
+        /// come in one frame (docs/protocol.md §7.4); a frame about one member lists just it.</summary>
+        public List<Member> Members;
         public Vec3? Cursor;
         public List<string> Selection;
 
@@ -321,6 +324,7 @@ namespace ImmersiVerse
                 Member = Member.FromMap(Wire.Map(f, "member")),
                 Selection = Wire.Has(f, "selection") ? Wire.Strings(f, "selection") : null,
             };
+            p.Members = Wire.Has(f, "members") ? Member.ListFrom(f, "members") : new List<Member> { p.Member };
             Vec3 c;
             if (Vec3.TryParse(Wire.Get(f, "cursor"), out c)) p.Cursor = c;
             return p;

@@ -162,7 +162,9 @@ namespace ImmersiVerse.Conformance
                     Ok(o.Ops[0].Position.HasValue, "op pos");
                     break;
                 case "presence":
-                    Eq(Wire.Str(Wire.Map(ex, "member"), "user_id"), Only<PresenceEvent>(events, type).Member.UserId, "presence member");
+                    var pe = Only<PresenceEvent>(events, type);
+                    Eq(Wire.Str(Wire.Map(ex, "member"), "user_id"), pe.Member.UserId, "presence member");
+                    Eq(Wire.Has(ex, "members") ? Wire.List(ex, "members").Count : 1, pe.Members.Count, "presence members");
                     break;
                 case "error":
                     Eq((int)Wire.Long(ex, "code"), Only<ErrorInfo>(events, type).Code, "error code");
