@@ -204,13 +204,12 @@ def _w_drop(key: str) -> None:
 
 
 def _chunks(wp: Any, pos: int, n: int, size: int, records: bool) -> list[WireChunk]:
-    from protocol.codec import pack_instances
-
-    from .blueprint import wire_records
+    """server/generation.py `take`, in the worker: the same spans, packed the same way."""
+    from records import pack_generated
 
     out: list[WireChunk] = []
     while len(out) < n and (span := wp.span(pos, size)) is not None:
         recs = wp.records(*span)
-        out.append((pos, recs if records else [()] * len(recs), pack_instances(wire_records(recs))))
+        out.append((pos, recs if records else [()] * len(recs), pack_generated(recs)))
         pos = span[1]
     return out
