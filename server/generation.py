@@ -18,10 +18,9 @@ from typing import Any
 
 from persistence.errors import LeaseLost
 from protocol.codes import ErrorCode
-from records import pack_generated
 
 from .context import Services
-from .genpool import RemotePlan
+from .genpool import RemotePlan, plan_chunks
 from .leases import GenerationLeases, lease_until
 from .quotas import Admission, GenerationRefused
 
@@ -114,16 +113,9 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     size = max(1, req.chunk_size)
 
     def take(wp: Any, first: int, pos: int, n: int) -> list[Chunk]:
-        """Chunks `first`… (at most n), from stream position `pos`: records, and their wire
-        array packed once. The plan is incremental (docs/generator.md): the chunks of its
-        first phase are ready before the filler is placed, which the first chunk after them
-        places (`WorldPlan.span`)."""
-        out: list[Chunk] = []
-        while len(out) < n and (span := wp.span(pos, size)) is not None:
-            recs = wp.records(*span)
-            out.append(Chunk(first + len(out), recs, pos, pack_generated(recs)))
-            pos = span[1]
-        return out
+        """Chunks `first`… (at most n), from stream position `pos` (genpool.plan_chunks)."""
+        chunks = plan_chunks(wp, pos, n, size)
+        return [Chunk(first + i, recs, at, packed) for i, (at, recs, packed) in enumerate(chunks)]
 
     def prepare() -> tuple[Any, dict[str, Any], list[Chunk]]:
         wp = plan(req.prompt, seed=seed, catalog=catalog, budget=budget_for(services, req.max_instances),

@@ -191,20 +191,24 @@ def _w_start(key: str, version: str, prompt: str, seed: int, budget: int, world_
         raise _NeedCatalog(version)
     wp = plan(prompt, seed=seed, catalog=catalog, budget=budget, world_type=world_type)
     _plans[key] = (wp, size, records)
-    return wp.first_header.to_dict(), _chunks(wp, 0, 1, size, records), wp.complete, wp.planned
+    return wp.first_header.to_dict(), plan_chunks(wp, 0, 1, size, records), wp.complete, wp.planned
 
 
 def _w_take(key: str, pos: int, n: int) -> tuple[list[WireChunk], bool, int]:
     wp, size, records = _plans[key]
-    return _chunks(wp, pos, n, size, records), wp.complete, wp.planned
+    return plan_chunks(wp, pos, n, size, records), wp.complete, wp.planned
 
 
 def _w_drop(key: str) -> None:
     _plans.pop(key, None)
 
 
-def _chunks(wp: Any, pos: int, n: int, size: int, records: bool) -> list[WireChunk]:
-    """server/generation.py `take`, in the worker: the same spans, packed the same way."""
+def plan_chunks(wp: Any, pos: int, n: int, size: int, records: bool = True) -> list[WireChunk]:
+    """At most n chunks of a plan (generator WorldPlan) from stream position `pos`: each
+    `(first_ord, records, packed)`, the packed wire array made once. The plan is incremental
+    (docs/generator.md): its first phase's chunks are ready before the filler is placed, which
+    the first chunk after them places (`WorldPlan.span`). In a thread (server/generation.py)
+    and in a worker process alike; without `records` only their count comes back."""
     from records import pack_generated
 
     out: list[WireChunk] = []
