@@ -17,7 +17,8 @@ from protocol.codes import ErrorCode
 from .edit_ops import EDIT_ROLES, validated_ops
 from .failures import EDIT_NOT_STORED, EDIT_UNRESOLVED, RequestRefused, store_outage
 from .plays import count_play
-from .room import Room, member_record, op_frame, results_of
+from .room import Room
+from .room_frames import member_record, op_frame, results_of
 from .session import Session
 
 log = logging.getLogger("immersiverse.hub")

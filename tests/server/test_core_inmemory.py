@@ -22,7 +22,8 @@ from protocol.codes import ErrorCode
 from server.broker_memory import MemoryBroker
 from server.hub import Hub
 from server.metrics import Metrics
-from server.room import Room, op_frame
+from server.room import Room
+from server.room_frames import op_frame
 from server.writer import Writer, ws_header
 from tests.conftest import TIMEOUT, make_settings
 
