@@ -116,10 +116,7 @@ class Writer:
         this frame overflowed the queue (the connection is then being closed as slow)."""
         if self.closed:
             return False
-        if not self._queue and not self._sink.writing_paused:
-            if self._sink.closing:
-                self.closed = True
-                return False
+        if self._direct():
             if frame is not None:
                 self._sink.write(frame)
             elif len(data) <= _COPY_MAX:
@@ -129,6 +126,8 @@ class Writer:
             self.frames_sent += 1
             self._on_sent(data)
             return True
+        if self.closed:
+            return False
         if self._bytes + len(data) > self._max and self._queue:
             self._overflow()
             return False
@@ -145,10 +144,7 @@ class Writer:
             return self.send(datas[0], frames)
         if self.closed or not datas:
             return not self.closed
-        if not self._queue and not self._sink.writing_paused:
-            if self._sink.closing:
-                self.closed = True
-                return False
+        if self._direct():
             if frames is None:
                 frames = b"".join(ws_header(len(data)) + data for data in datas)
             self._sink.write(frames)
@@ -156,22 +152,29 @@ class Writer:
             for data in datas:
                 self._on_sent(data)
             return True
-        return all(self.send(data) for data in datas)
+        return not self.closed and all(self.send(data) for data in datas)
 
     def send_broadcast(self, shared: Broadcast) -> bool:
         """`send_many(shared.datas, shared.wire)`, except that a write made at once is tallied in
         `shared.written` instead of reported to `on_sent` per frame (see `Broadcast`)."""
         if self.closed:
             return False
-        if not self._queue and not self._sink.writing_paused:
-            if self._sink.closing:
-                self.closed = True
-                return False
+        if self._direct():
             self._sink.write(shared.wire)
             self.frames_sent += len(shared.datas)
             shared.written += 1
             return True
-        return all(self.send(data) for data in shared.datas)
+        return not self.closed and all(self.send(data) for data in shared.datas)
+
+    def _direct(self) -> bool:
+        """Whether a frame goes straight to the transport: nothing is queued before it and the
+        transport takes writes. A closing transport marks the writer closed (False)."""
+        if self._queue or self._sink.writing_paused:
+            return False
+        if self._sink.closing:
+            self.closed = True
+            return False
+        return True
 
     async def wait_below(self, limit: int) -> None:
         """Wait until at most `limit` bytes are queued (backpressure for our own producers)."""
