@@ -448,21 +448,22 @@ PROMPTS = ["a misty pine forest with a ruined tower", "a small village with thre
            "futuristic space station with alien technology", "a busy downtown with skyscrapers and taxis"]
 
 
-def prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
+def prompters(q: Any, url: str, token: str | Sequence[str] | None, clients: int, parallel: int, seconds: float,
               max_instances: int, start: Any, interval: float = 0.0) -> None:
     """Load process: `clients` sockets, each keeping `parallel` prompts running until `seconds`
     have passed after `start` is set; with `interval`, a client sends its next prompt no sooner
     than `interval` seconds after its previous one (a user who looks at the world first).
+    `token` is every client's, or one per client (client i uses token[i]: its own user).
     Reports first-chunk latencies and instances received."""
     guard(q, lambda q: run_async(_prompters, q, url, token, clients, parallel, seconds, max_instances, start,
                                  interval))
 
 
-async def _prompters(q: Any, url: str, token: str | None, clients: int, parallel: int, seconds: float,
-                     max_instances: int, start: Any, interval: float = 0.0) -> None:
+async def _prompters(q: Any, url: str, token: str | Sequence[str] | None, clients: int, parallel: int,
+                     seconds: float, max_instances: int, start: Any, interval: float = 0.0) -> None:
     socks = []
     for i in range(clients):
-        ws = await ws_connect(url, token, source_ip(i))
+        ws = await ws_connect(url, token if token is None or isinstance(token, str) else token[i], source_ip(i))
         await recv_until(ws, lambda m: m.get("type") == "welcome")
         socks.append(ws)
     q.put({"ready": clients})
@@ -530,10 +531,16 @@ def chunk_rid(data: bytes) -> int:
     return fields["rid"]
 
 
-def run_prompters(server: Server, token: str | None, procs: int, clients: int, parallel: int,
+def run_prompters(server: Server, token: str | Sequence[str] | None, procs: int, clients: int, parallel: int,
                   seconds: float, max_instances: int, interval: float = 0.0) -> tuple[dict[str, Any], Meter]:
+    """`procs` load processes of `clients` prompters each; `token` is every client's, or one per
+    client over all processes (`procs * clients` tokens: a user per client)."""
+    def token_of(p: int) -> str | Sequence[str] | None:
+        return token if token is None or isinstance(token, str) else token[p * clients:(p + 1) * clients]
+
     reports, meter = run_load(server, prompters, lambda start: [
-        (server.ws_url, token, clients, parallel, seconds, max_instances, start, interval)] * procs, seconds)
+        (server.ws_url, token_of(p), clients, parallel, seconds, max_instances, start, interval)
+        for p in range(procs)], seconds)
     merged: dict[str, Any] = {"first": [], "total": []}
     for r in reports:
         for k, v in r.items():

@@ -26,7 +26,7 @@ INSTANCES = 500
 LOADS = (("flat out", 0.0), ("paced", 0.25))  # seconds between one client's prompts
 
 
-def measure(server: c.Server, token: str | None, seconds: float, interval: float) -> dict[str, Any]:
+def measure(server: c.Server, token: list[str] | None, seconds: float, interval: float) -> dict[str, Any]:
     m, meter = c.run_prompters(server, token, procs=2, clients=CLIENTS // 2, parallel=1, seconds=seconds,
                                max_instances=INSTANCES, interval=interval)
     first = [x * 1000 for x in m["first"]]
@@ -42,8 +42,8 @@ def run(smoke: bool = False) -> dict[str, Any]:
     rows = []
     with c.tempdir() as tmp:
         with c.start_ours(tmp) as ours:
-            token = c.login(ours, "ttfi-user")
-            rows += [{"server": "ours", "load": load, **measure(ours, token, seconds, iv)} for load, iv in LOADS]
+            tokens = [c.login(ours, f"ttfi-user-{i}") for i in range(CLIENTS)]
+            rows += [{"server": "ours", "load": load, **measure(ours, tokens, seconds, iv)} for load, iv in LOADS]
         with c.start_baseline(tmp) as base:
             rows += [{"server": "baseline", "load": load, **measure(base, None, seconds, iv)} for load, iv in LOADS]
     ratios = {load: c.ratio(rows[i]["first_p99_ms"], rows[i + len(LOADS)]["first_p99_ms"])

@@ -55,6 +55,7 @@ class Settings:
     drain_timeout_s: float = setting(10.0, "on SIGTERM: seconds to finish generations and flush telemetry before exit")
     gc_gen0_threshold: int = setting(10_000, "Python cyclic GC: allocations between young-generation collections (0 = Python's default, 700)")
     gc_freeze: bool = setting(True, "after start-up, move every object alive (modules, catalog) out of the GC's scans (gc.freeze)")
+    gil_switch_ms: float = setting(1.0, "longest time a thread holds the interpreter while another waits for it (sys.setswitchinterval; Python's default is 5 ms): the event loop waits at most this long behind a plan in a generator thread")
     # -- store -----------------------------------------------------------------
     database_url: str = setting("sqlite+aiosqlite:///./data/immersiverse.db", "SQLAlchemy URL; sqlite+aiosqlite (embedded, WAL) or postgresql+asyncpg")
     db_pool_size: int = setting(10, "connection pool size (PostgreSQL)")

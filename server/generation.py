@@ -127,7 +127,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     workers = services.gen_workers
     if workers is None:
         # One hop to the executor for the plan and the first chunk (time to first instance).
-        wp, header, group = await run(user, prepare)
+        wp, header, group = await run(user, prepare, first=True)
 
         async def step(first: int, pos: int, n: int) -> list[Chunk]:
             return await run(user, take, wp, first, pos, n)
@@ -161,7 +161,7 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
     # is sent, so a member joining mid-generation gets the stored prefix as its snapshot and
     # every later chunk live (docs/protocol.md, joining a generating world).
     finished = complete_with(group, 0)
-    async with store_turn(user):
+    async with store_turn(user, first=True):
         world = await asyncio.shield(services.store.worlds.start_generated(
             rows(group), finish=finished, id=world_id, owner_id=req.owner_id, prompt=req.prompt,
             world_type=header["world_type"], title=header["title"][:200], description=header["description"],

@@ -75,9 +75,9 @@ class GenerationWorkers:
     def _closed(self, slot: int) -> None:
         self._running[slot] -= 1
 
-    async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any, first: bool = False) -> Any:
         loop = asyncio.get_running_loop()
-        async with self._turns.turn(user):
+        async with self._turns.turn(user, first):
             pool = self._pools[slot]
             try:
                 try:
@@ -118,7 +118,7 @@ class RemotePlan:
         assert self._workers._catalog is not None, "set_catalog before the first generation"
         header, chunks, self.complete, self.planned = await self._workers._call(
             user, self._slot, _w_start, self.key, self._workers._catalog[0], prompt, seed, budget, world_type, size,
-            records)
+            records, first=True)
         return header, chunks
 
     async def take(self, user: str, pos: int, n: int) -> list[WireChunk]:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ async def _serve(settings: Settings) -> None:
     await runner.setup()
     log.info("descriptor limit %d; at most %d connections, %s per address", fds, runner.guard.total,
              runner.guard.per_ip or "no limit")
-    tune_gc(settings)
+    tune_interpreter(settings)
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True,
                        reuse_port=settings.reuse_port or None)
     await site.start()
@@ -48,6 +49,15 @@ async def _serve(settings: Settings) -> None:
     await drain(app)
     await runner.cleanup()
     log.info("stopped")
+
+
+def tune_interpreter(settings: Settings) -> None:
+    """The interpreter as a server with CPU-bound threads needs it: the GIL handed over sooner
+    (a thread waiting for the GIL waits up to the switch interval behind one that runs Python:
+    the event loop behind a plan, bench/RESULTS.md, time to first instance), and the GC below."""
+    if settings.gil_switch_ms > 0:
+        sys.setswitchinterval(settings.gil_switch_ms / 1000)
+    tune_gc(settings)
 
 
 def tune_gc(settings: Settings) -> None:

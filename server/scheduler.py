@@ -30,27 +30,41 @@ GENERATOR_POOL = ThreadPoolExecutor(max_workers=GENERATOR_WORKERS, thread_name_p
 class FairTurns:
     """At most `slots` holders at once, and at most `per_user` of them one user's; waiters are
     served one user at a time, round-robin. With `per_user` below `slots`, a slot is always
-    free for a user who arrives while another keeps every slot it may have busy."""
+    free for a user who arrives while another keeps every slot it may have busy.
+
+    A generation's *first* step (its first phase and first chunk: the time to first instance)
+    waits in a lane of its own, served before every later step (the filler and chunks of
+    worlds already on their way): a new prompt waits for a free slot, not behind the rest of
+    every world being streamed. A user's first steps are bounded by the generations the user
+    may run at once, so later steps always get their turn."""
 
     def __init__(self, slots: int, per_user: int | None = None) -> None:
         self._slots = slots
         self._per_user = per_user or slots
         self._busy = 0
         self._held: dict[str, int] = {}
-        self._queues: dict[str, deque[asyncio.Future[None]]] = {}  # insertion order = turn order
+        # per lane (first steps, then later steps), each user's waiters; insertion order = turn order
+        self._lanes: tuple[dict[str, deque[asyncio.Future[None]]], ...] = ({}, {})
 
     @property
     def waiting(self) -> dict[str, int]:
         """Steps waiting per user (for tests and metrics)."""
-        return {user: len(q) for user, q in self._queues.items()}
+        out: dict[str, int] = {}
+        for lane in self._lanes:
+            for user, q in lane.items():
+                out[user] = out.get(user, 0) + len(q)
+        return out
 
     @contextlib.asynccontextmanager
-    async def turn(self, user: str) -> AsyncIterator[None]:
-        if self._busy < self._slots and user not in self._queues and self._held.get(user, 0) < self._per_user:
+    async def turn(self, user: str, first: bool = False) -> AsyncIterator[None]:
+        """Hold a slot for one step of `user`'s; `first`: the first step of a generation."""
+        lane = self._lanes[0 if first else 1]
+        # (a slot is free only while every waiting user holds all it may: no waiter is passed)
+        if self._busy < self._slots and self._held.get(user, 0) < self._per_user and user not in lane:
             self._take(user)
         else:
             granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._queues.setdefault(user, deque()).append(granted)
+            lane.setdefault(user, deque()).append(granted)
             try:
                 await granted  # _grant took the slot for us
             except asyncio.CancelledError:
@@ -76,21 +90,23 @@ class FairTurns:
         self._grant()
 
     def _grant(self) -> None:
-        """Give free slots to the first waiter of each next user in turn that may hold one more."""
-        for user in list(self._queues):
-            if self._busy >= self._slots:
-                return
-            if self._held.get(user, 0) >= self._per_user:
-                continue
-            queue = self._queues.pop(user)
-            while queue:
-                granted = queue.popleft()
-                if not granted.done():  # (a cancelled waiter is skipped)
-                    self._take(user)
-                    granted.set_result(None)
-                    break
-            if queue:  # to the back of the line: every other waiting user goes first
-                self._queues[user] = queue
+        """Give free slots to the first waiter of each next user in turn that may hold one more,
+        first steps before later ones."""
+        for queues in self._lanes:
+            for user in list(queues):
+                if self._busy >= self._slots:
+                    return
+                if self._held.get(user, 0) >= self._per_user:
+                    continue
+                queue = queues.pop(user)
+                while queue:
+                    granted = queue.popleft()
+                    if not granted.done():  # (a cancelled waiter is skipped)
+                        self._take(user)
+                        granted.set_result(None)
+                        break
+                if queue:  # to the back of the line: every other waiting user goes first
+                    queues[user] = queue
 
 
 class FairScheduler:
@@ -103,7 +119,8 @@ class FairScheduler:
         self.cpu = FairTurns(workers, per_user=max(1, workers - 1))
         self.store = FairTurns(store_slots)
 
-    async def run(self, user: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` in the generator pool when `user`'s turn comes; its result."""
-        async with self.cpu.turn(user):
+    async def run(self, user: str, fn: Callable[..., T], *args: Any, first: bool = False) -> T:
+        """Run `fn(*args)` in the generator pool when `user`'s turn comes (`first`: the first
+        step of a generation, FairTurns); its result."""
+        async with self.cpu.turn(user, first):
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

@@ -164,6 +164,36 @@ async def test_turns_go_round_robin_and_one_user_keeps_a_slot_free_for_others() 
     assert turns.waiting == {}
 
 
+async def test_a_generations_first_step_goes_before_the_later_steps_of_worlds_on_their_way() -> None:
+    # Time to first instance: a new prompt's first step (its first phase and first chunk) waits
+    # for a free slot, not behind the filler of every world already streaming, its own user's
+    # included; among first steps, users still take turns.
+    import asyncio
+
+    from server.scheduler import FairTurns
+
+    turns = FairTurns(2, per_user=2)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def step(name: str, user: str, first: bool = False) -> None:
+        async with turns.turn(user, first):
+            order.append(name)
+            await release.wait()
+
+    tasks = [asyncio.ensure_future(step(n, u)) for n, u in (("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b"))]
+    await asyncio.sleep(0)
+    assert order == ["a1", "b1"]
+    tasks += [asyncio.ensure_future(step("c-first", "c", first=True)),
+              asyncio.ensure_future(step("a-first", "a", first=True))]
+    await asyncio.sleep(0)
+    assert turns.waiting == {"a": 2, "b": 1, "c": 1}
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["a1", "b1", "c-first", "a-first", "a2", "b2"], order
+    assert turns.waiting == {}
+
+
 async def test_stored_bytes_per_user_are_a_quota_with_a_clear_error(make_client: AppFactory) -> None:
     client = await make_client(max_stored_bytes_per_user=20_000)
     alice = await open_peer(client, "alice")
