@@ -77,25 +77,24 @@ def budget_for(services: Services, requested: int | None) -> int:
     return max(10, min(budget, services.settings.max_instances))
 
 
-async def admit(services: Services, owner_id: str, requested: int | None) -> Admission:
-    """Reserve the user's budget for one generation (server/quotas.py), then check what the
-    user has stored; GenerationRefused names the limit. The caller releases the Admission when
-    the generation ends, however it ends."""
-    admission = services.quotas.admit(owner_id, budget_for(services, requested))
-    try:
-        s = services.settings
-        owned, stored = await services.store.worlds.usage(owner_id)
-        if owned >= s.max_worlds_per_user:
-            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
-                                    f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
-        if stored >= s.max_stored_bytes_per_user:
-            raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
-                                    f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
-                                    "(delete worlds to make room)")
-    except BaseException:
-        admission.release()
-        raise
-    return admission
+def admit(services: Services, owner_id: str, requested: int | None) -> Admission:
+    """Reserve the user's budget for one generation (server/quotas.py) or raise
+    GenerationRefused. What the user has stored is checked by `stream_world`, beside the plan.
+    The caller releases the Admission when the generation ends, however it ends."""
+    return services.quotas.admit(owner_id, budget_for(services, requested))
+
+
+async def check_stored(services: Services, owner_id: str) -> None:
+    """The user's worlds and stored bytes against their limits; GenerationRefused names the limit."""
+    s = services.settings
+    owned, stored = await services.store.worlds.usage(owner_id)
+    if owned >= s.max_worlds_per_user:
+        raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
+                                f"you own {owned} worlds; the limit is {s.max_worlds_per_user}")
+    if stored >= s.max_stored_bytes_per_user:
+        raise GenerationRefused(ErrorCode.LIMIT_EXCEEDED,
+                                f"your worlds store {stored} bytes; the limit is {s.max_stored_bytes_per_user} "
+                                "(delete worlds to make room)")
 
 
 async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Event | None = None, *,
@@ -124,25 +123,40 @@ async def stream_world(services: Services, req: GenRequest, cancel: asyncio.Even
         # the plan is complete (gen.done carries the count; docs/protocol.md §6.2)
         return wp, wp.first_header.to_dict(), take(wp, 0, 0, 1)
 
+    # What the user has stored is read beside the first plan step: one store read less before
+    # the first instance. A refusal still comes before anything is stored or sent.
+    checked = asyncio.ensure_future(check_stored(services, user))
     workers = services.gen_workers
-    if workers is None:
-        # One hop to the executor for the plan and the first chunk (time to first instance).
-        wp, header, group = await run(user, prepare, first=True)
+    try:
+        if workers is None:
+            # One hop to the executor for the plan and the first chunk (time to first instance).
+            wp, header, group = await run(user, prepare, first=True)
 
-        async def step(first: int, pos: int, n: int) -> list[Chunk]:
-            return await run(user, take, wp, first, pos, n)
-    else:
-        # The plan lives in a worker process, off this interpreter; the same hops, answered
-        # with packed chunks (server/genpool.py).
-        workers.set_catalog(services.catalog.version, services.catalog.records)
-        wp = workers.open()  # forgotten in its worker when closed below, or when dropped on any other way out
-        header, wire = await wp.start(user, req.prompt, seed, budget_for(services, req.max_instances),
-                                      req.world_type, size, req.records)
-        group = [Chunk(i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
+            async def step(first: int, pos: int, n: int) -> list[Chunk]:
+                return await run(user, take, wp, first, pos, n)
+        else:
+            # The plan lives in a worker process, off this interpreter; the same hops, answered
+            # with packed chunks (server/genpool.py).
+            workers.set_catalog(services.catalog.version, services.catalog.records)
+            wp = workers.open()  # forgotten in its worker when closed below, or when dropped on any other way out
+            header, wire = await wp.start(user, req.prompt, seed, budget_for(services, req.max_instances),
+                                          req.world_type, size, req.records)
+            group = [Chunk(i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
 
-        async def step(first: int, pos: int, n: int) -> list[Chunk]:
-            wire = await wp.take(user, pos, n)
-            return [Chunk(first + i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
+            async def step(first: int, pos: int, n: int) -> list[Chunk]:
+                wire = await wp.take(user, pos, n)
+                return [Chunk(first + i, recs, at, packed) for i, (at, recs, packed) in enumerate(wire)]
+    except BaseException:
+        if checked.done() and not checked.cancelled():
+            checked.exception()  # (retrieved: the plan's exception is the one raised)
+        checked.cancel()
+        raise
+    try:
+        await checked
+    except BaseException:
+        if isinstance(wp, RemotePlan):
+            wp.close()
+        raise
     plan_ms = (time.perf_counter() - started) * 1000
     world_id = secrets.token_hex(12)
 

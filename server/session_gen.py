@@ -50,7 +50,7 @@ async def start_generation(session: Session, msg: m.Prompt) -> None:
         raise RequestRefused(ErrorCode.INVALID_VALUE, fields={"prompt": "must not be blank"})
     # Per user, over all of the user's sockets and REST (server/quotas.py); GenerationRefused
     # is answered with the limit's code (server/failures.py).
-    admission = await admit(session.services, session.user_id, msg.max_instances)
+    admission = admit(session.services, session.user_id, msg.max_instances)
     cancel = asyncio.Event()
     task = session.spawn(_run(session, msg, cancel, admission), "gen")
     session.generations[msg.rid] = (task, cancel)
