@@ -1,8 +1,9 @@
 """Generator benchmark: throughput, time to first chunk, and a 20k world, against a baseline.
 
-Baseline (same run, same machine): the cost of merely constructing N ``Instance`` objects with
-random transforms, i.e. the floor any generator producing these objects must pay. Ratios say how
-many times that floor the real generator costs.
+Baseline (same run, same machine): the cost of merely constructing N ``InstanceRecord``s (the
+records the generator yields, records/__init__.py) with random transforms, i.e. the floor any
+generator producing these objects must pay. Ratios say how many times that floor the real
+generator costs.
 
     python -m bench.generator [--smoke]
 
@@ -24,7 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
-from generator import GENERATOR_VERSION, Catalog, Instance, cache, plan
+from generator import GENERATOR_VERSION, Catalog, InstanceRecord, cache, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["A mystical forest with ancient trees and glowing mushrooms",
@@ -46,14 +47,14 @@ def load_catalog() -> Catalog:
 
 
 def baseline_instances(n: int) -> float:
-    """Seconds to construct n Instance objects with random transforms (the floor)."""
+    """Seconds to construct n InstanceRecords with random transforms (the floor)."""
     rnd = random.Random(1)
     t = time.perf_counter()
     for k in range(n):
-        Instance(f"i{k:05d}", "oak_tree", "environment",
-                 (round(rnd.uniform(-500, 500), 3), 0.0, round(rnd.uniform(-500, 500), 3)),
-                 (0.0, round(rnd.random(), 6), 0.0, round(rnd.random(), 6)),
-                 (1.0, 1.0, 1.0), {})
+        InstanceRecord(f"i{k:05d}", "oak_tree", "environment",
+                       (round(rnd.uniform(-500, 500), 3), 0.0, round(rnd.uniform(-500, 500), 3)),
+                       (0.0, round(rnd.random(), 6), 0.0, round(rnd.random(), 6)),
+                       (1.0, 1.0, 1.0), {})
     return time.perf_counter() - t
 
 

@@ -133,17 +133,14 @@ def render_png(header: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]
                prefabs: Sequence[Mapping[str, Any]] = ()) -> bytes:
     """The map ``generate --png`` and ``map.png`` draw: the ground from the header's terrain data,
     footprints from the server's catalog (``prefabs`` as the REST catalog lists them)."""
-    from generator import Catalog, Instance
+    from generator import Catalog
     from generator.render import render_png as render
 
-    items = [Instance(id=i["id"], prefab_id=i["prefab_id"], prefab_type=i["prefab_type"],
-                      position=tuple(i["pos"]), rotation=tuple(i["rot"]), scale=tuple(i["scale"]),
-                      properties=dict(i.get("props") or {})) for i in instances]
     records = [{"id": p["id"], "name": p["name"], "type": p["type"], "tags": p.get("tags", []),
                 "world_types": p["properties"]["world_types"],
                 "placement": p["properties"]["placement"]} for p in prefabs]
     catalog = Catalog.from_records(records, "rest") if records else None
-    return render((header_json(header), items), catalog=catalog)
+    return render((header_json(header), [InstanceRecord.from_wire(i) for i in instances]), catalog=catalog)
 
 
 async def fetch_prefabs(base: str, token: str) -> list[dict[str, Any]]:

@@ -8,6 +8,12 @@ Public API::
     wp.header.to_dict()        # title, environment, terrain, bounds, spawn points, trace, ...
     for chunk in wp.chunks(256): ...                        # landmarks first, then nearest spawn
     wp.instances                                            # the whole world, same order
+    wp.records(a, b)                                        # stream positions a..b-1 as plain rows
+
+Every instance is a ``records.InstanceRecord`` (re-exported here as ``InstanceRecord``), the
+project's one instance record (docs/architecture.md, "One instance record"): ``id, prefab_id,
+prefab_type, pos, rot, scale, props``, with its wire, blueprint (REST JSON) and column forms.
+``records`` is pure, like this package; the generator imports nothing else of the project.
 
 Helpers for the server: ``bounds_contains(header_or_bounds, position) -> bool`` (edit
 validation: accepts a WorldHeader, its dict, or a bare bounds dict; position as {x,y,z} or a
@@ -18,6 +24,8 @@ All errors raised for bad arguments are ``GeneratorError`` (a ValueError). No I/
 """
 from __future__ import annotations
 
+from records import InstanceRecord
+
 from .catalog import Catalog, Prefab
 from .errors import CatalogError, GeneratorError, IntentError
 from .geometry import bounds_contains
@@ -25,10 +33,10 @@ from .intent import Intent
 from .lexicon import WORLD_TYPES
 from .planner import GENERATOR_VERSION, MAX_BUDGET, MIN_BUDGET, plan, plan_from_intent
 from .prompt import parse_prompt
-from .stream import Instance, WorldHeader, WorldPlan
+from .stream import WorldHeader, WorldPlan
 
 __all__ = [
     "Catalog", "Prefab", "GeneratorError", "CatalogError", "IntentError", "bounds_contains",
     "Intent", "WORLD_TYPES", "GENERATOR_VERSION", "MIN_BUDGET", "MAX_BUDGET", "plan",
-    "plan_from_intent", "parse_prompt", "Instance", "WorldHeader", "WorldPlan",
+    "plan_from_intent", "parse_prompt", "InstanceRecord", "WorldHeader", "WorldPlan",
 ]

@@ -38,8 +38,8 @@ def _arrays(wp: WorldPlan) -> dict[str, np.ndarray]:
     inst = wp.instances
     cat = wp.catalog
     pidx = np.array([cat.index[i.prefab_id] for i in inst], dtype=np.int64)
-    pos = np.array([i.position for i in inst], dtype=np.float64).reshape(-1, 3)
-    yaw = np.array([quaternion_yaw(i.rotation) for i in inst])
+    pos = np.array([i.pos for i in inst], dtype=np.float64).reshape(-1, 3)
+    yaw = np.array([quaternion_yaw(i.rot) for i in inst])
     scale = np.array([i.scale[0] for i in inst])
     hx, hz = half_extents(cat.width[pidx], cat.depth[pidx], scale, yaw)
     return {"pidx": pidx, "x": pos[:, 0], "y": pos[:, 1], "z": pos[:, 2], "hx": hx, "hz": hz,
@@ -261,7 +261,7 @@ def _walk(wp: WorldPlan, a: dict[str, np.ndarray]) -> Row:
 
 
 def world_digest(wp: WorldPlan) -> str:
-    body = json.dumps([wp.header.to_dict(), [i.to_dict() for i in wp.instances]],
+    body = json.dumps([wp.header.to_dict(), [i.blueprint() for i in wp.instances]],
                       sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 

@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from records import InstanceRecord
+
 from .catalog import Catalog
 from .geometry import half_extents, quaternion_yaw
-from .stream import Instance, WorldHeader, WorldPlan
+from .stream import WorldHeader, WorldPlan
 from .terrain import PATH, WATER, Terrain
 from .terrain_wire import decode_terrain
 
@@ -42,12 +44,13 @@ def _header_field(header: WorldHeader | Mapping[str, Any], name: str) -> Any:
     return header[name] if isinstance(header, Mapping) else getattr(header, name)
 
 
-def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequence[Instance]], *,
+def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequence[InstanceRecord]], *,
                size_px: int = 1024, catalog: Catalog | None = None) -> bytes:
-    """Render a WorldPlan (or a (header, instances) pair, with the catalog for footprints) as a
-    size_px x size_px PNG."""
+    """Render a WorldPlan (or a (header, records) pair, with the catalog for footprints) as a
+    size_px x size_px PNG. The records may come from anywhere: a plan's chunks, a stored world
+    (``InstanceRecord.from_row``), a stream's frames (``InstanceRecord.from_wire``)."""
     header: WorldHeader | Mapping[str, Any]
-    instances: Sequence[Instance]
+    instances: Sequence[InstanceRecord]
     cat: Catalog | None
     if isinstance(world, WorldPlan):
         header, instances, cat = world.header, world.instances, world.catalog
@@ -79,12 +82,11 @@ def render_png(world: WorldPlan | tuple[WorldHeader | Mapping[str, Any], Sequenc
             elif p.type == "environment":
                 colour = _nature_colour(set(p.tags))
             ex, ez = half_extents(np.array(p.width), np.array(p.depth),
-                                  np.array(inst.scale[0]), np.array(quaternion_yaw(inst.rotation)))
+                                  np.array(inst.scale[0]), np.array(quaternion_yaw(inst.rot)))
             hx, hz = float(ex), float(ez)
         else:
             hx = hz = 0.5
-        (ax, az), (bx, bz) = to_px(inst.position[0] - hx, inst.position[2] + hz), \
-            to_px(inst.position[0] + hx, inst.position[2] - hz)
+        (ax, az), (bx, bz) = to_px(inst.pos[0] - hx, inst.pos[2] + hz), to_px(inst.pos[0] + hx, inst.pos[2] - hz)
         draw.rectangle([ax, az, max(ax + 1, bx), max(az + 1, bz)], fill=colour)
     spawns = _header_field(header, "spawn_points")
     for sp in spawns:

@@ -1,17 +1,21 @@
 """The generated world as the server consumes it: a header plus instances in streaming order.
 
-Placement (numpy columns) is computed eagerly in ``plan()``; ``Instance`` objects are only
-materialised when a chunk is requested, which is where most per-instance Python cost lives, so
-the first chunk is ready long before the whole world would be.
+Placement (numpy columns) is computed eagerly in ``plan()``; the instances themselves,
+``records.InstanceRecord`` (the project's one instance record, docs/architecture.md "One
+instance record"), are only materialised when a chunk is requested, which is where most
+per-instance Python cost lives, so the first chunk is ready long before the whole world would be.
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+
+from records import InstanceRecord
 
 from . import cache
 from .catalog import Catalog
@@ -35,30 +39,6 @@ def _names(a: int, b: int) -> list[str]:
         names = [f"i{k:05d}" for k in range(1, max(b, 2 * len(names), 1024) + 1)]
         _NAMES = names
     return names[a:b]
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    id: str
-    prefab_id: str
-    prefab_type: str
-    position: tuple[float, float, float]
-    rotation: tuple[float, float, float, float]
-    scale: tuple[float, float, float]
-    properties: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        p, r, s = self.position, self.rotation, self.scale
-        return {"id": self.id, "prefab_id": self.prefab_id, "prefab_type": self.prefab_type,
-                "position": {"x": p[0], "y": p[1], "z": p[2]},
-                "rotation": {"x": r[0], "y": r[1], "z": r[2], "w": r[3]},
-                "scale": {"x": s[0], "y": s[1], "z": s[2]},
-                "properties": copy.deepcopy(self.properties)}
-
-
-_FAST = (object.__new__,) + tuple(
-    Instance.__dict__[f].__set__ for f in ("id", "prefab_id", "prefab_type", "position",
-                                            "rotation", "scale", "properties"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +95,7 @@ class WorldPlan:
             memo["ids_types"] = (np.array([p.id for p in catalog.prefabs], dtype=object),
                                  np.array([p.type for p in catalog.prefabs], dtype=object))
         self._ids, self._types = memo["ids_types"]
-        self._cache: list[Instance] | None = None
+        self._cache: list[InstanceRecord] | None = None
         if rest is None:
             self._header = replace(header, instance_count=self.planned)
 
@@ -182,29 +162,17 @@ class WorldPlan:
                 c["x"][a:b].tolist(), c["y"][a:b].tolist(), c["z"][a:b].tolist(),
                 _QUAT_ARRAY[c["yaw"][a:b]].tolist(), c["scale"][a:b].tolist(), prop_col)
 
-    def _build(self, a: int, b: int) -> list[Instance]:
+    def _build(self, a: int, b: int) -> list[InstanceRecord]:
         names, ids, types, xs, ys, zs, quats, scales, props = self._columns(a, b)
-        # Instance is a frozen slots dataclass; its generated __init__ goes through
-        # object.__setattr__ by name per field. Setting the slots through their descriptors
-        # builds the same objects (equal, same fields) in about half the time.
-        new, s_id, s_pid, s_type, s_pos, s_rot, s_scale, s_props = _FAST
-        out: list[Instance] = []
-        append = out.append
-        for name, pid, typ, x, y, z, q, s, pr in zip(names, ids, types, xs, ys, zs, quats,
-                                                      scales, props, strict=True):
-            o = new(Instance)
-            s_id(o, name)
-            s_pid(o, pid)
-            s_type(o, typ)
-            s_pos(o, (x, y, z))
-            s_rot(o, q)
-            s_scale(o, (s, s, s))
-            s_props(o, pr)
-            append(o)
+        # InstanceRecord is a NamedTuple: tuple.__new__ on its field tuples builds the same
+        # records as InstanceRecord(...) without the per-call keyword handling of its __new__
+        fields = zip(names, ids, types, zip(xs, ys, zs, strict=True), quats,
+                     [(s, s, s) for s in scales], props, strict=True)
+        out: list[InstanceRecord] = list(map(tuple.__new__, repeat(InstanceRecord), fields))
         return out
 
     def records(self, a: int, b: int) -> list[tuple[Any, ...]]:
-        """Instances a..b-1 (stream order) as plain tuples, without building Instance objects:
+        """Instances a..b-1 (stream order) as plain tuples, without building records:
         ``(id, prefab_id, prefab_type, x, y, z, rotation, scale, properties)`` where rotation
         is the (x, y, z, w) quaternion and scale the uniform factor. The same values as
         ``chunks()``; for consumers that re-shape every instance anyway (wire frames, JSON).
@@ -216,7 +184,7 @@ class WorldPlan:
             return []
         return list(zip(*self._columns(a, b), strict=True))
 
-    def chunks(self, size: int) -> Iterator[list[Instance]]:
+    def chunks(self, size: int) -> Iterator[list[InstanceRecord]]:
         """Instances in streaming order, ``size`` at a time (landmarks, then nearest spawn first;
         the chunk that ends the first phase may be shorter, see ``span``)."""
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
@@ -228,7 +196,7 @@ class WorldPlan:
             a = b
 
     @property
-    def instances(self) -> list[Instance]:
+    def instances(self) -> list[InstanceRecord]:
         """The whole world, same order and same objects' values as ``chunks()``."""
         if self._cache is None:
             self.finish()

@@ -1,9 +1,10 @@
 """The one prefab-instance record and its forms (docs/architecture.md, "One instance record").
 
-An instance is `InstanceRecord` everywhere a program holds one: the generator's plan rows are
-adapted to it at the server's boundary (`generated`), the store reads its rows and packed chunks
-as records, the protocol's frames carry its wire form, REST returns its blueprint form, and the
-client turns what it received back into records. Its forms:
+An instance is `InstanceRecord` everywhere a program holds one: the generator yields records
+(its plan rows, the generation's hot path, are packed without one: `pack_generated`; `generated`
+adapts them), the store reads its rows and packed chunks as records, the protocol's frames
+carry its wire form, REST returns its blueprint form, and the client turns what it received
+back into records. Its forms:
 
 - wire (docs/protocol.md §6.1): ``{id, prefab_id, prefab_type, pos: [x, y, z], rot: [x, y, z, w],
   scale: [x, y, z], props}``, a msgpack map; a *packed chunk* is the msgpack array of such maps,
@@ -16,7 +17,7 @@ Packed chunks are spliced, never decoded, on the way to a joining member (`splic
 array is its length header followed by its elements, so elements of several arrays are
 concatenated behind one new header.
 
-Pure: no I/O, no project imports; msgpack only. Every package may import it.
+Pure: no I/O, no project imports; msgpack only. Every package may import it (the generator does).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from persistence.catalog import SHIPPED_CATALOG, read_catalog_file
-from records import generated
 
 
 def _catalog(args: argparse.Namespace) -> tuple[Any, str]:
@@ -75,7 +74,7 @@ def blueprint_of(wp: Any, prompt: str, elapsed_ms: float) -> dict[str, Any]:
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return {"id": None, "prompt": prompt, "world_type": header["world_type"], "title": header["title"],
             "description": header["description"], "environment_settings": header["environment_settings"],
-            "prefab_instances": [r.blueprint() for r in generated(wp.records(0, len(wp)))],
+            "prefab_instances": [r.blueprint() for r in wp.instances],
             "spawn_points": header["spawn_points"],
             "created_at": now, "updated_at": now, "processing_time_ms": round(elapsed_ms, 3),
             "seed": header["seed"], "bounds": header["bounds"], "terrain": header["terrain"],

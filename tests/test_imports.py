@@ -3,7 +3,7 @@
 cannot be hidden by where it is written.
 
 - protocol imports neither server nor persistence;
-- generator imports none of server, persistence, protocol;
+- generator imports none of server, persistence, protocol, client (it yields `records`' InstanceRecord);
 - persistence imports neither server nor protocol;
 - client imports neither server nor persistence;
 - records (the one instance record type) imports none of the others;
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("records", "protocol", "generator", "persistence", "client", "server")
 FORBIDDEN = {
     "protocol": {"server", "persistence"},
-    "generator": {"server", "persistence", "protocol"},
+    "generator": {"server", "persistence", "protocol", "client"},
     "persistence": {"server", "protocol"},
     "client": {"server", "persistence"},
     "records": {"server", "persistence", "protocol", "generator", "client"},

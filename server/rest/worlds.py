@@ -171,17 +171,10 @@ async def world_map(request: web.Request) -> web.StreamResponse:
     if png is None:
         rows = await services.store.worlds.instances(world.id)
         catalog = services.catalog.generator_catalog()
+        # the same drawing as `generate --png` (docs/protocol.md §6.6), of the stored records; the
+        # rows become records off the event loop, as the drawing is made
         png = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: render_png_for(render_png, world, rows, catalog))
+            None, lambda: render_png((world.header, [InstanceRecord.from_row(r) for r in rows]), catalog=catalog))
         cache.put(key, png)
     return web.Response(body=png, content_type="image/png", headers=headers)
 
-
-def render_png_for(render_png: Any, world: Any, rows: list[Any], catalog: Any = None) -> bytes:
-    """The stored world's map: the same drawing as ``generate --png`` (docs/protocol.md §6.6)."""
-    from generator import Instance
-
-    instances = [Instance(id=r.id, prefab_id=r.prefab_id, prefab_type=r.prefab_type,
-                          position=(r.px, r.py, r.pz), rotation=(r.rx, r.ry, r.rz, r.rw),
-                          scale=(r.sx, r.sy, r.sz), properties=r.props) for r in rows]
-    return bytes(render_png((world.header, instances), catalog=catalog))

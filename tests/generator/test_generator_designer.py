@@ -53,8 +53,8 @@ def test_an_asked_for_drawbridge_spans_the_moat_in_the_gate(catalog: Catalog) ->
     bridges = [i for i in wp.instances if i.prefab_id == "drawbridge"]
     castle = next(i for i in wp.instances if i.prefab_id.startswith("fantasy_castle"))
     assert len(bridges) == 1
-    bx, _, bz = bridges[0].position
-    assert abs(bx - castle.position[0]) < 4.0 and bz < castle.position[2]  # the south gate
+    bx, _, bz = bridges[0].pos
+    assert abs(bx - castle.pos[0]) < 4.0 and bz < castle.pos[2]  # the south gate
     # under the deck is the moat's water, and the deck is the one way in: the keep is
     # reachable from the spawn, and would not be without the bridge
     i, j = ter.index(np.array([bx])), ter.index(np.array([bz]))

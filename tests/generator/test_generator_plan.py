@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator import GENERATOR_VERSION, WORLD_TYPES, Catalog, GeneratorError, Instance, bounds_contains, plan
+import generator
+from generator import GENERATOR_VERSION, WORLD_TYPES, Catalog, GeneratorError, bounds_contains, plan
 from generator.evaluate import evaluate_world, world_digest
+from records import InstanceRecord, generated, pack_generated, pack_records
 
 HEADER_KEYS = {"title", "description", "world_type", "environment_settings", "terrain", "bounds",
                "spawn_points", "trace", "warnings", "instance_count", "seed",
@@ -33,12 +35,12 @@ def test_header_has_the_documented_keys_and_is_json(catalog: Catalog) -> None:
 
 def test_instances_have_the_seed_json_shape(catalog: Catalog) -> None:
     inst = plan("three towers", seed=1, catalog=catalog, budget=50).instances[0]
-    assert isinstance(inst, Instance)
-    d = inst.to_dict()
+    assert isinstance(inst, InstanceRecord) and generator.InstanceRecord is InstanceRecord  # the one record type
+    d = inst.blueprint()
     assert set(d) == {"id", "prefab_id", "prefab_type", "position", "rotation", "scale",
                       "properties"}
     assert set(d["rotation"]) == {"x", "y", "z", "w"}
-    q = np.array(inst.rotation)
+    q = np.array(inst.rot)
     assert abs(float(q @ q) - 1) < 1e-5
     with pytest.raises(AttributeError):
         inst.id = "x"  # type: ignore[misc]
@@ -68,7 +70,7 @@ def test_chunks_concatenate_to_instances_with_landmarks_first_then_by_distance(
     chunks = list(wp.chunks(37))
     assert wp.complete and wp.header.instance_count == len(wp) > first
     flat = [i for c in chunks for i in c]
-    assert [i.to_dict() for i in flat] == [i.to_dict() for i in wp.instances]
+    assert [i.blueprint() for i in flat] == [i.blueprint() for i in wp.instances]
     # every chunk is full but the one that ends the first phase and the last
     ends = list(itertools.accumulate(len(c) for c in chunks))
     assert [n for c, n in zip(chunks, ends, strict=True) if len(c) != 37] \
@@ -79,7 +81,7 @@ def test_chunks_concatenate_to_instances_with_landmarks_first_then_by_distance(
     assert (group[:first] != -1).all() and (group[first:] < 0).all()  # no filler, then nothing asked
     assert (group[:first] >= 0).sum() == (group >= 0).sum() >= 6
     sp = wp.header.spawn_points[0]
-    d = [np.hypot(i.position[0] - sp["x"], i.position[2] - sp["z"]) for i in flat]
+    d = [np.hypot(i.pos[0] - sp["x"], i.pos[2] - sp["z"]) for i in flat]
     for a, b in ((2, first), (first, len(wp))):  # each phase nearest the spawn first
         assert all(x <= y + 1e-3 for x, y in itertools.pairwise(d[a:b]))
     assert len({i.id for i in flat}) == len(flat)
@@ -117,10 +119,10 @@ def test_water_things_only_on_water_and_ground_things_off_it(catalog: Catalog) -
               catalog=catalog, budget=500)
     ter = wp.extras["terrain"]
     for inst in wp.instances:
-        wet = bool(ter.water_at(np.array(inst.position[0]), np.array(inst.position[2])))
+        wet = bool(ter.water_at(np.array(inst.pos[0]), np.array(inst.pos[2])))
         surface = catalog.get(inst.prefab_id).surface
         if surface == "water":
-            assert wet and inst.position[1] == 0.0
+            assert wet and inst.pos[1] == 0.0
         elif surface == "ground":
             assert not wet
     assert any(catalog.get(i.prefab_id).surface == "water" for i in wp.instances)
@@ -179,7 +181,7 @@ def test_output_is_identical_across_processes_with_different_hash_seeds() -> Non
 def test_bounds_contains_accepts_header_dict_and_bare_bounds(catalog: Catalog) -> None:
     wp = plan("a castle", seed=1, catalog=catalog, budget=50)
     h = wp.header
-    inside = wp.instances[0].position
+    inside = wp.instances[0].pos
     assert bounds_contains(h, inside) and bounds_contains(h.to_dict(), inside)
     assert bounds_contains(h.bounds, {"x": 0, "y": 0, "z": 0})
     assert not bounds_contains(h, (h.bounds["max"]["x"] + 1, 0, 0))
@@ -195,10 +197,13 @@ def test_a_full_budget_world_fits_the_budget(catalog: Catalog) -> None:
 def test_records_are_the_instances_as_tuples_in_any_slicing(catalog: Catalog) -> None:
     wp = plan("a castle with glowing mushrooms and ancient trees", seed=4, catalog=catalog,
               budget=300)
-    want = [(i.id, i.prefab_id, i.prefab_type, *i.position, i.rotation, i.scale[0], i.properties)
+    want = [(i.id, i.prefab_id, i.prefab_type, *i.pos, i.rot, i.scale[0], i.props)
             for i in wp.instances]
     assert any(r[-1] for r in want)  # some instances carry attributes
     assert wp.records(0, len(wp)) == want
+    # the server's adapter of these rows gives the very records the plan yields, packed alike
+    assert generated(wp.records(0, len(wp))) == wp.instances
+    assert pack_generated(wp.records(0, len(wp))) == pack_records(wp.instances)
     assert [r for a in range(0, len(wp), 37) for r in wp.records(a, a + 37)] == want
     assert wp.records(-5, 3) == want[:3] and wp.records(len(wp), len(wp) + 9) == []
     a, b = wp.records(0, 2)[0][-1], wp.records(0, 2)[0][-1]

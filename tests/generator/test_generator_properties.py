@@ -40,7 +40,7 @@ def test_random_prompts_never_break_hard_constraints(prompt: str, seed: int, bud
 def test_random_prompts_are_deterministic(prompt: str, seed: int) -> None:
     a = plan(prompt, seed=seed, catalog=_CATALOG, budget=60)
     b = plan(prompt, seed=seed, catalog=_CATALOG, budget=60)
-    assert [i.to_dict() for i in a.instances] == [i.to_dict() for i in b.instances]
+    assert [i.blueprint() for i in a.instances] == [i.blueprint() for i in b.instances]
     assert a.header.to_dict() == b.header.to_dict()
 
 

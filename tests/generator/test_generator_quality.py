@@ -99,7 +99,7 @@ def test_every_instance_fits_the_genre_and_the_biome(fishing, catalog: Catalog) 
 
 
 def test_rural_filler_is_mostly_nature_without_urban_props(fishing, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    filler = [catalog.get(i.prefab_id) for i in fishing.instances if i.properties == {}]
+    filler = [catalog.get(i.prefab_id) for i in fishing.instances if i.props == {}]
     palette = [catalog.get(catalog.prefabs[int(p)].id)
                for p in fishing.columns["pidx"][fishing.columns["group"] == -1]]
     assert filler and palette

@@ -28,7 +28,7 @@ def test_three_towers_around_a_lake_are_village_towers_round_the_whole_lake(
     assert row["placed"] == 3
     lake = wp.extras["terrain"].lake
     towers = [i for i in wp.instances if i.prefab_id in row["prefab_ids"]]
-    ang = np.sort([math.atan2(i.position[2] - lake[1], i.position[0] - lake[0])
+    ang = np.sort([math.atan2(i.pos[2] - lake[1], i.pos[0] - lake[0])
                    for i in towers])
     gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * math.pi]))
     assert gaps.max() < math.pi, gaps  # evenly spaced: ~120 degrees each, not two together
@@ -101,7 +101,7 @@ def test_uncounted_plurals_are_a_range_of_the_whole_world(catalog: Catalog, prom
 def test_palms_stand_round_the_oasis(catalog: Catalog) -> None:
     wp = plan("a desert oasis with palm trees and seven camels", seed=1, catalog=catalog,
               budget=2000)
-    palms = np.array([(i.position[0], i.position[2]) for i in wp.instances
+    palms = np.array([(i.pos[0], i.pos[2]) for i in wp.instances
                       if i.prefab_id == "palm_tree"])
     assert float(np.mean(_to_water(wp, palms) < 20.0)) > 0.8
 
@@ -155,7 +155,7 @@ def test_a_pirate_cove_has_its_wreck_on_the_shore(catalog: Catalog) -> None:
     wreck = [i for i in wp.instances if "wreck" in i.prefab_id]
     assert len(wreck) == 1 and wreck[0].prefab_id == "beached_shipwreck"
     ter = wp.extras["terrain"]
-    assert not ter.water_at(np.array([wreck[0].position[0]]), np.array([wreck[0].position[2]]))[0]
+    assert not ter.water_at(np.array([wreck[0].pos[0]]), np.array([wreck[0].pos[2]]))[0]
     assert wp.header.title == "Pirate Cove with Shipwreck"  # the place as the prompt names it
 
 
@@ -185,12 +185,12 @@ def test_fish_turtles_and_whales_swim_above_the_seabed(catalog: Catalog) -> None
     ter = wp.extras["terrain"]
     lift: dict[str, list[float]] = {}
     for i in wp.instances:
-        g = float(ter.height_at(np.array([i.position[0]]), np.array([i.position[2]]))[0])
-        lift.setdefault(i.prefab_id, []).append(i.position[1] - g)
+        g = float(ter.height_at(np.array([i.pos[0]]), np.array([i.pos[2]]))[0])
+        lift.setdefault(i.prefab_id, []).append(i.pos[1] - g)
     for swimmer in ("reef_fish", "sea_turtle", "whale"):
         assert lift[swimmer] and min(lift[swimmer]) > 1.0, (swimmer, lift.get(swimmer))
     assert max(abs(v) for v in lift["starfish"]) < 0.02  # a starfish stays on the floor
-    assert all(i.position[1] < 0.0 for i in wp.instances)  # all under the water surface
+    assert all(i.pos[1] < 0.0 for i in wp.instances)  # all under the water surface
     assert evaluate_world(wp)["off_surface"] == 0
 
 

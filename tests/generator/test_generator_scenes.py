@@ -162,7 +162,7 @@ def test_a_harbour_has_piers_into_the_water_and_boats_moored_off_the_quay(catalo
     piers = [i for i in wp.instances if {"pier", "dock"} & set(catalog.get(i.prefab_id).tags[:2])]
     assert len(piers) >= 3
     boats = [i for i in wp.instances if "boat" in catalog.get(i.prefab_id).tags]
-    gap = [float(ter.coast.centre(np.array([b.position[0]]))[0]) - b.position[2] for b in boats]
+    gap = [float(ter.coast.centre(np.array([b.pos[0]]))[0]) - b.pos[2] for b in boats]
     assert boats and all(g > 0 for g in gap)  # on the water side of the shore line
 
 
@@ -170,7 +170,7 @@ def test_tents_ring_the_camp_fire_and_stalls_ring_the_market(catalog: Catalog) -
     wp = plan("a campfire with three tents", seed=1, catalog=catalog, budget=800)
     fire = next(i for i in wp.instances if i.prefab_id == "campfire")
     tents = [i for i in wp.instances if "tent" in catalog.get(i.prefab_id).tags]
-    d = [math.hypot(t.position[0] - fire.position[0], t.position[2] - fire.position[2])
+    d = [math.hypot(t.pos[0] - fire.pos[0], t.pos[2] - fire.pos[2])
          for t in tents]
     assert len(tents) == 3 and max(d) < 25
     market = plan("a market square with a fountain", seed=1, catalog=catalog, budget=800)
@@ -183,7 +183,7 @@ def test_a_farm_has_a_fenced_paddock_and_gravestones_stand_in_rows(catalog: Cata
     farm = plan("ten cows on a farm", seed=1, catalog=catalog, budget=800)
     assert sum("fence" in catalog.get(i.prefab_id).tags for i in farm.instances) >= 8
     graves = plan("a graveyard with a chapel", seed=1, catalog=catalog, budget=800)
-    rows = {round(i.position[2], 1) for i in graves.instances if i.prefab_id == "gravestone"}
+    rows = {round(i.pos[2], 1) for i in graves.instances if i.prefab_id == "gravestone"}
     assert 3 <= len(rows) <= 8  # a few rows, not scattered
 
 

@@ -19,7 +19,7 @@ def _ids(wp) -> Counter[str]:  # type: ignore[no-untyped-def]
 
 
 def _xz(wp, pred) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.array([(i.position[0], i.position[2]) for i in wp.instances if pred(i)]).reshape(-1, 2)
+    return np.array([(i.pos[0], i.pos[2]) for i in wp.instances if pred(i)]).reshape(-1, 2)
 
 
 # -- 1. a vague quantity of a thing the catalog has ---------------------------------------------
@@ -97,7 +97,7 @@ def test_city_effects_and_billboards_stand_by_the_buildings(catalog: Catalog) ->
     kind = {p.id: category(p) for p in catalog.prefabs}
     for seed in (1, 2, 3):
         wp = plan("a busy downtown with six taxis", seed=seed, catalog=catalog, budget=2000)
-        houses = np.array([(i.position[0], i.position[2], 0.5 * i.scale[0] * max(
+        houses = np.array([(i.pos[0], i.pos[2], 0.5 * i.scale[0] * max(
             catalog.get(i.prefab_id).width, catalog.get(i.prefab_id).depth))  # type: ignore[union-attr]
             for i in wp.instances if i.prefab_type == "building"])
         things = _xz(wp, lambda i: kind[i.prefab_id] in ("effect", "ui"))
@@ -138,14 +138,14 @@ def test_a_ski_resorts_skiers_are_on_the_piste(catalog: Catalog) -> None:
     wp = plan("a ski resort with a lodge, a ski lift and eight skiers", seed=1, catalog=catalog,
               budget=800)
     assert _ids(wp)["skier"] == 8
-    lodge = next(i for i in wp.instances if i.prefab_id == "ski_lodge").position
+    lodge = next(i for i in wp.instances if i.prefab_id == "ski_lodge").pos
     skiers = _xz(wp, lambda i: i.prefab_id == "skier")
     assert (skiers[:, 1] > lodge[2]).mean() >= 0.75  # up the slope, north of the lodge
 
 
 def test_a_campsite_reads_as_tents_round_a_fire(catalog: Catalog) -> None:
     wp = plan("a campsite with a campfire", seed=1, catalog=catalog, budget=800)
-    fire = next(i for i in wp.instances if i.prefab_id == "campfire").position
+    fire = next(i for i in wp.instances if i.prefab_id == "campfire").pos
     tents = _xz(wp, lambda i: "tent" in catalog.get(i.prefab_id).tags)  # type: ignore[union-attr]
     r = np.hypot(tents[:, 0] - fire[0], tents[:, 1] - fire[2])
     assert len(tents) >= 8 and r.max() <= 25.0  # before: 6
