@@ -1,29 +1,37 @@
-"""Time to first instance: 10 concurrent clients, each sending a prompt (a 500-instance world),
-waiting for its `gen.done`, and sending the next; latency = prompt sent → first `gen.chunk`.
+"""Time to first instance: 10 concurrent clients, each its own user, each sending a prompt (a
+500-instance world), waiting for its `gen.done`, and sending the next; latency = prompt sent →
+first `gen.chunk`.
 
 Two loads, one after the other: **flat out** (each client sends its next prompt the moment its
 world is done: the server is saturated, so the latency is mostly queueing behind other clients'
 generations) and **paced** (each client sends at most one prompt every 250 ms, 40 prompts/s in
 all: users who look at their world before asking for the next).
 
-Ours plans the world (generator thread), stores the world row and the first chunk, then
-sends. The baseline answers the prompt frame immediately with pre-built frames, so its
-first-frame latency is the floor: socket, event loop, codec. Target: ours p99 ≤ 2× baseline p99,
-under both loads.
+Ours runs twice: as configured by default (plans in a thread of the server process) and with
+every core generating (`generation_processes` = the machine's cores). Ours plans the world's
+first phase, stores the world row and the first chunk, then sends. The baseline answers the
+prompt frame immediately with pre-built frames, so its first-frame latency is the floor:
+socket, event loop, codec. Targets (issue 17): ours p99 ≤ 4× the baseline's paced, ≤ 8× flat out
+with every core generating.
+
+Each client is its own user, as 10 people at 10 clients are: one user's prompts take turns with
+each other (server/scheduler.py; the noisy-neighbour figure, bench/noisy.py, is that case).
 
     python -m bench.ttfi [--smoke]
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import common as c
 
-TARGET_RATIO = 2.0
+TARGETS = {"paced": 4.0, "flat out": 8.0}
 CLIENTS = 10
 INSTANCES = 500
 LOADS = (("flat out", 0.0), ("paced", 0.25))  # seconds between one client's prompts
+CORES = os.cpu_count() or 1
 
 
 def measure(server: c.Server, token: list[str] | None, seconds: float, interval: float) -> dict[str, Any]:
@@ -39,19 +47,28 @@ def measure(server: c.Server, token: list[str] | None, seconds: float, interval:
 
 def run(smoke: bool = False) -> dict[str, Any]:
     seconds = 0.4 if smoke else 10.0
-    rows = []
+    rows: list[dict[str, Any]] = []
     with c.tempdir() as tmp:
-        with c.start_ours(tmp) as ours:
-            tokens = [c.login(ours, f"ttfi-user-{i}") for i in range(CLIENTS)]
-            rows += [{"server": "ours", "load": load, **measure(ours, tokens, seconds, iv)} for load, iv in LOADS]
+        for processes in (0, CORES):
+            with c.start_ours(tmp, generation_processes=processes) as ours:
+                tokens = [c.login(ours, f"ttfi-user-{i}") for i in range(CLIENTS)]
+                gen = f"{processes} processes" if processes else "threads"
+                rows += [{"server": "ours", "generation": gen, "load": load, **measure(ours, tokens, seconds, iv)}
+                         for load, iv in LOADS]
         with c.start_baseline(tmp) as base:
-            rows += [{"server": "baseline", "load": load, **measure(base, None, seconds, iv)} for load, iv in LOADS]
-    ratios = {load: c.ratio(rows[i]["first_p99_ms"], rows[i + len(LOADS)]["first_p99_ms"])
-              for i, (load, _) in enumerate(LOADS)}
-    ok = all(r["errors"] == 0 for r in rows) and all(r <= TARGET_RATIO for r in ratios.values())
+            rows += [{"server": "baseline", "generation": "-", "load": load, **measure(base, None, seconds, iv)}
+                     for load, iv in LOADS]
+    base_p99 = {r["load"]: r["first_p99_ms"] for r in rows if r["server"] == "baseline"}
+    ratios = {f"{r['load']}, {r['generation']}": c.ratio(r["first_p99_ms"], base_p99[r["load"]])
+              for r in rows if r["server"] == "ours"}
+    # paced: both ways of generating; flat out: with every core generating
+    ok = all(r["errors"] == 0 for r in rows) and all(
+        ratio <= TARGETS[key.split(", ")[0]] for key, ratio in ratios.items()
+        if key.startswith("paced") or not key.endswith("threads"))
     return c.report("ttfi", f"Time to first instance: {CLIENTS} concurrent clients, {INSTANCES}-instance worlds",
-                    rows, {"ratio_first_p99": ratios, "target": f"ours first-chunk p99 <= {TARGET_RATIO}x baseline",
-                           "pass": ok, "smoke": smoke})
+                    rows, {"ratio_first_p99": ratios,
+                           "target": "ours first-chunk p99 <= 4x baseline paced, <= 8x flat out with every core "
+                                     "generating", "pass": ok, "smoke": smoke})
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ sent as they are: docs/protocol.md §6.1).
 A plan is incremental and stateful (generator/stream.py `WorldPlan`: its filler is placed when
 the first chunk beyond the first phase is asked for), so every step of one generation goes to
 the process that holds its plan: each worker is a pool of one process, and a generation stays
-on the worker it started on (the least busy one when it started). Steps wait for a turn first,
-round-robin per user as in server/scheduler.py, with one slot per worker.
+on the worker it started on (the least busy one when it started). Steps wait for their worker's
+turn first, round-robin per user as in server/scheduler.py, a generation's first step before
+the later steps of other generations on that worker.
 
 Each worker builds the generator's Catalog once per catalog version: a step names the version,
 and a worker that does not have it answers `_NeedCatalog`; the records are then sent once.
@@ -51,7 +52,9 @@ class GenerationWorkers:
         self._gc = gc_gen0_threshold
         self._pools = [_pool(self._gc) for _ in range(processes)]
         self._running = [0] * processes  # generations pinned to each worker
-        self._turns = FairTurns(processes, per_user=max(1, processes - 1))
+        # A worker takes one step at a time: turns are per worker, so a step waits only behind
+        # steps on the worker that holds its plan (a generation's first step before the rest).
+        self._turns = [FairTurns(1) for _ in range(processes)]
         self._keys = itertools.count(1)
         self._catalog: tuple[str, list[dict[str, Any]]] | None = None
 
@@ -77,7 +80,7 @@ class GenerationWorkers:
 
     async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any, first: bool = False) -> Any:
         loop = asyncio.get_running_loop()
-        async with self._turns.turn(user, first):
+        async with self._turns[slot].turn(user, first):
             pool = self._pools[slot]
             try:
                 try:
