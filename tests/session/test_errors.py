@@ -214,12 +214,16 @@ async def test_draining_server_refuses_prompts_as_unavailable(client: TestClient
 
 async def test_world_quota_refuses_generation_as_limit_exceeded(make_client: AppFactory) -> None:
     client = await make_client(max_worlds_per_user=1)
-    ws = await client.ws_connect("/ws", headers={"Authorization": f"Bearer {await login(client)}"})
+    token = await login(client)
+    ws = await client.ws_connect("/ws", headers={"Authorization": f"Bearer {token}"})
     peer = Peer(ws)
     await peer.recv()
     await peer.generate("a forest", max_instances=10)
     err = await peer.request("prompt", prompt="another forest", max_instances=10)
     assert err["code"] == ErrorCode.LIMIT_EXCEEDED
+    # (the check runs beside the plan: a refusal still comes before anything is stored or sent)
+    listed = await (await client.get("/api/v1/worlds", headers={"Authorization": f"Bearer {token}"})).json()
+    assert listed["total_count"] == 1, listed
 
 
 async def test_a_prompt_reusing_a_running_rid_is_a_conflict(connect: Connect) -> None:
