@@ -90,9 +90,13 @@ class Server:
         return (Path(self.log.name).read_bytes()[-3000:]).decode(errors="replace")
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the whole server process (all threads)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+        """User + system CPU seconds of the whole server process (all threads) and of its
+        child processes (generation workers: `generation_processes`)."""
+        return sum(_cpu_s(pid) for pid in (self.pid, *_children(self.pid)))
+
+    def main_cpu_s(self) -> float:
+        """The server process's alone (the event loop's, its threads')."""
+        return _cpu_s(self.pid)
 
     def rss(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -114,6 +118,30 @@ class Server:
     def stop(self) -> None:
         stop(self.proc, grace=5)
         self.log.close()
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = _stat(pid)
+    except OSError:  # gone
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:  # ppid (field 4)
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
 
 
 def start_ours(tmp: str, **settings: Any) -> Server:

@@ -8,9 +8,9 @@ another user keeps `FLOOD_PARALLEL` prompts of 500-instance worlds in flight on 
 `FLOOD_CLIENTS` sockets (per-user generation budgets lifted, as in every figure: the worst case)
 for the phase's time, reading every chunk. Latency = member receive time − editor send time, per
 delivery. The figure is the loaded p99 over the unloaded p99; target ≤ 1.5×. Measured twice in
-one run: plans in the server's threads (the default) and in one worker process per core
-(`generation_processes`, server/genpool.py). Server CPU is the main process's only (the workers
-are its children).
+one run: plans in one worker process per core (the default, `generation_processes`,
+server/genpool.py) and in the server's threads (`generation_processes = 0`). Server CPU includes
+the workers'.
 
     python -m bench.fanout_gen [--smoke]
 """
@@ -127,8 +127,8 @@ def run(smoke: bool = False) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     ratios: dict[str, float] = {}
     complete = True
-    # Plans in the server's threads (the default), then in one worker process per core.
-    for planning, settings in (("threads", {}), ("processes", {"generation_processes": os.cpu_count() or 1})):
+    # Plans in the server's threads, then in one worker process per core (the default).
+    for planning, settings in (("threads", {"generation_processes": 0}), ("processes", {})):
         with c.tempdir() as tmp, c.start_ours(tmp, **settings) as ours:
             got = [{"server": "ours", "planning": planning, **r}
                    for r in measure(ours, members, procs, seconds, flood)["rows"]]

@@ -9,7 +9,8 @@ processes, in the same run:
   processes. One editing socket's edits are applied one after the other, each a store
   transaction, so the flat-out rate is bound by PostgreSQL's commit latency, not by the fan-out.
 - prompts per second: clients keeping prompts of 500-instance worlds in flight, each world
-  generated, stored and streamed by the process its socket landed on.
+  generated, stored and streamed by the process its socket landed on. The generation workers
+  are shared out: cores ÷ N per process (docs/operations.md §6.1).
 
 There is no baseline server: the figure is the 2-process rate over the 1-process rate, on the
 same machine, minute and store. Load clients share the machine's cores with the servers.
@@ -49,7 +50,9 @@ class Cluster:
                 env = {**c.OURS_ENV, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
                        "IMMERSIVERSE_BROKER": "redis", "IMMERSIVERSE_REDIS_URL": redis_url,
                        "IMMERSIVERSE_REUSE_PORT": "true", "IMMERSIVERSE_NODE_ID": f"bench-{n}-{i}",
-                       "IMMERSIVERSE_LOG_LEVEL": "INFO"}
+                       "IMMERSIVERSE_LOG_LEVEL": "INFO",
+                       # the machine's cores shared out: generation workers x processes = cores
+                       "IMMERSIVERSE_GENERATION_PROCESSES": str(max(1, (os.cpu_count() or 1) // n))}
                 server = c.Server(f"node{n}-{i}", [exe, "serve", "--port", str(self.port)], env, self.port, tmp)
                 self.servers.append(server)
                 # /health may have been answered by an earlier process on the same port: wait for this one's bind

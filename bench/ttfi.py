@@ -7,8 +7,8 @@ world is done: the server is saturated, so the latency is mostly queueing behind
 generations) and **paced** (each client sends at most one prompt every 250 ms, 40 prompts/s in
 all: users who look at their world before asking for the next).
 
-Ours runs twice: as configured by default (plans in a thread of the server process) and with
-every core generating (`generation_processes` = the machine's cores). Ours plans the world's
+Ours runs twice: with plans in threads of the server process (`generation_processes = 0`) and
+with every core generating (one worker process per core: the default). Ours plans the world's
 first phase, stores the world row and the first chunk, then sends. The baseline answers the
 prompt frame immediately with pre-built frames, so its first-frame latency is the floor:
 socket, event loop, codec. Targets (issue 17): ours p99 ≤ 4× the baseline's paced, ≤ 8× flat out

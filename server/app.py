@@ -31,7 +31,7 @@ from .config import Settings
 from .context import SERVICES, Services
 from .cors import cors_middleware
 from .failures import store_outage
-from .genpool import GenerationWorkers
+from .genpool import GenerationWorkers, worker_count
 from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
 from .hub import Hub
 from .leases import GenerationLeases
@@ -167,10 +167,11 @@ def _services_ctx(settings: Settings) -> Any:
                             catalog=catalog, telemetry=writer,
                             auth_rate=AuthRate(settings.auth_requests_per_ip_per_min,
                                                settings.auth_requests_per_account_per_min))
-        if settings.generation_processes > 0:
-            services.gen_workers = GenerationWorkers(settings.generation_processes, settings.gc_gen0_threshold)
+        if processes := worker_count(settings.generation_processes):
+            services.gen_workers = GenerationWorkers(processes, settings.gc_gen0_threshold)
             services.gen_workers.set_catalog(catalog.version, catalog.records)
             await services.gen_workers.warm_up()
+            log.info("worlds are planned in %d worker processes (generation_processes)", processes)
         metrics = Metrics()
         broker = _make_broker(settings)
         await broker.start()

@@ -89,7 +89,7 @@ class Settings:
     # -- generation --------------------------------------------------------------
     default_instances: int = setting(500, "instances generated when a request names no max_instances")
     max_instances: int = setting(20_000, "largest world one prompt may generate")
-    generation_processes: int = setting(0, "worker processes that plan worlds and pack their chunks, off the event loop's interpreter (0 = threads of this process; one per core frees the loop: docs/operations.md §6)")
+    generation_processes: int = setting(-1, "worker processes that plan worlds and pack their chunks, off the event loop's interpreter: -1 = one per core on a machine with two or more, 0 = threads of this process (docs/operations.md §6)")
     max_instances_per_world: int = setting(50_000, "instances a world may hold; edits adding beyond it are refused (limit_exceeded)")
     max_worlds_per_user: int = setting(1000, "worlds a user may own; beyond it generation is refused")
     max_stored_bytes_per_user: int = setting(1_073_741_824, "bytes a user's worlds may store (generated chunks and logged edits, as written); beyond it generation is refused (limit_exceeded)")
@@ -226,6 +226,8 @@ MIN_PRODUCTION_SECRET_BYTES = 32  # HS256's output size; a shorter HMAC key can 
 
 
 def _check(s: Settings) -> None:
+    if s.generation_processes < -1:
+        raise ConfigError(f"generation_processes: {s.generation_processes} is not -1 (one per core), 0 or more")
     if s.environment not in ("development", "production"):
         raise ConfigError(f"environment: {s.environment!r} is not development or production")
     if not s.secret_key.strip():

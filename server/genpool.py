@@ -43,6 +43,19 @@ log = logging.getLogger("immersiverse.genpool")
 WireChunk = tuple[int, list[tuple[Any, ...]], bytes]
 
 
+def worker_count(setting: int) -> int:
+    """The worker processes `generation_processes` asks for: -1 is one per core this process may
+    run on, when there are two or more (on one core, threads: a worker would only take turns
+    with the loop for it)."""
+    if setting >= 0:
+        return setting
+    try:
+        cores = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return cores if cores >= 2 else 0
+
+
 class GenerationWorkers:
     """N single-process pools, a turn per worker, generations pinned to the worker holding
     their plan."""

@@ -44,7 +44,10 @@ def require_service(name: str, port: int) -> None:
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Any:
     base = {"database_url": f"sqlite+aiosqlite:///{tmp_path}/test.db", "revocation_poll_s": 0.2,
-            "telemetry_flush_ms": 5, "log_level": "WARNING"}
+            "telemetry_flush_ms": 5, "log_level": "WARNING",
+            # plans in threads (each test app would start a worker per core otherwise);
+            # tests/server/test_genpool.py runs worker processes
+            "generation_processes": 0}
     base.update(overrides)
     return config.resolve(None, environ={}, overrides=base)[0]
 

@@ -123,7 +123,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         base.update({"DATABASE_URL": db_url, "SECRET_KEY": secrets.token_hex(32),
                      "IMMERSIVERSE_BROKER": "redis", "IMMERSIVERSE_REDIS_URL": REDIS_URL,
                      "IMMERSIVERSE_PRESENCE_TTL_S": str(PRESENCE_TTL_S),
-                     "IMMERSIVERSE_LOG_LEVEL": "INFO", "IMMERSIVERSE_DRAIN_TIMEOUT_S": "2"})
+                     "IMMERSIVERSE_LOG_LEVEL": "INFO", "IMMERSIVERSE_DRAIN_TIMEOUT_S": "2",
+                     "IMMERSIVERSE_GENERATION_PROCESSES": "0"})
         nodes = {n: Node(n, {**base, "IMMERSIVERSE_NODE_ID": n}, workdir / f"node-{n}.log") for n in ("a", "b")}
         try:
             for node in nodes.values():  # at once: the migration lock (env.py) serialises them

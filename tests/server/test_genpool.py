@@ -72,3 +72,20 @@ async def test_a_worker_that_dies_fails_its_generation_and_the_next_one_gets_a_n
     with pytest.raises(BrokenProcessPool):
         await _generate(pooled, PROMPTS[0], 300)
     assert _shape(await _generate(pooled, PROMPTS[1], 300))[-1][1] == "complete"
+
+
+def test_by_default_every_core_this_process_may_use_plans_and_one_core_plans_in_threads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from server.config import ConfigError, resolve
+    from server.genpool import worker_count
+
+    assert resolve(None, environ={})[0].generation_processes == -1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert worker_count(-1) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert worker_count(-1) == 0  # one core: a worker would only take turns with the loop
+    assert worker_count(0) == 0 and worker_count(2) == 2
+    with pytest.raises(ConfigError, match="generation_processes"):
+        resolve(None, environ={}, overrides={"generation_processes": -2})

@@ -37,6 +37,7 @@ def clean_env(**overrides: str) -> dict[str, str]:
     """This process's environment without IMMERSIVERSE_* settings (a developer's shell must not
     change what a test sees), plus `overrides`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVERSE_")}
+    env["IMMERSIVERSE_GENERATION_PROCESSES"] = "0"  # plans in threads unless a test asks for workers
     env.update(overrides)
     return env
 
