@@ -28,6 +28,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -172,15 +174,26 @@ _plans: dict[str, tuple[Any, int, bool]] = {}  # key -> (WorldPlan, chunk size, 
 WORKER_NICE = 10  # below the event loop's process: a core that both want goes to the loop first
 
 
+ORPHAN_CHECK_S = 1.0
+
+
 def _w_init(gc_gen0_threshold: int) -> None:
     """Plans are throughput work, sockets are latency work: on a machine whose cores the loop
     and the workers share, the kernel runs the loop first. The cyclic GC as the server tunes it
-    (server/runner.py `tune_gc`): a plan allocates a few containers per instance."""
+    (server/runner.py `tune_gc`): a plan allocates a few containers per instance. A worker
+    whose server is gone (killed: no shutdown told it) exits within `ORPHAN_CHECK_S`."""
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)
     if gc_gen0_threshold:
         _, gen1, gen2 = gc.get_threshold()
         gc.set_threshold(gc_gen0_threshold, gen1, gen2)
+    threading.Thread(target=_w_watch_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+
+
+def _w_watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)  # the server is gone: so are the plans it asked for
 
 
 def _w_ping() -> bool:

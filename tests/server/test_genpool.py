@@ -4,6 +4,7 @@ chunk for chunk and byte for byte, as generation in this process's threads."""
 from __future__ import annotations
 
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,3 +90,57 @@ def test_by_default_every_core_this_process_may_use_plans_and_one_core_plans_in_
     assert worker_count(0) == 0 and worker_count(2) == 2
     with pytest.raises(ConfigError, match="generation_processes"):
         resolve(None, environ={}, overrides={"generation_processes": -2})
+
+
+def test_workers_of_a_killed_server_exit(tmp_path: Path) -> None:
+    # SIGKILL (an out-of-memory kill) tells the workers nothing: each notices its server is gone.
+    import os
+    import time
+
+    from tests.support.serve import ServerProcess, stop
+
+    server = ServerProcess(tmp_path, generation_processes=2)
+    try:
+        workers = [p for p in _children(server.proc.pid) if "spawn_main" in _cmdline(p)]
+        assert len(workers) == 2, server.output()
+        server.proc.kill()
+        server.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in workers if _alive(p)], "orphaned generation workers"
+    finally:
+        stop(server.proc, grace=0)
+        for p in workers:
+            if _alive(p):
+                os.kill(p, 9)
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"  # (a zombie has exited)
+    except OSError:
+        return False
