@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, true, update
 
 from records import InstanceRecord, pack_records, unpack_records
 
 from .clock import utcnow
 from .db import Repo
 from .errors import LeaseLost, NotFound
-from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
+from .models import Experience, World, WorldChunk, WorldInstance, WorldMember, WorldOp
 from .statements import Tx, execute, first, rows, single
 
 ROLES = ("owner", "editor", "viewer")
@@ -32,6 +32,7 @@ INSTANCES = cast(Table, WorldInstance.__table__)
 CHUNKS = cast(Table, WorldChunk.__table__)
 OPS = cast(Table, WorldOp.__table__)
 MEMBERS = cast(Table, WorldMember.__table__)
+EXPERIENCES = cast(Table, Experience.__table__)
 INSTANCE_COLUMNS = tuple(INSTANCES.c.keys())  # a `world_instances` row's columns, in table order
 
 # The write statements, one set for both backends (persistence/statements.py).
@@ -52,8 +53,25 @@ _DROP_CHUNKS = delete(CHUNKS).where(CHUNKS.c.world_id == bindparam("world_id"))
 _ROLE = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role)
          .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
          .where(WORLDS.c.id == bindparam("world_id")))
+# What a join reads, in the same one hop: the role's three columns, the world's snapshot version
+# (seq, status, instance count: every write that changes what a snapshot holds changes one of
+# them, server/room.py `Snapshot`) and whether it has a card the user did not author
+# (server/plays.py: only then is a play counted).
+_JOIN = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role, WORLDS.c.seq, WORLDS.c.status,
+                WORLDS.c.instance_count,
+                exists().where(EXPERIENCES.c.world_id == WORLDS.c.id, EXPERIENCES.c.author_id != bindparam("author")))
+         .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
+         .where(WORLDS.c.id == bindparam("world_id")))
 _USAGE = (select(func.count(), func.coalesce(func.sum(WORLDS.c.stored_bytes), 0))
           .where(WORLDS.c.owner_id == bindparam("owner_id")))
+
+
+class JoinCheck(NamedTuple):
+    """What a join reads of a world in one query (`WorldRepo.join_check`)."""
+
+    role: str | None  # as `role_in`
+    version: tuple[int, str, int]  # (seq, status, instance_count): what a snapshot of it holds
+    has_cards: bool  # a card of this world that the user did not author exists (a play counts)
 
 
 class InstanceRow(NamedTuple):
@@ -267,6 +285,16 @@ class WorldRepo(Repo):
         if row is None:
             raise NotFound(f"world {world_id} not found")
         return _role(row[0], row[1], row[2], user_id)
+
+    async def join_check(self, world_id: str, user_id: str) -> JoinCheck:
+        """`role_in`, the world's snapshot version and whether a play would count, in one query
+        (one hop on SQLite): what every join reads. NotFound when there is no world."""
+        row = await self._read(lambda: single(first(_JOIN, {"user_id": user_id, "author": user_id,
+                                                           "world_id": world_id})))
+        if row is None:
+            raise NotFound(f"world {world_id} not found")
+        return JoinCheck(_role(row[0], row[1], row[2], user_id), (int(row[3]), str(row[4]), int(row[5])),
+                         bool(row[6]))
 
     async def roles_in_world(self, world_id: str, user_ids: Sequence[str]) -> dict[str, str | None] | None:
         """`role_in` for several users of one world, in one read (a room re-checks its members

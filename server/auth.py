@@ -9,6 +9,7 @@ the store and mirrored in memory; every node refreshes its mirror every
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -18,6 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
 import jwt
 
@@ -154,6 +156,60 @@ class TokenService:
         return Identity(user_id=sub, session_id=sid, jti=jti,
                         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                         expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+
+
+class AccountNames:
+    """Accounts' display names, as every session's connect asks (server/session.py): read from
+    the store once per account and remembered for `ttl_s`, so a wave of reconnects or one user's
+    many sockets costs one read. Concurrent connects of one account share one read. Only names
+    are remembered, never their absence: a token of an account that does not exist is refused
+    on every connect, as before.
+
+    A display name is set when its account is created and never changes. An account is deleted
+    only by the idle-guest purge (server/maintenance.py), which forgets every name on its node
+    (`forget_all`); another node may remember a purged guest's name for at most `ttl_s`, and a
+    guest is purged only after `guest_idle_days` without a login, long after its last token
+    expired (`token_ttl_s`), so no valid token can reach that name."""
+
+    def __init__(self, store: Store, ttl_s: float = 60.0, max_entries: int = 50_000) -> None:
+        self._store = store
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._names: dict[str, tuple[str, float]] = {}  # user id -> (display name, until: monotonic s)
+        self._reading: dict[str, asyncio.Future[str | None]] = {}
+        self._epoch = 0  # forget_all: a read begun before it is not remembered
+
+    async def get(self, user_id: str) -> str | None:
+        """The account's display name; None when there is no such account."""
+        known = self._names.get(user_id)
+        if known is not None:
+            if known[1] > time.monotonic():
+                return known[0]
+            del self._names[user_id]
+        reading = self._reading.get(user_id)
+        if reading is None:  # one read per account at a time, whoever of its callers goes away
+            reading = self._reading[user_id] = asyncio.ensure_future(self._read(user_id))
+            reading.add_done_callback(partial(self._read_done, user_id))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, user_id: str, task: asyncio.Future[str | None]) -> None:
+        if self._reading.get(user_id) is task:
+            del self._reading[user_id]
+        if not task.cancelled():
+            task.exception()  # retrieved: its callers were given it
+
+    async def _read(self, user_id: str) -> str | None:
+        epoch = self._epoch
+        name = await self._store.users.display_name(user_id)
+        if name is not None and epoch == self._epoch:
+            if len(self._names) >= self._max:
+                self._names.clear()  # bounded; refilled by the next connects
+            self._names[user_id] = name, time.monotonic() + self._ttl
+        return name
+
+    def forget_all(self) -> None:
+        self._names.clear()
+        self._epoch += 1
 
 
 class Revocations:

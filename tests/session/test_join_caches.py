@@ -1,0 +1,181 @@
+"""What a join remembers between joins, on real sockets: a room serves the snapshot it holds while
+every joiner's access check reads the version it was taken at (server/room.py `Snapshot`),
+and a session's connect remembers account display names (server/auth.py `AccountNames`) — and
+neither lets a revoked, expired or deleted account in, nor a joiner miss a write."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+
+from persistence.clock import utcnow
+from persistence.models import User
+from protocol.codes import CloseCode
+from server.auth import AccountNames
+from server.context import SERVICES
+from server.maintenance import purge_once
+from server.node import NODE
+from tests.conftest import bearer, login
+from tests.session.peer import Connect
+from tests.session.test_worlds import catalog_types, edit, join, make_world, pump
+from tests.session.worldview import same_state, stored_state
+
+
+def _reused(client: TestClient) -> float:
+    return client.app[NODE].metrics.snapshot_reads_saved._value.get()  # type: ignore[no-any-return]
+
+
+async def test_a_room_serves_its_snapshot_again_until_a_write_changes_the_world(
+        client: TestClient, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog_types(client)
+    owner = await connect("owner")
+    world_id = await make_world(client, owner, n=40, ed="editor", vi="viewer")
+    store = client.app[SERVICES].store
+    reads: list[str] = []
+    packed_snapshot = store.edits.packed_snapshot
+
+    async def counted(wid: str) -> Any:
+        reads.append(wid)
+        return await packed_snapshot(wid)
+    monkeypatch.setattr(store.edits, "packed_snapshot", counted)
+
+    _, vo = await join(owner, world_id)  # the room is opened: its first wave reads the world
+    assert len(reads) == 1 and _reused(client) == 0
+    seq, stored = await stored_state(client, world_id)
+    ed, vi = await connect("ed"), await connect("vi")
+    _, ve = await join(ed, world_id)  # the same version: served from the room, no read
+    assert len(reads) == 1 and _reused(client) == 1
+    assert ve.seq == seq and same_state(ve, stored)
+
+    target = next(iter(vo.instances))
+    await edit(owner, vo, [{"op": "move", "id": target, "pos": [1.0, 2.0, 3.0]}])
+    await pump(owner, vo, 1)
+    await pump(ed, ve, 1)
+    _, vv = await join(vi, world_id)  # an edit moved the seq: read again
+    assert len(reads) == 2 and _reused(client) == 1
+    seq, stored = await stored_state(client, world_id)
+    assert seq == 1 and vv.seq == 1 and same_state(vv, stored) and same_state(ve, stored)
+
+    again = await connect("vi")
+    _, va = await join(again, world_id)  # nothing changed since that read: served again
+    assert len(reads) == 2 and _reused(client) == 2
+    assert va.seq == 1 and same_state(va, stored)
+
+
+async def test_an_edit_committed_but_not_yet_delivered_is_not_lost_by_a_reused_snapshot(
+        client: TestClient, connect: Connect) -> None:
+    """The joiner's access check reads the seq after the edit's commit: the held snapshot (of the
+    seq before) is not served, so the joiner gets the edit in its snapshot or as an op."""
+    catalog_types(client)
+    owner, ed = await connect("owner"), await connect("ed")
+    world_id = await make_world(client, owner, n=20, ed="editor")
+    _, vo = await join(owner, world_id)
+    room = client.app[NODE].hub.rooms[world_id]
+    gate, holding = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        holding.set()
+        await gate.wait()
+    held = asyncio.ensure_future(room.call(hold))  # the room delivers nothing meanwhile
+    await holding.wait()
+    target = next(iter(vo.instances))
+    await edit(owner, vo, [{"op": "move", "id": target, "pos": [4.0, 0.0, 4.0]}])
+    async with asyncio.timeout(10):
+        while (await client.app[SERVICES].store.worlds.require(world_id)).seq < 1:
+            await asyncio.sleep(0.01)
+    joining = asyncio.ensure_future(join(ed, world_id))
+    async with asyncio.timeout(10):
+        while room.backlog < 2:  # the op and the join wait behind the hold
+            await asyncio.sleep(0.005)
+    gate.set()
+    await held
+    _, ve = await joining
+    await pump(ed, ve, 1)
+    _, stored = await stored_state(client, world_id)
+    assert ve.seq == 1 and same_state(ve, stored) and _reused(client) == 0
+
+
+async def test_a_remembered_name_lets_no_revoked_token_in(client: TestClient, connect: Connect) -> None:
+    token = await login(client, "gina")
+    first = await connect(token=token)  # gina's display name is now remembered
+    assert "gina" in client.app[SERVICES].names._names
+    await client.post("/api/v1/auth/logout", headers=bearer(token))
+    assert await first.closed(timeout=5) == CloseCode.TOKEN_REVOKED
+    again = await connect(token=token, welcome=False)
+    assert (await again.recv())["code"] == CloseCode.TOKEN_REVOKED
+
+
+async def test_a_purged_account_is_forgotten_and_its_token_refused(client: TestClient, connect: Connect) -> None:
+    services = client.app[SERVICES]
+    token = await login(client, "idle-guest")
+    peer = await connect(token=token)
+    welcome = peer.welcome  # type: ignore[attr-defined]
+    assert welcome["user_id"] == "idle-guest"
+    await peer.ws.close()
+    assert "idle-guest" in services.names._names
+    async with services.store.users._tx() as s:  # idle for longer than guest_idle_days
+        await s.execute(update(User).where(User.id == "idle-guest")
+                        .values(last_seen_at=utcnow() - timedelta(days=services.settings.guest_idle_days + 1)))
+    _, guests = await purge_once(services)
+    assert guests >= 1 and "idle-guest" not in services.names._names
+    refused = await connect(token=token, welcome=False)  # the token is still valid: the account is gone
+    assert (await refused.recv())["code"] == CloseCode.FORBIDDEN
+
+
+class _Users:
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.reads = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def display_name(self, user_id: str) -> str | None:
+        self.reads += 1
+        await self.gate.wait()
+        return self.names.get(user_id)
+
+
+class _Store:
+    def __init__(self, users: _Users) -> None:
+        self.users = users
+
+
+async def test_account_names_read_once_share_a_read_and_never_remember_an_absence() -> None:
+    users = _Users({"ann": "Ann"})
+    names = AccountNames(_Store(users), ttl_s=60.0)  # type: ignore[arg-type]
+    users.gate.clear()
+    many = [asyncio.ensure_future(names.get("ann")) for _ in range(5)]
+    await asyncio.sleep(0)
+    users.gate.set()
+    assert await asyncio.gather(*many) == ["Ann"] * 5 and users.reads == 1  # one read for concurrent connects
+    assert await names.get("ann") == "Ann" and users.reads == 1
+    assert await names.get("nobody") is None and await names.get("nobody") is None
+    assert users.reads == 3  # an absent account is read again every time
+    names.forget_all()
+    assert await names.get("ann") == "Ann" and users.reads == 4
+
+
+async def test_account_names_are_read_again_after_their_ttl() -> None:
+    users = _Users({"ann": "Ann"})
+    names = AccountNames(_Store(users), ttl_s=0.0)  # type: ignore[arg-type]
+    await names.get("ann")
+    await names.get("ann")
+    assert users.reads == 2
+
+
+async def test_a_read_whose_caller_goes_away_still_serves_the_others() -> None:
+    users = _Users({"ann": "Ann"})
+    names = AccountNames(_Store(users))  # type: ignore[arg-type]
+    users.gate.clear()
+    first, second = asyncio.ensure_future(names.get("ann")), asyncio.ensure_future(names.get("ann"))
+    await asyncio.sleep(0)
+    first.cancel()
+    users.gate.set()
+    assert await second == "Ann" and users.reads == 1
+    with pytest.raises(asyncio.CancelledError):
+        await first
