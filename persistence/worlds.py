@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 
 from records import InstanceRecord, pack_records, unpack_records
 
@@ -53,15 +53,17 @@ _DROP_CHUNKS = delete(CHUNKS).where(CHUNKS.c.world_id == bindparam("world_id"))
 _ROLE = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role)
          .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
          .where(WORLDS.c.id == bindparam("world_id")))
-# What a join reads, in the same one hop: the role's three columns, the world's snapshot version
-# (seq, status, instance count: every write that changes what a snapshot holds changes one of
-# them, server/room.py `Snapshot`) and whether it has a card the user did not author
-# (server/plays.py: only then is a play counted).
-_JOIN = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role, WORLDS.c.seq, WORLDS.c.status,
-                WORLDS.c.instance_count,
-                exists().where(EXPERIENCES.c.world_id == WORLDS.c.id, EXPERIENCES.c.author_id != bindparam("author")))
-         .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
-         .where(WORLDS.c.id == bindparam("world_id")))
+# What joins read (`join_checks`), in one hop for any number of joiners of one world: the
+# world's owner, visibility and snapshot version (seq, status, instance count: every write that
+# changes what a snapshot holds changes one of them, server/room.py `Snapshot`), the joiners'
+# invitations, and up to two authors of the world's cards (a play counts for a user when one of
+# them is someone else, server/plays.py).
+_JOIN_WORLD = select(WORLDS.c.owner_id, WORLDS.c.visibility, WORLDS.c.seq, WORLDS.c.status,
+                     WORLDS.c.instance_count).where(WORLDS.c.id == bindparam("world_id"))
+_JOIN_INVITED = select(MEMBERS.c.user_id, MEMBERS.c.role).where(
+    MEMBERS.c.world_id == bindparam("world_id"), MEMBERS.c.user_id.in_(bindparam("user_ids", expanding=True)))
+_CARD_AUTHORS = (select(EXPERIENCES.c.author_id).where(EXPERIENCES.c.world_id == bindparam("world_id"))
+                 .distinct().limit(2))
 _USAGE = (select(func.count(), func.coalesce(func.sum(WORLDS.c.stored_bytes), 0))
           .where(WORLDS.c.owner_id == bindparam("owner_id")))
 
@@ -287,14 +289,28 @@ class WorldRepo(Repo):
         return _role(row[0], row[1], row[2], user_id)
 
     async def join_check(self, world_id: str, user_id: str) -> JoinCheck:
-        """`role_in`, the world's snapshot version and whether a play would count, in one query
-        (one hop on SQLite): what every join reads. NotFound when there is no world."""
-        row = await self._read(lambda: single(first(_JOIN, {"user_id": user_id, "author": user_id,
-                                                           "world_id": world_id})))
-        if row is None:
+        """`role_in`, the world's snapshot version and whether a play would count: what a join
+        reads. NotFound when there is no world."""
+        return (await self.join_checks(world_id, [user_id]))[user_id]
+
+    async def join_checks(self, world_id: str, user_ids: Sequence[str]) -> dict[str, JoinCheck]:
+        """`join_check` for several users of one world in one hop (server/hub.py batches the
+        joins that arrive together). NotFound when there is no world."""
+        users = sorted(set(user_ids))
+
+        def tx() -> Tx[dict[str, JoinCheck] | None]:
+            world = yield first(_JOIN_WORLD, {"world_id": world_id})
+            if world is None:
+                return None
+            invited = dict((yield rows(_JOIN_INVITED, {"world_id": world_id, "user_ids": users})))
+            authors = [row[0] for row in (yield rows(_CARD_AUTHORS, {"world_id": world_id}))]
+            version = (int(world[2]), str(world[3]), int(world[4]))
+            return {u: JoinCheck(_role(world[0], world[1], invited.get(u), u), version,
+                                 any(author != u for author in authors)) for u in users}
+        checks = await self._read(tx)
+        if checks is None:
             raise NotFound(f"world {world_id} not found")
-        return JoinCheck(_role(row[0], row[1], row[2], user_id), (int(row[3]), str(row[4]), int(row[5])),
-                         bool(row[6]))
+        return checks
 
     async def roles_in_world(self, world_id: str, user_ids: Sequence[str]) -> dict[str, str | None] | None:
         """`role_in` for several users of one world, in one read (a room re-checks its members

@@ -36,10 +36,9 @@ from protocol.codec import (
     encode_snapshot_packed,
     pack_header,
     pack_member,
-    pack_members,
 )
 from protocol.codes import ErrorCode
-from records import spliced
+from records import array_header, spliced
 
 from .blueprint import header_wire
 from .broker import Broker, Envelope
@@ -58,7 +57,8 @@ BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for m
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
 PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
-PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)
+PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)…
+PRESENCE_TICK_MEMBERS = 250  # … and in a bigger room, once per tick per this many members (at most 20 ticks)
 EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
 
@@ -126,6 +126,8 @@ class Room:
         self._presence_sent = -PRESENCE_TICK_S  # loop time of the last presence join or leave sent
         self._presence_timer: asyncio.TimerHandle | None = None
         self._snapshot: Snapshot | None = None  # the last snapshot read, while it may be served again
+        # The member list the last wave sent, and its members packed (Room._member_list)
+        self._listed: tuple[list[dict[str, Any]], bytes] = ([], b"")
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
     @property
@@ -269,7 +271,8 @@ class Room:
         return True
 
     def _tick_presence(self, batch: list[Out]) -> list[Out]:
-        """Presence joins and leaves go out at most once per PRESENCE_TICK_S: those that arrive
+        """Presence joins and leaves go out at most once per tick (PRESENCE_TICK_S, longer in a
+        room of more than PRESENCE_TICK_MEMBERS members): those that arrive
         sooner after the last wait for the room's next tick (a local "tick" envelope), coalesced
         with the others of that tick (`_coalesce`), so a wave of joins costs each member one
         presence frame per tick. The first after a quiet spell goes out at once, and any other
@@ -277,7 +280,10 @@ class Room:
         if not self._presence_held and all(out.about is None for out in batch):
             return batch
         loop = asyncio.get_running_loop()
-        now, due = loop.time(), self._presence_sent + PRESENCE_TICK_S
+        # A tick writes to every member: in a big room it is longer, so that presence joins and
+        # leaves cost a room at most PRESENCE_TICK_MEMBERS / PRESENCE_TICK_S writes a second.
+        tick = PRESENCE_TICK_S * min(20.0, max(1.0, len(self.members) / PRESENCE_TICK_MEMBERS))
+        now, due = loop.time(), self._presence_sent + tick
         if now + 0.001 < due and all(out.about is not None for out in batch):
             self._presence_held += batch
             if self._presence_timer is None:
@@ -507,12 +513,11 @@ class Room:
             for session, _, role, _, _, _ in by_snapshot:
                 self._add(session, role, base_seq=snap.seq, gen_base=snap.count)
             members = await self.broker.presence_list(self.world_id)
-            self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
             for *_, done in by_snapshot:
                 _settle(done, exc)
             return
-        listed = pack_members(members)  # the member list, encoded once for the wave
+        listed = self._member_list(members)  # the member list, encoded once for the wave
         for session, rid, role, _, _, done in by_snapshot:
             joined = encode_joined_packed(rid, self.world_id, snap.seq, role, "snapshot", listed)
             member = self.members.get(session.id)
@@ -525,6 +530,23 @@ class Room:
                 session.send_bytes(joined)
                 self._send_paced(member, frames)
             _settle(done, None)
+
+    def _member_list(self, members: list[dict[str, Any]]) -> bytes:
+        """`members` packed as `joined` lists them, and `known` told of them. Joins add members
+        at the end of the broker's list: when the list begins with the one the last wave sent,
+        only the members after it are packed (a wave of joins into a big room would otherwise
+        pack and walk the whole room once per wave)."""
+        before, body = self._listed
+        k = len(before)
+        if k and len(members) >= k and members[:k] == before:
+            tail = members[k:]
+            body += b"".join(map(pack_member, tail))
+        else:
+            tail = members
+            body = b"".join(map(pack_member, members))
+        self.known.update((mm["session_id"], mm) for mm in tail)
+        self._listed = members, body
+        return array_header(len(members)) + body
 
     def _cached_snapshot(self, versions: list[Version | None]) -> Snapshot | None:
         """The snapshot this room holds, if it is what a read now would give every joiner of the

@@ -57,9 +57,10 @@ async def on_join(session: Session, msg: m.Join) -> None:
     hub, broker = session.hub, session.hub.broker
     if msg.world_id in session.rooms:
         await _leave(session, session.rooms[msg.world_id])
-    # One read: the access check, the world's snapshot version (the room may serve a snapshot
-    # it holds of that version, server/room.py) and whether a play would count.
-    check = await session.services.store.worlds.join_check(msg.world_id, session.user_id)  # NotFound: not_found
+    # One read (shared by the joins of this world that arrive together, server/hub.py): the
+    # access check, the world's snapshot version (the room may serve a snapshot it holds of
+    # that version, server/room.py) and whether a play would count.
+    check = await hub.join_check(msg.world_id, session.user_id)  # NotFound: not_found
     if check.role is None:
         raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
     role = "viewer" if check.role == "public" else check.role

@@ -15,7 +15,9 @@ from sqlalchemy import update
 
 from persistence.clock import utcnow
 from persistence.models import User
+from protocol.codec import pack_member, pack_members
 from protocol.codes import CloseCode
+from records import array_header
 from server.auth import AccountNames
 from server.context import SERVICES
 from server.maintenance import purge_once
@@ -179,3 +181,34 @@ async def test_a_read_whose_caller_goes_away_still_serves_the_others() -> None:
     assert await second == "Ann" and users.reads == 1
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+def test_a_member_list_from_members_packed_one_by_one_is_the_list_packed_whole() -> None:
+    """What Room._member_list sends in `joined`: the list header and its members packed before."""
+    members = [{"user_id": f"u{k}", "display_name": "Ä" * k, "role": "viewer", "session_id": f"s{k}"}
+               for k in range(20)]
+    for listed in (members[:0], members[:1], members[:15], members[:16], members):
+        assert array_header(len(listed)) + b"".join(map(pack_member, listed)) == pack_members(listed)
+
+
+async def test_joined_lists_the_members_present_across_waves_joins_and_leaves(
+        client: TestClient, connect: Connect) -> None:
+    """Room._member_list packs only the members added since the last wave's list: after a leave
+    the list is built again, and every `joined` names exactly who is there."""
+    owner = await connect("owner")
+    world_id = await make_world(client, owner, n=10, bob="viewer", carol="viewer", dan="viewer")
+    peers = {"owner": owner, "bob": await connect("bob"), "carol": await connect("carol"), "dan": await connect("dan")}
+    sid = {name: peer.welcome["session_id"] for name, peer in peers.items()}  # type: ignore[attr-defined]
+
+    async def joins(name: str) -> set[str]:
+        joined, _ = await join(peers[name], world_id)
+        return {mm["session_id"] for mm in joined["members"]}
+    assert await joins("owner") == {sid["owner"]}
+    assert await joins("bob") == {sid["owner"], sid["bob"]}
+    assert await joins("carol") == {sid["owner"], sid["bob"], sid["carol"]}
+    await peers["bob"].request("leave", world_id=world_id)
+    assert await joins("dan") == {sid["owner"], sid["carol"], sid["dan"]}
+    again = await connect("bob")
+    sid["bob2"] = again.welcome["session_id"]  # type: ignore[attr-defined]
+    peers["bob2"] = again
+    assert await joins("bob2") == {sid["owner"], sid["carol"], sid["dan"], sid["bob2"]}
