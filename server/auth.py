@@ -16,10 +16,11 @@ import os
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import partial
+from typing import Any
 
 import jwt
 
@@ -159,57 +160,50 @@ class TokenService:
 
 
 class AccountNames:
-    """Accounts' display names, as every session's connect asks (server/session.py): read from
-    the store once per account and remembered for `ttl_s`, so a wave of reconnects or one user's
-    many sockets costs one read. Concurrent connects of one account share one read. Only names
-    are remembered, never their absence: a token of an account that does not exist is refused
-    on every connect, as before.
+    """Accounts' display names, as every session's connect asks (server/session.py): the
+    connects that arrive together are answered by one query (`users.display_names`). A name
+    asked while a read runs waits for the next read, so every answer was read after it was
+    asked, as by a read of its own: an account that no longer exists, or a store that is
+    down, refuses the connect as before. A read's failure is every waiting caller's."""
 
-    A display name is set when its account is created and never changes. An account is deleted
-    only by the idle-guest purge (server/maintenance.py), which forgets every name on its node
-    (`forget_all`); another node may remember a purged guest's name for at most `ttl_s`, and a
-    guest is purged only after `guest_idle_days` without a login, long after its last token
-    expired (`token_ttl_s`), so no valid token can reach that name."""
-
-    def __init__(self, store: Store, ttl_s: float = 60.0, max_entries: int = 50_000) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._ttl = ttl_s
-        self._max = max_entries
-        self._names: dict[str, tuple[str, float]] = {}  # user id -> (display name, until: monotonic s)
-        self._reading: dict[str, asyncio.Future[str | None]] = {}
-        self._epoch = 0  # forget_all: a read begun before it is not remembered
+        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        self._reading: asyncio.Future[None] | None = None
 
     async def get(self, user_id: str) -> str | None:
         """The account's display name; None when there is no such account."""
-        known = self._names.get(user_id)
-        if known is not None:
-            if known[1] > time.monotonic():
-                return known[0]
-            del self._names[user_id]
-        reading = self._reading.get(user_id)
-        if reading is None:  # one read per account at a time, whoever of its callers goes away
-            reading = self._reading[user_id] = asyncio.ensure_future(self._read(user_id))
-            reading.add_done_callback(partial(self._read_done, user_id))
-        return await asyncio.shield(reading)
+        future = self._waiting.get(user_id)
+        if future is None:
+            future = self._waiting[user_id] = asyncio.get_running_loop().create_future()
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read())
+        return await asyncio.shield(future)
 
-    def _read_done(self, user_id: str, task: asyncio.Future[str | None]) -> None:
-        if self._reading.get(user_id) is task:
-            del self._reading[user_id]
-        if not task.cancelled():
-            task.exception()  # retrieved: its callers were given it
+    async def _read(self) -> None:
+        waiting: dict[str, asyncio.Future[str | None]] = {}
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, {}
+                try:
+                    names = await self._store.users.display_names(list(waiting))
+                except Exception as exc:  # e.g. the store is down: every caller's failure
+                    _settle_all(waiting.values(), exc)
+                    continue
+                for user_id, future in waiting.items():
+                    if not future.done():
+                        future.set_result(names.get(user_id))
+        finally:
+            self._reading = None
+            # (cancelled: the loop is stopping) no caller waits forever
+            _settle_all([*waiting.values(), *self._waiting.values()], RuntimeError("display names: not read"))
 
-    async def _read(self, user_id: str) -> str | None:
-        epoch = self._epoch
-        name = await self._store.users.display_name(user_id)
-        if name is not None and epoch == self._epoch:
-            if len(self._names) >= self._max:
-                self._names.clear()  # bounded; refilled by the next connects
-            self._names[user_id] = name, time.monotonic() + self._ttl
-        return name
 
-    def forget_all(self) -> None:
-        self._names.clear()
-        self._epoch += 1
+def _settle_all(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+            future.exception()  # (retrieved: a caller that went away is not logged)
 
 
 class Revocations:

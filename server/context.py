@@ -36,7 +36,7 @@ class Services:
     scheduler: FairScheduler = field(init=False)
     # Per-user telemetry quota, shared by the user's sockets and REST (server/ratelimit.py).
     telemetry_quota: UserQuota = field(init=False)
-    # Display names asked on every connect, read once per account (server/auth.py).
+    # Display names asked on every connect; those asked together are read together (server/auth.py).
     names: AccountNames = field(init=False)
     # Plans in worker processes when `generation_processes` > 0 (server/genpool.py).
     gen_workers: GenerationWorkers | None = None

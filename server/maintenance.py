@@ -25,8 +25,6 @@ async def purge_once(services: Services) -> tuple[int, int]:
     guests = 0
     if services.settings.guest_idle_days > 0:
         guests = await users.purge_idle_guests(utcnow() - timedelta(days=services.settings.guest_idle_days))
-        if guests:
-            services.names.forget_all()  # a purged account's name must not let its token in
     if revocations or guests:
         log.info("purged %d expired revocations and %d idle guest accounts", revocations, guests)
     return revocations, guests

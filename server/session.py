@@ -277,7 +277,7 @@ class Session:
         except AuthError as exc:
             self.close_soon(AUTH_CLOSE_CODES[exc.code], message=exc.message)
             return False
-        display_name = await self.services.names.get(ident.user_id)  # remembered per account (server/auth.py)
+        display_name = await self.services.names.get(ident.user_id)  # read with the connects beside it (server/auth.py)
         if display_name is None:  # a valid token for an account that no longer exists
             self.close_soon(CloseCode.FORBIDDEN, message="this account may not use the session server")
             return False

@@ -1,7 +1,8 @@
-"""What a join remembers between joins, on real sockets: a room serves the snapshot it holds while
-every joiner's access check reads the version it was taken at (server/room.py `Snapshot`),
-and a session's connect remembers account display names (server/auth.py `AccountNames`) — and
-neither lets a revoked, expired or deleted account in, nor a joiner miss a write."""
+"""What joins and connects share, on real sockets: a room serves the snapshot it holds while every
+joiner's access check reads the version it was taken at (server/room.py `Snapshot`), and the
+connects that arrive together read their accounts' display names in one query (server/auth.py
+`AccountNames`) — neither lets a revoked, expired or deleted account in, nor a joiner miss a
+write."""
 
 from __future__ import annotations
 
@@ -102,44 +103,51 @@ async def test_an_edit_committed_but_not_yet_delivered_is_not_lost_by_a_reused_s
     assert ve.seq == 1 and same_state(ve, stored) and _reused(client) == 0
 
 
-async def test_a_remembered_name_lets_no_revoked_token_in(client: TestClient, connect: Connect) -> None:
+async def test_a_revoked_token_is_refused_though_its_account_was_read_a_moment_ago(
+        client: TestClient, connect: Connect) -> None:
     token = await login(client, "gina")
-    first = await connect(token=token)  # gina's display name is now remembered
-    assert "gina" in client.app[SERVICES].names._names
+    first = await connect(token=token)
     await client.post("/api/v1/auth/logout", headers=bearer(token))
     assert await first.closed(timeout=5) == CloseCode.TOKEN_REVOKED
     again = await connect(token=token, welcome=False)
     assert (await again.recv())["code"] == CloseCode.TOKEN_REVOKED
 
 
-async def test_a_purged_account_is_forgotten_and_its_token_refused(client: TestClient, connect: Connect) -> None:
+async def test_a_purged_account_is_refused_at_its_next_connect(client: TestClient, connect: Connect) -> None:
     services = client.app[SERVICES]
     token = await login(client, "idle-guest")
     peer = await connect(token=token)
-    welcome = peer.welcome  # type: ignore[attr-defined]
-    assert welcome["user_id"] == "idle-guest"
+    assert peer.welcome["user_id"] == "idle-guest"  # type: ignore[attr-defined]
     await peer.ws.close()
-    assert "idle-guest" in services.names._names
     async with services.store.users._tx() as s:  # idle for longer than guest_idle_days
         await s.execute(update(User).where(User.id == "idle-guest")
                         .values(last_seen_at=utcnow() - timedelta(days=services.settings.guest_idle_days + 1)))
     _, guests = await purge_once(services)
-    assert guests >= 1 and "idle-guest" not in services.names._names
+    assert guests >= 1
     refused = await connect(token=token, welcome=False)  # the token is still valid: the account is gone
     assert (await refused.recv())["code"] == CloseCode.FORBIDDEN
+
+
+async def _turns(n: int = 5) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
 
 
 class _Users:
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
-        self.reads = 0
+        self.reads: list[list[str]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.fail: Exception | None = None
 
-    async def display_name(self, user_id: str) -> str | None:
-        self.reads += 1
+    async def display_names(self, user_ids: list[str]) -> dict[str, str]:
+        self.reads.append(sorted(user_ids))
+        seen = {u: self.names[u] for u in user_ids if u in self.names}  # as of the read's start
         await self.gate.wait()
-        return self.names.get(user_id)
+        if self.fail is not None:
+            raise self.fail
+        return seen
 
 
 class _Store:
@@ -147,27 +155,31 @@ class _Store:
         self.users = users
 
 
-async def test_account_names_read_once_share_a_read_and_never_remember_an_absence() -> None:
-    users = _Users({"ann": "Ann"})
-    names = AccountNames(_Store(users), ttl_s=60.0)  # type: ignore[arg-type]
+async def test_account_names_asked_together_are_read_together_and_each_after_it_was_asked() -> None:
+    users = _Users({"ann": "Ann", "bo": "Bo"})
+    names = AccountNames(_Store(users))  # type: ignore[arg-type]
     users.gate.clear()
-    many = [asyncio.ensure_future(names.get("ann")) for _ in range(5)]
-    await asyncio.sleep(0)
+    first = [asyncio.ensure_future(names.get(u)) for u in ("ann", "ann", "bo", "nobody")]
+    await _turns()
+    assert users.reads == [["ann", "bo", "nobody"]]  # one read for the connects that came together
+    late = asyncio.ensure_future(names.get("ann"))  # asked while that read runs: the next read
+    await _turns()
+    users.names["ann"] = "Ann (renamed)"
     users.gate.set()
-    assert await asyncio.gather(*many) == ["Ann"] * 5 and users.reads == 1  # one read for concurrent connects
-    assert await names.get("ann") == "Ann" and users.reads == 1
-    assert await names.get("nobody") is None and await names.get("nobody") is None
-    assert users.reads == 3  # an absent account is read again every time
-    names.forget_all()
-    assert await names.get("ann") == "Ann" and users.reads == 4
+    assert await asyncio.gather(*first) == ["Ann", "Ann", "Bo", None]
+    assert await late == "Ann (renamed)"
+    assert users.reads == [["ann", "bo", "nobody"], ["ann"]]
+    assert await names.get("ann") == "Ann (renamed)" and len(users.reads) == 3  # nothing is remembered
 
 
-async def test_account_names_are_read_again_after_their_ttl() -> None:
+async def test_a_failed_read_of_names_fails_its_callers_and_the_next_read_is_fresh() -> None:
     users = _Users({"ann": "Ann"})
-    names = AccountNames(_Store(users), ttl_s=0.0)  # type: ignore[arg-type]
-    await names.get("ann")
-    await names.get("ann")
-    assert users.reads == 2
+    names = AccountNames(_Store(users))  # type: ignore[arg-type]
+    users.fail = ConnectionError("store down")
+    with pytest.raises(ConnectionError):
+        await names.get("ann")
+    users.fail = None
+    assert await names.get("ann") == "Ann"
 
 
 async def test_a_read_whose_caller_goes_away_still_serves_the_others() -> None:
@@ -175,10 +187,10 @@ async def test_a_read_whose_caller_goes_away_still_serves_the_others() -> None:
     names = AccountNames(_Store(users))  # type: ignore[arg-type]
     users.gate.clear()
     first, second = asyncio.ensure_future(names.get("ann")), asyncio.ensure_future(names.get("ann"))
-    await asyncio.sleep(0)
+    await _turns()
     first.cancel()
     users.gate.set()
-    assert await second == "Ann" and users.reads == 1
+    assert await second == "Ann" and len(users.reads) == 1
     with pytest.raises(asyncio.CancelledError):
         await first
 
