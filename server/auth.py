@@ -168,35 +168,37 @@ class AccountNames:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._waiting: dict[str, asyncio.Future[str | None]] = {}
+        self._waiting: dict[str, list[asyncio.Future[str | None]]] = {}  # user id -> its callers' futures
         self._reading: asyncio.Future[None] | None = None
 
     async def get(self, user_id: str) -> str | None:
         """The account's display name; None when there is no such account."""
-        future = self._waiting.get(user_id)
-        if future is None:
-            future = self._waiting[user_id] = asyncio.get_running_loop().create_future()
-        if self._reading is None:
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)  # one per caller: a caller that goes
+        if self._reading is None:                              # away cancels only its own
             self._reading = asyncio.ensure_future(self._read())
-        return await asyncio.shield(future)
+        return await future
 
     async def _read(self) -> None:
-        waiting: dict[str, asyncio.Future[str | None]] = {}
+        waiting: dict[str, list[asyncio.Future[str | None]]] = {}
         try:
             while self._waiting:
                 waiting, self._waiting = self._waiting, {}
                 try:
                     names = await self._store.users.display_names(list(waiting))
                 except Exception as exc:  # e.g. the store is down: every caller's failure
-                    _settle_all(waiting.values(), exc)
+                    _settle_all([f for futures in waiting.values() for f in futures], exc)
                     continue
-                for user_id, future in waiting.items():
-                    if not future.done():
-                        future.set_result(names.get(user_id))
+                for user_id, futures in waiting.items():
+                    name = names.get(user_id)
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(name)
         finally:
             self._reading = None
             # (cancelled: the loop is stopping) no caller waits forever
-            _settle_all([*waiting.values(), *self._waiting.values()], RuntimeError("display names: not read"))
+            _settle_all([f for d in (waiting, self._waiting) for futures in d.values() for f in futures],
+                        RuntimeError("display names: not read"))
 
 
 def _settle_all(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:

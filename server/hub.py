@@ -47,7 +47,7 @@ class Hub:
         self._tasks = TaskSet(log, "hub")
         # Join checks (access, snapshot version, plays) waiting for their world's next read, and
         # the worlds whose read is running (Hub.join_check).
-        self._checks: dict[str, dict[str, asyncio.Future[JoinCheck]]] = {}
+        self._checks: dict[str, list[tuple[str, asyncio.Future[JoinCheck]]]] = {}
         self._checking: set[str] = set()
         # world id -> generations of it running on this node (GenerationLeases.running): such
         # a generation sends its own final frame, so an "orphaned" notice is not for its room
@@ -87,31 +87,30 @@ class Hub:
         """`store.worlds.join_check`, with the joins of one world that arrive together read in
         one query (`join_checks`): a check asked while its world's read is running waits for the
         next read, so every answer was read after it was asked — as fresh as a read of its own."""
-        waiting = self._checks.setdefault(world_id, {})
-        check = waiting.get(user_id)
-        if check is None:
-            check = waiting[user_id] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[JoinCheck] = asyncio.get_running_loop().create_future()
+        # One future per caller: a caller that goes away cancels only its own.
+        self._checks.setdefault(world_id, []).append((user_id, future))
         if world_id not in self._checking:
             self._checking.add(world_id)
             self._tasks.spawn(self._read_checks(world_id), f"join-checks:{world_id}")
-        return await asyncio.shield(check)
+        return await future
 
     async def _read_checks(self, world_id: str) -> None:
-        waiting: dict[str, asyncio.Future[JoinCheck]] = {}
+        waiting: list[tuple[str, asyncio.Future[JoinCheck]]] = []
         try:
-            while waiting := self._checks.pop(world_id, {}):
+            while waiting := self._checks.pop(world_id, []):
                 try:
-                    checks = await self.services.store.worlds.join_checks(world_id, list(waiting))
+                    checks = await self.services.store.worlds.join_checks(world_id, [u for u, _ in waiting])
                 except Exception as exc:  # NotFound (no world), or the store is down: for all of them
-                    _settle_all(waiting.values(), exc)
+                    _settle_all([future for _, future in waiting], exc)
                     continue
-                for user_id, future in waiting.items():
+                for user_id, future in waiting:
                     if not future.done():
                         future.set_result(checks[user_id])
         finally:
             self._checking.discard(world_id)
             # (cancelled: the hub is closing) no joiner waits forever
-            _settle_all([*waiting.values(), *self._checks.pop(world_id, {}).values()],
+            _settle_all([future for _, future in [*waiting, *self._checks.pop(world_id, [])]],
                         RuntimeError("the hub closed"))
 
     @contextlib.contextmanager
