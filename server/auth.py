@@ -107,13 +107,20 @@ class TokenService:
         self._ttl = settings.token_ttl_s
         self._verified: dict[str, tuple[Identity, float]] = {}  # token -> identity, expiry (epoch s)
         self._public_key = hashlib.sha256(b"immersiverse public id\0" + self._key.encode()).digest()
+        self._public_ids: dict[str, str] = {}  # user id -> public id (a pure function of both)
 
     def public_id(self, user_id: str) -> str:
         """The opaque id that public surfaces show instead of `user_id`, which for a guest is a
         login credential (experience cards, world owners, members, op authors). Stable while
         `secret_key` stays the same; not reversible without it."""
-        digest = hmac.new(self._public_key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
-        return "u_" + digest.hexdigest()[:24]
+        known = self._public_ids.get(user_id)
+        if known is None:  # (an HMAC per member record and op author was a visible share of joins)
+            digest = hmac.new(self._public_key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            known = "u_" + digest.hexdigest()[:24]
+            if len(self._public_ids) >= _VERIFIED_CACHE:
+                self._public_ids.clear()  # bounded; refilled as they are asked
+            self._public_ids[user_id] = known
+        return known
 
     def mint(self, user_id: str, session_id: str | None = None) -> tuple[str, Identity]:
         now = datetime.now(UTC).replace(microsecond=0)

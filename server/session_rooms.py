@@ -11,7 +11,7 @@ from typing import Any
 
 from persistence.errors import CommitUnknown, LimitExceeded
 from protocol import messages as m
-from protocol.codec import encode
+from protocol.codec import encode, encode_presence_batch, pack_member
 from protocol.codes import ErrorCode
 
 from .edit_ops import EDIT_ROLES, validated_ops
@@ -29,10 +29,11 @@ RESOLVE_EDIT_S = 60.0
 
 async def _announce(session: Session, room: Room, event: str, role: str) -> None:
     """Publish a presence join/leave; the presence record itself is the caller's."""
-    frame = encode(m.PresenceEvent(world_id=room.world_id, event=event,  # type: ignore[arg-type]
-                                   member=member_record(session, role)))  # type: ignore[arg-type]
+    record = member_record(session, role)
+    # encode_presence_batch of one member is encode(PresenceEvent(world_id, event, member)), byte for byte
+    frame = encode_presence_batch(room.world_id, event, [pack_member(record)])
     await session.hub.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id, "e": event,
-                                                     "m": member_record(session, role)})
+                                                     "m": dict(record)})
 
 
 def _joined(session: Session, world_id: str, what: str) -> Room:
