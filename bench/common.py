@@ -301,6 +301,14 @@ def unpack(data: bytes) -> dict[str, Any]:
     return msgpack.unpackb(data, raw=False)
 
 
+def frame_type(data: bytes) -> str:
+    """A server frame's `type` without decoding the frame: every frame (ours and the
+    baseline's) is a map whose first entry is `type`, a short string."""
+    if data[0] & 0xF0 == 0x80 and data[1:6] == b"\xa4type" and data[6] & 0xE0 == 0xA0:
+        return data[7:7 + (data[6] & 0x1F)].decode()
+    return str(unpack(data).get("type"))
+
+
 async def ws_connect(url: str, token: str | None, local_ip: str = HOST) -> Any:
     from websockets.asyncio.client import connect
 

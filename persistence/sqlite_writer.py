@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -58,12 +59,19 @@ def sqlite_file(url: str) -> str | None:
 
 
 class _Lane:
-    """One thread and its own connection (sqlite3 connections are used from one thread)."""
+    """One thread and its own connection (sqlite3 connections are used from one thread).
+
+    Work is handed to the thread on a SimpleQueue and its outcome set on the caller's loop
+    with `call_soon_threadsafe`: a ThreadPoolExecutor's `submit` takes locks that its worker
+    also takes when it finishes an item, so under load a hand-over could wait for the worker
+    thread to be scheduled and hand the GIL back (seen as `submit` in profiles of joins)."""
 
     def __init__(self, path: str, name: str) -> None:
         self.path = path
         self.conn: sqlite3.Connection | None = None
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._queue: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=f"{name}_0", daemon=True)
+        self._thread.start()
 
     def connection(self) -> sqlite3.Connection:
         if self.conn is None:
@@ -74,13 +82,46 @@ class _Lane:
                 self.conn.execute(f"PRAGMA {pragma}")
         return self.conn
 
+    def run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """`fn()` on this lane's thread; its result (or exception) on the running loop."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put((fn, future))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fn, future = item
+            try:
+                result = fn()
+            except BaseException as exc:  # noqa: BLE001 (handed to the caller, as an executor does)
+                _hand_over(future, _set_exception, exc)
+            else:
+                _hand_over(future, _set_result, result)
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
     def close(self) -> None:
-        def shut() -> None:
-            if self.conn is not None:
-                self.conn.close()
-                self.conn = None
-        self.thread.submit(shut).result()
-        self.thread.shutdown(wait=True)
+        """Finish the work queued so far, close the connection and stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+
+def _hand_over(future: asyncio.Future[Any], settle: Callable[[asyncio.Future[Any], Any], None], value: Any) -> None:
+    try:
+        future.get_loop().call_soon_threadsafe(settle, future, value)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # (cancelled: its caller went away)
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 class SqliteWriter:
@@ -96,12 +137,11 @@ class SqliteWriter:
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` in one transaction on the writer thread; rolled back if it raises."""
         async with self.gate:
-            return await asyncio.get_running_loop().run_in_executor(self._writes.thread, self._transaction, fn)
+            return await self._writes.run(lambda: self._transaction(fn))
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read-only `fn(connection)` on the reader thread (one hop, no gate)."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._reads.thread, lambda: fn(self._reads.connection()))
+        return await self._reads.run(lambda: fn(self._reads.connection()))
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._writes.connection()

@@ -12,10 +12,12 @@ from .clock import utcnow
 from .db import Repo
 from .errors import Conflict
 from .models import Experience, RevokedSession, User, World, WorldMember
-from .statements import scalar, single
+from .statements import rows, scalar, single
 
 _USERS = cast(Table, User.__table__)
 _DISPLAY_NAME = select(_USERS.c.display_name).where(_USERS.c.id == bindparam("user_id"))
+_DISPLAY_NAMES = (select(_USERS.c.id, _USERS.c.display_name)
+                  .where(_USERS.c.id.in_(bindparam("user_ids", expanding=True))))
 
 
 class UserRepo(Repo):
@@ -29,6 +31,11 @@ class UserRepo(Repo):
         """The account's display name; None when there is no such account (asked on every connect)."""
         name = await self._read(lambda: single(scalar(_DISPLAY_NAME, {"user_id": user_id})))
         return None if name is None else str(name)
+
+    async def display_names(self, user_ids: list[str]) -> dict[str, str]:
+        """`display_name` of several accounts in one query; absent accounts are not in it."""
+        names = await self._read(lambda: single(rows(_DISPLAY_NAMES, {"user_ids": sorted(set(user_ids))})))
+        return {str(user_id): str(name) for user_id, name in names}
 
     async def get_many(self, user_ids: list[str]) -> dict[str, User]:
         async with self._sessions() as s:

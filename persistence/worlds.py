@@ -22,7 +22,7 @@ from records import InstanceRecord, pack_records, unpack_records
 from .clock import utcnow
 from .db import Repo
 from .errors import LeaseLost, NotFound
-from .models import World, WorldChunk, WorldInstance, WorldMember, WorldOp
+from .models import Experience, World, WorldChunk, WorldInstance, WorldMember, WorldOp
 from .statements import Tx, execute, first, rows, single
 
 ROLES = ("owner", "editor", "viewer")
@@ -32,6 +32,7 @@ INSTANCES = cast(Table, WorldInstance.__table__)
 CHUNKS = cast(Table, WorldChunk.__table__)
 OPS = cast(Table, WorldOp.__table__)
 MEMBERS = cast(Table, WorldMember.__table__)
+EXPERIENCES = cast(Table, Experience.__table__)
 INSTANCE_COLUMNS = tuple(INSTANCES.c.keys())  # a `world_instances` row's columns, in table order
 
 # The write statements, one set for both backends (persistence/statements.py).
@@ -52,8 +53,27 @@ _DROP_CHUNKS = delete(CHUNKS).where(CHUNKS.c.world_id == bindparam("world_id"))
 _ROLE = (select(WORLDS.c.owner_id, WORLDS.c.visibility, MEMBERS.c.role)
          .outerjoin(MEMBERS, (MEMBERS.c.world_id == WORLDS.c.id) & (MEMBERS.c.user_id == bindparam("user_id")))
          .where(WORLDS.c.id == bindparam("world_id")))
+# What joins read (`join_checks`), in one hop for any number of joiners of one world: the
+# world's owner, visibility and snapshot version (seq, status, instance count: every write that
+# changes what a snapshot holds changes one of them, server/room.py `Snapshot`), the joiners'
+# invitations, and up to two authors of the world's cards (a play counts for a user when one of
+# them is someone else, server/plays.py).
+_JOIN_WORLD = select(WORLDS.c.owner_id, WORLDS.c.visibility, WORLDS.c.seq, WORLDS.c.status,
+                     WORLDS.c.instance_count).where(WORLDS.c.id == bindparam("world_id"))
+_JOIN_INVITED = select(MEMBERS.c.user_id, MEMBERS.c.role).where(
+    MEMBERS.c.world_id == bindparam("world_id"), MEMBERS.c.user_id.in_(bindparam("user_ids", expanding=True)))
+_CARD_AUTHORS = (select(EXPERIENCES.c.author_id).where(EXPERIENCES.c.world_id == bindparam("world_id"))
+                 .distinct().limit(2))
 _USAGE = (select(func.count(), func.coalesce(func.sum(WORLDS.c.stored_bytes), 0))
           .where(WORLDS.c.owner_id == bindparam("owner_id")))
+
+
+class JoinCheck(NamedTuple):
+    """What a join reads of a world in one query (`WorldRepo.join_check`)."""
+
+    role: str | None  # as `role_in`
+    version: tuple[int, str, int]  # (seq, status, instance_count): what a snapshot of it holds
+    has_cards: bool  # a card of this world that the user did not author exists (a play counts)
 
 
 class InstanceRow(NamedTuple):
@@ -267,6 +287,30 @@ class WorldRepo(Repo):
         if row is None:
             raise NotFound(f"world {world_id} not found")
         return _role(row[0], row[1], row[2], user_id)
+
+    async def join_check(self, world_id: str, user_id: str) -> JoinCheck:
+        """`role_in`, the world's snapshot version and whether a play would count: what a join
+        reads. NotFound when there is no world."""
+        return (await self.join_checks(world_id, [user_id]))[user_id]
+
+    async def join_checks(self, world_id: str, user_ids: Sequence[str]) -> dict[str, JoinCheck]:
+        """`join_check` for several users of one world in one hop (server/hub.py batches the
+        joins that arrive together). NotFound when there is no world."""
+        users = sorted(set(user_ids))
+
+        def tx() -> Tx[dict[str, JoinCheck] | None]:
+            world = yield first(_JOIN_WORLD, {"world_id": world_id})
+            if world is None:
+                return None
+            invited = dict((yield rows(_JOIN_INVITED, {"world_id": world_id, "user_ids": users})))
+            authors = [row[0] for row in (yield rows(_CARD_AUTHORS, {"world_id": world_id}))]
+            version = (int(world[2]), str(world[3]), int(world[4]))
+            return {u: JoinCheck(_role(world[0], world[1], invited.get(u), u), version,
+                                 any(author != u for author in authors)) for u in users}
+        checks = await self._read(tx)
+        if checks is None:
+            raise NotFound(f"world {world_id} not found")
+        return checks
 
     async def roles_in_world(self, world_id: str, user_ids: Sequence[str]) -> dict[str, str | None] | None:
         """`role_in` for several users of one world, in one read (a room re-checks its members

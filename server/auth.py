@@ -9,15 +9,18 @@ the store and mirrored in memory; every node refreshes its mirror every
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import jwt
 
@@ -104,13 +107,20 @@ class TokenService:
         self._ttl = settings.token_ttl_s
         self._verified: dict[str, tuple[Identity, float]] = {}  # token -> identity, expiry (epoch s)
         self._public_key = hashlib.sha256(b"immersiverse public id\0" + self._key.encode()).digest()
+        self._public_ids: dict[str, str] = {}  # user id -> public id (a pure function of both)
 
     def public_id(self, user_id: str) -> str:
         """The opaque id that public surfaces show instead of `user_id`, which for a guest is a
         login credential (experience cards, world owners, members, op authors). Stable while
         `secret_key` stays the same; not reversible without it."""
-        digest = hmac.new(self._public_key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
-        return "u_" + digest.hexdigest()[:24]
+        known = self._public_ids.get(user_id)
+        if known is None:  # (an HMAC per member record and op author was a visible share of joins)
+            digest = hmac.new(self._public_key, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            known = "u_" + digest.hexdigest()[:24]
+            if len(self._public_ids) >= _VERIFIED_CACHE:
+                self._public_ids.clear()  # bounded; refilled as they are asked
+            self._public_ids[user_id] = known
+        return known
 
     def mint(self, user_id: str, session_id: str | None = None) -> tuple[str, Identity]:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -154,6 +164,55 @@ class TokenService:
         return Identity(user_id=sub, session_id=sid, jti=jti,
                         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                         expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+
+
+class AccountNames:
+    """Accounts' display names, as every session's connect asks (server/session.py): the
+    connects that arrive together are answered by one query (`users.display_names`). A name
+    asked while a read runs waits for the next read, so every answer was read after it was
+    asked, as by a read of its own: an account that no longer exists, or a store that is
+    down, refuses the connect as before. A read's failure is every waiting caller's."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._waiting: dict[str, list[asyncio.Future[str | None]]] = {}  # user id -> its callers' futures
+        self._reading: asyncio.Future[None] | None = None
+
+    async def get(self, user_id: str) -> str | None:
+        """The account's display name; None when there is no such account."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)  # one per caller: a caller that goes
+        if self._reading is None:                              # away cancels only its own
+            self._reading = asyncio.ensure_future(self._read())
+        return await future
+
+    async def _read(self) -> None:
+        waiting: dict[str, list[asyncio.Future[str | None]]] = {}
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, {}
+                try:
+                    names = await self._store.users.display_names(list(waiting))
+                except Exception as exc:  # e.g. the store is down: every caller's failure
+                    _settle_all([f for futures in waiting.values() for f in futures], exc)
+                    continue
+                for user_id, futures in waiting.items():
+                    name = names.get(user_id)
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(name)
+        finally:
+            self._reading = None
+            # (cancelled: the loop is stopping) no caller waits forever
+            _settle_all([f for d in (waiting, self._waiting) for futures in d.values() for f in futures],
+                        RuntimeError("display names: not read"))
+
+
+def _settle_all(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+            future.exception()  # (retrieved: a caller that went away is not logged)
 
 
 class Revocations:

@@ -12,7 +12,7 @@ from persistence.db import is_sqlite
 from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
-from .auth import AuthCode, AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
+from .auth import AccountNames, AuthCode, AuthError, AuthRate, Identity, LoginThrottle, Revocations, TokenService
 from .catalog import CatalogCache
 from .config import Settings
 from .genpool import GenerationWorkers
@@ -36,12 +36,15 @@ class Services:
     scheduler: FairScheduler = field(init=False)
     # Per-user telemetry quota, shared by the user's sockets and REST (server/ratelimit.py).
     telemetry_quota: UserQuota = field(init=False)
+    # Display names asked on every connect; those asked together are read together (server/auth.py).
+    names: AccountNames = field(init=False)
     # Plans in worker processes when `generation_processes` > 0 (server/genpool.py).
     gen_workers: GenerationWorkers | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
         self.quotas = UserQuotas(s)
+        self.names = AccountNames(self.store)
         self.telemetry_quota = UserQuota(s.telemetry_events_per_user_min, s.telemetry_bytes_per_user_min)
         # SQLite has one writer: one generation write at a time keeps the writer's queue short
         # (a newcomer's first chunk waits behind one write, not behind every flooder's).

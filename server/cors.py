@@ -13,6 +13,8 @@ Origin (Unity, the Python SDK) are not browsers and are let through.
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -74,8 +76,13 @@ def _preflight(request: web.Request, origin: str, allowed: bool, any_origin: boo
     return web.Response(status=204, headers=headers)
 
 
+@functools.lru_cache(maxsize=8)
+def _origins(value: str) -> Origins:
+    return Origins(value)
+
+
 def ws_origin_allowed(settings: Settings, request: web.Request) -> bool:
     """The WebSocket upgrade's Origin check: `ws_origins` empty, no Origin header, or a listed one."""
-    origins = Origins(settings.ws_origins)
+    origins = _origins(settings.ws_origins)  # (parsed once per value, not on every upgrade)
     origin = request.headers.get("Origin")
     return origins.empty or origin is None or origins.allows(origin)

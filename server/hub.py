@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from persistence.worlds import JoinCheck
 from protocol import messages as m
 from protocol.codec import encode
 from protocol.codes import ErrorCode
@@ -28,6 +29,13 @@ from .tasks import TaskSet
 log = logging.getLogger("immersiverse.hub")
 
 
+def _settle_all(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+            future.exception()  # (retrieved: a caller that went away is not logged)
+
+
 class Hub:
     def __init__(self, services: Services, broker: Broker, metrics: Metrics) -> None:
         self.services = services
@@ -37,6 +45,10 @@ class Hub:
         self._pending: dict[str, int] = {}  # joins in progress per world: keeps its room alive
         self._creating: dict[str, asyncio.Lock] = {}
         self._tasks = TaskSet(log, "hub")
+        # Join checks (access, snapshot version, plays) waiting for their world's next read, and
+        # the worlds whose read is running (Hub.join_check).
+        self._checks: dict[str, list[tuple[str, asyncio.Future[JoinCheck]]]] = {}
+        self._checking: set[str] = set()
         # world id -> generations of it running on this node (GenerationLeases.running): such
         # a generation sends its own final frame, so an "orphaned" notice is not for its room
         self.generating_here: Mapping[str, int] = {}
@@ -70,6 +82,36 @@ class Hub:
                 self.metrics.rooms.set(len(self.rooms))
         self._creating.pop(world_id, None)
         return room
+
+    async def join_check(self, world_id: str, user_id: str) -> JoinCheck:
+        """`store.worlds.join_check`, with the joins of one world that arrive together read in
+        one query (`join_checks`): a check asked while its world's read is running waits for the
+        next read, so every answer was read after it was asked — as fresh as a read of its own."""
+        future: asyncio.Future[JoinCheck] = asyncio.get_running_loop().create_future()
+        # One future per caller: a caller that goes away cancels only its own.
+        self._checks.setdefault(world_id, []).append((user_id, future))
+        if world_id not in self._checking:
+            self._checking.add(world_id)
+            self._tasks.spawn(self._read_checks(world_id), f"join-checks:{world_id}")
+        return await future
+
+    async def _read_checks(self, world_id: str) -> None:
+        waiting: list[tuple[str, asyncio.Future[JoinCheck]]] = []
+        try:
+            while waiting := self._checks.pop(world_id, []):
+                try:
+                    checks = await self.services.store.worlds.join_checks(world_id, [u for u, _ in waiting])
+                except Exception as exc:  # NotFound (no world), or the store is down: for all of them
+                    _settle_all([future for _, future in waiting], exc)
+                    continue
+                for user_id, future in waiting:
+                    if not future.done():
+                        future.set_result(checks[user_id])
+        finally:
+            self._checking.discard(world_id)
+            # (cancelled: the hub is closing) no joiner waits forever
+            _settle_all([future for _, future in [*waiting, *self._checks.pop(world_id, [])]],
+                        RuntimeError("the hub closed"))
 
     @contextlib.contextmanager
     def joining(self, world_id: str) -> Iterator[None]:

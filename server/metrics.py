@@ -55,6 +55,9 @@ class Metrics:
         self.db_pool = Gauge("immersiverse_db_pool_checked_out", "store connections in use", registry=r)
         self.broker_gaps = Counter("immersiverse_broker_gaps_filled_total",
                                    "op gaps filled from the op log", registry=r)
+        self.snapshot_reads_saved = Counter("immersiverse_join_snapshots_reused_total",
+                                            "join waves served from the room's snapshot without a store read",
+                                            registry=r)
 
     def frame_received(self, size: int) -> None:
         self.in_bytes += size

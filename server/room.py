@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from protocol import messages as m
@@ -35,10 +36,9 @@ from protocol.codec import (
     encode_snapshot_packed,
     pack_header,
     pack_member,
-    pack_members,
 )
 from protocol.codes import ErrorCode
-from records import spliced
+from records import array_header, spliced
 
 from .blueprint import header_wire
 from .broker import Broker, Envelope
@@ -57,8 +57,37 @@ BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for m
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
 SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
 PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
-PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)
+PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)…
+PRESENCE_TICK_MEMBERS = 250  # … and in a bigger room, once per tick per this many members (at most 20 ticks)
 EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
+
+
+SNAPSHOT_DIRECT_BYTES = 64 * 1024  # a snapshot this small goes out with `joined` in one write, unpaced
+SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024  # a room keeps its world's snapshot up to this size (Room._snapshot)
+
+# A world's snapshot version as a join's access check reads it: (seq, status, instance count).
+Version = tuple[int, str, int]
+# A queued join: (session, rid, role, since_seq, version, done).
+Join = tuple[Peer, int, str, int | None, Version | None, asyncio.Future[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A world's snapshot as a wave sends it: the packed header and instance arrays, and the
+    version it was read at. A room keeps the last one it read (`Room._snapshot`) and serves
+    it again while every joiner's access check reads the same version (`Room._cached_snapshot`):
+    every write that changes a snapshot (an edit, generation, its end) changes the seq, the
+    status or the instance count."""
+
+    version: Version
+    seq: int
+    count: int
+    header: bytes
+    parts: list[bytes]
+
+    @property
+    def size(self) -> int:
+        return len(self.header) + sum(map(len, self.parts))
 
 
 # A control envelope for the world (deleted, roles changed, generation orphaned, member
@@ -96,6 +125,9 @@ class Room:
         self._presence_held: list[Out] = []  # presence joins and leaves waiting for the room's next tick
         self._presence_sent = -PRESENCE_TICK_S  # loop time of the last presence join or leave sent
         self._presence_timer: asyncio.TimerHandle | None = None
+        self._snapshot: Snapshot | None = None  # the last snapshot read, while it may be served again
+        # The member list the last wave sent, and its members packed (Room._member_list)
+        self._listed: tuple[list[dict[str, Any]], bytes] = ([], b"")
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
     @property
@@ -239,7 +271,8 @@ class Room:
         return True
 
     def _tick_presence(self, batch: list[Out]) -> list[Out]:
-        """Presence joins and leaves go out at most once per PRESENCE_TICK_S: those that arrive
+        """Presence joins and leaves go out at most once per tick (PRESENCE_TICK_S, longer in a
+        room of more than PRESENCE_TICK_MEMBERS members): those that arrive
         sooner after the last wait for the room's next tick (a local "tick" envelope), coalesced
         with the others of that tick (`_coalesce`), so a wave of joins costs each member one
         presence frame per tick. The first after a quiet spell goes out at once, and any other
@@ -247,7 +280,10 @@ class Room:
         if not self._presence_held and all(out.about is None for out in batch):
             return batch
         loop = asyncio.get_running_loop()
-        now, due = loop.time(), self._presence_sent + PRESENCE_TICK_S
+        # A tick writes to every member: in a big room it is longer, so that presence joins and
+        # leaves cost a room at most PRESENCE_TICK_MEMBERS / PRESENCE_TICK_S writes a second.
+        tick = PRESENCE_TICK_S * min(20.0, max(1.0, len(self.members) / PRESENCE_TICK_MEMBERS))
+        now, due = loop.time(), self._presence_sent + tick
         if now + 0.001 < due and all(out.about is not None for out in batch):
             self._presence_held += batch
             if self._presence_timer is None:
@@ -438,22 +474,26 @@ class Room:
             member.session.rooms.pop(self.world_id, None)
 
     # -- joins (run inside the delivery task, between deliveries) -----------------------------------
-    async def join(self, session: Peer, rid: int, role: str, since_seq: int | None) -> None:
+    async def join(self, session: Peer, rid: int, role: str, since_seq: int | None,
+                   version: Version | None = None) -> None:
         """Make `session` a member: `joined`, then its snapshot or the ops it missed (§7.3).
 
         Runs inside the delivery task. Joins queued together are served together: one store
         read of the world and one member list for all of them (a wave of joins would otherwise
-        read the same snapshot once per member, one after the other).
+        read the same snapshot once per member, one after the other). `version` is the world's
+        snapshot version as the joiner's access check read it (persistence/worlds.py
+        `join_check`): when the room holds the snapshot of that version, no read at all
+        (`Snapshot`).
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(("join", (session, rid, role, since_seq, done)))
+        self._queue.append(("join", (session, rid, role, since_seq, version, done)))
         self._wake.set()
         await done
 
-    async def _join_all(self, joins: list[tuple[Peer, int, str, int | None, asyncio.Future[None]]]) -> None:
+    async def _join_all(self, joins: list[Join]) -> None:
         by_snapshot = []
         for join in joins:
-            session, rid, role, since_seq, done = join
+            session, rid, role, since_seq, _, done = join
             if done.done():  # its requester is gone (the session closed while it waited)
                 continue
             try:
@@ -467,32 +507,77 @@ class Room:
         if not by_snapshot:
             return
         try:
-            world, count, packed = await self.services.store.edits.packed_snapshot(self.world_id)
-            for session, _, role, _, _ in by_snapshot:
-                self._add(session, role, base_seq=world.seq, gen_base=count)
+            snap = self._cached_snapshot([join[4] for join in by_snapshot])
+            if snap is None:
+                snap = await self._read_snapshot()
+            for session, _, role, _, _, _ in by_snapshot:
+                self._add(session, role, base_seq=snap.seq, gen_base=snap.count)
             members = await self.broker.presence_list(self.world_id)
-            self.known.update((mm["session_id"], mm) for mm in members)
         except Exception as exc:  # e.g. NotFound: the world was deleted meanwhile
-            for _, _, _, _, done in by_snapshot:
+            for *_, done in by_snapshot:
                 _settle(done, exc)
             return
+        listed = self._member_list(members)  # the member list, encoded once for the wave
+        for session, rid, role, _, _, done in by_snapshot:
+            joined = encode_joined_packed(rid, self.world_id, snap.seq, role, "snapshot", listed)
+            member = self.members.get(session.id)
+            frames = self._snapshot_frames(rid, snap)
+            if member is None:  # (it left while the member list was read)
+                session.send_bytes(joined)
+            elif snap.size <= SNAPSHOT_DIRECT_BYTES:  # small: `joined` and the snapshot in one write
+                session.writer.send_many([joined, *frames])
+            else:
+                session.send_bytes(joined)
+                self._send_paced(member, frames)
+            _settle(done, None)
+
+    def _member_list(self, members: list[dict[str, Any]]) -> bytes:
+        """`members` packed as `joined` lists them, and `known` told of them. Joins add members
+        at the end of the broker's list: when the list begins with the one the last wave sent,
+        only the members after it are packed (a wave of joins into a big room would otherwise
+        pack and walk the whole room once per wave)."""
+        before, body = self._listed
+        k = len(before)
+        if k and len(members) >= k and members[:k] == before:
+            tail = members[k:]
+            body += b"".join(map(pack_member, tail))
+        else:
+            tail = members
+            body = b"".join(map(pack_member, members))
+        self.known.update((mm["session_id"], mm) for mm in tail)
+        self._listed = members, body
+        return array_header(len(members)) + body
+
+    def _cached_snapshot(self, versions: list[Version | None]) -> Snapshot | None:
+        """The snapshot this room holds, if it is what a read now would give every joiner of the
+        wave: each joiner's access check read the world at the version it was taken at, and the
+        room has delivered no op past it (else a member starting from it would miss that op).
+        Never while the world is generating (its instances grow without a new seq)."""
+        snap = self._snapshot
+        if (snap is None or self.generating or self.seq > snap.seq
+                or any(version != snap.version for version in versions)):
+            return None
+        self.metrics.snapshot_reads_saved.inc()
+        return snap
+
+    async def _read_snapshot(self) -> Snapshot:
+        """Read the world's snapshot from the store; kept for the next waves when it is of a
+        finished world and small enough (`SNAPSHOT_CACHE_BYTES`)."""
+        world, count, packed = await self.services.store.edits.packed_snapshot(self.world_id)
         # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
         parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
         header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
-        listed = pack_members(members)  # the member list, encoded once for the wave
-        for session, rid, role, _, done in by_snapshot:
-            session.send_bytes(encode_joined_packed(rid, self.world_id, world.seq, role, "snapshot", listed))
-            member = self.members.get(session.id)
-            if member is not None:  # (else it left while the member list was read)
-                self._send_paced(member, self._snapshot_frames(rid, world.seq, header, parts or [EMPTY_ARRAY]))
-            _settle(done, None)
+        snap = Snapshot((world.seq, world.status, count), world.seq, count, header, parts or [EMPTY_ARRAY])
+        keep = world.status != "generating" and not self.generating and snap.size <= SNAPSHOT_CACHE_BYTES
+        self._snapshot = snap if keep else None
+        return snap
 
-    def _snapshot_frames(self, rid: int, seq: int, header: bytes, parts: list[bytes]) -> Iterator[bytes]:
-        """One joiner's snapshot frames (`parts`: packed instance arrays, `header` packed), built as
-        they are sent."""
-        for index, part in enumerate(parts):
-            yield encode_snapshot_packed(rid, self.world_id, seq, index, index == len(parts) - 1, part,
-                                         header if index == 0 else None)
+    def _snapshot_frames(self, rid: int, snap: Snapshot) -> list[bytes]:
+        """One joiner's snapshot frames: the packed parts with the frame's fields around them."""
+        parts, last = snap.parts, len(snap.parts) - 1
+        return [encode_snapshot_packed(rid, self.world_id, snap.seq, index, index == last, part,
+                                       snap.header if index == 0 else None)
+                for index, part in enumerate(parts)]
 
     async def _join_replay(self, session: Peer, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""

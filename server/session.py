@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
@@ -67,6 +66,35 @@ def limits_for(settings: Settings) -> Limits:
                   max_event_data_bytes=settings.telemetry_max_event_bytes)
 
 
+_ID_BYTES = 8
+_ids: list[str] = []
+
+
+def _session_id() -> str:
+    """16 random hex digits, as `secrets.token_hex(8)` (the OS's random source), read from it
+    256 ids at a time (one system call per connect was a visible share of a wave of connects)."""
+    if not _ids:
+        pool = os.urandom(_ID_BYTES * 256).hex()
+        _ids.extend(pool[i:i + 2 * _ID_BYTES] for i in range(0, len(pool), 2 * _ID_BYTES))
+    return _ids.pop()
+
+
+_TABLES: dict[int, tuple[Handlers, dict[type, Handler]]] = {}
+
+
+def _table(handlers: Handlers) -> dict[type, Handler]:
+    """Message type → handler(session, msg): the session's own and `handlers.requests`, built
+    once per Handlers (not once per connection)."""
+    known = _TABLES.get(id(handlers))
+    if known is None or known[0] is not handlers:
+        # (looked up on the session when called: a method replaced on the class still applies)
+        own: dict[type, Handler] = {m.Hello: lambda s, msg: s._on_hello(msg),
+                                    m.AuthRefresh: lambda s, msg: s._on_refresh(msg),
+                                    m.Ping: lambda s, msg: s._on_ping(msg), m.Cancel: lambda s, msg: s._on_cancel(msg)}
+        known = _TABLES[id(handlers)] = handlers, {**own, **handlers.requests}
+    return known[1]
+
+
 class Session:
     def __init__(self, node: Node, ws: web.WebSocketResponse, request: web.BaseRequest, handlers: Handlers) -> None:
         s = node.services.settings
@@ -78,7 +106,7 @@ class Session:
         self.hub = node.hub
         self.remote = request.remote or "unknown"
         self.io = SocketIO(request, ws)  # raw frames (server/aiohttp_io.py)
-        self.id = secrets.token_hex(8)
+        self.id = _session_id()
         self.ident: Identity | None = None
         self.display_name = ""
         self.protocol = SUPPORTED_VERSIONS[-1]
@@ -98,10 +126,7 @@ class Session:
         self._closing: asyncio.Task[None] | None = None
         self.close_code: CloseCode | None = None  # the code this server closed with, if it did
         self._on_closed = handlers.closed
-        self._handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
-            m.Hello: self._on_hello, m.AuthRefresh: self._on_refresh, m.Ping: self._on_ping, m.Cancel: self._on_cancel,
-            **{kind: partial(handler, self) for kind, handler in handlers.requests.items()},
-        }
+        self._handlers = _table(handlers)
 
     @property
     def transport(self) -> asyncio.Transport:
@@ -252,7 +277,7 @@ class Session:
         except AuthError as exc:
             self.close_soon(AUTH_CLOSE_CODES[exc.code], message=exc.message)
             return False
-        display_name = await self.services.store.users.display_name(ident.user_id)
+        display_name = await self.services.names.get(ident.user_id)  # read with the connects beside it (server/auth.py)
         if display_name is None:  # a valid token for an account that no longer exists
             self.close_soon(CloseCode.FORBIDDEN, message="this account may not use the session server")
             return False
@@ -403,7 +428,7 @@ class Session:
         """Run the message's handler; every failure is answered with an error frame."""
         rid = getattr(msg, "rid", None)
         try:
-            await self._handlers[type(msg)](msg)
+            await self._handlers[type(msg)](self, msg)
         except ProtocolError as exc:
             self._bad_frame(exc)
         except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from persistence.errors import CommitUnknown, LimitExceeded
 from protocol import messages as m
-from protocol.codec import encode
+from protocol.codec import encode, encode_presence_batch, pack_member
 from protocol.codes import ErrorCode
 
 from .edit_ops import EDIT_ROLES, validated_ops
@@ -29,10 +29,11 @@ RESOLVE_EDIT_S = 60.0
 
 async def _announce(session: Session, room: Room, event: str, role: str) -> None:
     """Publish a presence join/leave; the presence record itself is the caller's."""
-    frame = encode(m.PresenceEvent(world_id=room.world_id, event=event,  # type: ignore[arg-type]
-                                   member=member_record(session, role)))  # type: ignore[arg-type]
+    record = member_record(session, role)
+    # encode_presence_batch of one member is encode(PresenceEvent(world_id, event, member)), byte for byte
+    frame = encode_presence_batch(room.world_id, event, [pack_member(record)])
     await session.hub.broker.publish(room.world_id, {"k": "presence", "f": frame, "o": session.id, "e": event,
-                                                     "m": member_record(session, role)})
+                                                     "m": dict(record)})
 
 
 def _joined(session: Session, world_id: str, what: str) -> Room:
@@ -53,30 +54,30 @@ async def open_generation(session: Session, world_id: str, header: dict[str, Any
 
 
 # -- join and leave -------------------------------------------------------------------------------
-async def _role(session: Session, world_id: str) -> str:
-    role = await session.services.store.worlds.role_in(world_id, session.user_id)  # NotFound: not_found
-    if role is None:
-        raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
-    return "viewer" if role == "public" else role
-
-
 async def on_join(session: Session, msg: m.Join) -> None:
     hub, broker = session.hub, session.hub.broker
     if msg.world_id in session.rooms:
         await _leave(session, session.rooms[msg.world_id])
-    role = await _role(session, msg.world_id)
+    # One read (shared by the joins of this world that arrive together, server/hub.py): the
+    # access check, the world's snapshot version (the room may serve a snapshot it holds of
+    # that version, server/room.py) and whether a play would count.
+    check = await hub.join_check(msg.world_id, session.user_id)  # NotFound: not_found
+    if check.role is None:
+        raise RequestRefused(ErrorCode.FORBIDDEN, "this world is private; ask its owner for an invitation")
+    role = "viewer" if check.role == "public" else check.role
     with hub.joining(msg.world_id):
         try:
             room = await hub.room(msg.world_id)
             # Recorded before the join runs, so the member list in `joined` includes us.
             await broker.presence_set(msg.world_id, session.id, member_record(session, role))
-            await room.join(session, msg.rid, role, msg.since_seq)
+            await room.join(session, msg.rid, role, msg.since_seq, check.version)
         except BaseException:  # (NotFound: the world was deleted meanwhile; not_found)
             await broker.presence_remove(msg.world_id, session.id)
             raise
     if msg.world_id in session.rooms:
         await _announce(session, room, "join", role)
-        await count_play(session.services, msg.world_id, session.user_id)  # docs/discover.md §3
+        if check.has_cards:  # docs/discover.md §3 (a world without a card of another author counts no play)
+            await count_play(session.services, msg.world_id, session.user_id)
     else:
         await broker.presence_remove(msg.world_id, session.id)
         await hub.drop_if_empty(room)

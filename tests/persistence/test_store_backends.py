@@ -65,6 +65,9 @@ async def test_password_accounts_refuse_duplicates_and_guest_use(store: Store) -
     # The per-connect lookup (one hop on SQLite) sees an account created a moment ago.
     assert await store.users.display_name("carol") == "Carol"
     assert await store.users.display_name("nobody") is None
+    # Connects that arrive together read their names in one query (server/auth.py AccountNames).
+    await store.users.ensure_guest("dave", "Dave")
+    assert await store.users.display_names(["carol", "dave", "nobody", "carol"]) == {"carol": "Carol", "dave": "Dave"}
 
 
 async def test_revocations_are_stored_once_listed_and_purged_when_expired(store: Store) -> None:
