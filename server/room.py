@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from protocol import messages as m
 from protocol.codec import (
@@ -63,7 +63,8 @@ EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot f
 
 
 SNAPSHOT_DIRECT_BYTES = 64 * 1024  # a snapshot this small goes out with `joined` in one write, unpaced
-SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024  # a room keeps its world's snapshot up to this size (Room._snapshot)
+SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024  # a room keeps its world's snapshot up to this size (Room._snapshot)…
+SNAPSHOT_CACHE_TOTAL = 64 * 1024 * 1024  # … while the snapshots all rooms of the process keep stay below this
 
 # A world's snapshot version as a join's access check reads it: (seq, status, instance count).
 Version = tuple[int, str, int]
@@ -104,6 +105,8 @@ def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
 
 
 class Room:
+    snapshot_bytes: ClassVar[int] = 0  # what the rooms of this process keep of snapshots (_keep_snapshot)
+
     def __init__(self, world_id: str, seq: int, generating: bool, bounds: dict[str, Any] | None = None, *,
                  services: Services, broker: Broker, metrics: Metrics, on_control: OnControl) -> None:
         self.services = services
@@ -158,6 +161,7 @@ class Room:
         self.generating = False
 
     async def close(self) -> None:
+        self._keep_snapshot(None)
         if self._presence_timer is not None:
             self._presence_timer.cancel()
         self._task.cancel()
@@ -569,8 +573,19 @@ class Room:
         header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
         snap = Snapshot((world.seq, world.status, count), world.seq, count, header, parts or [EMPTY_ARRAY])
         keep = world.status != "generating" and not self.generating and snap.size <= SNAPSHOT_CACHE_BYTES
-        self._snapshot = snap if keep else None
+        self._keep_snapshot(snap if keep else None)
         return snap
+
+    def _keep_snapshot(self, snap: Snapshot | None) -> None:
+        """Keep `snap` for the next waves (None: keep none), within the process's budget: the
+        rooms of a node keep at most SNAPSHOT_CACHE_TOTAL bytes of snapshots in all."""
+        if self._snapshot is not None:
+            Room.snapshot_bytes -= self._snapshot.size
+        if snap is not None and Room.snapshot_bytes + snap.size > SNAPSHOT_CACHE_TOTAL:
+            snap = None
+        self._snapshot = snap
+        if snap is not None:
+            Room.snapshot_bytes += snap.size
 
     def _snapshot_frames(self, rid: int, snap: Snapshot) -> list[bytes]:
         """One joiner's snapshot frames: the packed parts with the frame's fields around them."""

@@ -224,3 +224,34 @@ async def test_joined_lists_the_members_present_across_waves_joins_and_leaves(
     sid["bob2"] = again.welcome["session_id"]  # type: ignore[attr-defined]
     peers["bob2"] = again
     assert await joins("bob2") == {sid["owner"], sid["carol"], sid["dan"], sid["bob2"]}
+
+
+async def test_the_snapshots_rooms_keep_stay_within_the_process_budget(
+        client: TestClient, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.room as room_module
+    from server.room import Room
+
+    catalog_types(client)
+    owner = await connect("owner")
+    world_id = await make_world(client, owner, n=40, ed="editor")
+    store = client.app[SERVICES].store
+    reads: list[str] = []
+    packed_snapshot = store.edits.packed_snapshot
+
+    async def counted(wid: str) -> Any:
+        reads.append(wid)
+        return await packed_snapshot(wid)
+    monkeypatch.setattr(store.edits, "packed_snapshot", counted)
+    monkeypatch.setattr(room_module, "SNAPSHOT_CACHE_TOTAL", Room.snapshot_bytes)  # no room for one more
+    await join(owner, world_id)
+    ed = await connect("ed")
+    await join(ed, world_id)  # nothing kept: the second wave reads again
+    assert len(reads) == 2 and _reused(client) == 0
+    monkeypatch.setattr(room_module, "SNAPSHOT_CACHE_TOTAL", 64 * 1024 * 1024)
+    before = Room.snapshot_bytes
+    await ed.request("leave", world_id=world_id)
+    await join(ed, world_id)  # kept this time, and counted
+    assert len(reads) == 3 and Room.snapshot_bytes > before
+    room = client.app[NODE].hub.rooms[world_id]
+    await room.close()  # a closed room gives its share back
+    assert Room.snapshot_bytes == before
