@@ -15,7 +15,6 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import sqlite3
 import time
 from collections import deque
@@ -107,26 +106,26 @@ def _sqlite_time(value: datetime) -> str:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-_seconds: dict[float, str] = {}
+_seconds: dict[int, str] = {}
 
 
 def _sqlite_unix_time(ts: float) -> str:
     """`_sqlite_time(datetime.fromtimestamp(ts, UTC))` at a third of the cost: the date and time
     of day are formatted once per second, and the microseconds rounded exactly as datetime
-    rounds them (half to even)."""
+    rounds them (half to even; `ts - whole` is exact)."""
     if not 0.0 <= ts < 1e11:  # outside what a socket client may send (docs/protocol.md §7.3)
         return _sqlite_time(datetime.fromtimestamp(ts, UTC))
-    frac, whole = math.modf(ts)
-    micro = round(frac * 1e6)
+    whole = int(ts)
+    micro = round((ts - whole) * 1e6)
     if micro >= 1_000_000:
-        whole += 1.0
+        whole += 1
         micro -= 1_000_000
     prefix = _seconds.get(whole)
     if prefix is None:
         if len(_seconds) >= 4096:
             _seconds.clear()
-        prefix = _seconds[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{prefix}.{micro:06d}"
+        prefix = _seconds[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S.")
+    return prefix + str(1_000_000 + micro)[1:]
 
 
 def _event_row(e: Event) -> Row:
@@ -159,6 +158,8 @@ def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Se
     stores them."""
     start, total = 0, len(rows)
     last_at, stamp = None, ""  # the rows of a frame share one received_at object
+    last_ts: Any = None  # and events stamped in one tick one timestamp: each formatted once in a row
+    when = ""
     while start < total:
         left = total - start
         size = _SQLITE_ROWS if left >= _SQLITE_ROWS else 1 << (left.bit_length() - 1)
@@ -167,9 +168,12 @@ def _sqlite_statements(rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Se
         for user, cid, kind, sid, world, exp, data, ts, at in part:
             if at is not last_at:
                 last_at, stamp = at, _sqlite_time(at)
-            params += (user, cid, kind, sid, world, exp, data,
-                       stamp if ts is None else _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts),
-                       stamp)
+            if ts is None:
+                params += (user, cid, kind, sid, world, exp, data, stamp, stamp)
+                continue
+            if ts != last_ts:
+                last_ts, when = ts, _sqlite_time(ts) if isinstance(ts, datetime) else _sqlite_unix_time(ts)
+            params += (user, cid, kind, sid, world, exp, data, when, stamp)
         yield _sqlite_insert(size), params, part
         start += size
 

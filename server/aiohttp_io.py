@@ -22,17 +22,24 @@ API for:
    next request; `_request_count`); `handler_args` is what `web.Server.__call__` passes a new
    handler (`_loop`, `_kwargs`); `HookedRunner` lets a subclass see the `web.Server` an
    `AppRunner` made (`_make_server`).
+
+3. The request frame (server/frame.py). `frame_routes` makes the app's router a `FramedRouter`,
+   which wraps each route's handler (`_handler`) when the app freezes, and the handler of the
+   route aiohttp makes for a request no route matches (404, 405) when it resolves one: the
+   frame runs around every handler without aiohttp middlewares.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 
 AIOHTTP_MINOR = "3.14"  # the minor version everything below was checked against (pyproject.toml pins it)
 
@@ -117,3 +124,34 @@ class HookedRunner(web.AppRunner):
 
     def server_made(self, server: web.Server) -> web.Server:
         return server
+
+
+#: A handler inside the request frame: what aiohttp keeps as a route's handler.
+FramedHandler = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+Frame = Callable[[Handler], FramedHandler]
+
+
+class FramedRouter(web.UrlDispatcher):
+    """aiohttp's router, every handler it resolves to inside `frame` (see `frame_routes`)."""
+
+    frame: Frame
+
+    def freeze(self) -> None:
+        if not self.frozen:  # every route is registered by now, whoever added it
+            for route in self.routes():
+                route._handler = self.frame(cast(Handler, route._handler))
+        super().freeze()
+
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        match = await super().resolve(request)
+        if isinstance(match, MatchInfoError):  # no route: its handler raises the 404 or 405
+            match.route._handler = self.frame(cast(Handler, match.route._handler))
+        return match
+
+
+def frame_routes(app: web.Application, frame: Frame) -> None:
+    """Run every request of `app` (a route's, and a 404/405) through `frame(handler)`."""
+    router = app.router
+    router.__class__ = FramedRouter
+    assert isinstance(router, FramedRouter)
+    router.frame = frame

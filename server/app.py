@@ -23,16 +23,17 @@ from persistence.store import Store
 from persistence.telemetry import TelemetryWriter
 
 from . import maintenance
+from .aiohttp_io import frame_routes
 from .auth import AuthRate, LoginThrottle, Revocations, TokenService
 from .broker import Broker
 from .broker_memory import MemoryBroker
 from .catalog import CatalogCache
 from .config import Settings
 from .context import SERVICES, Services
-from .cors import cors_middleware
 from .failures import store_outage
+from .frame import rest_frame
 from .genpool import GenerationWorkers, worker_count
-from .http import TRUSTED_PROXIES, client_address_middleware, error_middleware
+from .http import TRUSTED_PROXIES
 from .hub import Hub
 from .leases import GenerationLeases
 from .metrics import Metrics
@@ -222,12 +223,10 @@ async def drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # The client's address first, so every later middleware, log line and per-IP limit uses it;
-    # without trusted proxies (or with the PROXY protocol) it would pass every request through.
     proxies = TrustedProxies.parse(settings.trusted_proxies)
-    forwarded = [client_address_middleware] if proxies and not settings.proxy_protocol else []
-    app = web.Application(middlewares=[*forwarded, cors_middleware(settings), error_middleware],
-                          client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    # No aiohttp middlewares: every request (and a 404/405) passes through one frame (server/frame.py)
+    frame_routes(app, rest_frame(settings, proxies))
     app[TRUSTED_PROXIES] = proxies
     app.cleanup_ctx.append(_services_ctx(settings))
     app.on_shutdown.append(drain)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import functools
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from .config import Settings, origin_list
-from .http import Handler, json_response
+from .http import json_response
 
 ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOW_HEADERS = ("authorization", "content-type", "if-none-match", "x-request-id")
@@ -39,26 +38,26 @@ class Origins:
         return self.any or origin.rstrip("/") in self._origins
 
 
-def cors_middleware(settings: Settings) -> Middleware:
-    origins = Origins(settings.cors_origins)
+class Cors:
+    """The CORS answer to a request from a page (a request with an `Origin`), per `cors_origins`
+    (server/frame.py asks it around every handler)."""
 
-    @web.middleware
-    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin is None or request.path == "/ws":
-            return await handler(request)  # same-origin or not a browser; /ws checks ws_origins itself
-        allowed = origins.allows(origin)
+    def __init__(self, settings: Settings) -> None:
+        self.origins = Origins(settings.cors_origins)
+
+    def preflight(self, request: web.Request, origin: str) -> web.Response | None:
+        """The answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`), or None."""
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            return _preflight(request, origin, allowed, origins.any)
-        response = await handler(request)
-        if allowed and not response.prepared:
-            response.headers["Access-Control-Allow-Origin"] = "*" if origins.any else origin
-            response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-            if not origins.any:
-                response.headers.add("Vary", "Origin")
-        return response
+            return _preflight(request, origin, self.origins.allows(origin), self.origins.any)
+        return None
 
-    return cors
+    def add_headers(self, response: web.StreamResponse, origin: str) -> None:
+        """The CORS headers of a response to a listed origin, before it is sent."""
+        if not response.prepared and self.origins.allows(origin):
+            response.headers["Access-Control-Allow-Origin"] = "*" if self.origins.any else origin
+            response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+            if not self.origins.any:
+                response.headers.add("Vary", "Origin")
 
 
 def _preflight(request: web.Request, origin: str, allowed: bool, any_origin: bool) -> web.Response:

@@ -19,7 +19,7 @@ What each exception is answered with — on a socket request: the `error` frame
 
 A session whose loop fails closes 4005 on a store outage, else 1011 (`loop_close`); an edit
 whose COMMIT outcome stays unknown closes 4005 (`EDIT_UNRESOLVED`). aiohttp's own HTTP errors
-get the REST code `HTTP_ERROR_CODES` (server/http.py's middleware).
+get the REST code `HTTP_ERROR_CODES` (server/http.py `error_answer`).
 """
 
 from __future__ import annotations

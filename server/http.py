@@ -1,4 +1,4 @@
-"""REST plumbing: the error/request-id middleware, JSON in and out, bearer auth."""
+"""REST plumbing: request ids, errors as JSON (server/frame.py applies them), JSON in and out, bearer auth."""
 
 from __future__ import annotations
 
@@ -41,19 +41,18 @@ class ClientGone(Exception):
     and not our failure, so no ERROR and no traceback (issue 15, finding 11)."""
 
 
-@web.middleware
-async def client_address_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`request.remote` becomes the client's address named by `X-Forwarded-For` when the peer
-    is a trusted proxy (server/proxy.py); every per-IP limit, log line and handler below then
-    uses it. With `proxy_protocol` the PROXY header has set the peer already
-    (server/connections.py) and the header is not read: one source of truth per deployment.
-    Installed only when it can change something (server/app.py `create_app`)."""
+def client_address(request: web.Request) -> web.Request:
+    """The request as seen from the client named by `X-Forwarded-For` when the peer is a trusted
+    proxy (server/proxy.py); every per-IP limit, log line and handler then uses that address.
+    With `proxy_protocol` the PROXY header has set the peer already (server/connections.py) and
+    the header is not read: one source of truth per deployment. Applied only when it can change
+    something (server/frame.py)."""
     proxies = request.app[TRUSTED_PROXIES]
     if proxies and not request.app[SERVICES].settings.proxy_protocol and proxies.trusts(request.remote):
         client = proxies.client(request.remote, request.headers.getall("X-Forwarded-For", ()))
         if client is not None and client != request.remote:
-            request = request.clone(remote=client)
-    return await handler(request)
+            return request.clone(remote=client)
+    return request
 
 
 def json_body(data: Any) -> bytes:
@@ -74,21 +73,25 @@ def error_response(err: ApiError, request_id: str) -> web.Response:
     return json_response(err.body(), status=err.status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure becomes a JSON error body; a bug is a 500 that leaks nothing."""
+def request_id_of(request: web.Request) -> str:
+    """The client's X-Request-Id (64 characters at most), or a new one; every log line of the
+    request carries it (server/logs.py)."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
-    logs.REQUEST_ID.set(request_id)  # every log line of this request carries it (server/logs.py)
-    try:
-        response = await handler(request)
-    except ApiError as err:
-        return error_response(err, request_id)
-    except ClientGone:
+    logs.REQUEST_ID.set(request_id)
+    return request_id
+
+
+def error_answer(exc: Exception, request: web.Request, request_id: str) -> web.Response:
+    """A handler's failure as a JSON error body; a bug is a 500 that leaks nothing. Re-raises an
+    HTTPException below 400 (a redirect), which aiohttp sends as it is."""
+    if isinstance(exc, ApiError):
+        return error_response(exc, request_id)
+    if isinstance(exc, ClientGone):
         log.info("client closed the connection during %s %s request_id=%s", request.method, request.path, request_id)
         return error_response(bad_request("request body not received"), request_id)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = HTTP_ERROR_CODES.get(exc.status, "http_error")
         message, details = exc.reason, None
         if exc.status == 404:
@@ -101,7 +104,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             error.headers["Allow"] = exc.headers["Allow"]
         return error_response(error, request_id)
-    except ConnectionResetError:
+    if isinstance(exc, ConnectionResetError):
         if request.transport is None or request.transport.is_closing():
             # The client went away mid-request (an aborted upload): nothing to answer, no fault of ours.
             log.info("client closed the connection during %s %s request_id=%s", request.method, request.path,
@@ -110,16 +113,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
         return error_response(ApiError(500, "internal_error", f"internal server error (request id {request_id})"),
                               request_id)
-    except Exception as exc:
-        # The one table (server/failures.py): a limit 429, a refused token 401, a store outage 503.
-        if (refused := api_error(exc, request.app[SERVICES].settings.store_retry_after_s)) is not None:
-            return error_response(refused, request_id)
-        log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
-        error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
-        return error_response(error, request_id)
-    if not response.prepared:
-        response.headers.setdefault("X-Request-Id", request_id)
-    return response
+    # The one table (server/failures.py): a limit 429, a refused token 401, a store outage 503.
+    if (refused := api_error(exc, request.app[SERVICES].settings.store_retry_after_s)) is not None:
+        return error_response(refused, request_id)
+    log.exception("unhandled error in %s %s request_id=%s", request.method, request.path, request_id)
+    error = ApiError(500, "internal_error", f"internal server error (request id {request_id})")
+    return error_response(error, request_id)
 
 
 def route_prefixes(app: web.Application) -> str:

@@ -44,7 +44,7 @@ async def prompt2world(request: web.Request) -> web.Response:
         raise forbidden("worlds can only be generated for the authenticated user")
     started = time.perf_counter()
     # The same per-user budgets as the user's sockets (server/quotas.py); GenerationRefused is
-    # answered 429 by the error middleware (server/failures.py).
+    # answered 429 by the request frame (server/frame.py, server/failures.py).
     admission = admit(services, ident.user_id, data["max_instances"])
     req = GenRequest(owner_id=ident.user_id, prompt=data["prompt"], world_type=data["world_type"],
                      seed=data["seed"], max_instances=data["max_instances"], chunk_size=1024)

@@ -10,16 +10,18 @@ import re
 import socket
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from server.aiohttp_io import AIOHTTP_MINOR, GuardedHandlerBase, HookedRunner, SocketIO, handler_args
+from server.aiohttp_io import AIOHTTP_MINOR, FramedRouter, GuardedHandlerBase, HookedRunner, SocketIO, handler_args
+from server.app import create_app
 from server.node import NODE
 from server.writer import ws_frame
-from tests.conftest import TIMEOUT, AppFactory, bearer, login
+from tests.conftest import TIMEOUT, AppFactory, bearer, login, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +47,24 @@ async def test_the_private_state_the_adapter_reads_is_there() -> None:
     assert conn.requests_started == 0 and conn.waiting_for_request is False and conn.event_loop is loop
     assert HookedRunner._make_server is not web.AppRunner._make_server  # (it overrides aiohttp's hook)
     await server.shutdown()
+
+
+async def test_every_request_runs_in_the_frame_without_aiohttp_middlewares(aiohttp_client: Any,
+                                                                          tmp_path: Path) -> None:
+    """No middleware (aiohttp would run its own chain per request); a route added to the router
+    directly, and a request no route takes, still get the frame (request id, JSON errors)."""
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = create_app(make_settings(tmp_path))
+    app.router.add_get("/plain", plain)
+    client = await aiohttp_client(app)
+    assert not app.middlewares and isinstance(app.router, FramedRouter)
+    resp = await client.get("/plain", headers={"X-Request-Id": "req-plain"})
+    assert resp.status == 200 and resp.headers["X-Request-Id"] == "req-plain"
+    resp = await client.delete("/plain")
+    assert resp.status == 405 and resp.headers["X-Request-Id"]
+    assert (await resp.json())["error"] == "method_not_allowed" and "GET" in resp.headers["Allow"]
 
 
 def test_raw_frames_are_refused_on_a_compressed_socket() -> None:
