@@ -115,9 +115,9 @@ def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Pa
         assert harness.stdout is not None
         for line in harness.stdout:  # ends when the harness exits
             lines.append(line.rstrip("\n"))
-            if line.strip() == "RESTART NOW":
-                # SIGTERM: the server drains (bye + 1001); then the same port and store again.
+            if line.strip() == "RESTART NOW":  # SIGTERM: the server drains (bye + 1001)
                 server.stop()
+            elif line.strip() == "SERVER DOWN SEEN":  # a connect was refused: the same port and store again
                 server = ServerProcess(tmp_path, port=server.port)
         harness.wait(timeout=30 * TIMEOUT)
     finally:
@@ -126,5 +126,5 @@ def test_the_csharp_sdk_resumes_both_clients_after_a_server_restart(tmp_path: Pa
             harness.wait()
         server.stop()
     output = "\n".join(lines)
-    assert "RESTART NOW" in lines, output
+    assert "RESTART NOW" in lines and "SERVER DOWN SEEN" in lines, output
     assert harness.returncode == 0 and lines[-1] == "1 passed, 0 failed", output
