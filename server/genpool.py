@@ -9,9 +9,10 @@ sent as they are: docs/protocol.md §6.1).
 A plan is incremental and stateful (generator/stream.py `WorldPlan`: its filler is placed when
 the first chunk beyond the first phase is asked for), so every step of one generation goes to
 the process that holds its plan: each worker is a pool of one process, and a generation stays
-on the worker it started on (the least busy one when it started). Steps wait for their worker's
+on the worker it started on (the one free, or least busy, when it started). Steps wait for a
 turn first, round-robin per user as in server/scheduler.py, a generation's first step before
-the later steps of other generations on that worker.
+the later steps of other generations: one step at a time on each worker, and one user's steps
+on all workers but one at most, so that a worker is free for a newcomer while a user floods.
 
 Each worker builds the generator's Catalog once per catalog version: a step names the version,
 and a worker that does not have it answers `_NeedCatalog`; the records are then sent once.
@@ -70,6 +71,10 @@ class GenerationWorkers:
         # A worker takes one step at a time: turns are per worker, so a step waits only behind
         # steps on the worker that holds its plan (a generation's first step before the rest).
         self._turns = [FairTurns(1) for _ in range(processes)]
+        # ... and one user's steps run on at most all workers but one at once, as in the thread
+        # pool (server/scheduler.py): while a user floods, a worker is free for the others, and a
+        # new generation starts on it (`open`).
+        self._users = FairTurns(processes, per_user=max(1, processes - 1))
         self._keys = itertools.count(1)
         self._catalog: tuple[str, list[dict[str, Any]]] | None = None
 
@@ -86,7 +91,10 @@ class GenerationWorkers:
             await asyncio.gather(*(loop.run_in_executor(pool, _w_catalog, *self._catalog) for pool in self._pools))
 
     def open(self) -> RemotePlan:
-        slot = min(range(self.processes), key=self._running.__getitem__)
+        """A new generation's plan, on the worker that is free now, or has the fewest steps
+        waiting, or the fewest generations."""
+        slot = min(range(self.processes),
+                   key=lambda s: (self._turns[s].busy, sum(self._turns[s].waiting.values()), self._running[s]))
         self._running[slot] += 1
         return RemotePlan(self, slot, f"g{next(self._keys)}")
 
@@ -95,7 +103,7 @@ class GenerationWorkers:
 
     async def _call(self, user: str, slot: int, fn: Callable[..., Any], *args: Any, first: bool = False) -> Any:
         loop = asyncio.get_running_loop()
-        async with self._turns[slot].turn(user, first):
+        async with self._users.turn(user, first), self._turns[slot].turn(user, first):
             pool = self._pools[slot]
             try:
                 try:

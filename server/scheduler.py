@@ -47,6 +47,11 @@ class FairTurns:
         self._lanes: tuple[dict[str, deque[asyncio.Future[None]]], ...] = ({}, {})
 
     @property
+    def busy(self) -> int:
+        """Slots held."""
+        return self._busy
+
+    @property
     def waiting(self) -> dict[str, int]:
         """Steps waiting per user (for tests and metrics)."""
         out: dict[str, int] = {}
