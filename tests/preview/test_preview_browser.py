@@ -184,6 +184,9 @@ async def test_the_preview_page_generates_a_world_and_shares_edits_live(make_cli
             await one.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.72)
             await until(two, f"p.seq === {seq0 + 2} && p.instanceCount === {len(rows) + 1}",
                         "the viewer to receive the added instance")
+            # (the owner's page applies its add when its own socket answers: not ordered with the viewer's)
+            await until(one, f"p.seq === {seq0 + 2} && p.instanceCount === {len(rows) + 1}",
+                        "the owner's page to apply its add")
             s1, s2 = await state(one), await state(two)
             assert s1["instanceCount"] == s2["instanceCount"] == len(await store.worlds.instances(world_id))
             assert set(await state(one, "p.ids()")) == set(await state(two, "p.ids()"))
