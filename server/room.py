@@ -25,26 +25,22 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from protocol import messages as m
 from protocol.codec import (
     encode,
     encode_joined_packed,
     encode_presence_batch,
-    encode_snapshot_packed,
-    pack_header,
     pack_member,
 )
 from protocol.codes import ErrorCode
-from records import array_header, spliced
 
-from .blueprint import header_wire
 from .broker import Broker, Envelope
 from .context import Services
 from .metrics import Metrics
 from .room_frames import Member, Out, Peer, op_frame, results_of
+from .room_snapshots import SNAPSHOT_DIRECT_BYTES, KeptSnapshot, MemberList, Version, read_snapshot
 from .writer import Broadcast, ws_frame
 
 log = logging.getLogger("immersiverse.room")
@@ -55,40 +51,12 @@ REPLAY_BATCH = 1000
 FAN_OUT_SLICE = 64
 BROADCASTS = ("op", "frame", "presence")  # envelope kinds that are frames for members
 BATCH_BYTES = 64 * 1024  # frames joined into one write per member at most (Room._broadcast)
-SNAPSHOT_FRAME_BYTES = 512 * 1024  # a snapshot frame holds fewer than chunk_size instances beyond this
 PRESENCE_BATCH = 1000  # members announced in one presence frame at most (Room._coalesce)
 PRESENCE_TICK_S = 0.05  # a room sends presence joins and leaves at most this often (Room._tick_presence)…
 PRESENCE_TICK_MEMBERS = 250  # … and in a bigger room, once per tick per this many members (at most 20 ticks)
-EMPTY_ARRAY = b"\x90"  # the packed instances of an empty world's one snapshot frame
 
-
-SNAPSHOT_DIRECT_BYTES = 64 * 1024  # a snapshot this small goes out with `joined` in one write, unpaced
-SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024  # a room keeps its world's snapshot up to this size (Room._snapshot)…
-SNAPSHOT_CACHE_TOTAL = 64 * 1024 * 1024  # … while the snapshots all rooms of the process keep stay below this
-
-# A world's snapshot version as a join's access check reads it: (seq, status, instance count).
-Version = tuple[int, str, int]
 # A queued join: (session, rid, role, since_seq, version, done).
 Join = tuple[Peer, int, str, int | None, Version | None, asyncio.Future[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A world's snapshot as a wave sends it: the packed header and instance arrays, and the
-    version it was read at. A room keeps the last one it read (`Room._snapshot`) and serves
-    it again while every joiner's access check reads the same version (`Room._cached_snapshot`):
-    every write that changes a snapshot (an edit, generation, its end) changes the seq, the
-    status or the instance count."""
-
-    version: Version
-    seq: int
-    count: int
-    header: bytes
-    parts: list[bytes]
-
-    @property
-    def size(self) -> int:
-        return len(self.header) + sum(map(len, self.parts))
 
 
 # A control envelope for the world (deleted, roles changed, generation orphaned, member
@@ -105,8 +73,6 @@ def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
 
 
 class Room:
-    snapshot_bytes: ClassVar[int] = 0  # what the rooms of this process keep of snapshots (_keep_snapshot)
-
     def __init__(self, world_id: str, seq: int, generating: bool, bounds: dict[str, Any] | None = None, *,
                  services: Services, broker: Broker, metrics: Metrics, on_control: OnControl) -> None:
         self.services = services
@@ -128,9 +94,8 @@ class Room:
         self._presence_held: list[Out] = []  # presence joins and leaves waiting for the room's next tick
         self._presence_sent = -PRESENCE_TICK_S  # loop time of the last presence join or leave sent
         self._presence_timer: asyncio.TimerHandle | None = None
-        self._snapshot: Snapshot | None = None  # the last snapshot read, while it may be served again
-        # The member list the last wave sent, and its members packed (Room._member_list)
-        self._listed: tuple[list[dict[str, Any]], bytes] = ([], b"")
+        self._snapshot = KeptSnapshot()  # the last snapshot read, while it may be served again
+        self._members_listed = MemberList()  # the member list of the last wave's `joined`
         self._task = asyncio.create_task(self._run(), name=f"room:{world_id}")
 
     @property
@@ -161,7 +126,7 @@ class Room:
         self.generating = False
 
     async def close(self) -> None:
-        self._keep_snapshot(None)
+        self._snapshot.keep(None)
         if self._presence_timer is not None:
             self._presence_timer.cancel()
         self._task.cancel()
@@ -487,7 +452,7 @@ class Room:
         read the same snapshot once per member, one after the other). `version` is the world's
         snapshot version as the joiner's access check read it (persistence/worlds.py
         `join_check`): when the room holds the snapshot of that version, no read at all
-        (`Snapshot`).
+        (server/room_snapshots.py).
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(("join", (session, rid, role, since_seq, version, done)))
@@ -511,9 +476,13 @@ class Room:
         if not by_snapshot:
             return
         try:
-            snap = self._cached_snapshot([join[4] for join in by_snapshot])
-            if snap is None:
-                snap = await self._read_snapshot()
+            # (a generating world's instances grow without a new seq: always read)
+            snap = None if self.generating else self._snapshot.serves([join[4] for join in by_snapshot], self.seq)
+            if snap is not None:
+                self.metrics.snapshot_reads_saved.inc()
+            else:
+                snap = await read_snapshot(self.services, self.world_id)
+                self._snapshot.keep(None if self.generating else snap)
             for session, _, role, _, _, _ in by_snapshot:
                 self._add(session, role, base_seq=snap.seq, gen_base=snap.count)
             members = await self.broker.presence_list(self.world_id)
@@ -521,11 +490,12 @@ class Room:
             for *_, done in by_snapshot:
                 _settle(done, exc)
             return
-        listed = self._member_list(members)  # the member list, encoded once for the wave
+        listed, added = self._members_listed.pack(members)  # the member list, encoded once for the wave
+        self.known.update((mm["session_id"], mm) for mm in added)
         for session, rid, role, _, _, done in by_snapshot:
             joined = encode_joined_packed(rid, self.world_id, snap.seq, role, "snapshot", listed)
             member = self.members.get(session.id)
-            frames = self._snapshot_frames(rid, snap)
+            frames = snap.frames(self.world_id, rid)
             if member is None:  # (it left while the member list was read)
                 session.send_bytes(joined)
             elif snap.size <= SNAPSHOT_DIRECT_BYTES:  # small: `joined` and the snapshot in one write
@@ -534,65 +504,6 @@ class Room:
                 session.send_bytes(joined)
                 self._send_paced(member, frames)
             _settle(done, None)
-
-    def _member_list(self, members: list[dict[str, Any]]) -> bytes:
-        """`members` packed as `joined` lists them, and `known` told of them. Joins add members
-        at the end of the broker's list: when the list begins with the one the last wave sent,
-        only the members after it are packed (a wave of joins into a big room would otherwise
-        pack and walk the whole room once per wave)."""
-        before, body = self._listed
-        k = len(before)
-        if k and len(members) >= k and members[:k] == before:
-            tail = members[k:]
-            body += b"".join(map(pack_member, tail))
-        else:
-            tail = members
-            body = b"".join(map(pack_member, members))
-        self.known.update((mm["session_id"], mm) for mm in tail)
-        self._listed = members, body
-        return array_header(len(members)) + body
-
-    def _cached_snapshot(self, versions: list[Version | None]) -> Snapshot | None:
-        """The snapshot this room holds, if it is what a read now would give every joiner of the
-        wave: each joiner's access check read the world at the version it was taken at, and the
-        room has delivered no op past it (else a member starting from it would miss that op).
-        Never while the world is generating (its instances grow without a new seq)."""
-        snap = self._snapshot
-        if (snap is None or self.generating or self.seq > snap.seq
-                or any(version != snap.version for version in versions)):
-            return None
-        self.metrics.snapshot_reads_saved.inc()
-        return snap
-
-    async def _read_snapshot(self) -> Snapshot:
-        """Read the world's snapshot from the store; kept for the next waves when it is of a
-        finished world and small enough (`SNAPSHOT_CACHE_BYTES`)."""
-        world, count, packed = await self.services.store.edits.packed_snapshot(self.world_id)
-        # The stored chunks regrouped into frames as bytes: no instance is decoded or re-encoded.
-        parts = [a for _, a in spliced(packed, self.services.settings.chunk_size, SNAPSHOT_FRAME_BYTES)]
-        header = pack_header(header_wire(world.header or {}, world.status, count))  # docs/protocol.md §6.5
-        snap = Snapshot((world.seq, world.status, count), world.seq, count, header, parts or [EMPTY_ARRAY])
-        keep = world.status != "generating" and not self.generating and snap.size <= SNAPSHOT_CACHE_BYTES
-        self._keep_snapshot(snap if keep else None)
-        return snap
-
-    def _keep_snapshot(self, snap: Snapshot | None) -> None:
-        """Keep `snap` for the next waves (None: keep none), within the process's budget: the
-        rooms of a node keep at most SNAPSHOT_CACHE_TOTAL bytes of snapshots in all."""
-        if self._snapshot is not None:
-            Room.snapshot_bytes -= self._snapshot.size
-        if snap is not None and Room.snapshot_bytes + snap.size > SNAPSHOT_CACHE_TOTAL:
-            snap = None
-        self._snapshot = snap
-        if snap is not None:
-            Room.snapshot_bytes += snap.size
-
-    def _snapshot_frames(self, rid: int, snap: Snapshot) -> list[bytes]:
-        """One joiner's snapshot frames: the packed parts with the frame's fields around them."""
-        parts, last = snap.parts, len(snap.parts) - 1
-        return [encode_snapshot_packed(rid, self.world_id, snap.seq, index, index == last, part,
-                                       snap.header if index == 0 else None)
-                for index, part in enumerate(parts)]
 
     async def _join_replay(self, session: Peer, rid: int, role: str, since_seq: int) -> bool:
         """Serve the ops after `since_seq` from the op log; False if it no longer holds them all."""

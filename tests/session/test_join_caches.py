@@ -1,5 +1,5 @@
 """What joins and connects share, on real sockets: a room serves the snapshot it holds while every
-joiner's access check reads the version it was taken at (server/room.py `Snapshot`), and the
+joiner's access check reads the version it was taken at (server/room_snapshots.py), and the
 connects that arrive together read their accounts' display names in one query (server/auth.py
 `AccountNames`) — neither lets a revoked, expired or deleted account in, nor a joiner miss a
 write."""
@@ -29,6 +29,19 @@ from tests.session.test_worlds import catalog_types, edit, join, make_world, pum
 from tests.session.worldview import same_state, stored_state
 
 
+def _count_snapshot_reads(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The world ids of the snapshot reads from now on."""
+    store = client.app[SERVICES].store
+    reads: list[str] = []
+    packed_snapshot = store.edits.packed_snapshot
+
+    async def counted(wid: str) -> Any:
+        reads.append(wid)
+        return await packed_snapshot(wid)
+    monkeypatch.setattr(store.edits, "packed_snapshot", counted)
+    return reads
+
+
 def _reused(client: TestClient) -> float:
     return client.app[NODE].metrics.snapshot_reads_saved._value.get()  # type: ignore[no-any-return]
 
@@ -38,14 +51,7 @@ async def test_a_room_serves_its_snapshot_again_until_a_write_changes_the_world(
     catalog_types(client)
     owner = await connect("owner")
     world_id = await make_world(client, owner, n=40, ed="editor", vi="viewer")
-    store = client.app[SERVICES].store
-    reads: list[str] = []
-    packed_snapshot = store.edits.packed_snapshot
-
-    async def counted(wid: str) -> Any:
-        reads.append(wid)
-        return await packed_snapshot(wid)
-    monkeypatch.setattr(store.edits, "packed_snapshot", counted)
+    reads = _count_snapshot_reads(client, monkeypatch)
 
     _, vo = await join(owner, world_id)  # the room is opened: its first wave reads the world
     assert len(reads) == 1 and _reused(client) == 0
@@ -196,7 +202,7 @@ async def test_a_read_whose_caller_goes_away_still_serves_the_others() -> None:
 
 
 def test_a_member_list_from_members_packed_one_by_one_is_the_list_packed_whole() -> None:
-    """What Room._member_list sends in `joined`: the list header and its members packed before."""
+    """What MemberList (server/room_snapshots.py) sends in `joined`: the list header and its members packed before."""
     members = [{"user_id": f"u{k}", "display_name": "Ä" * k, "role": "viewer", "session_id": f"s{k}"}
                for k in range(20)]
     for listed in (members[:0], members[:1], members[:15], members[:16], members):
@@ -205,7 +211,7 @@ def test_a_member_list_from_members_packed_one_by_one_is_the_list_packed_whole()
 
 async def test_joined_lists_the_members_present_across_waves_joins_and_leaves(
         client: TestClient, connect: Connect) -> None:
-    """Room._member_list packs only the members added since the last wave's list: after a leave
+    """MemberList packs only the members added since the last wave's list: after a leave
     the list is built again, and every `joined` names exactly who is there."""
     owner = await connect("owner")
     world_id = await make_world(client, owner, n=10, bob="viewer", carol="viewer", dan="viewer")
@@ -228,30 +234,23 @@ async def test_joined_lists_the_members_present_across_waves_joins_and_leaves(
 
 async def test_the_snapshots_rooms_keep_stay_within_the_process_budget(
         client: TestClient, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
-    import server.room as room_module
-    from server.room import Room
+    import server.room_snapshots as snapshots
+    from server.room_snapshots import KeptSnapshot
 
     catalog_types(client)
     owner = await connect("owner")
     world_id = await make_world(client, owner, n=40, ed="editor")
-    store = client.app[SERVICES].store
-    reads: list[str] = []
-    packed_snapshot = store.edits.packed_snapshot
-
-    async def counted(wid: str) -> Any:
-        reads.append(wid)
-        return await packed_snapshot(wid)
-    monkeypatch.setattr(store.edits, "packed_snapshot", counted)
-    monkeypatch.setattr(room_module, "SNAPSHOT_CACHE_TOTAL", Room.snapshot_bytes)  # no room for one more
+    reads = _count_snapshot_reads(client, monkeypatch)
+    monkeypatch.setattr(snapshots, "SNAPSHOT_CACHE_TOTAL", KeptSnapshot.total)  # no room for one more
     await join(owner, world_id)
     ed = await connect("ed")
     await join(ed, world_id)  # nothing kept: the second wave reads again
     assert len(reads) == 2 and _reused(client) == 0
-    monkeypatch.setattr(room_module, "SNAPSHOT_CACHE_TOTAL", 64 * 1024 * 1024)
-    before = Room.snapshot_bytes
+    monkeypatch.setattr(snapshots, "SNAPSHOT_CACHE_TOTAL", 64 * 1024 * 1024)
+    before = KeptSnapshot.total
     await ed.request("leave", world_id=world_id)
     await join(ed, world_id)  # kept this time, and counted
-    assert len(reads) == 3 and Room.snapshot_bytes > before
+    assert len(reads) == 3 and KeptSnapshot.total > before
     room = client.app[NODE].hub.rooms[world_id]
     await room.close()  # a closed room gives its share back
-    assert Room.snapshot_bytes == before
+    assert KeptSnapshot.total == before
